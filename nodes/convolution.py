@@ -1,0 +1,1 @@
+"""convolution nodes (being written)."""

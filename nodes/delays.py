@@ -1,0 +1,1 @@
+"""delays nodes (being written)."""

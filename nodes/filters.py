@@ -1,0 +1,1 @@
+"""filters nodes (being written)."""

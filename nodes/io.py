@@ -1,0 +1,88 @@
+"""Sources from and sinks to the outside world: the file player and the stereo output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from patcher.audiofile import read_audio
+from patcher.spec import Node, Param
+
+
+class Input(Node):
+    TYPE = "input"
+    FAMILY = "io"
+    DOC = "Plays an audio file (mono mix on 'out', channels on 'left'/'right'), looped or once."
+    OUTPUTS = ("out", "left", "right")
+    PARAMS = {
+        "file": Param("", kind="path", doc="Audio file, relative to the patch file; empty for silence."),
+        "loop": Param(False, kind="bool", doc="Start again at the offset when the file ends."),
+        "start_s": Param(0.0, 0.0, 3600.0, "s", "Offset into the file where playback starts."),
+        "gain_db": Param(0.0, -60.0, 24.0, "dB", "Level applied to the file."),
+    }
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        super().prepare(sample_rate, max_block)
+        self._load()
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "file":
+            self._load()
+
+    def _load(self) -> None:
+        """Decode the whole file at prepare time, resampled to the engine's rate."""
+        self.audio = np.zeros((0, 2))
+        if self.params["file"]:
+            path = Path(self.patch_dir) / self.params["file"]
+            self.audio = read_audio(path, self.sample_rate, channels=2)
+        self.reset()
+
+    def reset(self) -> None:
+        self.position = 0
+
+    def process(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+        frames = len(outputs["out"])
+        gain = 10.0 ** (params["gain_db"] / 20.0)
+        indices = self._indices(frames)
+        for channel, port in enumerate(("left", "right")):
+            out = outputs[port]
+            out.fill(0.0)
+            valid = indices >= 0
+            out[valid] = self.audio[indices[valid], channel] * gain
+        np.add(outputs["left"], outputs["right"], out=outputs["out"])
+        outputs["out"] *= 0.5
+
+    def _indices(self, frames: int) -> np.ndarray:
+        """File frame for each output sample (-1 past the end); advances the play position."""
+        start = min(round(self.params["start_s"] * self.sample_rate), len(self.audio))
+        length = len(self.audio) - start
+        steps = self.position + np.arange(frames)
+        self.position += frames
+        if length <= 0:
+            return np.full(frames, -1)
+        if self.params["loop"]:
+            return start + steps % length
+        return np.where(steps < length, start + steps, -1)
+
+
+class Output(Node):
+    TYPE = "output"
+    FAMILY = "io"
+    DOC = "The stereo output; a lone 'left' link plays on both sides (as VCV Rack normals it)."
+    INPUTS = ("left", "right")
+    PARAMS = {"level_db": Param(0.0, -60.0, 12.0, "dB", "Master level.")}
+    IS_SINK = True
+
+    def reset(self) -> None:
+        self.stereo = np.zeros((2, self.max_block))
+
+    def process(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+        frames = len(inputs["left"])
+        gain = 10.0 ** (params["level_db"] / 20.0)
+        right = inputs["right"] if "right" in self.linked or "left" not in self.linked else inputs["left"]
+        np.multiply(inputs["left"], gain, out=self.stereo[0, :frames])
+        np.multiply(right, gain, out=self.stereo[1, :frames])

@@ -1,0 +1,1 @@
+"""modulators nodes (being written)."""

@@ -1,0 +1,1 @@
+"""shapers nodes (being written)."""

@@ -1,0 +1,326 @@
+"""The compiler: a patch becomes a networkx graph, is checked, and becomes a flat schedule.
+
+Like Pure Data's ``ugen_done_graph``: compile once per edit, then run a flat list of steps
+every block. Fan-in is summed (as Pd sums signals into one inlet). Nodes with no path to a
+sink are pruned.
+
+Feedback: a two-phase node (a delay) is two vertices of the *phase graph*, ``read`` (its
+tap, from memory) and ``write`` (its input). A loop is legal when it passes through a read
+output, because the phase graph stays acyclic; any other loop is refused, naming its path.
+A legal loop runs in chunks no longer than its delays allow (``Node.loop_chunk``), so a
+loop's delay can be as short as a few samples, whatever the block size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from patcher.model import Patch, PatchError
+from patcher.spec import Node
+
+Vertex = tuple[str, str]  # (node id, phase): phase is "node", "read" or "write"
+
+
+# -- graphs -----------------------------------------------------------------------------
+def node_graph(patch: Patch) -> nx.DiGraph:
+    """Nodes and links as a directed graph; each edge holds its links in ``links``."""
+    graph = nx.DiGraph()
+    for node_id, node in patch.nodes.items():
+        graph.add_node(node_id, type=node.type)
+    for link in patch.links:
+        source, target = link.source.node, link.target.node
+        if graph.has_edge(source, target):
+            graph.edges[source, target]["links"].append(link)
+        else:
+            graph.add_edge(source, target, links=[link])
+    return graph
+
+
+def _is_two_phase(cls: type[Node]) -> bool:
+    return bool(cls.READ_OUTPUTS)
+
+
+def _output_vertex(cls: type[Node], node_id: str, port: str) -> Vertex:
+    if not _is_two_phase(cls):
+        return (node_id, "node")
+    return (node_id, "read" if port in cls.READ_OUTPUTS else "write")
+
+
+def _input_vertex(cls: type[Node], node_id: str, port: str) -> Vertex:
+    if not _is_two_phase(cls):
+        return (node_id, "node")
+    return (node_id, "read" if port in cls.READ_INPUTS else "write")
+
+
+def phase_graph(patch: Patch, node_ids: set[str] | None = None) -> nx.DiGraph:
+    """The graph the schedule follows: acyclic exactly when every loop passes a delay's tap."""
+    graph = nx.DiGraph()
+    keep = set(patch.nodes) if node_ids is None else node_ids
+    for node_id in keep:
+        cls = patch.nodes[node_id].spec
+        if _is_two_phase(cls):
+            graph.add_edge((node_id, "read"), (node_id, "write"))
+        else:
+            graph.add_node((node_id, "node"))
+    for link in patch.links:
+        if link.source.node not in keep or link.target.node not in keep:
+            continue
+        source_cls = patch.nodes[link.source.node].spec
+        target_cls = patch.nodes[link.target.node].spec
+        graph.add_edge(
+            _output_vertex(source_cls, link.source.node, link.source.port),
+            _input_vertex(target_cls, link.target.node, link.target.port),
+        )
+    return graph
+
+
+def cycle_problems(patch: Patch) -> list[str]:
+    """One message per delay-free feedback loop, naming its path."""
+    graph = phase_graph(patch)
+    problems = []
+    for component in nx.strongly_connected_components(graph):
+        first = next(iter(component))
+        if len(component) == 1 and not graph.has_edge(first, first):
+            continue
+        cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
+        path = _node_path([edge[0] for edge in cycle] + [cycle[0][0]])
+        problems.append(
+            f"delay-free feedback loop {' -> '.join(path)}: a loop must pass through a "
+            "delay's 'tap' output (a delay's 'out' includes its dry input)"
+        )
+    return problems
+
+
+def _node_path(vertices: list[Vertex]) -> list[str]:
+    """Node ids along a closed vertex path, a delay's read and write counted once."""
+    path: list[str] = []
+    for node_id, _phase in vertices:
+        if not path or path[-1] != node_id:
+            path.append(node_id)
+    return path if len(path) > 1 else path * 2
+
+
+# -- schedule ---------------------------------------------------------------------------
+@dataclass
+class Step:
+    """One call of one node (or one phase of a two-phase node) with its buffers wired."""
+
+    node_id: str
+    node: Node
+    phase: str
+    input_sources: list[tuple[str, list[np.ndarray], np.ndarray]]
+    param_sources: list[tuple[str, list[np.ndarray], np.ndarray]]
+    output_buffers: list[tuple[str, np.ndarray]]
+    silence: np.ndarray
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def run(self, start: int, length: int) -> None:
+        stop = start + length
+        for port, sources, sum_buffer in self.input_sources:
+            self.inputs[port] = _gather(sources, sum_buffer, start, stop, self.silence)
+        for name, sources, buffer in self.param_sources:
+            view = buffer[:length]
+            view.fill(self.node.params[name])
+            for source in sources:
+                view += source[start:stop]
+            self.params[name] = view
+        for port, buffer in self.output_buffers:
+            self.outputs[port] = buffer[start:stop]
+        if self.phase == "node":
+            self.node.process(self.inputs, self.params, self.outputs)
+        elif self.phase == "read":
+            self.node.read(self.params, self.outputs)
+        else:
+            self.node.write(self.inputs, self.params, self.outputs)
+
+
+def _gather(
+    sources: list[np.ndarray], sum_buffer: np.ndarray, start: int, stop: int, silence: np.ndarray
+) -> np.ndarray:
+    if not sources:
+        return silence[: stop - start]
+    if len(sources) == 1:
+        return sources[0][start:stop]
+    view = sum_buffer[: stop - start]
+    np.copyto(view, sources[0][start:stop])
+    for source in sources[1:]:
+        view += source[start:stop]
+    return view
+
+
+@dataclass
+class Group:
+    """Steps run together: one node, or a feedback loop run in chunks its delays allow."""
+
+    steps: list[Step]
+    loop_nodes: list[Node]
+
+    def run(self, frames: int) -> None:
+        if not self.loop_nodes:
+            for step in self.steps:
+                step.run(0, frames)
+            return
+        chunk = max(1, min(node.loop_chunk() for node in self.loop_nodes))
+        for start in range(0, frames, chunk):
+            length = min(chunk, frames - start)
+            for step in self.steps:
+                step.run(start, length)
+
+
+@dataclass
+class Schedule:
+    groups: list[Group]
+    nodes: dict[str, Node]
+    outputs: dict[tuple[str, str], np.ndarray]
+    sample_rate: int
+    block_size: int
+    pruned: list[str]
+
+    @property
+    def order(self) -> list[str]:
+        """Node ids in the order they run (a two-phase node at its first phase)."""
+        seen: dict[str, None] = {}
+        for group in self.groups:
+            for step in group.steps:
+                seen.setdefault(step.node_id, None)
+        return list(seen)
+
+
+def compile_patch(
+    patch: Patch,
+    sample_rate: int | None = None,
+    block_size: int | None = None,
+    reuse: Mapping[str, Node] | None = None,
+) -> Schedule:
+    """Check ``patch`` and build its schedule; ``reuse`` keeps running nodes (live edits)."""
+    problems = cycle_problems(patch)
+    if problems:
+        raise PatchError(problems)
+    sample_rate = sample_rate or patch.settings.sample_rate
+    block_size = block_size or patch.settings.block_size
+    graph = node_graph(patch)
+    live = _live_nodes(patch, graph)
+    nodes = {
+        node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}) for node_id in live
+    }
+    outputs = {
+        (node_id, port): np.zeros(block_size)
+        for node_id in live
+        for port in patch.nodes[node_id].spec.OUTPUTS
+    }
+    for node_id, node in nodes.items():
+        node.linked = frozenset(link.target.port for link in patch.links_into(node_id))
+    groups = _groups(patch, graph.subgraph(live), nodes, outputs, block_size)
+    pruned = sorted(set(patch.nodes) - live)
+    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned)
+
+
+def _live_nodes(patch: Patch, graph: nx.DiGraph) -> set[str]:
+    sinks = [node_id for node_id, node in patch.nodes.items() if node.spec.IS_SINK]
+    live = set(sinks)
+    for sink in sinks:
+        live |= nx.ancestors(graph, sink)
+    return live
+
+
+def _instantiate(
+    patch: Patch, node_id: str, sample_rate: int, block_size: int, reuse: Mapping[str, Node]
+) -> Node:
+    data = patch.nodes[node_id]
+    old = reuse.get(node_id)
+    same_setup = old is not None and old.sample_rate == sample_rate and old.max_block == block_size
+    if old is not None and type(old) is data.spec and same_setup:
+        for name, value in data.params.items():
+            if old.params.get(name) != value:
+                _call_node(node_id, data.type, old.param_changed, name, value)
+        return old
+    node = data.spec(dict(data.params), str(patch.base_dir))
+    _call_node(node_id, data.type, node.prepare, sample_rate, block_size)
+    return node
+
+
+def _call_node(node_id: str, type_name: str, method: Any, *args: Any) -> None:
+    """Set-up code may fail on user data (a missing file): say which node, not a traceback."""
+    try:
+        method(*args)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise PatchError(f"node {node_id!r} ({type_name}): {error}") from None
+
+
+def _groups(
+    patch: Patch,
+    graph: nx.DiGraph,
+    nodes: dict[str, Node],
+    outputs: dict[tuple[str, str], np.ndarray],
+    block_size: int,
+) -> list[Group]:
+    silence = np.zeros(block_size)
+    silence.flags.writeable = False
+    condensed = nx.condensation(graph)
+    groups = []
+    for component_index in nx.lexicographical_topological_sort(
+        condensed, key=lambda c: min(condensed.nodes[c]["members"])
+    ):
+        members = condensed.nodes[component_index]["members"]
+        is_loop = len(members) > 1 or any(graph.has_edge(m, m) for m in members)
+        if is_loop:
+            order = list(
+                nx.lexicographical_topological_sort(phase_graph(patch, set(members)), key=str)
+            )
+        else:
+            order = [(next(iter(members)), "node")]
+        steps = [_step(patch, node_id, phase, nodes, outputs, block_size, silence) for node_id, phase in order]
+        loop_nodes = [nodes[node_id] for node_id, phase in order if phase == "read"]
+        groups.append(Group(steps, loop_nodes))
+    return groups
+
+
+def _step(
+    patch: Patch,
+    node_id: str,
+    phase: str,
+    nodes: dict[str, Node],
+    outputs: dict[tuple[str, str], np.ndarray],
+    block_size: int,
+    silence: np.ndarray,
+) -> Step:
+    cls = patch.nodes[node_id].spec
+    node = nodes[node_id]
+    wanted = set(cls.input_ports())
+    if phase == "read":
+        wanted &= set(cls.READ_INPUTS)
+    elif phase == "write":
+        wanted -= set(cls.READ_INPUTS)
+    sources: dict[str, list[np.ndarray]] = {port: [] for port in cls.input_ports() if port in wanted}
+    for link in patch.links_into(node_id):
+        buffer = outputs.get((link.source.node, link.source.port))
+        if link.target.port in sources and buffer is not None:
+            sources[link.target.port].append(buffer)
+    input_sources, param_sources = [], []
+    step = Step(node_id, node, phase, input_sources, param_sources, [], silence)
+    for port, linked in sources.items():
+        if port not in cls.PARAMS:
+            input_sources.append((port, linked, np.zeros(block_size)))
+        elif linked:
+            param_sources.append((port, linked, np.zeros(block_size)))
+        else:  # unlinked (maybe just now, in a live edit): back to the set value
+            node.block_params[port] = node.params[port]
+    step.params = node.block_params
+    produced = _phase_outputs(cls, phase)
+    step.output_buffers = [(port, outputs[(node_id, port)]) for port in produced]
+    return step
+
+
+def _phase_outputs(cls: type[Node], phase: str) -> tuple[str, ...]:
+    if phase == "read":
+        return cls.READ_OUTPUTS
+    if phase == "write":
+        return tuple(port for port in cls.OUTPUTS if port not in cls.READ_OUTPUTS)
+    return cls.OUTPUTS

@@ -1,0 +1,211 @@
+"""The patch model: pure data — settings, nodes, links and a description. No DSP, no GUI.
+
+A :class:`Patch` is what a patch file holds and what the editor edits. Every mutation checks
+what it can check locally (a known type, a legal param value, an existing port) and raises
+:class:`PatchError` naming the culprit; whole-graph checks (delay-free cycles) belong to the
+compiler.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from patcher.spec import Node, node_class, registry
+
+FORMAT_NAME = "patcher"
+FORMAT_VERSION = 1
+NODE_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class PatchError(ValueError):
+    """A patch is not valid. ``problems`` lists every problem, each naming its culprit."""
+
+    def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        prefix = f"{self.source}: " if self.source else ""
+        if len(self.problems) == 1:
+            return prefix + self.problems[0]
+        lines = [f"{prefix}{len(self.problems)} problems:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Settings:
+    sample_rate: int = 48000
+    block_size: int = 256
+    duration_s: float = 5.0
+
+
+SETTING_RANGES: dict[str, tuple[type, float, float]] = {
+    "sample_rate": (int, 8000, 192000),
+    "block_size": (int, 1, 8192),
+    "duration_s": (float, 0.001, 3600.0),
+}
+
+
+@dataclass(frozen=True, order=True)
+class PortRef:
+    node: str
+    port: str
+
+    @classmethod
+    def parse(cls, text: str) -> PortRef:
+        node, dot, port = text.rpartition(".")
+        if not dot or not node or not port:
+            raise ValueError(f"{text!r} is not of the form node.port")
+        return cls(node, port)
+
+    def __str__(self) -> str:
+        return f"{self.node}.{self.port}"
+
+
+@dataclass(frozen=True, order=True)
+class Link:
+    source: PortRef
+    target: PortRef
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+
+@dataclass
+class NodeData:
+    id: str
+    type: str
+    params: dict[str, Any]
+    position: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def spec(self) -> type[Node]:
+        cls = node_class(self.type)
+        assert cls is not None, f"unknown node type {self.type!r}"
+        return cls
+
+
+@dataclass
+class Patch:
+    """A patch: the settings, the nodes in the order they were added, the links."""
+
+    settings: Settings = field(default_factory=Settings)
+    nodes: dict[str, NodeData] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+    description: str = ""
+    #: The folder relative file paths (impulse responses, input files) are resolved against.
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    # -- building -------------------------------------------------------------------------
+    def add_node(
+        self,
+        type_name: str,
+        node_id: str | None = None,
+        position: tuple[float, float] = (0.0, 0.0),
+        **params: Any,
+    ) -> str:
+        """Add a node of ``type_name`` and return its id (``type1``, ``type2`` ... if not given)."""
+        cls = node_class(type_name)
+        if cls is None:
+            raise PatchError(f"unknown node type {type_name!r}; known: {', '.join(sorted(registry()))}")
+        node_id = node_id or self.fresh_id(type_name)
+        if not NODE_ID_PATTERN.match(node_id):
+            raise PatchError(f"node id {node_id!r} must start with a letter and hold only letters, digits, _ or -")
+        if node_id in self.nodes:
+            raise PatchError(f"node id {node_id!r} is already used")
+        values = {name: p.default for name, p in cls.PARAMS.items()}
+        self.nodes[node_id] = NodeData(node_id, type_name, values, position)
+        for name, value in params.items():
+            self.set_param(node_id, name, value)
+        return node_id
+
+    def fresh_id(self, type_name: str) -> str:
+        number = 1
+        while f"{type_name}{number}" in self.nodes:
+            number += 1
+        return f"{type_name}{number}"
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        node = self.node(node_id)
+        param = node.spec.PARAMS.get(name)
+        if param is None:
+            known = ", ".join(node.spec.PARAMS) or "none"
+            raise PatchError(f"node {node_id!r} ({node.type}): unknown param {name!r}; params: {known}")
+        problem = param.check(value)
+        if problem:
+            raise PatchError(f"node {node_id!r} ({node.type}): param {name!r}: {problem}")
+        node.params[name] = param.coerce(value)
+
+    def connect(self, source: str, target: str) -> Link:
+        """Link ``"node.port"`` to ``"node.port"``; several links into one input are summed."""
+        link = Link(PortRef.parse(source), PortRef.parse(target))
+        problem = link_problem(self, link)
+        if problem:
+            raise PatchError(problem)
+        self.links.append(link)
+        return link
+
+    def disconnect(self, source: str, target: str) -> None:
+        link = Link(PortRef.parse(source), PortRef.parse(target))
+        if link not in self.links:
+            raise PatchError(f"link {link} does not exist")
+        self.links.remove(link)
+
+    def remove_node(self, node_id: str) -> None:
+        self.node(node_id)
+        del self.nodes[node_id]
+        self.links = [ln for ln in self.links if node_id not in (ln.source.node, ln.target.node)]
+
+    def node(self, node_id: str) -> NodeData:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise PatchError(f"no node with id {node_id!r}") from None
+
+    def links_into(self, node_id: str) -> list[Link]:
+        return [ln for ln in self.links if ln.target.node == node_id]
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        from patcher.patchfile import save
+
+        save(self, path)
+
+
+def link_problem(patch: Patch, link: Link) -> str | None:
+    """Why ``link`` cannot exist in ``patch`` (ports and direction only), or None."""
+    problems = []
+    for end, ref in (("source", link.source), ("target", link.target)):
+        node = patch.nodes.get(ref.node)
+        if node is None:
+            problems.append(f"its {end} node {ref.node!r} does not exist")
+            continue
+        cls = node_class(node.type)
+        if cls is None:
+            continue  # the unknown type is reported on the node itself
+        outputs, inputs = cls.OUTPUTS, cls.input_ports()
+        wanted, other = (outputs, inputs) if end == "source" else (inputs, outputs)
+        if ref.port in wanted:
+            continue
+        if ref.port in other:
+            kind = "an input" if end == "source" else "an output"
+            problems.append(f"{ref} is {kind}; a link goes from an output to an input")
+        else:
+            listed = ", ".join(wanted) or "none"
+            noun = "outputs" if end == "source" else "inputs"
+            problems.append(f"{node.type} {ref.node!r} has no port {ref.port!r} ({noun}: {listed})")
+    if not problems and link in patch.links:
+        problems.append("it is already linked")
+    if problems:
+        return f"link {link}: " + "; ".join(problems)
+    return None
+
+
+def default_params(cls: type[Node]) -> Mapping[str, Any]:
+    return {name: p.default for name, p in cls.PARAMS.items()}

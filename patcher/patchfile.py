@@ -1,0 +1,280 @@
+"""Patch files (format v1): parse and validate with every problem reported, save atomically.
+
+A v1 patch file::
+
+    {
+      "format": "patcher", "version": 1,
+      "description": "free text",
+      "settings": {"sample_rate": 48000, "block_size": 256, "duration_s": 5.0},
+      "nodes": [{"id": "osc", "type": "oscillator", "params": {...}, "position": [x, y]}],
+      "links": [{"from": "osc.out", "to": "out.left"}]
+    }
+
+Validation is hand-written rather than a JSON schema because each message must name the node
+or link at fault in the patch's own terms ("link osc.out -> out.lfet: output 'out' has no
+port 'lfet'"), and most rules (ports, ranges, cycles) come from the node specs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from patcher.model import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    NODE_ID_PATTERN,
+    SETTING_RANGES,
+    Link,
+    NodeData,
+    Patch,
+    PatchError,
+    PortRef,
+    Settings,
+    link_problem,
+)
+from patcher.spec import node_class, registry
+
+TOP_LEVEL_KEYS = {"format", "version", "description", "settings", "nodes", "links"}
+NODE_KEYS = {"id", "type", "params", "position"}
+
+
+def load(path: str | Path) -> Patch:
+    """Read and validate a patch file; raise :class:`PatchError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PatchError(f"no such patch file: {path}") from None
+    except IsADirectoryError:
+        raise PatchError(f"{path} is a folder, not a patch file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PatchError(f"cannot read {path}: {error}") from None
+    return loads(text, source=str(path), base_dir=path.resolve().parent)
+
+
+def loads(text: str, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
+    """Parse and validate patch JSON text."""
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        problem = f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        raise PatchError(problem, source) from None
+    except ValueError as error:
+        raise PatchError(str(error), source) from None
+    return from_dict(document, source, base_dir)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a patch may hold (use a finite value)")
+
+
+def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
+    """Validate a decoded patch document and build a :class:`Patch`."""
+    problems: list[str] = []
+    if not isinstance(document, dict):
+        raise PatchError("a patch file holds a JSON object at the top level", source)
+    if document.get("format") != FORMAT_NAME:
+        problems.append(f"unknown format {document.get('format')!r}; expected {FORMAT_NAME!r}")
+    if document.get("version") != FORMAT_VERSION:
+        problems.append(
+            f"unsupported version {document.get('version')!r}; this patcher reads version {FORMAT_VERSION}"
+        )
+    if problems:
+        raise PatchError(problems, source)
+    for key in sorted(set(document) - TOP_LEVEL_KEYS):
+        problems.append(f"unknown top-level key {key!r}")
+    patch = Patch(base_dir=base_dir or Path.cwd())
+    description = document.get("description", "")
+    if isinstance(description, str):
+        patch.description = description
+    else:
+        problems.append("description must be text")
+    patch.settings = _read_settings(document.get("settings", {}), problems)
+    _read_nodes(document.get("nodes", []), patch, problems)
+    _read_links(document.get("links", []), patch, problems)
+    if not problems:
+        from patcher.compiler import cycle_problems
+
+        problems += cycle_problems(patch)
+    if problems:
+        raise PatchError(problems, source)
+    return patch
+
+
+def _read_settings(raw: Any, problems: list[str]) -> Settings:
+    if not isinstance(raw, dict):
+        problems.append("settings must be an object")
+        return Settings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in SETTING_RANGES:
+            problems.append(f"settings: unknown setting {key!r}; known: {', '.join(SETTING_RANGES)}")
+            continue
+        kind, low, high = SETTING_RANGES[key]
+        problem = _number_problem(value, kind, low, high)
+        if problem:
+            problems.append(f"settings: {key}: {problem}")
+        else:
+            values[key] = kind(value)
+    return Settings(**values)
+
+
+def _number_problem(value: Any, kind: type, low: float, high: float) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"expected a finite number, got {value!r}"
+    if kind is int and not float(value).is_integer():
+        return f"expected a whole number, got {value!r}"
+    if not low <= value <= high:
+        return f"{value!r} is out of range [{low:g}, {high:g}]"
+    return None
+
+
+def _read_nodes(raw: Any, patch: Patch, problems: list[str]) -> None:
+    if not isinstance(raw, list):
+        problems.append("nodes must be a list")
+        return
+    for index, entry in enumerate(raw):
+        node = _read_node(index, entry, problems)
+        if node is None:
+            continue
+        if node.id in patch.nodes:
+            problems.append(f"node {node.id!r}: duplicate id (node #{index + 1} reuses it)")
+            continue
+        patch.nodes[node.id] = node
+
+
+def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
+    where = f"node #{index + 1}"
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: expected an object")
+        return None
+    node_id = entry.get("id")
+    if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
+        problems.append(f"{where}: id {node_id!r} must be text starting with a letter (letters, digits, _ or -)")
+        return None
+    where = f"node {node_id!r}"
+    for key in sorted(set(entry) - NODE_KEYS):
+        problems.append(f"{where}: unknown key {key!r}")
+    type_name = entry.get("type")
+    cls = node_class(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        problems.append(f"{where}: unknown node type {type_name!r}; known: {', '.join(sorted(registry()))}")
+        return None
+    params = _read_params(where, cls, entry.get("params", {}), problems)
+    position = _read_position(where, entry.get("position", [0, 0]), problems)
+    return NodeData(node_id, type_name, params, position)
+
+
+def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[str, Any]:
+    params = {name: p.default for name, p in cls.PARAMS.items()}
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: params must be an object")
+        return params
+    for name, value in raw.items():
+        param = cls.PARAMS.get(name)
+        if param is None:
+            known = ", ".join(cls.PARAMS) or "none"
+            problems.append(f"{where} ({cls.TYPE}): unknown param {name!r}; params: {known}")
+            continue
+        problem = param.check(value)
+        if problem:
+            problems.append(f"{where} ({cls.TYPE}): param {name!r}: {problem}")
+        else:
+            params[name] = param.coerce(value)
+    return params
+
+
+def _read_position(where: str, raw: Any, problems: list[str]) -> tuple[float, float]:
+    ok = (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in raw)
+    )
+    if not ok:
+        problems.append(f"{where}: position must be [x, y] with two finite numbers, got {raw!r}")
+        return (0.0, 0.0)
+    return (float(raw[0]), float(raw[1]))
+
+
+def _read_links(raw: Any, patch: Patch, problems: list[str]) -> None:
+    if not isinstance(raw, list):
+        problems.append("links must be a list")
+        return
+    for index, entry in enumerate(raw):
+        link = _read_link(index, entry, problems)
+        if link is None:
+            continue
+        problem = link_problem(patch, link)
+        if problem:
+            problems.append(problem)
+        else:
+            patch.links.append(link)
+
+
+def _read_link(index: int, entry: Any, problems: list[str]) -> Link | None:
+    where = f"link #{index + 1}"
+    if not isinstance(entry, dict) or set(entry) != {"from", "to"}:
+        problems.append(f"{where}: expected an object with exactly the keys 'from' and 'to'")
+        return None
+    try:
+        return Link(PortRef.parse(str(entry["from"])), PortRef.parse(str(entry["to"])))
+    except ValueError as error:
+        problems.append(f"{where}: {error}")
+        return None
+
+
+# -- saving -----------------------------------------------------------------------------
+def to_dict(patch: Patch) -> dict[str, Any]:
+    """The patch as a document: nodes sorted by id, links sorted, params in spec order."""
+    settings = patch.settings
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "description": patch.description,
+        "settings": {
+            "sample_rate": settings.sample_rate,
+            "block_size": settings.block_size,
+            "duration_s": settings.duration_s,
+        },
+        "nodes": [_node_dict(patch.nodes[node_id]) for node_id in sorted(patch.nodes)],
+        "links": [{"from": str(ln.source), "to": str(ln.target)} for ln in sorted(patch.links)],
+    }
+
+
+def _node_dict(node: NodeData) -> dict[str, Any]:
+    order = list(node.spec.PARAMS)
+    params = {name: node.params[name] for name in order if name in node.params}
+    return {"id": node.id, "type": node.type, "params": params, "position": list(node.position)}
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+
+
+def dumps(patch: Patch) -> str:
+    """Deterministic text: same patch, same bytes; short number lists kept on one line."""
+    text = json.dumps(to_dict(patch), indent=2, ensure_ascii=False, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\s*", m.group(1))) + "]", text) + "\n"
+
+
+def save(patch: Patch, path: str | Path) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename over the target."""
+    path = Path(path)
+    text = dumps(patch)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,237 @@
+"""Node specs: the one declaration of each node type's ports and params.
+
+A node type is a subclass of :class:`Node` in ``nodes/`` that sets ``TYPE``, ``INPUTS``,
+``OUTPUTS`` and ``PARAMS``. Subclassing registers it. Everything else — patch validation,
+``patcher nodes``, the README's node reference and the editor's widgets — reads these
+declarations; nothing repeats them by hand.
+
+The DSP contract (as in pedalboard and VCV Rack):
+
+* ``prepare(sample_rate, max_block)`` allocates state and buffers;
+* ``reset()`` clears state (phases, filter memory, delay lines);
+* ``process(inputs, params, outputs)`` runs one block in place. Arrays all have the same
+  length ``n <= max_block``; ``n`` varies (the engine splits blocks inside feedback loops),
+  and the output must not depend on how a signal is cut into blocks.
+
+A modulatable param is also an input port of the same name. Its value in ``process`` is the
+set value *plus* the linked signal (VCV Rack's knob + CV), as a float when nothing is linked
+and nothing is ramping, else as an array of ``n`` samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+ParamKind = Literal["float", "int", "bool", "choice", "path", "table"]
+ParamValue = float | np.ndarray
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its range, unit and doc, as VCV Rack's ``configParam`` declares it."""
+
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    unit: str = ""
+    doc: str = ""
+    kind: ParamKind = "float"
+    scale: Literal["lin", "log"] = "lin"
+    choices: tuple[str, ...] = ()
+    modulatable: bool = False
+
+    def check(self, value: Any) -> str | None:
+        """Return why ``value`` is not legal for this param, or None when it is."""
+        if self.kind in ("float", "int"):
+            return self._check_number(value)
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+        if self.kind == "choice":
+            if value in self.choices:
+                return None
+            return f"expected one of {', '.join(self.choices)}; got {value!r}"
+        if self.kind == "path":
+            return None if isinstance(value, str) else f"expected a file path, got {value!r}"
+        return self._check_table(value)
+
+    def _check_number(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {value!r}"
+        if self.kind == "int" and not float(value).is_integer():
+            return f"expected a whole number, got {value!r}"
+        if not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
+        if self.min is not None and value < self.min or self.max is not None and value > self.max:
+            return f"{value!r} is out of range [{_num(self.min)}, {_num(self.max)}]"
+        return None
+
+    def _check_table(self, value: Any) -> str | None:
+        if not isinstance(value, list) or not 2 <= len(value) <= 4096:
+            return "expected a list of 2 to 4096 numbers"
+        for number in value:
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                return f"expected numbers in the table, got {number!r}"
+            if not math.isfinite(number):
+                return f"expected finite numbers in the table, got {number!r}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        """Normalise a legal value (an int for a float param becomes a float)."""
+        if self.kind == "float":
+            return float(value)
+        if self.kind == "int":
+            return int(value)
+        if self.kind == "table":
+            return [float(number) for number in value]
+        return value
+
+    def describe_range(self) -> str:
+        if self.kind == "choice":
+            return " | ".join(self.choices)
+        if self.kind in ("float", "int"):
+            return f"{_num(self.min)} .. {_num(self.max)}"
+        return {"bool": "true | false", "path": "file path", "table": "list of numbers"}[
+            self.kind
+        ]
+
+    def to_json(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "kind": self.kind,
+            "unit": self.unit,
+            "min": self.min,
+            "max": self.max,
+            "default": self.default,
+            "scale": self.scale,
+            "choices": list(self.choices),
+            "modulatable": self.modulatable,
+            "doc": self.doc,
+        }
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}"
+
+
+_REGISTRY: dict[str, type[Node]] = {}
+
+
+class Node:
+    """Base class of every node type; subclasses declare and implement one type each."""
+
+    TYPE: ClassVar[str] = ""
+    DOC: ClassVar[str] = ""
+    FAMILY: ClassVar[str] = ""
+    INPUTS: ClassVar[tuple[str, ...]] = ()
+    OUTPUTS: ClassVar[tuple[str, ...]] = ()
+    PARAMS: ClassVar[Mapping[str, Param]] = {}
+    #: A sink is kept by the compiler even with no path to an output (output, scope, ...).
+    IS_SINK: ClassVar[bool] = False
+    #: A node that may close a feedback loop (a delay) runs in two phases: ``read`` makes
+    #: ``READ_OUTPUTS`` from its memory using only ``READ_INPUTS``; ``write`` takes the rest.
+    #: A loop is legal when it passes through a read output; the engine then runs the loop in
+    #: chunks no longer than every such node's ``loop_chunk()``.
+    READ_OUTPUTS: ClassVar[tuple[str, ...]] = ()
+    READ_INPUTS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.TYPE:
+            return
+        if cls.TYPE in _REGISTRY and _REGISTRY[cls.TYPE] is not cls:
+            raise TypeError(f"node type {cls.TYPE!r} is declared twice")
+        clash = set(cls.INPUTS) & set(cls.PARAMS)
+        if clash:
+            raise TypeError(f"node type {cls.TYPE!r}: {sorted(clash)} is both input and param")
+        _REGISTRY[cls.TYPE] = cls
+
+    def __init__(self, params: Mapping[str, Any] | None = None, patch_dir: str = ".") -> None:
+        self.params: dict[str, Any] = {name: p.default for name, p in self.PARAMS.items()}
+        self.params.update(params or {})
+        #: What ``process`` sees: set values, or per-sample arrays for modulated params.
+        self.block_params: dict[str, Any] = dict(self.params)
+        #: Input ports that have at least one link (set by the compiler).
+        self.linked: frozenset[str] = frozenset()
+        self.patch_dir = patch_dir
+        self.sample_rate = 48000
+        self.max_block = 256
+
+    # -- ports ----------------------------------------------------------------------------
+    @classmethod
+    def input_ports(cls) -> tuple[str, ...]:
+        """Signal inputs, then one port per modulatable param."""
+        return cls.INPUTS + tuple(n for n, p in cls.PARAMS.items() if p.modulatable)
+
+    @classmethod
+    def to_json(cls) -> dict[str, Any]:
+        return {
+            "type": cls.TYPE,
+            "family": cls.FAMILY,
+            "doc": cls.DOC,
+            "inputs": list(cls.INPUTS),
+            "outputs": list(cls.OUTPUTS),
+            "params": [p.to_json(name) for name, p in cls.PARAMS.items()],
+        }
+
+    # -- DSP contract ---------------------------------------------------------------------
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        """Allocate state for this rate and largest block; then reset."""
+        self.sample_rate = sample_rate
+        self.max_block = max_block
+        self.reset()
+
+    def reset(self) -> None:
+        """Clear state (phases, filter memory, delay lines)."""
+
+    def process(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        params: Mapping[str, Any],
+        outputs: Mapping[str, np.ndarray],
+    ) -> None:
+        raise NotImplementedError
+
+    def loop_chunk(self) -> int:
+        """Longest chunk ``read`` can serve before ``write`` (two-phase nodes only)."""
+        raise NotImplementedError
+
+    def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def write(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        params: Mapping[str, Any],
+        outputs: Mapping[str, np.ndarray],
+    ) -> None:
+        raise NotImplementedError
+
+    def param_changed(self, name: str, value: Any) -> None:
+        """A param got a new value; a node that derives state from it (a file) overrides this."""
+        self.params[name] = value
+        if not isinstance(self.block_params.get(name), np.ndarray):
+            self.block_params[name] = value
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    @staticmethod
+    def first(value: ParamValue) -> float:
+        """The value at the block's first sample (control-rate use of a modulatable param)."""
+        return float(value) if isinstance(value, float | int) else float(value[0])
+
+
+def registry() -> dict[str, type[Node]]:
+    """All node types by their stable type name (loading ``nodes`` registers them)."""
+    import nodes  # noqa: F401  (import registers every family)
+
+    return dict(_REGISTRY)
+
+
+def node_class(type_name: str) -> type[Node] | None:
+    return registry().get(type_name)
