@@ -1,1 +1,142 @@
-"""delays nodes (being written)."""
+"""The delay line: echo, chorus, flanger, vibrato and Karplus–Strong, and the way to close a loop.
+
+The line is read with 4-point cubic (Catmull–Rom) interpolation at a time that may move every
+sample. Internal feedback passes a one-pole low-pass (``damping_hz``), so a feedback echo or a
+plucked string needs no external loop.
+
+A delay also closes external feedback loops, through its ``tap`` output (the delayed signal
+alone; ``out`` mixes in the dry input and so cannot close a loop). The compiler runs such a loop
+in chunks of at most ``loop_chunk()`` samples: inside a loop, the time is held at or above half
+its set value (and at least 2 samples), so a loop can be as short as a few samples whatever the
+block size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy.signal import lfilter
+
+from patcher.spec import Node, Param
+
+MAX_DELAY_S = 10.0
+MIN_DELAY_SAMPLES = 2.0
+NO_DAMPING_HZ = 20000.0
+
+
+def _part(value: Any, start: int, stop: int) -> Any:
+    return value[start:stop] if isinstance(value, np.ndarray) else value
+
+
+class Delay(Node):
+    TYPE = "delay"
+    FAMILY = "delays"
+    DOC = "Delay line with cubic interpolation, damped feedback and dry/wet mix; 'tap' closes loops."
+    INPUTS = ("in",)
+    OUTPUTS = ("out", "tap")
+    READ_OUTPUTS = ("tap",)
+    READ_INPUTS = ("time_ms",)
+    PARAMS = {
+        "time_ms": Param(
+            250.0, 0.0, MAX_DELAY_S * 1000, "ms", "Delay time (held at 2 samples or more).", modulatable=True
+        ),
+        "feedback": Param(0.0, -0.99, 0.99, "", "Share of the delayed signal fed back in.", modulatable=True),
+        "damping_hz": Param(
+            NO_DAMPING_HZ, 100.0, NO_DAMPING_HZ, "Hz", "Low-pass in the feedback path; 20000 is off.", scale="log"
+        ),
+        "mix": Param(0.5, 0.0, 1.0, "", "0 is the dry input only, 1 the delayed signal only.", modulatable=True),
+    }
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        length = int(MAX_DELAY_S * sample_rate) + max_block + 8
+        self.line = np.zeros(1 << (length - 1).bit_length())
+        self.mask = len(self.line) - 1
+        self.offsets = np.arange(max_block)
+        self.tap_scratch = np.zeros(max_block)
+        super().prepare(sample_rate, max_block)
+
+    def reset(self) -> None:
+        self.line[:] = 0.0
+        self.written = 0
+        self.damping_state = np.zeros(1)
+        self._tap = self.tap_scratch
+        self._returned = self.tap_scratch
+
+    # -- two-phase interface (inside a feedback loop) -------------------------------------
+    def loop_chunk(self) -> int:
+        return max(1, int(self._loop_minimum()) - 1)
+
+    def _loop_minimum(self) -> float:
+        half_set_time = self.params["time_ms"] * self.sample_rate / 2000.0
+        return max(MIN_DELAY_SAMPLES, np.floor(half_set_time))
+
+    def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+        self._read(params["time_ms"], outputs["tap"], self._loop_minimum())
+
+    def write(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+        self._write(inputs["in"], params["feedback"])
+        self._mix(inputs["in"], self._tap, params["mix"], outputs["out"])
+
+    # -- one call per block (no loop through this node) -----------------------------------
+    def process(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+        signal, time_ms, feedback = inputs["in"], params["time_ms"], params["feedback"]
+        tap = outputs["tap"]
+        frames = len(signal)
+        if not np.any(feedback):
+            # Without feedback the line does not depend on what is read: write first, read after.
+            self._write(signal, 0.0)
+            self._read(time_ms, tap, MIN_DELAY_SAMPLES, self.written - frames)
+        else:
+            shortest = np.min(time_ms) * self.sample_rate / 1000.0
+            chunk = max(1, int(max(MIN_DELAY_SAMPLES, shortest)) - 1)
+            for start in range(0, frames, chunk):
+                stop = min(start + chunk, frames)
+                self._read(_part(time_ms, start, stop), tap[start:stop], MIN_DELAY_SAMPLES)
+                self._write(signal[start:stop], _part(feedback, start, stop))
+        self._mix(signal, tap, params["mix"], outputs["out"])
+
+    # -- the line -------------------------------------------------------------------------
+    def _read(self, time_ms: Any, tap: np.ndarray, minimum: float, first: int | None = None) -> None:
+        """Fill ``tap`` with the line read ``time_ms`` behind samples ``first``, ``first + 1``..."""
+        frames = len(tap)
+        first = self.written if first is None else first
+        delay = np.clip(np.multiply(time_ms, self.sample_rate / 1000.0), minimum, MAX_DELAY_S * self.sample_rate)
+        position = (first + self.offsets[:frames]) - delay
+        whole = np.floor(position)
+        fraction = position - whole
+        index = whole.astype(np.int64)
+        before, at, after, later = (self.line[(index + shift) & self.mask] for shift in (-1, 0, 1, 2))
+        # Catmull–Rom: exact at the samples, continuous slope between them.
+        slope_at = 0.5 * (after - before)
+        slope_after = 0.5 * (later - at)
+        difference = after - at
+        tap[:] = at + fraction * (
+            slope_at + fraction * (3 * difference - 2 * slope_at - slope_after + fraction * (slope_at + slope_after - 2 * difference))
+        )
+        self._tap = tap
+        # The damping filter runs on every read, so its state never depends on the chunking.
+        self._returned = self._damp(tap)
+
+    def _write(self, signal: np.ndarray, feedback: Any) -> None:
+        frames = len(signal)
+        index = (self.written + self.offsets[:frames]) & self.mask
+        if np.any(feedback):
+            self.line[index] = signal + feedback * self._returned
+        else:
+            self.line[index] = signal
+        self.written += frames
+
+    def _damp(self, tap: np.ndarray) -> np.ndarray:
+        cutoff = self.params["damping_hz"]
+        if cutoff >= NO_DAMPING_HZ:
+            return tap
+        pole = np.exp(-2.0 * np.pi * min(cutoff, 0.49 * self.sample_rate) / self.sample_rate)
+        damped, self.damping_state = lfilter([1.0 - pole], [1.0, -pole], tap, zi=self.damping_state)
+        return damped
+
+    @staticmethod
+    def _mix(signal: np.ndarray, tap: np.ndarray, mix: Any, out: np.ndarray) -> None:
+        np.multiply(tap, mix, out=out)
+        out += signal * np.subtract(1.0, mix)

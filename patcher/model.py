@@ -9,7 +9,7 @@ compiler.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ class Patch:
         if node_id in self.nodes:
             raise PatchError(f"node id {node_id!r} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}
-        self.nodes[node_id] = NodeData(node_id, type_name, values, position)
+        self.nodes[node_id] = NodeData(node_id, type_name, values, (float(position[0]), float(position[1])))
         for name, value in params.items():
             self.set_param(node_id, name, value)
         return node_id
@@ -205,7 +205,3 @@ def link_problem(patch: Patch, link: Link) -> str | None:
     if problems:
         return f"link {link}: " + "; ".join(problems)
     return None
-
-
-def default_params(cls: type[Node]) -> Mapping[str, Any]:
-    return {name: p.default for name, p in cls.PARAMS.items()}

@@ -256,12 +256,14 @@ def _node_dict(node: NodeData) -> dict[str, Any]:
 
 
 _NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+_LINK = re.compile(r'\{\s*("from": "[^"]*"),\s*("to": "[^"]*")\s*\}')
 
 
 def dumps(patch: Patch) -> str:
-    """Deterministic text: same patch, same bytes; short number lists kept on one line."""
+    """Deterministic text: same patch, same bytes; a link or a number list on one line."""
     text = json.dumps(to_dict(patch), indent=2, ensure_ascii=False, allow_nan=False)
-    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\s*", m.group(1))) + "]", text) + "\n"
+    text = _NUMBER_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\s*", m.group(1))) + "]", text)
+    return _LINK.sub(r"{\1, \2}", text) + "\n"
 
 
 def save(patch: Patch, path: str | Path) -> None:

@@ -1,0 +1,171 @@
+"""The ``patcher`` command: render, check, nodes (and the front ends' entry points).
+
+Every user mistake ends with one line per problem on stderr and a non-zero exit, never a
+traceback: 1 for a bad patch or file, 2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from patcher.model import Patch, PatchError
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.json"
+
+
+class UserError(Exception):
+    """A mistake the user can fix; its message is printed as it is."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args) or 0
+    except PatchError as error:
+        _fail(str(error))
+    except UserError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        print("patcher: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USER_ERROR
+
+
+def _fail(message: str) -> None:
+    lines = message.splitlines() or [message]
+    for line in lines:
+        print(f"patcher: error: {line.strip()}" if line is lines[0] else f"patcher:   {line.strip()}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="patcher", description="A visual dataflow patcher for audio.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    render = commands.add_parser("render", help="render a patch offline to WAV or FLAC")
+    render.add_argument("patch", type=Path)
+    render.add_argument("-o", "--output", type=Path, required=True, help="OUT.wav or OUT.flac")
+    render.add_argument("--seconds", type=_positive_float, help="length (default: the patch's duration_s)")
+    render.add_argument("--input", type=Path, help="audio file to play through every input node")
+    render.add_argument("--sample-rate", type=_int_in(8000, 192000), help="override the patch's rate")
+    render.add_argument("--block", type=_int_in(1, 8192), help="override the patch's block size")
+    render.set_defaults(run=_render)
+
+    check = commands.add_parser("check", help="validate a patch and describe it")
+    check.add_argument("patch", type=Path)
+    check.set_defaults(run=_check)
+
+    listing = commands.add_parser("nodes", help="list every node type with its ports and params")
+    listing.add_argument("--json", action="store_true", help="print the specs as JSON")
+    listing.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
+    listing.set_defaults(run=_nodes)
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _int_in(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range [{low}, {high}]")
+        return value
+
+    return parse
+
+
+# -- commands ---------------------------------------------------------------------------
+def _render(args: argparse.Namespace) -> int:
+    from patcher.audiofile import WRITABLE_FORMATS, write_audio
+    from patcher.engine import render
+    from patcher.patchfile import load
+
+    output: Path = args.output
+    if output.suffix.lower() not in WRITABLE_FORMATS:
+        raise UserError(f"cannot write {output}: the output must end in .wav or .flac")
+    if not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+    patch = load(args.patch)
+    if args.input is not None:
+        _feed_input(patch, args.input)
+    if not any(node.spec.IS_SINK for node in patch.nodes.values()):
+        print(f"patcher: warning: {args.patch} has no output node; the render is silent", file=sys.stderr)
+    seconds = args.seconds or patch.settings.duration_s
+    audio = render(patch, seconds, args.sample_rate, args.block, show_progress=True)
+    sample_rate = args.sample_rate or patch.settings.sample_rate
+    try:
+        write_audio(output, audio, sample_rate)
+    except OSError as error:
+        raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+    print(f"wrote {output} ({seconds:g} s, {sample_rate} Hz, peak {_dbfs(audio)})")
+    return 0
+
+
+def _feed_input(patch: Patch, audio_path: Path) -> None:
+    inputs = [node_id for node_id, node in patch.nodes.items() if node.type == "input"]
+    if not inputs:
+        raise UserError(f"--input {audio_path}: the patch has no input node to play it through")
+    if not audio_path.is_file():
+        raise UserError(f"--input {audio_path}: no such file")
+    for node_id in inputs:
+        patch.set_param(node_id, "file", str(audio_path.resolve()))
+
+
+def _dbfs(audio: np.ndarray) -> str:
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return "silence" if peak == 0 else f"{20 * np.log10(peak):.1f} dBFS"
+
+
+def _check(args: argparse.Namespace) -> int:
+    from patcher.compiler import compile_patch
+    from patcher.patchfile import load
+
+    patch = load(args.patch)
+    schedule = compile_patch(patch)
+    print(f"{args.patch}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
+    if schedule.pruned:
+        print(f"not heard (no path to an output): {', '.join(schedule.pruned)}")
+    if patch.description:
+        print()
+        print(patch.description)
+    return 0
+
+
+def _nodes(args: argparse.Namespace) -> int:
+    from patcher.docs import node_reference_markdown, node_table
+    from patcher.spec import registry
+
+    if args.json:
+        specs = [registry()[name].to_json() for name in sorted(registry())]
+        print(json.dumps(specs, indent=2))
+    elif args.markdown:
+        print(node_reference_markdown(), end="")
+    else:
+        print(node_table(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The delay: exact small cases, interpolation, feedback, modulation and feedback loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from patcher.engine import render
+from patcher.model import Patch
+from tests.nodetools import run_node
+
+
+def impulse(frames: int, at: int = 0) -> np.ndarray:
+    signal = np.zeros(frames)
+    signal[at] = 1.0
+    return signal
+
+
+def test_impulse_comes_out_after_the_delay_time_at_a_tiny_rate() -> None:
+    # 5 ms at 1000 Hz is 5 samples, exactly.
+    out = run_node("delay", {"time_ms": 5.0, "mix": 1.0}, {"in": impulse(20)}, sample_rate=1000, block=3)
+    np.testing.assert_array_equal(out["out"], impulse(20, at=5))
+    np.testing.assert_array_equal(out["tap"], impulse(20, at=5))
+
+
+def test_mix_blends_dry_and_delayed() -> None:
+    out = run_node("delay", {"time_ms": 5.0, "mix": 0.25}, {"in": impulse(20)}, sample_rate=1000)
+    assert out["out"][0] == pytest.approx(0.75)
+    assert out["out"][5] == pytest.approx(0.25)
+
+
+def test_fractional_delay_interpolates_a_smooth_signal() -> None:
+    rate, frequency = 48000, 500.0
+    t = np.arange(4800) / rate
+    delay_samples = 10.37
+    out = run_node(
+        "delay", {"time_ms": delay_samples / rate * 1000, "mix": 1.0}, {"in": np.sin(2 * np.pi * frequency * t)}
+    )["out"]
+    expected = np.sin(2 * np.pi * frequency * (t - delay_samples / rate))
+    assert np.max(np.abs(out[100:] - expected[100:])) < 1e-3
+
+
+def test_feedback_echoes_repeat_and_decay_by_the_feedback() -> None:
+    rate = 1000
+    out = run_node(
+        "delay", {"time_ms": 10.0, "feedback": 0.5, "mix": 1.0}, {"in": impulse(60)}, sample_rate=rate, block=7
+    )["out"]
+    for echo in range(1, 6):
+        assert out[10 * echo] == pytest.approx(0.5 ** (echo - 1))
+    assert np.count_nonzero(np.abs(out) > 1e-12) == 5
+
+
+def test_damping_darkens_each_repeat() -> None:
+    out = run_node(
+        "delay",
+        {"time_ms": 10.0, "feedback": 0.9, "mix": 1.0, "damping_hz": 1000.0},
+        {"in": impulse(4800)},
+    )["out"]
+    first, later = out[470:500], out[470 + 480 * 4 : 500 + 480 * 4]
+    # A low-pass spreads the echo: the later one has less peak for the same-ish energy.
+    assert np.max(np.abs(later)) < 0.5 * np.max(np.abs(first))
+
+
+def test_modulated_time_shifts_pitch_like_a_doppler() -> None:
+    rate, frequency = 48000, 1000.0
+    frames = rate
+    t = np.arange(frames) / rate
+    # The time grows by 20 ms per second: the read head slows to 0.98 of real time.
+    modulation = 20.0 * t
+    out = run_node(
+        "delay",
+        {"time_ms": 5.0, "mix": 1.0},
+        {"in": np.sin(2 * np.pi * frequency * t), "time_ms": modulation},
+    )["out"]
+    spectrum = np.abs(np.fft.rfft(out[4800:] * np.hanning(frames - 4800)))
+    peak_hz = np.argmax(spectrum) * rate / (frames - 4800)
+    assert peak_hz == pytest.approx(980.0, abs=2.0)
+
+
+def _impulse_file(tmp_path, rate: int = 48000) -> str:
+    path = tmp_path / "impulse.wav"
+    soundfile.write(path, impulse(rate // 10), rate, subtype="FLOAT")
+    return path.name
+
+
+def _echo_patch(tmp_path, external: bool) -> Patch:
+    patch = Patch(base_dir=tmp_path)
+    patch.add_node("input", "source", file=_impulse_file(tmp_path))
+    patch.add_node("delay", "echo", time_ms=10.0, mix=1.0, feedback=0.0 if external else 0.5)
+    patch.add_node("output", "out")
+    patch.connect("source.out", "echo.in")
+    patch.connect("echo.out", "out.left")
+    if external:
+        patch.add_node("gain", "loop_gain", gain_db=20 * np.log10(0.5))
+        patch.connect("echo.tap", "loop_gain.in")
+        patch.connect("loop_gain.out", "echo.in")
+    return patch
+
+
+@pytest.mark.parametrize("block", [1, 64, 65, 1024])
+def test_external_loop_through_tap_equals_internal_feedback_at_any_block(tmp_path, block: int) -> None:
+    internal = render(_echo_patch(tmp_path, external=False), seconds=0.1, block_size=256)
+    external = render(_echo_patch(tmp_path, external=True), seconds=0.1, block_size=block)
+    assert np.max(np.abs(internal)) == pytest.approx(1.0)
+    np.testing.assert_allclose(external, internal, atol=1e-12)
+
+
+def test_ten_seconds_is_the_longest_delay() -> None:
+    out = run_node("delay", {"time_ms": 10000.0, "mix": 1.0}, {"in": impulse(480_100)}, block=4096)["out"]
+    assert np.argmax(out) == 480_000

@@ -1,0 +1,223 @@
+"""Patch format v1: every error case names its culprit; saving is deterministic and atomic."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patcher.engine import render
+from patcher.model import Patch, PatchError
+from patcher.patchfile import dumps, load, loads, save
+
+VALID = {
+    "format": "patcher",
+    "version": 1,
+    "description": "Two constants summed into the output.",
+    "settings": {"sample_rate": 48000, "block_size": 256, "duration_s": 1.0},
+    "nodes": [
+        {"id": "a", "type": "math", "params": {"op": "constant", "b": 0.25}, "position": [0, 0]},
+        {"id": "b", "type": "math", "params": {"op": "constant", "b": 0.5}, "position": [0, 100]},
+        {"id": "level", "type": "gain", "params": {"gain_db": 0.0}, "position": [200, 0]},
+        {"id": "out", "type": "output", "params": {}, "position": [400, 0]},
+    ],
+    "links": [
+        {"from": "a.out", "to": "level.in"},
+        {"from": "level.out", "to": "out.left"},
+    ],
+}
+
+
+def document(**changes) -> dict:
+    result = copy.deepcopy(VALID)
+    result.update(changes)
+    return result
+
+
+def problems_of(doc: dict | str) -> str:
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    with pytest.raises(PatchError) as caught:
+        loads(text, source="p.json")
+    return str(caught.value)
+
+
+def with_node(**node) -> dict:
+    doc = document()
+    doc["nodes"].append({"position": [0, 0], "params": {}, **node})
+    return doc
+
+
+def with_link(source: str, target: str) -> dict:
+    doc = document()
+    doc["links"].append({"from": source, "to": target})
+    return doc
+
+
+def test_valid_document_loads() -> None:
+    patch = loads(json.dumps(VALID))
+    assert list(patch.nodes) == ["a", "b", "level", "out"]
+    assert patch.settings.duration_s == 1.0
+
+
+def test_malformed_json_gives_line_and_column() -> None:
+    message = problems_of('{\n  "format": "patcher",\n  "version": 1,,\n}')
+    assert "malformed JSON at line 3, column 16" in message
+    assert message.startswith("p.json:")
+
+
+def test_unknown_format_is_named() -> None:
+    assert "unknown format 'pd'" in problems_of(document(format="pd"))
+
+
+def test_unknown_version_is_named() -> None:
+    assert "unsupported version 7" in problems_of(document(version=7))
+
+
+def test_unknown_node_type_names_the_node() -> None:
+    message = problems_of(with_node(id="fx", type="flanger9000"))
+    assert "node 'fx': unknown node type 'flanger9000'" in message
+
+
+def test_unknown_param_names_node_and_param() -> None:
+    message = problems_of(with_node(id="g", type="gain", params={"gain": 3}))
+    assert "node 'g' (gain): unknown param 'gain'; params: gain_db" in message
+
+
+def test_unknown_port_names_the_link_and_the_ports() -> None:
+    message = problems_of(with_link("a.out", "out.centre"))
+    assert "link a.out -> out.centre" in message
+    assert "has no port 'centre' (inputs: left, right)" in message
+
+
+def test_wrong_type_names_the_param() -> None:
+    message = problems_of(with_node(id="g", type="gain", params={"gain_db": "loud"}))
+    assert "node 'g' (gain): param 'gain_db': expected a number, got 'loud'" in message
+
+
+def test_out_of_range_names_the_range() -> None:
+    message = problems_of(with_node(id="g", type="gain", params={"gain_db": 100}))
+    assert "node 'g' (gain): param 'gain_db': 100 is out of range [-90, 24]" in message
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused(constant: str) -> None:
+    text = json.dumps(with_node(id="g", type="gain", params={"gain_db": 0})).replace('"gain_db": 0', f'"gain_db": {constant}')
+    assert f"{constant} is not a number a patch may hold" in problems_of(text)
+
+
+def test_nan_in_settings_via_python_api_is_refused() -> None:
+    patch = Patch()
+    patch.add_node("gain", "g")
+    with pytest.raises(PatchError, match="expected a finite number, got nan"):
+        patch.set_param("g", "gain_db", float("nan"))
+
+
+def test_duplicate_id_is_named() -> None:
+    message = problems_of(with_node(id="a", type="gain"))
+    assert "node 'a': duplicate id" in message
+
+
+def test_dangling_link_names_the_missing_node() -> None:
+    message = problems_of(with_link("ghost.out", "out.right"))
+    assert "link ghost.out -> out.right: its source node 'ghost' does not exist" in message
+
+
+def test_output_linked_to_output_is_refused() -> None:
+    message = problems_of(with_link("a.out", "level.out"))
+    assert "link a.out -> level.out: level.out is an output" in message
+
+
+def test_input_used_as_source_is_refused() -> None:
+    message = problems_of(with_link("level.in", "out.right"))
+    assert "level.in is an input" in message
+
+
+def test_duplicate_link_is_refused() -> None:
+    assert "link a.out -> level.in: it is already linked" in problems_of(with_link("a.out", "level.in"))
+
+
+def test_two_links_into_one_input_are_summed() -> None:
+    doc = with_link("b.out", "level.in")
+    audio = render(loads(json.dumps(doc)), seconds=0.01)
+    np.testing.assert_allclose(audio, 0.75)
+
+
+def test_delay_free_cycle_names_its_path() -> None:
+    doc = with_node(id="g2", type="gain")
+    doc["links"] += [{"from": "level.out", "to": "g2.in"}, {"from": "g2.out", "to": "level.in"}]
+    message = problems_of(doc)
+    assert "delay-free feedback loop" in message
+    assert "g2 -> level -> g2" in message or "level -> g2 -> level" in message
+
+
+def test_self_loop_is_a_delay_free_cycle() -> None:
+    assert "delay-free feedback loop level -> level" in problems_of(with_link("level.out", "level.in"))
+
+
+def test_loop_through_a_delay_dry_output_is_refused_and_through_its_tap_accepted() -> None:
+    doc = with_node(id="echo", type="delay")
+    doc["links"] += [{"from": "level.out", "to": "echo.in"}, {"from": "echo.out", "to": "level.in"}]
+    assert "delay-free feedback loop" in problems_of(doc)
+    doc["links"][-1] = {"from": "echo.tap", "to": "level.in"}
+    loads(json.dumps(doc))
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    doc = with_node(id="g", type="gain", params={"gain_db": 1000, "volume": 1})
+    doc["nodes"].append({"id": "x", "type": "nope"})
+    doc["links"].append({"from": "g.out", "to": "nowhere.in"})
+    doc["settings"]["block_size"] = 0
+    message = problems_of(doc)
+    assert message.startswith("p.json: 5 problems:")
+    for fragment in ("block_size", "'gain_db'", "'volume'", "'nope'", "'nowhere'"):
+        assert fragment in message
+
+
+def test_unknown_keys_are_reported() -> None:
+    assert "unknown top-level key 'author'" in problems_of(document(author="me"))
+
+
+def test_load_save_load_is_exact(tmp_path: Path) -> None:
+    source = tmp_path / "a.json"
+    source.write_text(json.dumps(VALID))
+    first = load(source)
+    save(first, tmp_path / "b.json")
+    second = load(tmp_path / "b.json")
+    assert dumps(first) == dumps(second)
+    assert first.nodes == second.nodes and first.links == second.links
+    assert first.settings == second.settings and first.description == second.description
+
+
+def test_saving_is_deterministic_whatever_the_order_of_building() -> None:
+    forward, backward = Patch(), Patch()
+    for patch, order in ((forward, ["x", "y"]), (backward, ["y", "x"])):
+        for node_id in order:
+            patch.add_node("gain", node_id, position=(1.5, 2))
+        patch.add_node("output", "out")
+        for node_id in order:
+            patch.connect(f"{node_id}.out", "out.left")
+    assert dumps(forward) == dumps(backward)
+    assert '"position": [1.5, 2.0]' in dumps(forward)
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "patch.json"
+    target.write_text("old contents")
+
+    def broken_replace(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save(loads(json.dumps(VALID)), target)
+    assert target.read_text() == "old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["patch.json"]
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(PatchError, match="no such patch file: .*missing.json"):
+        load(tmp_path / "missing.json")
