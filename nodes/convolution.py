@@ -1,1 +1,282 @@
-"""convolution nodes (being written)."""
+"""Convolution: a zero-latency partitioned convolver with a generated room or an IR file.
+
+The convolver splits the impulse response (IR) at a fixed partition size P:
+
+* the head, ``IR[:P]``, runs as a direct FIR over the last input samples, so every output
+  sample is ready in the same block as its input;
+* the tail, ``IR[P:]``, runs as uniformly partitioned overlap-save FFT convolution: each time
+  P new input samples have arrived, their spectrum enters a frequency-domain delay line and one
+  complex multiply-accumulate over all tail partitions yields the *next* P tail samples. The
+  tail's earliest tap is P samples late anyway, so it adds no latency.
+
+The split depends only on how many samples have arrived, never on the engine's block size, so
+the output is the same at any block size (down to one sample) and has zero samples of latency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+from patcher.audiofile import read_audio
+from patcher.spec import Node, Param
+
+Signals = Mapping[str, np.ndarray]
+
+#: Internal partition size: the head's FIR length and the tail's FFT hop (FFT size 2P).
+#: 512 balances the head's direct FIR (cost grows with P) against the tail's multiply-adds
+#: (cost per second grows with IR length / P); see ``Convolver`` for measured speed.
+PARTITION_SIZE = 512
+#: Longer IR files are refused: the frequency-domain delay line would take hundreds of MB.
+MAX_IR_SECONDS = 30.0
+#: Above this frequency the room's ``damping`` makes the tail die away faster.
+DAMPING_CROSSOVER_HZ = 3000.0
+NORMALIZE_MODES = ("none", "peak", "energy")
+
+
+def room_impulse_response(
+    sample_rate: int, length_s: float, decay_s: float, damping: float = 0.0, seed: int = 0
+) -> np.ndarray:
+    """An exponentially decaying noise room: the same IR for the same arguments.
+
+    Gaussian noise of unit level at time zero falls 60 dB every ``decay_s`` seconds (an RT60).
+    ``damping`` (0..1) splits the noise at 3 kHz and shortens the highs' decay time by up to
+    90 %, as air and soft walls do. The last 50 ms (at most a fifth of the IR) fade out with a
+    half cosine so that a short IR does not end in a click. The result is not normalised.
+    """
+    frames = max(1, round(length_s * sample_rate))
+    noise = np.random.default_rng(int(seed)).standard_normal(frames)
+    seconds = np.arange(frames) / sample_rate
+    # 60 dB in amplitude is a factor 1000: envelope = 1000 ** (-t / decay_s).
+    low_envelope = np.exp(-np.log(1000.0) * seconds / decay_s)
+    if damping > 0.0:
+        crossover = min(DAMPING_CROSSOVER_HZ, 0.4 * sample_rate)
+        lows = sosfilt(butter(2, crossover, fs=sample_rate, output="sos"), noise)
+        high_decay_s = decay_s * (1.0 - 0.9 * damping)
+        high_envelope = np.exp(-np.log(1000.0) * seconds / high_decay_s)
+        impulse_response = lows * low_envelope + (noise - lows) * high_envelope
+    else:
+        impulse_response = noise * low_envelope
+    fade = min(round(0.05 * sample_rate), frames // 5)
+    if fade > 0:
+        impulse_response[-fade:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
+    return impulse_response
+
+
+def normalize_impulse_response(impulse_response: np.ndarray, mode: str) -> np.ndarray:
+    """Scale an IR: ``none`` as it is, ``peak`` to a largest |sample| of 1, ``energy`` to a
+    sum of squares of 1 (white noise keeps its RMS level). A silent IR stays silent."""
+    if mode == "peak":
+        scale = np.max(np.abs(impulse_response), initial=0.0)
+    elif mode == "energy":
+        scale = np.sqrt(np.sum(np.square(impulse_response)))
+    else:
+        return impulse_response.copy()
+    return impulse_response / scale if scale > 0.0 else impulse_response.copy()
+
+
+class PartitionedConvolver:
+    """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned tail.
+
+    ``process`` may be called with any number of samples; the result equals
+    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``.
+    """
+
+    def __init__(self, impulse_response: np.ndarray, partition_size: int = PARTITION_SIZE) -> None:
+        self.partition_size = partition_size
+        self.spectra_count = 0
+        self._load(impulse_response)
+        self.reset()
+
+    def set_impulse_response(self, impulse_response: np.ndarray) -> None:
+        """Swap the IR without losing the input history: the next sample uses the new IR."""
+        old_line, old_count, old_column = self.delay_line, self.spectra_count, self.write_column
+        self._load(impulse_response)
+        if old_count != self.spectra_count:
+            kept = min(old_count, self.spectra_count)
+            self.delay_line = np.zeros((self.partition_size + 1, 2 * self.spectra_count), dtype=complex)
+            self.write_column = 0
+            newest = old_line[:, old_column : old_column + kept]
+            self.delay_line[:, :kept] = newest
+            self.delay_line[:, self.spectra_count : self.spectra_count + kept] = newest
+        self._compute_tail()
+
+    def _load(self, impulse_response: np.ndarray) -> None:
+        """Split the IR into the head's taps and the tail partitions' spectra."""
+        size = self.partition_size
+        impulse_response = np.asarray(impulse_response, dtype=float).ravel()
+        if len(impulse_response) == 0:
+            impulse_response = np.zeros(1)
+        # np.correlate with the reversed head is a convolution with the head.
+        self.head_reversed = np.ascontiguousarray(impulse_response[:size][::-1])
+        tail = impulse_response[size:]
+        self.spectra_count = -(-len(tail) // size)
+        partitions = np.zeros(self.spectra_count * size)
+        partitions[: len(tail)] = tail
+        padded = np.zeros((self.spectra_count, 2 * size))
+        padded[:, :size] = partitions.reshape(-1, size)  # row j holds IR[P + jP : P + (j+1)P]
+        # (bin, partition, 1): per bin, a dot product over partitions is one batched matmul,
+        # about twice as fast as multiplying whole arrays and summing.
+        self.tail_spectra = np.ascontiguousarray(np.fft.rfft(padded, axis=1).T)[:, :, np.newaxis]
+        self.spectrum = np.empty(size + 1, dtype=complex)
+        self.spectrum_sum = np.empty((size + 1, 1, 1), dtype=complex)
+        self.tail_block = np.empty(2 * size)
+
+    def reset(self) -> None:
+        size = self.partition_size
+        # [previous partition | current partition]: the head's history and the FFT's input.
+        self.input_buffer = np.zeros(2 * size)
+        self.position = 0
+        # Frequency-domain delay line, (bin, 2 x partitions): a mirrored ring where each input
+        # spectrum is written at columns c and c + count, so columns write_column ..
+        # write_column + count - 1 always hold the spectra newest first, without copying.
+        self.delay_line = np.zeros((size + 1, 2 * self.spectra_count), dtype=complex)
+        self.write_column = 0
+        self.tail_output = np.zeros(size)
+
+    def process(self, samples: np.ndarray, out: np.ndarray) -> None:
+        """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
+        size = self.partition_size
+        head_length = len(self.head_reversed)
+        start, total = 0, len(samples)
+        while start < total:
+            take = min(total - start, size - self.position)
+            stop = start + take
+            write = size + self.position
+            self.input_buffer[write : write + take] = samples[start:stop]
+            window = self.input_buffer[write - head_length + 1 : write + take]
+            out[start:stop] = np.correlate(window, self.head_reversed, "valid")
+            if self.spectra_count:
+                out[start:stop] += self.tail_output[self.position : self.position + take]
+            self.position += take
+            if self.position == size:
+                self._next_partition()
+            start = stop
+
+    def _next_partition(self) -> None:
+        """P samples are in: push their spectrum and compute the next P tail samples."""
+        size, count = self.partition_size, self.spectra_count
+        if count:
+            self.write_column = (self.write_column - 1) % count
+            column = self.write_column
+            np.fft.rfft(self.input_buffer, out=self.spectrum)
+            self.delay_line[:, column] = self.spectrum
+            self.delay_line[:, column + count] = self.spectrum
+            self._compute_tail()
+        self.input_buffer[:size] = self.input_buffer[size:]
+        self.position = 0
+
+    def _compute_tail(self) -> None:
+        """Tail output for the current partition: sum over partitions of spectrum x IR part."""
+        size, count = self.partition_size, self.spectra_count
+        if not count:
+            return
+        newest_first = self.delay_line[:, np.newaxis, self.write_column : self.write_column + count]
+        np.matmul(newest_first, self.tail_spectra, out=self.spectrum_sum)
+        np.fft.irfft(self.spectrum_sum[:, 0, 0], 2 * size, out=self.tail_block)
+        # Overlap-save: the last P samples of the circular convolution are the linear ones.
+        self.tail_output[:] = self.tail_block[size:]
+
+
+class Convolver(Node):
+    """Convolution reverb with zero latency at any block size.
+
+    The IR is split at ``PARTITION_SIZE`` (512) samples: a direct FIR for the head and
+    uniformly partitioned overlap-save FFT convolution for the rest. On one core a 2 s IR at
+    48 kHz runs dozens of times faster than real time at block 256. Changing the IR while
+    running keeps the input history, so the new IR takes over at once without a gap.
+    ``impulse_response`` holds the IR in use (at the engine's rate, after normalisation).
+    """
+
+    TYPE = "convolver"
+    FAMILY = "convolution"
+    DOC = "Convolution reverb (zero latency) with a generated noise room or an impulse-response file."
+    INPUTS = ("in",)
+    OUTPUTS = ("out",)
+    IR_PARAMS = frozenset(("source", "file", "room_length_s", "decay_s", "damping", "seed", "normalize"))
+    PARAMS = {
+        "source": Param(
+            "room",
+            kind="choice",
+            choices=("room", "file"),
+            doc="room: an IR generated from the room params; file: the IR file in 'file'.",
+        ),
+        "file": Param(
+            "",
+            kind="path",
+            doc="IR audio file (mono mix used, resampled to the engine's rate), relative to the "
+            "patch file; empty for no wet signal.",
+        ),
+        "room_length_s": Param(1.5, 0.05, 10.0, "s", "Length of the generated room IR.", scale="log"),
+        "decay_s": Param(
+            1.0, 0.05, 30.0, "s", "Room decay time (RT60): the level falls 60 dB over this time.", scale="log"
+        ),
+        "damping": Param(
+            0.5, 0.0, 1.0, "", "How much faster the room's highs (above 3 kHz) decay: 0 none, 1 ten times."
+        ),
+        "seed": Param(0, 0, 1000000, "", "Seed of the room's noise: each seed is a different room.", kind="int"),
+        "normalize": Param(
+            "energy",
+            kind="choice",
+            choices=NORMALIZE_MODES,
+            doc="none: the IR as it is; peak: largest sample 1; energy: sum of squares 1, so "
+            "white noise keeps its level.",
+        ),
+        "mix": Param(1.0, 0.0, 1.0, "", "Dry/wet: 0 only the input, 1 only the reverb.", modulatable=True),
+        "output_db": Param(0.0, -60.0, 12.0, "dB", "Level of the mixed output.", modulatable=True),
+    }
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self.sample_rate = sample_rate
+        self.convolver = PartitionedConvolver(self._build_impulse_response())
+        super().prepare(sample_rate, max_block)
+
+    def reset(self) -> None:
+        self.convolver.reset()
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name in self.IR_PARAMS:
+            self.convolver.set_impulse_response(self._build_impulse_response())
+
+    def _build_impulse_response(self) -> np.ndarray:
+        """The IR for the current params at the engine's rate; sets ``impulse_response``."""
+        params = self.params
+        if params["source"] == "file":
+            raw = self._read_file()
+        else:
+            raw = room_impulse_response(
+                self.sample_rate, params["room_length_s"], params["decay_s"], params["damping"], params["seed"]
+            )
+        impulse_response = normalize_impulse_response(raw, params["normalize"])
+        impulse_response.flags.writeable = False
+        self.impulse_response = impulse_response
+        return impulse_response
+
+    def _read_file(self) -> np.ndarray:
+        if not self.params["file"]:
+            return np.zeros(1)
+        path = Path(self.patch_dir) / self.params["file"]
+        impulse_response = read_audio(path, self.sample_rate, channels=1)[:, 0]
+        if len(impulse_response) == 0:
+            raise ValueError(f"impulse response file {path} holds no samples; choose another file")
+        if len(impulse_response) > MAX_IR_SECONDS * self.sample_rate:
+            raise ValueError(
+                f"impulse response file {path} is {len(impulse_response) / self.sample_rate:.1f} s long; "
+                f"the convolver takes at most {MAX_IR_SECONDS:g} s, so trim the file"
+            )
+        return impulse_response
+
+    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        dry, out = inputs["in"], outputs["out"]
+        self.convolver.process(dry, out)
+        gain = np.power(10.0, np.divide(params["output_db"], 20.0))
+        wet_level = params["mix"] * gain
+        dry_level = (1.0 - params["mix"]) * gain
+        out *= wet_level
+        if not isinstance(dry_level, float) or dry_level != 0.0:
+            out += dry * dry_level

@@ -44,9 +44,16 @@ class Delay(Node):
         ),
         "feedback": Param(0.0, -0.99, 0.99, "", "Share of the delayed signal fed back in.", modulatable=True),
         "damping_hz": Param(
-            NO_DAMPING_HZ, 100.0, NO_DAMPING_HZ, "Hz", "Low-pass in the feedback path; 20000 is off.", scale="log"
+            NO_DAMPING_HZ,
+            100.0,
+            NO_DAMPING_HZ,
+            "Hz",
+            "Low-pass in the feedback path; 20000 is off.",
+            scale="log",
         ),
-        "mix": Param(0.5, 0.0, 1.0, "", "0 is the dry input only, 1 the delayed signal only.", modulatable=True),
+        "mix": Param(
+            0.5, 0.0, 1.0, "", "0 is the dry input only, 1 the delayed signal only.", modulatable=True
+        ),
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
@@ -75,12 +82,16 @@ class Delay(Node):
     def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
         self._read(params["time_ms"], outputs["tap"], self._loop_minimum())
 
-    def write(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+    def write(
+        self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
+    ) -> None:
         self._write(inputs["in"], params["feedback"])
         self._mix(inputs["in"], self._tap, params["mix"], outputs["out"])
 
     # -- one call per block (no loop through this node) -----------------------------------
-    def process(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+    def process(
+        self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
+    ) -> None:
         signal, time_ms, feedback = inputs["in"], params["time_ms"], params["feedback"]
         tap = outputs["tap"]
         frames = len(signal)
@@ -102,7 +113,9 @@ class Delay(Node):
         """Fill ``tap`` with the line read ``time_ms`` behind samples ``first``, ``first + 1``..."""
         frames = len(tap)
         first = self.written if first is None else first
-        delay = np.clip(np.multiply(time_ms, self.sample_rate / 1000.0), minimum, MAX_DELAY_S * self.sample_rate)
+        delay = np.clip(
+            np.multiply(time_ms, self.sample_rate / 1000.0), minimum, MAX_DELAY_S * self.sample_rate
+        )
         position = (first + self.offsets[:frames]) - delay
         whole = np.floor(position)
         fraction = position - whole
@@ -113,7 +126,14 @@ class Delay(Node):
         slope_after = 0.5 * (later - at)
         difference = after - at
         tap[:] = at + fraction * (
-            slope_at + fraction * (3 * difference - 2 * slope_at - slope_after + fraction * (slope_at + slope_after - 2 * difference))
+            slope_at
+            + fraction
+            * (
+                3 * difference
+                - 2 * slope_at
+                - slope_after
+                + fraction * (slope_at + slope_after - 2 * difference)
+            )
         )
         self._tap = tap
         # The damping filter runs on every read, so its state never depends on the chunking.

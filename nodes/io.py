@@ -44,7 +44,9 @@ class Input(Node):
     def reset(self) -> None:
         self.position = 0
 
-    def process(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+    def process(
+        self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
+    ) -> None:
         frames = len(outputs["out"])
         gain = 10.0 ** (params["gain_db"] / 20.0)
         indices = self._indices(frames)
@@ -80,7 +82,9 @@ class Output(Node):
     def reset(self) -> None:
         self.stereo = np.zeros((2, self.max_block))
 
-    def process(self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
+    def process(
+        self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
+    ) -> None:
         frames = len(inputs["left"])
         gain = 10.0 ** (params["level_db"] / 20.0)
         right = inputs["right"] if "right" in self.linked or "left" not in self.linked else inputs["left"]

@@ -51,7 +51,9 @@ class Pan(Node):
     DOC = "Equal-power pan of a mono input to left and right (-3 dB each at the centre)."
     INPUTS = ("in",)
     OUTPUTS = ("left", "right")
-    PARAMS = {"pan": Param(0.0, -1.0, 1.0, "", "-1 is hard left, 0 the centre, 1 hard right.", modulatable=True)}
+    PARAMS = {
+        "pan": Param(0.0, -1.0, 1.0, "", "-1 is hard left, 0 the centre, 1 hard right.", modulatable=True)
+    }
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         angle = (np.clip(params["pan"], -1.0, 1.0) + 1.0) * (np.pi / 4.0)
@@ -72,7 +74,14 @@ class Math(Node):
             choices=("add", "subtract", "multiply", "min", "max", "abs", "constant"),
             doc="add a+b, subtract a-b, multiply a*b, min, max, abs |a|, constant b.",
         ),
-        "b": Param(0.0, -100000.0, 100000.0, "", "Second operand: the set value plus any linked signal.", modulatable=True),
+        "b": Param(
+            0.0,
+            -100000.0,
+            100000.0,
+            "",
+            "Second operand: the set value plus any linked signal.",
+            modulatable=True,
+        ),
     }
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:

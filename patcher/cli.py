@@ -28,11 +28,9 @@ class UserError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 0
+    run = getattr(args, "run", _main_job)
     try:
-        return args.run(args) or 0
+        return run(args) or 0
     except PatchError as error:
         _fail(str(error))
     except UserError as error:
@@ -46,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str) -> None:
     lines = message.splitlines() or [message]
     for line in lines:
-        print(f"patcher: error: {line.strip()}" if line is lines[0] else f"patcher:   {line.strip()}", file=sys.stderr)
+        print(
+            f"patcher: error: {line.strip()}" if line is lines[0] else f"patcher:   {line.strip()}",
+            file=sys.stderr,
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +98,52 @@ def _int_in(low: int, high: int):
 
 
 # -- commands ---------------------------------------------------------------------------
+def _main_job(_args: argparse.Namespace) -> int:
+    """``patcher`` alone: the editor where there is a display, else render (and play) a WAV."""
+    if _has_display() and _editor_available():
+        from patcher.editor import run_editor
+
+        return run_editor(DEFAULT_PATCH)
+    output = Path("out") / "default.wav"
+    output.parent.mkdir(exist_ok=True)
+    print("no display: rendering the default patch instead of opening the editor")
+    _render(
+        argparse.Namespace(
+            patch=DEFAULT_PATCH, output=output, seconds=None, input=None, sample_rate=None, block=None
+        )
+    )
+    _play_file_if_possible(output)
+    print(f"the result is in {output.resolve()}")
+    return 0
+
+
+def _has_display() -> bool:
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _editor_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("patcher.editor") is not None
+
+
+def _play_file_if_possible(path: Path) -> None:
+    from patcher.audiofile import read_audio
+
+    try:
+        import sounddevice
+
+        device = sounddevice.query_devices(kind="output")
+    except Exception:  # no PortAudio library, or no output device: rendering was the job
+        print("no sound device found: not playing")
+        return
+    print(f"playing on {device['name']}")
+    audio = read_audio(path, int(device["default_samplerate"]))
+    sounddevice.play(audio, int(device["default_samplerate"]), blocking=True)
+
+
 def _render(args: argparse.Namespace) -> int:
     from patcher.audiofile import WRITABLE_FORMATS, write_audio
     from patcher.engine import render

@@ -207,9 +207,7 @@ def compile_patch(
     block_size = block_size or patch.settings.block_size
     graph = node_graph(patch)
     live = _live_nodes(patch, graph)
-    nodes = {
-        node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}) for node_id in live
-    }
+    nodes = {node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}) for node_id in live}
     outputs = {
         (node_id, port): np.zeros(block_size)
         for node_id in live
@@ -271,12 +269,12 @@ def _groups(
         members = condensed.nodes[component_index]["members"]
         is_loop = len(members) > 1 or any(graph.has_edge(m, m) for m in members)
         if is_loop:
-            order = list(
-                nx.lexicographical_topological_sort(phase_graph(patch, set(members)), key=str)
-            )
+            order = list(nx.lexicographical_topological_sort(phase_graph(patch, set(members)), key=str))
         else:
             order = [(next(iter(members)), "node")]
-        steps = [_step(patch, node_id, phase, nodes, outputs, block_size, silence) for node_id, phase in order]
+        steps = [
+            _step(patch, node_id, phase, nodes, outputs, block_size, silence) for node_id, phase in order
+        ]
         loop_nodes = [nodes[node_id] for node_id, phase in order if phase == "read"]
         groups.append(Group(steps, loop_nodes))
     return groups

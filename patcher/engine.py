@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from patcher.compiler import Schedule, compile_patch
+from patcher.compiler import compile_patch
 from patcher.model import Patch
 
 

@@ -116,7 +116,9 @@ class Patch:
             raise PatchError(f"unknown node type {type_name!r}; known: {', '.join(sorted(registry()))}")
         node_id = node_id or self.fresh_id(type_name)
         if not NODE_ID_PATTERN.match(node_id):
-            raise PatchError(f"node id {node_id!r} must start with a letter and hold only letters, digits, _ or -")
+            raise PatchError(
+                f"node id {node_id!r} must start with a letter and hold only letters, digits, _ or -"
+            )
         if node_id in self.nodes:
             raise PatchError(f"node id {node_id!r} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}

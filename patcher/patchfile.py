@@ -158,7 +158,9 @@ def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
         return None
     node_id = entry.get("id")
     if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
-        problems.append(f"{where}: id {node_id!r} must be text starting with a letter (letters, digits, _ or -)")
+        problems.append(
+            f"{where}: id {node_id!r} must be text starting with a letter (letters, digits, _ or -)"
+        )
         return None
     where = f"node {node_id!r}"
     for key in sorted(set(entry) - NODE_KEYS):

@@ -66,7 +66,7 @@ class Param:
             return f"expected a whole number, got {value!r}"
         if not math.isfinite(value):
             return f"expected a finite number, got {value!r}"
-        if self.min is not None and value < self.min or self.max is not None and value > self.max:
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             return f"{value!r} is out of range [{_num(self.min)}, {_num(self.max)}]"
         return None
 
@@ -95,9 +95,7 @@ class Param:
             return " | ".join(self.choices)
         if self.kind in ("float", "int"):
             return f"{_num(self.min)} .. {_num(self.max)}"
-        return {"bool": "true | false", "path": "file path", "table": "list of numbers"}[
-            self.kind
-        ]
+        return {"bool": "true | false", "path": "file path", "table": "list of numbers"}[self.kind]
 
     def to_json(self, name: str) -> dict[str, Any]:
         return {

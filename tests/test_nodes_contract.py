@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from patcher.spec import registry
-from tests.nodetools import run_node, probe_signal
+from tests.nodetools import probe_signal, run_node
 
 ALL_TYPES = sorted(registry())
 BLOCK_SIZES = (1, 64, 65, 1024)
@@ -26,7 +26,9 @@ def test_output_does_not_depend_on_block_size(type_name: str) -> None:
     for block in BLOCK_SIZES:
         result = run_node(type_name, inputs=inputs, frames=frames, block=block)
         for port, values in reference.items():
-            np.testing.assert_allclose(result[port], values, rtol=0, atol=1e-9, err_msg=f"{port} at block {block}")
+            np.testing.assert_allclose(
+                result[port], values, rtol=0, atol=1e-9, err_msg=f"{port} at block {block}"
+            )
 
 
 def _extreme_params(type_name: str, end: str) -> dict[str, object]:

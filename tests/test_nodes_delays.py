@@ -35,7 +35,9 @@ def test_fractional_delay_interpolates_a_smooth_signal() -> None:
     t = np.arange(4800) / rate
     delay_samples = 10.37
     out = run_node(
-        "delay", {"time_ms": delay_samples / rate * 1000, "mix": 1.0}, {"in": np.sin(2 * np.pi * frequency * t)}
+        "delay",
+        {"time_ms": delay_samples / rate * 1000, "mix": 1.0},
+        {"in": np.sin(2 * np.pi * frequency * t)},
     )["out"]
     expected = np.sin(2 * np.pi * frequency * (t - delay_samples / rate))
     assert np.max(np.abs(out[100:] - expected[100:])) < 1e-3
@@ -44,7 +46,11 @@ def test_fractional_delay_interpolates_a_smooth_signal() -> None:
 def test_feedback_echoes_repeat_and_decay_by_the_feedback() -> None:
     rate = 1000
     out = run_node(
-        "delay", {"time_ms": 10.0, "feedback": 0.5, "mix": 1.0}, {"in": impulse(60)}, sample_rate=rate, block=7
+        "delay",
+        {"time_ms": 10.0, "feedback": 0.5, "mix": 1.0},
+        {"in": impulse(60)},
+        sample_rate=rate,
+        block=7,
     )["out"]
     for echo in range(1, 6):
         assert out[10 * echo] == pytest.approx(0.5 ** (echo - 1))

@@ -105,7 +105,9 @@ def test_out_of_range_names_the_range() -> None:
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused(constant: str) -> None:
-    text = json.dumps(with_node(id="g", type="gain", params={"gain_db": 0})).replace('"gain_db": 0', f'"gain_db": {constant}')
+    text = json.dumps(with_node(id="g", type="gain", params={"gain_db": 0})).replace(
+        '"gain_db": 0', f'"gain_db": {constant}'
+    )
     assert f"{constant} is not a number a patch may hold" in problems_of(text)
 
 
@@ -219,5 +221,5 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, 
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(PatchError, match="no such patch file: .*missing.json"):
+    with pytest.raises(PatchError, match=r"no such patch file: .*missing\.json"):
         load(tmp_path / "missing.json")

@@ -1,0 +1,50 @@
+# Two commands on a fresh Debian machine with Python 3.11: `make run` and `make test`.
+# Both install what is missing: Debian packages with apt-get, then a .venv with the project.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# libportaudio2 and libsndfile1: sounddevice and soundfile; jackd2: the virtual real-time
+# audio device the tests play on; xvfb, xdotool and the Mesa/GL libraries: the editor's tests.
+APT_PACKAGES := python3-venv libportaudio2 libsndfile1 jackd2 xvfb xauth xdotool \
+	libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libxrandr2 libxinerama1 libxcursor1 libxi6
+
+.PHONY: run test lint bench gallery docs system-packages setup clean
+
+run: setup
+	$(BIN)/patcher
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+docs: setup
+	$(BIN)/patcher nodes --markdown > docs/nodes.md
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

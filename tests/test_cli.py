@@ -1,0 +1,162 @@
+"""The patcher command: exit codes, one-line messages for user mistakes, real files written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.test_patchfile import VALID
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "patcher", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def patch_file(tmp_path: Path) -> Path:
+    path = tmp_path / "constant.json"
+    path.write_text(json.dumps(VALID))
+    return path
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *fragments: str, code: int = 1) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("patcher: error:") or code == 2
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_render_writes_the_file_it_says(patch_file: Path, tmp_path: Path, suffix: str) -> None:
+    output = tmp_path / f"out{suffix}"
+    result = run_cli("render", patch_file, "-o", output, "--seconds", "0.5", "--sample-rate", "44100")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {output}" in result.stdout
+    audio, rate = soundfile.read(output)
+    assert rate == 44100 and audio.shape == (22050, 2)
+    np.testing.assert_allclose(audio, 0.25, atol=1e-4)
+
+
+def test_render_uses_the_patch_duration_by_default(patch_file: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.wav"
+    assert run_cli("render", patch_file, "-o", output, "--block", "64").returncode == 0
+    assert soundfile.info(output).frames == 48000
+
+
+def test_missing_patch_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("render", tmp_path / "nope.json", "-o", tmp_path / "x.wav")
+    assert_user_error(result, "no such patch file", "nope.json")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_invalid_patch_names_every_problem(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"][2]["params"]["gain_db"] = 99
+    document["links"].append({"from": "a.out", "to": "out.middle"})
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(result, "2 problems", "node 'level' (gain): param 'gain_db'", "out.middle")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--block", "0"], "0 is out of range [1, 8192]"),
+        (["--seconds", "-1"], "must be a positive number"),
+        (["--sample-rate", "fast"], "is not a whole number"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(patch_file: Path, tmp_path: Path, arguments, message) -> None:
+    result = run_cli("render", patch_file, "-o", tmp_path / "x.wav", *arguments)
+    assert_user_error(result, message, code=2)
+
+
+def test_unknown_output_format_is_refused_before_rendering(patch_file: Path, tmp_path: Path) -> None:
+    assert_user_error(run_cli("render", patch_file, "-o", tmp_path / "x.mp3"), "must end in .wav or .flac")
+
+
+def test_output_folder_must_exist(patch_file: Path, tmp_path: Path) -> None:
+    assert_user_error(run_cli("render", patch_file, "-o", tmp_path / "no" / "x.wav"), "does not exist")
+
+
+def test_input_needs_an_input_node(patch_file: Path, tmp_path: Path) -> None:
+    song = tmp_path / "song.wav"
+    soundfile.write(song, np.zeros(100), 48000)
+    assert_user_error(
+        run_cli("render", patch_file, "-o", tmp_path / "x.wav", "--input", song), "no input node"
+    )
+
+
+def test_input_file_plays_through_the_input_node(tmp_path: Path) -> None:
+    song = tmp_path / "song.wav"
+    soundfile.write(song, np.full(4800, 0.5), 48000, subtype="FLOAT")
+    patch = {
+        "format": "patcher",
+        "version": 1,
+        "nodes": [{"id": "in", "type": "input"}, {"id": "out", "type": "output"}],
+        "links": [{"from": "in.out", "to": "out.left"}],
+    }
+    path = tmp_path / "through.json"
+    path.write_text(json.dumps(patch))
+    result = run_cli("render", path, "-o", tmp_path / "x.wav", "--input", song, "--seconds", "0.2")
+    assert result.returncode == 0, result.stderr
+    audio, _ = soundfile.read(tmp_path / "x.wav")
+    np.testing.assert_allclose(audio[:4800], 0.5, atol=1e-6)
+    np.testing.assert_allclose(audio[4800:], 0.0)
+
+
+def test_check_prints_the_description(patch_file: Path) -> None:
+    result = run_cli("check", patch_file)
+    assert result.returncode == 0
+    assert "ok — 4 nodes, 2 links" in result.stdout
+    assert "not heard (no path to an output): b" in result.stdout
+    assert VALID["description"] in result.stdout
+
+
+def test_nodes_lists_every_type_with_units_and_ranges() -> None:
+    from patcher.spec import registry
+
+    result = run_cli("nodes")
+    assert result.returncode == 0
+    for type_name, cls in registry().items():
+        assert f"{type_name}  [{cls.FAMILY}]" in result.stdout
+        for name, param in cls.PARAMS.items():
+            assert name in result.stdout and param.describe_range() in result.stdout
+
+
+def test_nodes_json_is_the_specs() -> None:
+    specs = json.loads(run_cli("nodes", "--json").stdout)
+    gain = next(spec for spec in specs if spec["type"] == "gain")
+    assert gain["params"][0] == {
+        "name": "gain_db",
+        "kind": "float",
+        "unit": "dB",
+        "min": -90.0,
+        "max": 24.0,
+        "default": 0.0,
+        "scale": "lin",
+        "choices": [],
+        "modulatable": True,
+        "doc": "Level change (a signal adds dB).",
+    }
+
+
+def test_node_reference_in_docs_is_up_to_date() -> None:
+    generated = run_cli("nodes", "--markdown").stdout
+    committed = (Path(__file__).parent.parent / "docs" / "nodes.md").read_text()
+    assert generated == committed, "docs/nodes.md is stale: run `make docs`"
