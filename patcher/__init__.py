@@ -1,0 +1,19 @@
+"""patcher: a visual dataflow patching environment for audio.
+
+The Python API, for scripts and notebooks::
+
+    import patcher
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", frequency_hz=440.0)
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "out.left")
+    audio = patcher.render(patch, seconds=1.0)      # (frames, 2) float64
+    patch.save("tone.json")
+    same = patcher.load("tone.json")
+"""
+
+from patcher.engine import Engine, render
+from patcher.model import Patch, PatchError
+from patcher.patchfile import dumps, load, loads, save
+
+__all__ = ["Engine", "Patch", "PatchError", "dumps", "load", "loads", "render", "save"]
