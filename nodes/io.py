@@ -76,7 +76,7 @@ class Output(Node):
     FAMILY = "io"
     DOC = "The stereo output; a lone 'left' link plays on both sides (as VCV Rack normals it)."
     INPUTS = ("left", "right")
-    PARAMS = {"level_db": Param(0.0, -60.0, 12.0, "dB", "Master level.")}
+    PARAMS = {"level_db": Param(0.0, -60.0, 12.0, "dB", "Master level.", modulatable=True)}
     IS_SINK = True
 
     def reset(self) -> None:

@@ -13,6 +13,7 @@ loop's delay can be as short as a few samples, whatever the block size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,23 +123,45 @@ class Step:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def run(self, start: int, length: int) -> None:
+        node = self.node
+        if node.fault is not None:  # a node that raised stays muted until it is replaced
+            return
         stop = start + length
         for port, sources, sum_buffer in self.input_sources:
             self.inputs[port] = _gather(sources, sum_buffer, start, stop, self.silence)
         for name, sources, buffer in self.param_sources:
+            ramp = node.ramps.get(name)
+            if ramp is None and not sources:
+                self.params[name] = node.params[name]
+                continue
             view = buffer[:length]
-            view.fill(self.node.params[name])
+            if ramp is None:
+                view.fill(node.params[name])
+            elif ramp.fill(view):
+                del node.ramps[name]
             for source in sources:
                 view += source[start:stop]
             self.params[name] = view
         for port, buffer in self.output_buffers:
             self.outputs[port] = buffer[start:stop]
-        if self.phase == "node":
-            self.node.process(self.inputs, self.params, self.outputs)
-        elif self.phase == "read":
-            self.node.read(self.params, self.outputs)
-        else:
-            self.node.write(self.inputs, self.params, self.outputs)
+        try:
+            if self.phase == "node":
+                node.process(self.inputs, self.params, self.outputs)
+            elif self.phase == "read":
+                node.read(self.params, self.outputs)
+            else:
+                node.write(self.inputs, self.params, self.outputs)
+        except Exception as error:  # the audio must go on: mute this node, report it outside
+            node.fault = error
+            for output in self.outputs.values():
+                output.fill(0.0)
+            return
+        for output in self.outputs.values():
+            if not math.isfinite(output.sum()):
+                # As VCV Rack scrubs cables: silence instead of NaN, and a fresh start for the node.
+                np.nan_to_num(output, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                node.nonfinite_blocks += 1
+                node.reset()
 
 
 def _gather(
@@ -182,6 +205,8 @@ class Schedule:
     sample_rate: int
     block_size: int
     pruned: list[str]
+    #: Nodes whose ``stereo`` buffer is the engine's output (the output nodes).
+    sinks: list[Node] = field(default_factory=list)
 
     @property
     def order(self) -> list[str]:
@@ -217,7 +242,8 @@ def compile_patch(
         node.linked = frozenset(link.target.port for link in patch.links_into(node_id))
     groups = _groups(patch, graph.subgraph(live), nodes, outputs, block_size)
     pruned = sorted(set(patch.nodes) - live)
-    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned)
+    sinks = [node for node in nodes.values() if hasattr(node, "stereo")]
+    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks)
 
 
 def _live_nodes(patch: Patch, graph: nx.DiGraph) -> set[str]:
@@ -304,12 +330,10 @@ def _step(
     input_sources, param_sources = [], []
     step = Step(node_id, node, phase, input_sources, param_sources, [], silence)
     for port, linked in sources.items():
-        if port not in cls.PARAMS:
-            input_sources.append((port, linked, np.zeros(block_size)))
-        elif linked:
+        if port in cls.PARAMS:  # modulatable: a signal, a ramp, or just the set value
             param_sources.append((port, linked, np.zeros(block_size)))
-        else:  # unlinked (maybe just now, in a live edit): back to the set value
-            node.block_params[port] = node.params[port]
+        else:
+            input_sources.append((port, linked, np.zeros(block_size)))
     step.params = node.block_params
     produced = _phase_outputs(cls, phase)
     step.output_buffers = [(port, outputs[(node_id, port)]) for port in produced]

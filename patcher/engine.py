@@ -8,20 +8,46 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from patcher.compiler import compile_patch
+from patcher.compiler import Schedule, compile_patch
 from patcher.model import Patch
+from patcher.spec import Node, Ramp
+
+DECLICK_S = 0.003
+DEFAULT_RAMP_S = 0.02
+
+
+@dataclass
+class ParamChange:
+    """A validated param change, made on the caller's thread, applied at a block boundary."""
+
+    node: Node | None
+    name: str
+    value: Any
+    ramp: Ramp | None
 
 
 class Engine:
-    """Holds a schedule and the stereo mix of its output nodes."""
+    """Holds a schedule and the stereo mix of its output nodes.
+
+    Changes while running come in two halves: ``prepare_*`` validates and compiles on the
+    caller's thread (and may raise); ``apply``/``swap`` are cheap and run on the audio thread
+    at a block boundary. Offline, ``set_param`` and ``update_patch`` do both at once.
+    """
 
     def __init__(self, patch: Patch, sample_rate: int | None = None, block_size: int | None = None):
         self.patch = patch
         self.schedule = compile_patch(patch, sample_rate, block_size)
         self.mix = np.zeros((2, self.block_size))
+        self.last_frame = np.zeros(2)
+        self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
+        self.glide = np.zeros(2)
+        self.swapped = False
+        self._reported: set[tuple[str, str]] = set()
 
     @property
     def sample_rate(self) -> int:
@@ -38,15 +64,83 @@ class Engine:
     def process_block(self, frames: int | None = None) -> np.ndarray:
         """Run one block of ``frames`` (at most the block size); return a (2, frames) view."""
         frames = self.block_size if frames is None else frames
-        for group in self.schedule.groups:
+        schedule = self.schedule
+        for group in schedule.groups:
             group.run(frames)
         mix = self.mix[:, :frames]
         mix.fill(0.0)
-        for node in self.schedule.nodes.values():
-            stereo = getattr(node, "stereo", None)
-            if stereo is not None:
-                mix += stereo[:, :frames]
+        for node in schedule.sinks:
+            mix += node.stereo[:, :frames]
+        if self.swapped:
+            self.swapped = False
+            self.glide += self.last_frame - mix[:, 0]
+        if self.glide.any():
+            self._declick(mix, frames)
+        self.last_frame[:] = mix[:, frames - 1]
         return mix
+
+    def _declick(self, mix: np.ndarray, frames: int) -> None:
+        """After a graph edit, glide from where the old graph left off instead of jumping."""
+        curve = self.declick[:frames]
+        mix += self.glide[:, None] * curve[None, :]
+        self.glide *= curve[-1]
+        if np.max(np.abs(self.glide)) < 1e-6:
+            self.glide[:] = 0.0
+
+    # -- live changes -----------------------------------------------------------------------
+    def prepare_param_change(
+        self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S
+    ) -> ParamChange:
+        """Validate against the patch (raises PatchError) and build the change to apply."""
+        self.patch.set_param(node_id, name, value)
+        value = self.patch.nodes[node_id].params[name]
+        node = self.schedule.nodes.get(node_id)
+        param = self.patch.nodes[node_id].spec.PARAMS[name]
+        ramp = None
+        if param.modulatable and ramp_s > 0:
+            ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate))
+        return ParamChange(node, name, value, ramp)
+
+    def apply(self, change: ParamChange) -> None:
+        """Audio thread: start the ramp (or set the value) at this block boundary."""
+        node = change.node
+        if node is None:  # the node is not heard (pruned): the patch holds the new value
+            return
+        if change.ramp is None:
+            node.param_changed(change.name, change.value)
+            return
+        current = node.ramps.get(change.name)
+        change.ramp.begin(current.value if current is not None else node.params[change.name])
+        node.params[change.name] = change.value
+        node.ramps[change.name] = change.ramp
+
+    def set_param(self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S) -> None:
+        self.apply(self.prepare_param_change(node_id, name, value, ramp_s))
+
+    def prepare_patch(self, patch: Patch) -> Schedule:
+        """Compile an edited patch, keeping the state of nodes that survive (raises PatchError)."""
+        return compile_patch(patch, self.sample_rate, self.block_size, reuse=self.schedule.nodes)
+
+    def swap(self, patch: Patch, schedule: Schedule) -> None:
+        """Audio thread: run the new schedule from the next block on."""
+        self.patch = patch
+        self.schedule = schedule
+        self.swapped = True
+
+    def update_patch(self, patch: Patch) -> None:
+        self.swap(patch, self.prepare_patch(patch))
+
+    def take_reports(self) -> list[str]:
+        """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""
+        reports = []
+        for node_id, node in self.schedule.nodes.items():
+            if node.fault is not None and (node_id, "fault") not in self._reported:
+                self._reported.add((node_id, "fault"))
+                reports.append(f"node {node_id!r} ({node.TYPE}) failed and is muted: {node.fault!r}")
+            if node.nonfinite_blocks and (node_id, "nan") not in self._reported:
+                self._reported.add((node_id, "nan"))
+                reports.append(f"node {node_id!r} ({node.TYPE}) produced NaN or infinity: silenced and reset")
+        return reports
 
     def render(self, seconds: float, progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Render ``seconds`` of audio as a (frames, 2) array, calling ``progress(frames_done)``."""

@@ -118,6 +118,30 @@ def _num(value: float | None) -> str:
     return f"{value:g}"
 
 
+class Ramp:
+    """A linear glide of a param from its current value to a target, sample by sample."""
+
+    def __init__(self, start: float, target: float, samples: int) -> None:
+        self.target = float(target)
+        self.samples = max(1, samples)
+        self.begin(start)
+
+    def begin(self, start: float) -> None:
+        self.value = float(start)
+        self.remaining = self.samples
+        self.increment = (self.target - self.value) / self.remaining
+
+    def fill(self, out: np.ndarray) -> bool:
+        """Write the next ``len(out)`` values; True once the target is reached."""
+        steps = min(self.remaining, len(out))
+        np.multiply(self.increment, np.arange(1, steps + 1), out=out[:steps])
+        out[:steps] += self.value
+        out[steps:] = self.target
+        self.remaining -= steps
+        self.value = self.target if self.remaining == 0 else float(out[steps - 1])
+        return self.remaining == 0
+
+
 _REGISTRY: dict[str, type[Node]] = {}
 
 
@@ -157,6 +181,11 @@ class Node:
         self.block_params: dict[str, Any] = dict(self.params)
         #: Input ports that have at least one link (set by the compiler).
         self.linked: frozenset[str] = frozenset()
+        #: Engine-managed: param ramps under way, the exception that muted this node, and how
+        #: many blocks of NaN or infinity it produced (reported from outside the audio thread).
+        self.ramps: dict[str, Ramp] = {}
+        self.fault: Exception | None = None
+        self.nonfinite_blocks = 0
         self.patch_dir = patch_dir
         self.sample_rate = 48000
         self.max_block = 256

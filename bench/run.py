@@ -1,0 +1,101 @@
+"""Benchmarks: real-time factor of the examples, compile time, per-node cost per block.
+
+Prints figures and ratios; asserts nothing (timing targets do not belong in unit tests).
+Run with ``make bench``; ``--quick`` runs shorter measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import patcher  # noqa: E402
+from patcher.compiler import compile_patch  # noqa: E402
+from patcher.spec import registry  # noqa: E402
+from tests.nodetools import probe_signal  # noqa: E402
+
+
+def realtime_factors(seconds: float) -> None:
+    blocks = (64, 256, 1024)
+    print(f"\n## Real-time factor (seconds of audio per second of CPU; {seconds:g} s rendered)\n")
+    print(f"{'patch':<22}" + "".join(f"{'block ' + str(b):>14}" for b in blocks))
+    for path in sorted((ROOT / "patches").glob("*.json")):
+        patch = patcher.load(path)
+        cells = []
+        for block in blocks:
+            engine = patcher.Engine(patch, block_size=block)
+            started = time.process_time()
+            engine.render(seconds)
+            elapsed = time.process_time() - started
+            cells.append(f"{seconds / max(elapsed, 1e-9):>13.1f}x")
+        print(f"{path.stem:<22}" + "".join(cells))
+
+
+def generated_patch(node_count: int, seed: int = 0) -> patcher.Patch:
+    """A random acyclic patch: mixers fed by earlier nodes, one source, one output."""
+    rng = random.Random(seed)
+    patch = patcher.Patch()
+    ids = [patch.add_node("math", "source", op="constant", b=0.1)]
+    for _ in range(node_count - 2):
+        node_id = patch.add_node("mix")
+        for port in rng.sample(["in1", "in2", "in3", "in4"], k=2):
+            patch.connect(f"{rng.choice(ids)}.out", f"{node_id}.{port}")
+        ids.append(node_id)
+    patch.add_node("output", "out")
+    patch.connect(f"{ids[-1]}.out", "out.left")
+    return patch
+
+
+def compile_times() -> None:
+    print("\n## Compile time of generated patches\n")
+    print(f"{'nodes':>6} {'links':>7} {'compile':>12} {'per node':>12}")
+    for count in (10, 100, 1000):
+        patch = generated_patch(count)
+        runs = 5 if count < 1000 else 2
+        started = time.perf_counter()
+        for _ in range(runs):
+            compile_patch(patch)
+        elapsed = (time.perf_counter() - started) / runs
+        print(f"{count:>6} {len(patch.links):>7} {elapsed * 1e3:>10.2f} ms {elapsed / count * 1e6:>9.1f} µs")
+
+
+def node_costs(repeats: int) -> None:
+    block, rate = 256, 48000
+    budget = block / rate
+    print(f"\n## Cost of one block of {block} frames per node (budget {budget * 1e3:.2f} ms at {rate} Hz)\n")
+    print(f"{'node':<12} {'µs/block':>10} {'% of budget':>12}")
+    for type_name, cls in sorted(registry().items()):
+        node = cls()
+        node.linked = frozenset(cls.INPUTS)
+        node.prepare(rate, block)
+        inputs = {port: probe_signal(block, seed=i) for i, port in enumerate(cls.INPUTS)}
+        outputs = {port: np.zeros(block) for port in cls.OUTPUTS}
+        params = dict(node.block_params)
+        node.process(inputs, params, outputs)  # warm up caches
+        started = time.perf_counter()
+        for _ in range(repeats):
+            node.process(inputs, params, outputs)
+        per_block = (time.perf_counter() - started) / repeats
+        print(f"{type_name:<12} {per_block * 1e6:>10.1f} {per_block / budget * 100:>11.2f}%")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    args = parser.parse_args()
+    print("# patcher benchmarks")
+    realtime_factors(2.0 if args.quick else 10.0)
+    compile_times()
+    node_costs(200 if args.quick else 2000)
+
+
+if __name__ == "__main__":
+    main()

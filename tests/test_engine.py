@@ -1,0 +1,137 @@
+"""The engine headless, block by block: ramped params, live graph edits, faults and NaN."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import patcher
+from patcher.engine import DEFAULT_RAMP_S
+
+
+def dc_patch(level: float = 0.5) -> patcher.Patch:
+    patch = patcher.Patch()
+    patch.add_node("math", "dc", op="constant", b=level)
+    patch.add_node("gain", "level")
+    patch.add_node("output", "out")
+    patch.connect("dc.out", "level.in")
+    patch.connect("level.out", "out.left")
+    return patch
+
+
+def run_blocks(engine: patcher.Engine, blocks: int) -> np.ndarray:
+    return np.concatenate([engine.process_block().copy() for _ in range(blocks)], axis=1)
+
+
+def test_param_change_ramps_without_zipper_steps() -> None:
+    engine = patcher.Engine(dc_patch(1.0), block_size=64)
+    before = run_blocks(engine, 2)
+    engine.set_param("level", "gain_db", -40.0)
+    after = run_blocks(engine, 40)
+    signal = np.concatenate([before, after], axis=1)[0]
+    ramp_samples = DEFAULT_RAMP_S * engine.sample_rate
+    # A linear ramp in dB from 0 to -40 over 960 samples: no step beyond the ramp's own slope.
+    largest_step = np.max(np.abs(np.diff(signal)))
+    assert largest_step < 1.5 * (1 - 10 ** (-40 / 20 / ramp_samples))
+    assert signal[-1] == pytest.approx(0.01)
+    assert signal[128] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_second_change_during_a_ramp_continues_from_where_it_is() -> None:
+    engine = patcher.Engine(dc_patch(1.0), block_size=64)
+    engine.set_param("level", "gain_db", -40.0)
+    run_blocks(engine, 5)
+    engine.set_param("level", "gain_db", 0.0)
+    signal = run_blocks(engine, 30)[0]
+    assert np.max(np.abs(np.diff(signal))) < 0.01
+    assert signal[-1] == pytest.approx(1.0)
+
+
+def test_invalid_live_change_raises_and_changes_nothing() -> None:
+    engine = patcher.Engine(dc_patch())
+    with pytest.raises(patcher.PatchError, match="out of range"):
+        engine.set_param("level", "gain_db", 99.0)
+    assert engine.patch.nodes["level"].params["gain_db"] == 0.0
+
+
+def echo_patch() -> patcher.Patch:
+    patch = patcher.Patch()
+    patch.add_node("input", "src")
+    patch.add_node("delay", "echo", time_ms=100.0, mix=1.0)
+    patch.add_node("output", "out")
+    patch.connect("echo.out", "out.left")
+    return patch
+
+
+def test_live_edit_keeps_the_state_of_surviving_nodes() -> None:
+    patch = dc_patch(0.5)
+    patch.add_node("delay", "echo", time_ms=100.0, mix=1.0)
+    patch.connect("level.out", "echo.in")
+    patch.disconnect("level.out", "out.left")
+    patch.connect("echo.out", "out.left")
+    engine = patcher.Engine(patch, block_size=256)
+    run_blocks(engine, 10)  # 53 ms of DC went into the line
+    edited = copy.deepcopy(engine.patch)
+    edited.disconnect("level.out", "echo.in")  # no more input: only what is in the line plays
+    echo_before = engine.schedule.nodes["echo"]
+    engine.update_patch(edited)
+    assert engine.schedule.nodes["echo"] is echo_before
+    out = run_blocks(engine, 30)[0]
+    # The line holds 2560 samples of 0.5 that come out 4800 samples after they went in.
+    assert np.allclose(out[: 4800 - 2560 - 2], 0.0, atol=1e-9)
+    assert np.allclose(out[4800 - 2560 + 2 : 4800 - 2], 0.5)
+    assert np.allclose(out[4800 + 2 :], 0.0, atol=1e-9)
+
+
+def test_refused_edit_leaves_the_running_schedule_untouched() -> None:
+    engine = patcher.Engine(dc_patch())
+    running = engine.schedule
+    edited = copy.deepcopy(engine.patch)
+    edited.links.append(patcher.model.Link(patcher.model.PortRef("level", "out"), patcher.model.PortRef("level", "in")))
+    with pytest.raises(patcher.PatchError, match="delay-free feedback loop level -> level"):
+        engine.update_patch(edited)
+    assert engine.schedule is running
+    assert np.allclose(engine.process_block(), 0.5)
+
+
+def test_swap_glides_where_the_output_would_jump() -> None:
+    engine = patcher.Engine(dc_patch(0.8), block_size=256)
+    run_blocks(engine, 2)
+    edited = copy.deepcopy(engine.patch)
+    edited.remove_node("dc")
+    engine.update_patch(edited)
+    out = run_blocks(engine, 4)[0]
+    assert out[0] > 0.7 and abs(out[-1]) < 1e-3
+    assert np.max(np.abs(np.diff(out))) < 0.8 / 100
+
+
+def test_a_node_that_raises_is_muted_and_reported_once() -> None:
+    engine = patcher.Engine(dc_patch())
+    node = engine.schedule.nodes["level"]
+
+    def broken(*_args):
+        raise ZeroDivisionError("oops")
+
+    node.process = broken
+    out = run_blocks(engine, 3)
+    assert np.all(out == 0.0)
+    reports = engine.take_reports()
+    assert reports == ["node 'level' (gain) failed and is muted: ZeroDivisionError('oops')"]
+    assert engine.take_reports() == []
+
+
+def test_nan_is_silenced_and_names_the_node() -> None:
+    engine = patcher.Engine(dc_patch())
+    node = engine.schedule.nodes["level"]
+    original = node.process
+
+    def poisoned(inputs, params, outputs):
+        original(inputs, params, outputs)
+        outputs["out"][10] = np.nan
+
+    node.process = poisoned
+    out = run_blocks(engine, 3)
+    assert np.all(np.isfinite(out))
+    assert engine.take_reports() == ["node 'level' (gain) produced NaN or infinity: silenced and reset"]

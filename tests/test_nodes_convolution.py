@@ -1,0 +1,223 @@
+"""The convolver: exact against scipy's fftconvolve, IR files, the generated room, the mix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from scipy.signal import fftconvolve, resample_poly
+
+from nodes.convolution import (
+    PARTITION_SIZE,
+    Convolver,
+    PartitionedConvolver,
+    normalize_impulse_response,
+    room_impulse_response,
+)
+from tests.nodetools import probe_signal, run_node
+
+P = PARTITION_SIZE
+IR_LENGTHS = (1, 100, P - 1, P, P + 1, 3 * P + 17)
+
+
+def _write_ir(directory: Path, impulse_response: np.ndarray, sample_rate: int = 48000) -> str:
+    soundfile.write(directory / "ir.wav", impulse_response, sample_rate, subtype="DOUBLE")
+    return "ir.wav"
+
+
+def _convolve_in_blocks(convolver: PartitionedConvolver, signal: np.ndarray, block: int) -> np.ndarray:
+    out = np.zeros_like(signal)
+    for start in range(0, len(signal), block):
+        convolver.process(signal[start : start + block], out[start : start + block])
+    return out
+
+
+@pytest.mark.parametrize("length", IR_LENGTHS)
+@pytest.mark.parametrize("block", [1, 64, 65, 256, 1024])
+def test_node_matches_fftconvolve(tmp_path: Path, length: int, block: int) -> None:
+    impulse_response = np.random.default_rng(length).standard_normal(length) / np.sqrt(length)
+    signal = probe_signal(4 * P + 300)
+    params = {"source": "file", "file": _write_ir(tmp_path, impulse_response), "normalize": "none"}
+    result = run_node("convolver", params, {"in": signal}, block=block, patch_dir=str(tmp_path))["out"]
+    reference = fftconvolve(signal, impulse_response)[: len(signal)]
+    np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("partition_size", [4, 16, 128])
+@pytest.mark.parametrize("block", [1, 3, 16, 17, 100])
+def test_other_partition_sizes_match_fftconvolve(partition_size: int, block: int) -> None:
+    rng = np.random.default_rng(partition_size + block)
+    signal = rng.standard_normal(9 * partition_size + 5)
+    for length in (1, partition_size, partition_size + 1, 5 * partition_size + 3):
+        impulse_response = rng.standard_normal(length)
+        convolver = PartitionedConvolver(impulse_response, partition_size)
+        reference = fftconvolve(signal, impulse_response)[: len(signal)]
+        result = _convolve_in_blocks(convolver, signal, block)
+        np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=f"IR of {length}")
+
+
+def test_an_impulse_gives_back_the_ir_with_no_latency() -> None:
+    impulse_response = room_impulse_response(48000, 0.1, 0.05, seed=3)
+    signal = np.zeros(6000)
+    signal[0] = 1.0
+    result = _convolve_in_blocks(PartitionedConvolver(impulse_response), signal, 64)
+    np.testing.assert_allclose(result[: len(impulse_response)], impulse_response, rtol=0, atol=1e-12)
+    assert np.all(result[len(impulse_response) :] == pytest.approx(0.0, abs=1e-12))
+
+
+def test_default_room_matches_fftconvolve_at_every_block_size() -> None:
+    signal = probe_signal(6000)
+    node = Convolver()
+    node.prepare(48000, 256)
+    reference = fftconvolve(signal, node.impulse_response)[: len(signal)]
+    for block in (1, 65, 1024):
+        result = run_node("convolver", {}, {"in": signal}, block=block)["out"]
+        np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=f"block {block}")
+
+
+def test_ir_file_at_44100_is_resampled_to_the_engine_rate(tmp_path: Path) -> None:
+    impulse_response = room_impulse_response(44100, 0.05, 0.02, seed=7) * 0.2
+    soundfile.write(tmp_path / "hall.wav", impulse_response, 44100, subtype="DOUBLE")
+    node = Convolver({"source": "file", "file": "hall.wav", "normalize": "none"}, str(tmp_path))
+    node.prepare(48000, 256)
+    expected = resample_poly(impulse_response, 160, 147)
+    np.testing.assert_allclose(node.impulse_response, expected, rtol=0, atol=1e-12)
+    signal = probe_signal(3000)
+    result = run_node("convolver", node.params, {"in": signal}, patch_dir=str(tmp_path))["out"]
+    np.testing.assert_allclose(result, fftconvolve(signal, expected)[:3000], rtol=0, atol=1e-9)
+
+
+def test_stereo_ir_file_uses_its_first_channel(tmp_path: Path) -> None:
+    stereo = np.random.default_rng(2).standard_normal((300, 2))
+    soundfile.write(tmp_path / "stereo.wav", stereo, 48000, subtype="DOUBLE")
+    node = Convolver({"source": "file", "file": "stereo.wav", "normalize": "none"}, str(tmp_path))
+    node.prepare(48000, 256)
+    np.testing.assert_allclose(node.impulse_response, stereo[:, 0], rtol=0, atol=1e-12)
+
+
+def test_missing_ir_file_raises_an_oserror_naming_it(tmp_path: Path) -> None:
+    node = Convolver({"source": "file", "file": "no-such-hall.wav"}, str(tmp_path))
+    with pytest.raises(OSError, match=r"no-such-hall\.wav"):
+        node.prepare(48000, 256)
+
+
+def test_a_bad_file_on_a_running_node_keeps_the_old_ir(tmp_path: Path) -> None:
+    node = Convolver({}, str(tmp_path))
+    node.prepare(48000, 256)
+    before = node.impulse_response
+    node.param_changed("file", "gone.wav")  # the source is still the room: nothing read
+    with pytest.raises(OSError, match=r"gone\.wav"):
+        node.param_changed("source", "file")
+    assert node.impulse_response is before
+
+
+def test_no_file_means_no_wet_signal() -> None:
+    signal = probe_signal(2000)
+    result = run_node("convolver", {"source": "file", "file": ""}, {"in": signal})["out"]
+    assert np.all(result == 0.0)
+
+
+@pytest.mark.parametrize("sample_rate", [22050, 48000, 96000])
+@pytest.mark.parametrize("decay_s", [0.3, 1.0])
+def test_room_decays_60_db_over_the_decay_time(sample_rate: int, decay_s: float) -> None:
+    impulse_response = room_impulse_response(sample_rate, 1.5, decay_s, damping=0.0, seed=1)
+    assert len(impulse_response) == round(1.5 * sample_rate)
+    window = sample_rate // 100
+    frames = (len(impulse_response) // window) * window
+    energy = np.mean(impulse_response[:frames].reshape(-1, window) ** 2, axis=1)
+    seconds = (np.arange(len(energy)) + 0.5) * window / sample_rate
+    fitted = seconds < 1.4  # leave out the final fade
+    slope_db_per_s = np.polyfit(seconds[fitted], 10 * np.log10(energy[fitted]), 1)[0]
+    assert slope_db_per_s == pytest.approx(-60.0 / decay_s, rel=0.05)
+
+
+def test_damping_makes_the_highs_die_away_first() -> None:
+    sample_rate = 48000
+    impulse_response = room_impulse_response(sample_rate, 1.0, 0.8, damping=1.0, seed=2)
+    early = np.abs(np.fft.rfft(impulse_response[:4800]))
+    late = np.abs(np.fft.rfft(impulse_response[24000:28800]))
+    bins = np.fft.rfftfreq(4800, 1 / sample_rate)
+    highs, lows = bins > 8000, (bins > 100) & (bins < 1000)
+    early_tilt = np.mean(early[highs] ** 2) / np.mean(early[lows] ** 2)
+    late_tilt = np.mean(late[highs] ** 2) / np.mean(late[lows] ** 2)
+    assert late_tilt < early_tilt / 30
+
+
+def test_room_is_deterministic_and_the_seed_changes_it() -> None:
+    first = room_impulse_response(48000, 0.5, 0.5, 0.3, seed=4)
+    np.testing.assert_array_equal(first, room_impulse_response(48000, 0.5, 0.5, 0.3, seed=4))
+    assert not np.allclose(first, room_impulse_response(48000, 0.5, 0.5, 0.3, seed=5))
+
+
+def test_normalisation_modes() -> None:
+    raw = room_impulse_response(48000, 0.5, 0.4, 0.5, seed=9)
+    assert np.max(np.abs(normalize_impulse_response(raw, "peak"))) == pytest.approx(1.0)
+    assert np.sum(normalize_impulse_response(raw, "energy") ** 2) == pytest.approx(1.0)
+    np.testing.assert_array_equal(normalize_impulse_response(raw, "none"), raw)
+    silent = np.zeros(10)
+    for mode in ("none", "peak", "energy"):
+        np.testing.assert_array_equal(normalize_impulse_response(silent, mode), silent)
+    room = {"room_length_s": 0.5, "decay_s": 0.4, "damping": 0.5, "seed": 9}
+    for mode, expected in (("none", raw), ("peak", raw / np.max(np.abs(raw)))):
+        node = Convolver({**room, "normalize": mode})
+        node.prepare(48000, 256)
+        np.testing.assert_allclose(node.impulse_response, expected, rtol=1e-12)
+
+
+def test_energy_normalisation_keeps_white_noise_level() -> None:
+    signal = np.random.default_rng(0).standard_normal(48000)
+    result = run_node("convolver", {"room_length_s": 0.3, "decay_s": 0.2}, {"in": signal})["out"]
+    steady = result[24000:]
+    assert np.sqrt(np.mean(steady**2)) == pytest.approx(1.0, rel=0.1)
+
+
+def test_dry_wet_mix_and_output_level() -> None:
+    signal = probe_signal(3000)
+    room = {"room_length_s": 0.1, "decay_s": 0.1}
+    wet = run_node("convolver", room, {"in": signal})["out"]
+    dry = run_node("convolver", {**room, "mix": 0.0}, {"in": signal})["out"]
+    np.testing.assert_allclose(dry, signal, rtol=0, atol=1e-15)
+    half = run_node("convolver", {**room, "mix": 0.25, "output_db": -6.0}, {"in": signal})["out"]
+    gain = 10 ** (-6.0 / 20)
+    np.testing.assert_allclose(half, gain * (0.75 * signal + 0.25 * wet), rtol=0, atol=1e-12)
+
+
+def test_modulated_mix_follows_the_signal() -> None:
+    signal = probe_signal(2000)
+    room = {"room_length_s": 0.1, "decay_s": 0.1, "mix": 0.0}
+    sweep = np.linspace(0.0, 1.0, 2000)
+    wet = run_node("convolver", {**room, "mix": 1.0}, {"in": signal})["out"]
+    result = run_node("convolver", room, {"in": signal, "mix": sweep}, block=64)["out"]
+    np.testing.assert_allclose(result, (1 - sweep) * signal + sweep * wet, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("new_length_s", [0.5, 0.2, 0.01])
+def test_changing_the_ir_while_running_keeps_the_history(new_length_s: float) -> None:
+    signal = probe_signal(48000)
+    node = Convolver({"room_length_s": 0.5, "decay_s": 0.3})
+    node.linked = frozenset({"in"})
+    node.prepare(48000, 100)
+    out = np.zeros(len(signal))
+    change_at = 20037
+    for start in range(0, len(signal), 100):
+        if start <= change_at < start + 100:
+            node.process({"in": signal[start:change_at]}, node.params, {"out": out[start:change_at]})
+            node.param_changed("seed", 8)
+            node.param_changed("room_length_s", new_length_s)
+            start = change_at
+        stop = (start // 100 + 1) * 100
+        node.process({"in": signal[start:stop]}, node.params, {"out": out[start:stop]})
+    reference = fftconvolve(signal, node.impulse_response)[: len(signal)]
+    np.testing.assert_allclose(out[change_at:], reference[change_at:], rtol=0, atol=1e-9)
+
+
+def test_reset_clears_the_tail() -> None:
+    node = Convolver({"room_length_s": 0.2})
+    node.prepare(48000, 256)
+    out = np.zeros(256)
+    node.process({"in": np.ones(256)}, node.params, {"out": out})
+    node.reset()
+    node.process({"in": np.zeros(256)}, node.params, {"out": out})
+    assert np.all(out == 0.0)
