@@ -15,9 +15,15 @@ from patcher.spec import Node, Param
 class Input(Node):
     TYPE = "input"
     FAMILY = "io"
-    DOC = "Plays an audio file (mono mix on 'out', channels on 'left'/'right'), looped or once."
+    DOC = "Plays an audio file, or the sound card's input while playing live (mono mix on 'out')."
     OUTPUTS = ("out", "left", "right")
     PARAMS = {
+        "source": Param(
+            "file",
+            kind="choice",
+            choices=("file", "live"),
+            doc="file: play 'file'; live: the sound card's input (silence when rendering offline).",
+        ),
         "file": Param("", kind="path", doc="Audio file, relative to the patch file; empty for silence."),
         "loop": Param(False, kind="bool", doc="Start again at the offset when the file ends."),
         "start_s": Param(0.0, 0.0, 3600.0, "s", "Offset into the file where playback starts."),
@@ -25,6 +31,8 @@ class Input(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
+        #: Set by the engine: the block the sound card delivered (silence offline).
+        self.device_input = np.zeros(max_block)
         super().prepare(sample_rate, max_block)
         self._load()
 
@@ -49,6 +57,10 @@ class Input(Node):
     ) -> None:
         frames = len(outputs["out"])
         gain = 10.0 ** (params["gain_db"] / 20.0)
+        if params["source"] == "live":
+            for port in self.OUTPUTS:
+                np.multiply(self.device_input[:frames], gain, out=outputs[port])
+            return
         indices = self._indices(frames)
         for channel, port in enumerate(("left", "right")):
             out = outputs[port]

@@ -67,6 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("patch", type=Path)
     check.set_defaults(run=_check)
 
+    play = commands.add_parser("play", help="play a patch in real time on an audio device")
+    play.add_argument("patch", type=Path)
+    play.add_argument("--seconds", type=_positive_float, help="stop after S seconds (default: Ctrl+C)")
+    play.add_argument("--device", type=_device, help="output device: index or part of its name")
+    play.add_argument("--input-device", type=_device, help="input device for live input nodes")
+    play.add_argument("--block", type=_int_in(1, 8192), help="block size (default: the patch's)")
+    play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
+    play.set_defaults(run=_play)
+
+    devices = commands.add_parser("devices", help="list the audio devices")
+    devices.set_defaults(run=_devices)
+
     listing = commands.add_parser("nodes", help="list every node type with its ports and params")
     listing.add_argument("--json", action="store_true", help="print the specs as JSON")
     listing.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
@@ -95,6 +107,10 @@ def _int_in(low: int, high: int):
         return value
 
     return parse
+
+
+def _device(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -183,6 +199,51 @@ def _feed_input(patch: Patch, audio_path: Path) -> None:
 def _dbfs(audio: np.ndarray) -> str:
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     return "silence" if peak == 0 else f"{20 * np.log10(peak):.1f} dBFS"
+
+
+def _play(args: argparse.Namespace) -> int:
+    import time
+
+    from patcher.patchfile import load
+    from patcher.player import AudioDeviceError, Player
+
+    patch = load(args.patch)
+    if args.report is not None and not args.report.parent.is_dir():
+        raise UserError(f"cannot write {args.report}: folder {args.report.parent} does not exist")
+    player = Player(patch, device=args.device, input_device=args.input_device, block_size=args.block)
+    try:
+        player.start()
+    except AudioDeviceError as error:
+        raise UserError(str(error)) from None
+    print(f"playing {args.patch} on {player.device_name}" + ("" if args.seconds else " (Ctrl+C stops)"))
+    deadline = time.monotonic() + (args.seconds or float("inf"))
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+            for warning in player.warnings():
+                print(f"patcher: warning: {warning}", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        player.stop()
+    report = player.report()
+    print(report.text())
+    if args.report is not None:
+        args.report.write_text(report.to_json())
+    return 0
+
+
+def _devices(_args: argparse.Namespace) -> int:
+    try:
+        import sounddevice
+    except OSError as error:
+        raise UserError(f"PortAudio is not installed ({error}); `make run` installs it") from None
+    devices = sounddevice.query_devices()
+    if len(devices) == 0:
+        print("no audio devices found")
+        return 0
+    print(devices)
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

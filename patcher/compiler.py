@@ -184,6 +184,9 @@ class Group:
 
     steps: list[Step]
     loop_nodes: list[Node]
+    #: For a loop: its node ids in running order, and the buffers its delays read into.
+    node_ids: list[str] = field(default_factory=list)
+    loop_buffers: list[np.ndarray] = field(default_factory=list)
 
     def run(self, frames: int) -> None:
         if not self.loop_nodes:
@@ -207,6 +210,10 @@ class Schedule:
     pruned: list[str]
     #: Nodes whose ``stereo`` buffer is the engine's output (the output nodes).
     sinks: list[Node] = field(default_factory=list)
+
+    @property
+    def loops(self) -> list[Group]:
+        return [group for group in self.groups if group.loop_nodes]
 
     @property
     def order(self) -> list[str]:
@@ -302,7 +309,9 @@ def _groups(
             _step(patch, node_id, phase, nodes, outputs, block_size, silence) for node_id, phase in order
         ]
         loop_nodes = [nodes[node_id] for node_id, phase in order if phase == "read"]
-        groups.append(Group(steps, loop_nodes))
+        node_ids = list(dict.fromkeys(node_id for node_id, _phase in order))
+        loop_buffers = [buffer for step in steps if step.phase == "read" for _port, buffer in step.output_buffers]
+        groups.append(Group(steps, loop_nodes, node_ids, loop_buffers))
     return groups
 
 

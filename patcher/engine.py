@@ -46,6 +46,9 @@ class Engine:
         self.last_frame = np.zeros(2)
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
         self.glide = np.zeros(2)
+        #: The sound card's input (mono), written by the player; read by live input nodes.
+        self.device_input = np.zeros(self.block_size)
+        self._connect_device_input(self.schedule)
         self.swapped = False
         self._reported: set[tuple[str, str]] = set()
 
@@ -119,7 +122,14 @@ class Engine:
 
     def prepare_patch(self, patch: Patch) -> Schedule:
         """Compile an edited patch, keeping the state of nodes that survive (raises PatchError)."""
-        return compile_patch(patch, self.sample_rate, self.block_size, reuse=self.schedule.nodes)
+        schedule = compile_patch(patch, self.sample_rate, self.block_size, reuse=self.schedule.nodes)
+        self._connect_device_input(schedule)
+        return schedule
+
+    def _connect_device_input(self, schedule: Schedule) -> None:
+        for node in schedule.nodes.values():
+            if hasattr(node, "device_input"):
+                node.device_input = self.device_input
 
     def swap(self, patch: Patch, schedule: Schedule) -> None:
         """Audio thread: run the new schedule from the next block on."""

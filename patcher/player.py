@@ -1,0 +1,327 @@
+"""Real-time playback: the engine fed from a PortAudio callback (through sounddevice).
+
+The callback only runs the compiled schedule on pre-allocated buffers. It takes no lock, prints
+nothing and lets no exception out: changes reach it through a deque that it drains at the
+block boundary (param ramps and whole schedules, both prepared on the caller's thread), and
+everything it reports (counts, loads, levels, faults) it writes into pre-allocated arrays and
+attributes that other threads read.
+
+Output protection is always on: NaN and infinity become silence, a runaway feedback loop is
+ducked and cleared, and a limiter with a hard ceiling keeps every sample within ±1.0.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from patcher.compiler import Group, Schedule
+from patcher.engine import Engine, ParamChange
+from patcher.model import Patch
+
+LOAD_HISTORY = 1 << 16
+CEILING = 0.99
+LIMITER_RELEASE_S = 0.2
+RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
+RECOVERY_S = 0.5
+
+
+class AudioDeviceError(RuntimeError):
+    """No device, a busy device, or a rate or block size it refuses: one sentence for the user."""
+
+
+@dataclass
+class PlaybackReport:
+    seconds: float
+    sample_rate: int
+    block_size: int
+    device: str
+    callbacks: int
+    expected_callbacks: int
+    underruns: int
+    overruns: int
+    cpu_load_mean: float
+    cpu_load_p99: float
+    cpu_load_max: float
+    peak_dbfs: float | None
+    warnings: list[str]
+
+    def text(self) -> str:
+        peak = "silence" if self.peak_dbfs is None else f"{self.peak_dbfs:.1f} dBFS"
+        lines = [
+            f"played {self.seconds:.2f} s on {self.device} ({self.sample_rate} Hz, block {self.block_size})",
+            f"callbacks {self.callbacks} (expected {self.expected_callbacks}), "
+            f"underruns {self.underruns}, overruns {self.overruns}",
+            f"CPU load mean {self.cpu_load_mean:.1%}, p99 {self.cpu_load_p99:.1%}, max {self.cpu_load_max:.1%}",
+            f"peak output {peak}",
+        ]
+        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+class OutputProtection:
+    """NaN scrub, runaway-loop ducking and a ceiling limiter, in place on each output block."""
+
+    def __init__(self, sample_rate: int, block_size: int) -> None:
+        self.sample_rate = sample_rate
+        self.gain = 1.0
+        self.duck = 1.0
+        self.release = np.exp(-1.0 / (LIMITER_RELEASE_S * sample_rate))
+        self.recovery_step = 1.0 / (RECOVERY_S * sample_rate)
+        self.ramp = np.zeros(block_size)
+        self.steps = np.arange(1, block_size + 1, dtype=float)
+        self.nonfinite_blocks = 0
+        self.limited_blocks = 0
+        self.runaway_loops: list[Group] = []
+
+    def process(self, block: np.ndarray, schedule: Schedule) -> None:
+        frames = block.shape[1]
+        if not np.isfinite(block.sum()):
+            np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            self.nonfinite_blocks += 1
+        self._catch_runaway(schedule)
+        if self.duck < 1.0:
+            self._apply_ramp(block, self.duck, min(1.0, self.duck + self.recovery_step * frames))
+            self.duck = min(1.0, self.duck + self.recovery_step * frames)
+        self._limit(block)
+
+    def _catch_runaway(self, schedule: Schedule) -> None:
+        for group in schedule.loops:
+            for buffer in group.loop_buffers:
+                if np.max(np.abs(buffer)) > RUNAWAY_LEVEL:
+                    if group not in self.runaway_loops:
+                        self.runaway_loops.append(group)
+                    for node in group.loop_nodes:
+                        node.reset()  # clear the delay lines: the loop starts from silence
+                    self.duck = 0.0
+                    break
+
+    def _limit(self, block: np.ndarray) -> None:
+        peak = float(np.max(np.abs(block))) if block.size else 0.0
+        frames = block.shape[1]
+        wanted = 1.0 if peak * self.gain <= CEILING else CEILING / peak
+        if wanted < self.gain:  # attack at once: the whole block gets the lower gain
+            self.gain = wanted
+            block *= wanted
+            self.limited_blocks += 1
+        else:  # release smoothly back towards unity
+            target = 1.0 - (1.0 - self.gain) * self.release**frames
+            self._apply_ramp(block, self.gain, min(target, wanted))
+            self.gain = min(target, wanted)
+        np.clip(block, -1.0, 1.0, out=block)  # the last word: never beyond ±1.0
+
+    def _apply_ramp(self, block: np.ndarray, start: float, end: float) -> None:
+        frames = block.shape[1]
+        if start == end == 1.0:
+            return
+        ramp = self.ramp[:frames]
+        np.multiply(self.steps[:frames], (end - start) / frames, out=ramp)
+        ramp += start
+        block *= ramp
+
+
+class Player:
+    """Plays a patch on an audio device; thread-safe controls, lock-free callback."""
+
+    def __init__(
+        self,
+        patch: Patch,
+        device: int | str | None = None,
+        input_device: int | str | None = None,
+        block_size: int | None = None,
+        sample_rate: int | None = None,
+    ) -> None:
+        self.engine = Engine(patch, sample_rate, block_size)
+        self.device = device
+        self.input_device = input_device
+        self.commands: collections.deque[Any] = collections.deque()
+        self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
+        self.loads = np.zeros(LOAD_HISTORY)
+        self.levels = np.zeros(2)
+        self.callbacks = 0
+        self.underruns = 0
+        self.overruns = 0
+        self.peak = 0.0
+        self.callback_errors = 0
+        self.last_error: BaseException | None = None
+        self.stream: Any = None
+        self.started_at = 0.0
+        self.stopped_at = 0.0
+        self.device_name = ""
+        self._warnings: list[str] = []
+        self._reported_loops = 0
+
+    # -- control (any thread but the audio thread) ------------------------------------------
+    @property
+    def uses_live_input(self) -> bool:
+        return self.input_device is not None or any(
+            node.type == "input" and node.params.get("source") == "live" for node in self.engine.patch.nodes.values()
+        )
+
+    def start(self) -> None:
+        import sounddevice
+
+        rate, block = self.engine.sample_rate, self.engine.block_size
+        try:
+            if self.uses_live_input:
+                self.stream = sounddevice.Stream(
+                    samplerate=rate,
+                    blocksize=block,
+                    device=(self.input_device, self.device),
+                    channels=(1, 2),
+                    dtype="float32",
+                    callback=self._duplex_callback,
+                )
+            else:
+                self.stream = sounddevice.OutputStream(
+                    samplerate=rate,
+                    blocksize=block,
+                    device=self.device,
+                    channels=2,
+                    dtype="float32",
+                    callback=self._output_callback,
+                )
+            self.device_name = _device_name(sounddevice, self.stream.device)
+            self.started_at = time.perf_counter()
+            self.stream.start()
+        except (sounddevice.PortAudioError, ValueError) as error:
+            self.stream = None
+            raise AudioDeviceError(_device_problem(error, self.device, rate, block)) from None
+
+    def stop(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream.close()
+            self.stopped_at = time.perf_counter()
+            self.stream = None
+
+    def __enter__(self) -> Player:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        """Validate now (raises PatchError), ramp in at the next block boundary."""
+        self.commands.append(self.engine.prepare_param_change(node_id, name, value))
+
+    def update_patch(self, patch: Patch) -> None:
+        """Compile here (raises PatchError, leaving playback untouched); swap at a block boundary."""
+        schedule = self.engine.prepare_patch(patch)
+        self.commands.append((patch, schedule))
+
+    def tap(self, node_id: str, port: str) -> np.ndarray | None:
+        """A copy of the latest block of a node's output, for scopes (never blocks the audio)."""
+        buffer = self.engine.schedule.outputs.get((node_id, port))
+        return None if buffer is None else buffer.copy()
+
+    def meters(self) -> dict[str, Any]:
+        count = self.callbacks
+        return {
+            "level": self.levels.copy(),
+            "cpu_load": float(self.loads[(count - 1) % LOAD_HISTORY]) if count else 0.0,
+            "underruns": self.underruns,
+            "callbacks": count,
+        }
+
+    def warnings(self) -> list[str]:
+        """New warnings since the last call: faulty nodes, NaN, runaway loops, callback errors."""
+        new = self.engine.take_reports()
+        loops = self.protection.runaway_loops
+        for group in loops[self._reported_loops :]:
+            path = " -> ".join([*group.node_ids, group.node_ids[0]])
+            new.append(f"runaway feedback in the loop {path}: output ducked and the loop cleared")
+        self._reported_loops = len(loops)
+        if self.callback_errors and self.last_error is not None:
+            new.append(f"the audio callback failed {self.callback_errors} times: {self.last_error!r}")
+            self.last_error = None
+        self._warnings += new
+        return new
+
+    def report(self) -> PlaybackReport:
+        count = self.callbacks
+        loads = self.loads[: min(count, LOAD_HISTORY)]
+        elapsed = (self.stopped_at or time.perf_counter()) - self.started_at
+        rate, block = self.engine.sample_rate, self.engine.block_size
+        self.warnings()
+        return PlaybackReport(
+            seconds=elapsed,
+            sample_rate=rate,
+            block_size=block,
+            device=self.device_name,
+            callbacks=count,
+            expected_callbacks=round(elapsed * rate / block),
+            underruns=self.underruns,
+            overruns=self.overruns,
+            cpu_load_mean=float(loads.mean()) if count else 0.0,
+            cpu_load_p99=float(np.percentile(loads, 99)) if count else 0.0,
+            cpu_load_max=float(loads.max()) if count else 0.0,
+            peak_dbfs=20 * float(np.log10(self.peak)) if self.peak > 0 else None,
+            warnings=list(self._warnings),
+        )
+
+    # -- the audio thread ---------------------------------------------------------------------
+    def _output_callback(self, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+        self._run_block(None, outdata, frames, status)
+
+    def _duplex_callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any
+    ) -> None:
+        self._run_block(indata, outdata, frames, status)
+
+    def _run_block(self, indata: np.ndarray | None, outdata: np.ndarray, frames: int, status: Any) -> None:
+        started = time.perf_counter()
+        try:
+            self.underruns += bool(status.output_underflow)
+            self.overruns += bool(status.input_overflow)
+            self._drain_commands()
+            engine = self.engine
+            if indata is not None:
+                engine.device_input[:frames] = indata[:, 0]
+            block = engine.process_block(frames)
+            self.protection.process(block, engine.schedule)
+            outdata[:] = block.T
+            np.max(np.abs(block), axis=1, out=self.levels)
+            self.peak = max(self.peak, float(self.levels.max()))
+        except Exception as error:  # never let an exception stop the stream
+            outdata.fill(0.0)
+            self.callback_errors += 1
+            self.last_error = error
+        self.loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - started) * self.engine.sample_rate / frames
+        self.callbacks += 1
+
+    def _drain_commands(self) -> None:
+        while self.commands:
+            command = self.commands.popleft()
+            if isinstance(command, ParamChange):
+                self.engine.apply(command)
+            else:
+                self.engine.swap(*command)
+
+
+def _device_name(sounddevice: Any, device: Any) -> str:
+    index = device[1] if isinstance(device, tuple | list) else device
+    try:
+        return str(sounddevice.query_devices(index)["name"])
+    except Exception:
+        return str(index)
+
+
+def _device_problem(error: Exception, device: Any, rate: int, block: int) -> str:
+    text = str(error)
+    which = "the default device" if device is None else f"device {device!r}"
+    if "Invalid sample rate" in text:
+        return f"{which} does not support {rate} Hz: {text}"
+    if "No Default" in text or "Error querying device -1" in text or "No such device" in text:
+        return f"no audio output device found ({text}); `patcher devices` lists them"
+    if "Device unavailable" in text or "busy" in text.lower():
+        return f"{which} is busy: {text}"
+    return f"cannot open {which} at {rate} Hz with blocks of {block}: {text}"

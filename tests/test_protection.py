@@ -1,0 +1,82 @@
+"""Output protection and the player's callback, driven block by block without a device."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+import patcher
+from patcher.player import CEILING, Player
+from tests.test_engine import dc_patch
+
+CLEAN = types.SimpleNamespace(output_underflow=False, input_overflow=False)
+
+
+def run_callback(player: Player, blocks: int) -> np.ndarray:
+    block = player.engine.block_size
+    out = np.zeros((block, 2), dtype=np.float32)
+    result = []
+    for _ in range(blocks):
+        player._output_callback(out, block, None, CLEAN)
+        result.append(out.copy())
+    return np.concatenate(result)
+
+
+def test_limiter_keeps_every_sample_within_one() -> None:
+    patch = dc_patch(0.5)
+    patch.set_param("level", "gain_db", 20.0)  # 5.0: far over full scale
+    out = run_callback(Player(patch), 20)
+    assert np.max(np.abs(out)) <= 1.0
+    assert np.max(np.abs(out)) >= CEILING - 1e-3
+
+
+def test_quiet_signal_passes_the_limiter_untouched() -> None:
+    out = run_callback(Player(dc_patch(0.5)), 5)
+    np.testing.assert_allclose(out, 0.5, rtol=1e-6)
+
+
+def runaway_patch() -> patcher.Patch:
+    patch = dc_patch(0.1)
+    patch.add_node("delay", "echo", time_ms=5.0, mix=1.0)
+    patch.add_node("gain", "boost", gain_db=6.0)
+    patch.connect("level.out", "echo.in")
+    patch.connect("echo.tap", "boost.in")
+    patch.connect("boost.out", "echo.in")
+    patch.disconnect("level.out", "out.left")
+    patch.connect("echo.out", "out.left")
+    return patch
+
+
+def test_runaway_loop_is_ducked_cleared_and_named() -> None:
+    player = Player(runaway_patch())
+    out = run_callback(player, 400)
+    assert np.all(np.isfinite(out)) and np.max(np.abs(out)) <= 1.0
+    warnings = player.warnings()
+    assert any("runaway feedback in the loop" in w and "echo" in w and "boost" in w for w in warnings), warnings
+
+
+def test_nan_from_a_node_never_reaches_the_output() -> None:
+    player = Player(dc_patch())
+    node = player.engine.schedule.nodes["level"]
+    node.process = lambda inputs, params, outputs: outputs["out"].fill(np.nan)
+    out = run_callback(player, 3)
+    assert np.all(out == 0.0)
+    assert player.warnings() == ["node 'level' (gain) produced NaN or infinity: silenced and reset"]
+
+
+def test_callback_survives_a_broken_engine_and_reports_it() -> None:
+    player = Player(dc_patch())
+    player.engine.process_block = None  # the callback's own code path fails
+    out = run_callback(player, 2)
+    assert np.all(out == 0.0) and player.callbacks == 2
+    assert "the audio callback failed 2 times" in player.warnings()[0]
+
+
+def test_commands_apply_at_the_next_block_boundary() -> None:
+    player = Player(dc_patch(0.5))
+    run_callback(player, 1)
+    player.set_param("level", "gain_db", -6.0)
+    assert player.engine.schedule.nodes["level"].ramps == {}  # not yet: queued
+    out = run_callback(player, 20)
+    assert out[-1, 0] == np.float32(0.5 * 10 ** (-6 / 20))
