@@ -90,7 +90,7 @@ def test_unknown_param_names_node_and_param() -> None:
 def test_unknown_port_names_the_link_and_the_ports() -> None:
     message = problems_of(with_link("a.out", "out.centre"))
     assert "link a.out -> out.centre" in message
-    assert "has no port 'centre' (inputs: left, right)" in message
+    assert "has no port 'centre' (inputs: left, right, level_db)" in message
 
 
 def test_wrong_type_names_the_param() -> None:
