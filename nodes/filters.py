@@ -2,9 +2,10 @@
 
 The coefficients change only at control periods aligned to the absolute sample count, and each
 period uses the param values at its first sample, so the output never depends on how a signal
-is cut into blocks. The filter state (transposed direct form II, as ``scipy.signal.lfilter``
-keeps it) carries across blocks and across coefficient changes, so a swept cutoff does not
-click.
+is cut into blocks. Between changes the biquad runs as ``scipy.signal.lfilter`` (transposed
+direct form II, its ``zi`` carried across blocks); at a change the state carries over as the
+integrators of the equivalent state-variable filter, so a swept or audio-rate modulated
+cutoff neither clicks nor blows up.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def _rbj(
     )
 
 
+_ONE = np.array([1.0])
+
+
 def _value_at(value: Any, index: int) -> float:
     """A modulatable param's value at one sample of the block."""
     return float(value[index]) if isinstance(value, np.ndarray) else float(value)
@@ -140,10 +144,13 @@ class Filter(Node):
 
     def reset(self) -> None:
         self.position = 0  # absolute sample count: places the control grid
-        self.state = np.zeros(2)  # lfilter's zi
         self.b = np.array([1.0, 0.0, 0.0])
         self.a = np.array([1.0, 0.0, 0.0])
         self.key: tuple[Any, ...] | None = None
+        self.output_state = np.zeros(2)  # lfilter's zi for the biquad (TDF-II)
+        self.pole_state = np.zeros(2)  # lfilter's zi for 1 / a(z), which tracks the history below
+        self.history = [0.0, 0.0]  # w[n-1], w[n-2] of w = x / a(z): the state that survives changes
+        self.svf_scale = (0.0, 0.0)
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         signal, out = inputs["in"], outputs["out"]
@@ -162,16 +169,49 @@ class Filter(Node):
                 self._set_coefficients(key)
                 segment_start = index
         self._filter(signal, out, segment_start, frames)
-        if not (math.isfinite(self.state[0]) and math.isfinite(self.state[1])):
-            self.state[:] = 0.0  # a NaN that got in must not silence the filter for good
+        if not (math.isfinite(self.history[0]) and math.isfinite(self.history[1])):
+            self.reset_state()  # a NaN that got in must not silence the filter for good
+
+    def reset_state(self) -> None:
+        self.output_state[:] = 0.0
+        self.pole_state[:] = 0.0
+        self.history = [0.0, 0.0]
 
     def _filter(self, signal: np.ndarray, out: np.ndarray, start: int, stop: int) -> None:
-        if stop > start:
-            out[start:stop], self.state = lfilter(self.b, self.a, signal[start:stop], zi=self.state)
+        if stop <= start:
+            return
+        chunk = signal[start:stop]
+        out[start:stop], self.output_state = lfilter(self.b, self.a, chunk, zi=self.output_state)
+        poles, self.pole_state = lfilter(_ONE, self.a, chunk, zi=self.pole_state)
+        self.history = [poles[-1], poles[-2] if len(poles) > 1 else self.history[0]]
 
     def _set_coefficients(self, key: tuple[Any, ...]) -> None:
+        """New coefficients, the state carried over as a state-variable filter's integrators.
+
+        Keeping a direct form's state across a coefficient change lets fast modulation pump
+        energy into a resonant filter until it blows up; the trapezoidal state-variable filter
+        (Simper; Wishnick, DAFx 2014) behaves well under modulation. Any stable biquad
+        denominator is such an SVF with g, k > 0, whose integrator states are
+            s1 = sqrt(a(1) a(-1)) / 2 * (w[n-1] - w[n-2]),   s2 = a(1) / 2 * (w[n-1] + w[n-2]).
+        So: s from the old history, the new history from s, and both zi from that history.
+        """
         self.key = key
         b0, b1, b2, a0, a1, a2 = _rbj(*key, self.sample_rate)
-        if all(math.isfinite(number) for number in (b0, b1, b2, a0, a1, a2)):
-            self.b = np.array([b0 / a0, b1 / a0, b2 / a0])
-            self.a = np.array([1.0, a1 / a0, a2 / a0])
+        if not all(math.isfinite(number) for number in (b0, b1, b2, a0, a1, a2)):
+            return
+        b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
+        # a(1) and a(-1), both > 0 for a stable biquad (held there against rounding at tiny g)
+        at_dc, at_nyquist = max(1.0 + a1 + a2, 1e-300), max(1.0 - a1 + a2, 1e-300)
+        scale = (math.sqrt(at_dc * at_nyquist) / 2.0, at_dc / 2.0)
+        old_scale, (w1, w2) = self.svf_scale, self.history
+        difference = old_scale[0] * (w1 - w2) / scale[0]
+        total = old_scale[1] * (w1 + w2) / scale[1]
+        w1, w2 = (total + difference) / 2.0, (total - difference) / 2.0
+        self.history, self.svf_scale = [w1, w2], scale
+        self.b[:] = (b0, b1, b2)
+        self.a[1:] = (a1, a2)
+        self.pole_state[:] = (-a1 * w1 - a2 * w2, -a2 * w1)
+        self.output_state[:] = (
+            (b1 - a1 * b0) * w1 + (b2 - a2 * b0) * w2,
+            (b2 - a2 * b0) * w1 + (a1 * b2 - a2 * b1) * w2,
+        )

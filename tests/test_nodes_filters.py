@@ -1,0 +1,188 @@
+"""The filter node: RBJ cookbook responses, measured through the node against scipy's freqz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import freqz, lfilter
+
+from nodes.filters import CONTROL_PERIOD, FILTER_TYPES, Filter
+from tests.nodetools import probe_signal, run_node
+
+SAMPLE_RATES = (44100, 48000, 96000)
+
+
+def _impulse_response(params: dict, sample_rate: int, frames: int = 16384, block: int = 256) -> np.ndarray:
+    impulse = np.zeros(frames)
+    impulse[0] = 1.0
+    outputs = run_node("filter", params, {"in": impulse}, frames=frames, block=block, sample_rate=sample_rate)
+    return outputs["out"]
+
+
+def _sine_gain_db(params: dict, frequency_hz: float, sample_rate: int) -> float:
+    """Steady-state gain of the node for a sine, from a least-squares fit over whole periods."""
+    frames = sample_rate  # one second: the transient has died long before the last half
+    t = np.arange(frames) / sample_rate
+    sine = np.sin(2 * np.pi * frequency_hz * t)
+    out = run_node("filter", params, {"in": sine}, sample_rate=sample_rate)["out"]
+    tail = slice(frames // 2, frames)
+    basis = np.stack([np.sin(2 * np.pi * frequency_hz * t[tail]), np.cos(2 * np.pi * frequency_hz * t[tail])])
+    fit, *_ = np.linalg.lstsq(basis.T, out[tail], rcond=None)
+    return 20 * np.log10(np.hypot(*fit))
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("filter_type", FILTER_TYPES)
+def test_measured_response_matches_freqz(filter_type: str, sample_rate: int) -> None:
+    params = {"type": filter_type, "cutoff_hz": 1500.0, "q": 2.0, "gain_db": 9.0}
+    response = np.fft.rfft(_impulse_response(params, sample_rate, block=65))
+    frequencies = np.fft.rfftfreq(16384, 1 / sample_rate)
+    b, a = Filter.coefficients(filter_type, 1500.0, 2.0, 9.0, sample_rate)
+    _, expected = freqz(b, a, worN=frequencies, fs=sample_rate)
+    error = np.max(np.abs(response - expected))
+    assert error < 1e-9, f"{filter_type} at {sample_rate} Hz: node differs from freqz by {error:.2e}"
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("cutoff_hz", [100.0, 1000.0, 10000.0])
+@pytest.mark.parametrize("filter_type", ["lowpass", "highpass"])
+def test_butterworth_q_is_minus_3_db_at_the_cutoff(
+    filter_type: str, cutoff_hz: float, sample_rate: int
+) -> None:
+    gain = _sine_gain_db({"type": filter_type, "cutoff_hz": cutoff_hz, "q": 0.707}, cutoff_hz, sample_rate)
+    assert abs(gain - -3.0) < 0.1, (
+        f"{filter_type} {cutoff_hz} Hz at {sample_rate} Hz: {gain:.3f} dB at cutoff"
+    )
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+def test_cookbook_shapes_at_their_landmarks(sample_rate: int) -> None:
+    """The defining gains of each type, read from its coefficients (the editor draws these)."""
+
+    def gain_db(filter_type: str, frequency_hz: float, gain: float = 12.0, q: float = 0.707) -> float:
+        b, a = Filter.coefficients(filter_type, 2000.0, q, gain, sample_rate)
+        _, response = freqz(b, a, worN=[frequency_hz], fs=sample_rate)
+        return 20 * np.log10(max(abs(response[0]), 1e-300))
+
+    nyquist = sample_rate / 2
+    assert abs(gain_db("bandpass", 2000.0, q=4.0)) < 1e-9, "bandpass must peak at 0 dB"
+    assert gain_db("notch", 2000.0) < -200, "notch must null its centre"
+    assert abs(gain_db("peak", 2000.0) - 12.0) < 1e-9, "peak must reach gain_db at its centre"
+    assert abs(gain_db("peak", 2000.0, gain=-12.0) + 12.0) < 1e-9, "a cut must reach gain_db too"
+    assert abs(gain_db("lowshelf", 0.0) - 12.0) < 1e-9 and abs(gain_db("lowshelf", nyquist)) < 1e-9
+    assert abs(gain_db("highshelf", nyquist) - 12.0) < 1e-9 and abs(gain_db("highshelf", 0.0)) < 1e-9
+    for frequency in (20.0, 2000.0, 15000.0):
+        assert abs(gain_db("allpass", frequency, q=3.0)) < 1e-9, "allpass must pass every frequency at 0 dB"
+
+
+def test_coefficients_are_normalised_and_clamped() -> None:
+    b, a = Filter.coefficients("lowpass", 1000.0, 0.707, 0.0, 48000)
+    assert a[0] == 1.0 and len(b) == len(a) == 3
+    ceiling = Filter.coefficients("lowpass", 0.49 * 8000, 0.707, 0.0, 8000)
+    for b, a in (Filter.coefficients("lowpass", 20000.0, 0.707, 0.0, 8000), ceiling):
+        np.testing.assert_array_equal(b, ceiling[0], err_msg="cutoff must be held below 0.49 x rate")
+        np.testing.assert_array_equal(a, ceiling[1], err_msg="cutoff must be held below 0.49 x rate")
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 96000])
+@pytest.mark.parametrize("filter_type", FILTER_TYPES)
+def test_stable_at_every_extreme(filter_type: str, sample_rate: int) -> None:
+    for cutoff in (-1e6, 10.0, 20000.0, 1e9):  # beyond the range, as a modulation may push it
+        for q in (-5.0, 0.1, 30.0, 1e6):
+            for gain in (-1e3, -30.0, 30.0, 1e3):
+                _, a = Filter.coefficients(filter_type, cutoff, q, gain, sample_rate)
+                radius = np.max(np.abs(np.roots(a)))
+                assert radius < 1.0, f"{filter_type} {cutoff} Hz q={q} {gain} dB: pole radius {radius}"
+    noise = probe_signal(4800)
+    wild = {"cutoff_hz": 1e5 * np.sin(np.arange(4800) / 7.0), "q": 40 * np.cos(np.arange(4800) / 3.0)}
+    out = run_node("filter", {"type": filter_type, "q": 30.0, "gain_db": 30.0}, {"in": noise, **wild})["out"]
+    assert np.all(np.isfinite(out)) and np.max(np.abs(out)) < 1e4, f"{filter_type} blew up when modulated"
+
+
+def test_modulated_output_does_not_depend_on_block_size() -> None:
+    frames = 5000
+    t = np.arange(frames)
+    inputs = {
+        "in": probe_signal(frames),
+        "cutoff_hz": 800 * np.sin(t / 250.0),
+        "q": 1.5 + np.sin(t / 90.0),
+        "gain_db": 10 * np.cos(t / 400.0),
+    }
+    params = {"type": "peak", "cutoff_hz": 1000.0, "q": 2.0}
+    reference = run_node("filter", params, inputs, block=256)["out"]
+    for block in (1, 31, 32, 65, 1024):
+        np.testing.assert_array_equal(run_node("filter", params, inputs, block=block)["out"], reference)
+
+
+def test_unmodulated_block_equals_the_control_period_split() -> None:
+    """The one-lfilter fast path gives exactly what per-period filtering gives."""
+    signal = probe_signal(4096)
+    b, a = Filter.coefficients("bandpass", 700.0, 3.0, 0.0, 48000)
+    state, split = np.zeros(2), []
+    for start in range(0, len(signal), CONTROL_PERIOD):
+        chunk, state = lfilter(b, a, signal[start : start + CONTROL_PERIOD], zi=state)
+        split.append(chunk)
+    out = run_node("filter", {"type": "bandpass", "cutoff_hz": 700.0, "q": 3.0}, {"in": signal}, block=1024)[
+        "out"
+    ]
+    np.testing.assert_array_equal(out, np.concatenate(split))
+
+
+def test_a_change_waits_for_the_next_control_period() -> None:
+    """A cutoff step at sample 40 takes effect at sample 64, the first period that starts after it."""
+    signal = probe_signal(256)
+    step = np.where(np.arange(256) >= 40, 3000.0, 0.0)
+    out = run_node("filter", {"cutoff_hz": 500.0}, {"in": signal, "cutoff_hz": step}, block=50)["out"]
+    steady = lfilter(*Filter.coefficients("lowpass", 500.0, 0.707, 0.0, 48000), signal)
+    np.testing.assert_array_equal(out[:64], steady[:64])
+    assert np.all(out[64:68] != steady[64:68]), "the new cutoff must apply from sample 64"
+
+
+def _simper_svf(
+    signal: np.ndarray, cutoffs_hz: np.ndarray, q: float, highpass: bool, rate: int
+) -> np.ndarray:
+    """Andrew Simper's trapezoidal SVF, one sample at a time: the reference for modulation."""
+    ic1, ic2, out = 0.0, 0.0, np.zeros(len(signal))
+    for n, x in enumerate(signal):
+        g, k = np.tan(np.pi * cutoffs_hz[n] / rate), 1.0 / q
+        a1 = 1.0 / (1.0 + g * (g + k))
+        v3 = x - ic2
+        v1 = a1 * ic1 + g * a1 * v3
+        v2 = ic2 + g * a1 * ic1 + g * g * a1 * v3
+        ic1, ic2 = 2.0 * v1 - ic1, 2.0 * v2 - ic2
+        out[n] = x - k * v1 - v2 if highpass else v2
+    return out
+
+
+@pytest.mark.parametrize("filter_type", ["lowpass", "highpass"])
+def test_modulation_carries_state_as_a_state_variable_filter(filter_type: str) -> None:
+    """Coefficient changes keep the SVF's integrators, which stay bounded under fast modulation."""
+    frames, rate = 2048, 48000
+    rng = np.random.default_rng(3)
+    per_period = rng.uniform(100.0, 8000.0, frames // CONTROL_PERIOD)  # a jump every period
+    cutoffs = np.repeat(per_period, CONTROL_PERIOD)
+    signal = probe_signal(frames)
+    params = {"type": filter_type, "cutoff_hz": 10.0, "q": 8.0}
+    out = run_node("filter", params, {"in": signal, "cutoff_hz": cutoffs - 10.0}, block=100)["out"]
+    expected = _simper_svf(signal, cutoffs, 8.0, filter_type == "highpass", rate)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-9)
+
+
+def test_a_cutoff_sweep_does_not_click() -> None:
+    """A 300 Hz sine through a lowpass swept 100 Hz -> 10 kHz in one second stays smooth."""
+    sample_rate = 48000
+    t = np.arange(sample_rate)
+    sine = np.sin(2 * np.pi * 300 * t / sample_rate)
+    sweep = 100.0 * 100.0 ** (t / sample_rate)
+    out = run_node("filter", {"cutoff_hz": 100.0}, {"in": sine, "cutoff_hz": sweep - 100.0})["out"]
+    largest_jump = np.max(np.abs(np.diff(out)))
+    sine_jump = np.max(np.abs(np.diff(sine)))
+    assert largest_jump < 1.05 * sine_jump, f"a jump of {largest_jump:.4f} (the sine's own: {sine_jump:.4f})"
+    assert np.max(np.abs(out)) < 1.01, "a Butterworth lowpass must not overshoot a sine"
+
+
+def test_a_nan_in_the_input_does_not_silence_the_filter_for_good() -> None:
+    signal = probe_signal(2048)
+    signal[100] = np.nan
+    out = run_node("filter", {}, {"in": signal})["out"]
+    assert np.all(np.isfinite(out[256:])), "the filter must recover after a NaN"

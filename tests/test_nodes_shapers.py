@@ -1,0 +1,151 @@
+"""The waveshaper: exact curves at rest, harmonics, aliasing with oversampling, block invariance."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nodes.shapers import OVERSAMPLING, SHAPES, Waveshaper, latency_samples, transfer
+from tests.nodetools import probe_signal, run_node
+
+RATE = 48000
+FFT_FRAMES = 8192
+
+
+def _shaped(params: dict, signal: np.ndarray, block: int = 256, **modulation: np.ndarray) -> np.ndarray:
+    return run_node("waveshaper", params, {"in": signal, **modulation}, block=block)["out"]
+
+
+def _spectrum_of_sine(params: dict, bin_index: int) -> np.ndarray:
+    """Power spectrum of a sine at an exact FFT bin, shaped; every product lands on a bin too."""
+    frames = 2 * FFT_FRAMES + 200  # the last FFT_FRAMES samples are past every filter's transient
+    sine = np.sin(2 * np.pi * bin_index * np.arange(frames) / FFT_FRAMES)
+    return np.abs(np.fft.rfft(_shaped(params, sine)[-FFT_FRAMES:])) ** 2
+
+
+def _alias_db(params: dict, bin_index: int) -> float:
+    """Power outside the harmonics' bins, relative to the total: the aliasing."""
+    power = _spectrum_of_sine(params, bin_index)
+    harmonic = np.zeros(len(power), dtype=bool)
+    harmonic[::bin_index] = True
+    return 10 * np.log10(power[~harmonic].sum() / power.sum())
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_at_rest_the_output_is_exactly_the_curve(shape: str) -> None:
+    signal = 3.0 * probe_signal(3000)  # into every region of every curve
+    out = _shaped({"shape": shape}, signal)
+    np.testing.assert_array_equal(out, transfer(signal, {"shape": shape}))
+
+
+def test_curves_follow_their_formulas() -> None:
+    x = np.linspace(-4.0, 4.0, 8001)
+    np.testing.assert_array_equal(_shaped({"shape": "tanh"}, x), np.tanh(x))
+    np.testing.assert_array_equal(_shaped({"shape": "hard_clip"}, x), np.clip(x, -1.0, 1.0))
+    cubic = np.where(np.abs(x) <= 1.0, 1.5 * x - 0.5 * x**3, np.sign(x))
+    np.testing.assert_allclose(_shaped({"shape": "soft_clip"}, x), cubic, rtol=0, atol=1e-15)
+    folded = _shaped({"shape": "foldback"}, np.array([0.3, -0.9, 1.5, 2.5, 3.0, -1.5, 5.0]))
+    np.testing.assert_allclose(folded, [0.3, -0.9, 0.5, -0.5, -1.0, -0.5, 1.0], rtol=0, atol=1e-15)
+
+
+def test_asymmetric_is_diode_like() -> None:
+    x = np.array([-1e-6, 1e-6, -20.0, 20.0])
+    y = _shaped({"shape": "asymmetric"}, x)
+    np.testing.assert_allclose(y[:2] / x[:2], 1.0, atol=1e-5, err_msg="slope 1 through zero, both sides")
+    np.testing.assert_allclose(y[2:], [-0.5, 1.0], atol=1e-8, err_msg="saturates at -0.5 and 1")
+
+
+def test_curve_interpolates_the_table_and_clamps_outside() -> None:
+    table = [0.0, 1.0, -1.0, 0.5]  # points at x = -1, -1/3, 1/3, 1
+    x = np.array([-2.0, -1.0, -2 / 3, -1 / 3, 0.0, 1 / 3, 2 / 3, 1.0, 3.0])
+    y = _shaped({"shape": "curve", "curve": table}, x)
+    np.testing.assert_allclose(y, [0.0, 0.0, 0.5, 1.0, 0.0, -1.0, -0.25, 0.5, 0.5], rtol=0, atol=1e-12)
+
+
+def test_transfer_applies_drive_bias_and_output_level() -> None:
+    x = np.linspace(-1.0, 1.0, 101)
+    params = {"shape": "tanh", "drive_db": 20.0, "bias": 0.4, "output_db": -6.0}
+    expected = 10 ** (-6 / 20) * (np.tanh(10.0 * x + 0.4) - np.tanh(0.4))
+    np.testing.assert_allclose(transfer(x, params), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(_shaped(params, x), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("oversampling", OVERSAMPLING)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_bias_adds_no_dc_at_rest(shape: str, oversampling: str) -> None:
+    params = {"shape": shape, "bias": 0.7, "drive_db": 12.0, "oversampling": oversampling}
+    largest = np.max(np.abs(_shaped(params, np.zeros(600))))
+    assert largest < 1e-12, f"{shape} at {oversampling}: silence in gave {largest:.2e}"
+
+
+@pytest.mark.parametrize("oversampling", ["1x", "4x"])
+def test_soft_clip_of_a_sine_has_no_even_harmonics(oversampling: str) -> None:
+    bin_index = 101  # 592 Hz, odd: aliased odd harmonics never land on even harmonics' bins
+    params = {"shape": "soft_clip", "drive_db": 12.0, "oversampling": oversampling}
+    power = _spectrum_of_sine(params, bin_index)
+    even = power[2 * bin_index :: 2 * bin_index]
+    worst_db = 10 * np.log10(even.max() / power[bin_index])
+    assert worst_db < -60, f"an even harmonic at {worst_db:.1f} dB relative to the fundamental"
+    third_db = 10 * np.log10(power[3 * bin_index] / power[bin_index])
+    assert third_db > -30, f"a clipped sine needs a strong third harmonic, got {third_db:.1f} dB"
+
+
+def test_asymmetric_and_bias_make_even_harmonics() -> None:
+    asymmetric, biased = {"shape": "asymmetric", "drive_db": 12.0}, {"bias": 0.5, "drive_db": 6.0}
+    for params in (asymmetric, biased):
+        power = _spectrum_of_sine(params, 101)
+        second_db = 10 * np.log10(power[202] / power[101])
+        assert second_db > -30, f"{params}: second harmonic only {second_db:.1f} dB"
+
+
+def test_oversampling_cuts_aliasing() -> None:
+    """A 7 kHz sine driven 24 dB into tanh at 48 kHz: the aliases fall with each factor."""
+    bin_index = 1195  # 7002 Hz
+    alias = {rate: _alias_db({"drive_db": 24.0, "oversampling": rate}, bin_index) for rate in OVERSAMPLING}
+    summary = ", ".join(f"{factor} {level:.1f} dB" for factor, level in alias.items())
+    levels = list(alias.values())
+    assert all(later < earlier - 5 for earlier, later in itertools.pairwise(levels)), summary
+    assert alias["4x"] < alias["1x"] - 15, summary
+    assert alias["8x"] < alias["1x"] - 30, summary
+
+
+@pytest.mark.parametrize("oversampling", ["2x", "4x", "8x"])
+def test_latency_is_as_declared(oversampling: str) -> None:
+    """Oversampled, the output is the curve of the input delayed by latency_samples()."""
+    t = np.arange(4800)
+    sine = 0.5 * np.sin(2 * np.pi * 500 * t / RATE)  # its harmonics lie well inside the passband
+    delay = Waveshaper.latency_samples(oversampling)
+    assert delay == latency_samples(oversampling) > 0
+    out = _shaped({"oversampling": oversampling, "drive_db": 6.0}, sine)
+    expected = np.tanh(10 ** (6 / 20) * sine[1000 - delay : len(sine) - delay])
+    error = np.max(np.abs(out[1000:] - expected))
+    assert error < 1e-3, f"{oversampling}: off the delayed curve by {error:.2e}"
+    assert Waveshaper.latency_samples("1x") == 0
+
+
+@pytest.mark.parametrize("oversampling", ["1x", "2x", "4x", "8x"])
+def test_modulated_oversampled_output_does_not_depend_on_block_size(oversampling: str) -> None:
+    frames = 3000
+    signal = probe_signal(frames)
+    drive = 12.0 + 12.0 * np.sin(np.arange(frames) / 150.0)
+    params = {"shape": "foldback", "oversampling": oversampling, "bias": 0.2, "output_db": -3.0}
+    reference = _shaped(params, signal, drive_db=drive)
+    for block in (1, 64, 65, 1024):
+        result = _shaped(params, signal, block=block, drive_db=drive)
+        np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=f"block {block}")
+
+
+def test_a_drive_signal_adds_to_the_set_drive() -> None:
+    signal = probe_signal(1000)
+    modulated = _shaped({"oversampling": "2x"}, signal, drive_db=np.full(1000, 18.0))
+    fixed = _shaped({"drive_db": 18.0, "oversampling": "2x"}, signal)
+    np.testing.assert_allclose(modulated, fixed, rtol=0, atol=1e-12)
+
+
+def test_a_nan_does_not_silence_the_oversampler_for_good() -> None:
+    signal = probe_signal(2048)
+    signal[100] = np.nan
+    out = _shaped({"oversampling": "8x"}, signal)
+    assert np.all(np.isfinite(out[512:])), "the shaper must recover after a NaN"
