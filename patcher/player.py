@@ -137,8 +137,12 @@ class Player:
         input_device: int | str | None = None,
         block_size: int | None = None,
         sample_rate: int | None = None,
+        record_s: float = 0.0,
     ) -> None:
         self.engine = Engine(patch, sample_rate, block_size)
+        #: The first ``record_s`` seconds of what was played (pre-allocated; for tests and takes).
+        self.recording = np.zeros((round(record_s * self.engine.sample_rate), 2), dtype=np.float32)
+        self.recorded = 0
         self.device = device
         self.input_device = input_device
         self.commands: collections.deque[Any] = collections.deque()
@@ -280,8 +284,10 @@ class Player:
     def _run_block(self, indata: np.ndarray | None, outdata: np.ndarray, frames: int, status: Any) -> None:
         started = time.perf_counter()
         try:
+            # PortAudio's JACK host API flags an xrun on the next callback as both underflow
+            # and overflow, even on an output-only stream: count overruns only with an input.
             self.underruns += bool(status.output_underflow)
-            self.overruns += bool(status.input_overflow)
+            self.overruns += bool(status.input_overflow) and indata is not None
             self._drain_commands()
             engine = self.engine
             if indata is not None:
@@ -289,6 +295,7 @@ class Player:
             block = engine.process_block(frames)
             self.protection.process(block, engine.schedule)
             outdata[:] = block.T
+            self._record(outdata, frames)
             np.max(np.abs(block), axis=1, out=self.levels)
             self.peak = max(self.peak, float(self.levels.max()))
         except Exception as error:  # never let an exception stop the stream
@@ -297,6 +304,12 @@ class Player:
             self.last_error = error
         self.loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - started) * self.engine.sample_rate / frames
         self.callbacks += 1
+
+    def _record(self, outdata: np.ndarray, frames: int) -> None:
+        room = min(frames, len(self.recording) - self.recorded)
+        if room > 0:
+            self.recording[self.recorded : self.recorded + room] = outdata[:room]
+            self.recorded += room
 
     def _drain_commands(self) -> None:
         while self.commands:

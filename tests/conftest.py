@@ -1,0 +1,17 @@
+"""Shared fixtures: a private JACK server on the dummy backend (a real-time PortAudio device)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def jack(tmp_path_factory: pytest.TempPathFactory):
+    """The JACK dummy device, started once and stopped by its process id at the end."""
+    from tests.jack_server import JackUnavailable, shared_jack_server
+
+    try:
+        with shared_jack_server(48000, 256, log_dir=tmp_path_factory.mktemp("jackd")) as server:
+            yield server
+    except JackUnavailable as error:  # only where jackd cannot be installed; `make test` installs it
+        pytest.fail(f"the JACK dummy device is needed for real-time tests: {error}")

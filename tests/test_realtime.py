@@ -1,0 +1,201 @@
+"""Real-time playback on a real PortAudio stream: JACK's dummy backend keeps real time."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import patcher
+from patcher.player import Player
+from patcher.server import EngineProcess
+from tests.test_engine import dc_patch
+
+RATE, BLOCK = 48000, 256
+
+
+def sine_patch(frequency: float = 441.0) -> patcher.Patch:
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=frequency, amplitude=0.5)
+    patch.add_node("gain", "level")
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "level.in")
+    patch.connect("level.out", "out.left")
+    return patch
+
+
+def play(player: Player, seconds: float, during=None) -> None:
+    player.start()
+    try:
+        started = time.monotonic()
+        if during is not None:
+            during(player)
+        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    finally:
+        player.stop()
+
+
+def test_callbacks_keep_time_without_underruns(jack) -> None:
+    player = Player(patcher.load(Path("patches/default.json")), device=jack.device)
+    jack.mark_xruns()
+    play(player, 2.0)
+    report = player.report()
+    assert report.callbacks == pytest.approx(report.expected_callbacks, rel=0.03)
+    assert 360 <= report.callbacks <= 400  # ~375 in 2 s at 48 kHz / 256
+    assert report.underruns == 0 and jack.xruns_since_mark() == 0
+    assert report.peak_dbfs is not None and -30 < report.peak_dbfs < 0
+    assert 0 < report.cpu_load_mean < 0.9
+
+
+def test_param_change_mid_stream_is_followed_and_ramped(jack) -> None:
+    player = Player(sine_patch(), device=jack.device, record_s=1.5)
+
+    def turn_down(p: Player) -> None:
+        time.sleep(0.5)
+        p.set_param("level", "gain_db", -20.0)
+
+    play(player, 1.5, turn_down)
+    left = player.recording[: player.recorded, 0]
+    assert np.max(np.abs(left[: RATE // 4])) == pytest.approx(0.5, abs=0.01)
+    assert np.max(np.abs(left[-RATE // 4 :])) == pytest.approx(0.05, abs=0.005)
+    # A 441 Hz sine moves at most 2π·441/48000·0.5 per sample; a zipper step would exceed it.
+    assert np.max(np.abs(np.diff(left))) < 1.05 * 2 * np.pi * 441 / RATE * 0.5
+
+
+def test_live_edit_keeps_the_oscillator_phase(jack) -> None:
+    player = Player(sine_patch(), device=jack.device, record_s=1.0)
+
+    def bypass_gain(p: Player) -> None:
+        time.sleep(0.4)
+        edited = copy.deepcopy(p.engine.patch)
+        edited.remove_node("level")
+        edited.connect("osc.out", "out.left")
+        p.update_patch(edited)
+
+    play(player, 1.0, bypass_gain)
+    left = player.recording[: player.recorded, 0].astype(float)
+    assert "level" not in player.engine.schedule.nodes
+    # One unbroken sine: the oscillator's phase survived the swap (no jump, no restart).
+    t = np.arange(len(left)) / RATE
+    fit = np.linalg.lstsq(np.column_stack([np.sin(2 * np.pi * 441 * t), np.cos(2 * np.pi * 441 * t)]), left, rcond=None)
+    residual = left - np.column_stack([np.sin(2 * np.pi * 441 * t), np.cos(2 * np.pi * 441 * t)]) @ fit[0]
+    assert np.max(np.abs(residual)) < 1e-3
+
+
+def test_refused_edit_keeps_playing(jack) -> None:
+    player = Player(dc_patch(0.5), device=jack.device, record_s=1.0)
+
+    def illegal(p: Player) -> None:
+        edited = copy.deepcopy(p.engine.patch)
+        edited.links.append(patcher.model.Link(patcher.model.PortRef("level", "out"), patcher.model.PortRef("level", "in")))
+        with pytest.raises(patcher.PatchError, match="delay-free feedback loop"):
+            p.update_patch(edited)
+
+    play(player, 1.0, illegal)
+    assert np.allclose(player.recording[BLOCK : player.recorded, 0], 0.5)
+
+
+def test_a_node_that_raises_mid_stream_is_muted_and_the_stream_lives_on(jack) -> None:
+    player = Player(dc_patch(0.5), device=jack.device)
+
+    def break_node(p: Player) -> None:
+        time.sleep(0.3)
+        p.engine.schedule.nodes["level"].process = None  # calling it raises TypeError
+        time.sleep(0.3)
+        assert p.stream is not None and p.stream.active
+
+    before = 0
+    play(player, 1.0, break_node)
+    report = player.report()
+    assert report.callbacks > 170 and report.callbacks > before
+    assert any("node 'level' (gain) failed and is muted" in w for w in report.warnings)
+    assert player.levels.max() == 0.0
+
+
+def test_nan_mid_stream_never_reaches_the_device(jack) -> None:
+    player = Player(dc_patch(0.5), device=jack.device, record_s=1.0)
+
+    def poison(p: Player) -> None:
+        time.sleep(0.3)
+        node = p.engine.schedule.nodes["level"]
+        node.process = lambda inputs, params, outputs: outputs["out"].fill(np.inf)
+
+    play(player, 1.0, poison)
+    assert np.all(np.isfinite(player.recording))
+    assert "produced NaN or infinity" in " ".join(player.report().warnings)
+
+
+def test_live_input_runs_a_duplex_stream(jack) -> None:
+    patch = patcher.Patch()
+    patch.add_node("input", "mic", source="live")
+    patch.add_node("output", "out")
+    patch.connect("mic.out", "out.left")
+    player = Player(patch, device=jack.device, input_device=jack.device)
+    play(player, 1.0)
+    report = player.report()
+    assert player.uses_live_input
+    assert report.callbacks == pytest.approx(report.expected_callbacks, rel=0.05)
+    assert report.overruns == 0
+
+
+def test_engine_process_plays_and_reports(jack) -> None:
+    engine = EngineProcess(sine_patch(), device=jack.device)
+    engine.start()
+    try:
+        time.sleep(0.5)
+        engine.set_param("level", "gain_db", -6.0)
+        assert engine.tap("osc", "out") is not None
+        time.sleep(0.5)
+        meters = engine.meters()
+        scope = engine.tap("osc", "out")
+        with pytest.raises(patcher.PatchError, match="out of range"):
+            engine.set_param("level", "gain_db", 500.0)
+    finally:
+        report = engine.stop()
+    assert meters["callbacks"] > 100
+    assert meters["level"][0] == pytest.approx(0.5 * 10 ** (-6 / 20), abs=0.01)
+    assert np.max(np.abs(scope)) == pytest.approx(0.5, abs=0.02)
+    assert report is not None and report.underruns == 0
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "patcher", *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+def test_play_command_prints_and_writes_its_report(jack, tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    result = run_cli("play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--report", report_path)
+    assert result.returncode == 0, result.stderr
+    assert "callbacks" in result.stdout and "underruns 0" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert report["callbacks"] == pytest.approx(187, abs=12)
+    assert report["underruns"] == 0 and report["cpu_load_p99"] > 0
+
+
+def test_play_with_a_missing_device_is_one_clear_line(jack) -> None:
+    result = run_cli("play", "patches/default.json", "--seconds", "1", "--device", "no-such-card")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("patcher: error:") and "no-such-card" in result.stderr
+
+
+def test_play_at_a_rate_the_device_refuses_is_one_clear_line(jack, tmp_path: Path) -> None:
+    patch = patcher.load("patches/default.json")
+    patch.settings = patcher.model.Settings(sample_rate=44100, block_size=256, duration_s=1.0)
+    patch.save(tmp_path / "cd_rate.json")
+    result = run_cli("play", tmp_path / "cd_rate.json", "--seconds", "1", "--device", jack.device)
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("patcher: error:") and "44100 Hz" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_devices_lists_the_jack_device(jack) -> None:
+    result = run_cli("devices")
+    assert result.returncode == 0 and "JACK" in result.stdout
