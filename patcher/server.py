@@ -13,8 +13,10 @@ edit raises at once in the caller and never reaches the running engine.
 from __future__ import annotations
 
 import copy
+import gc
 import multiprocessing
 import queue
+import sys
 from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Any
@@ -197,6 +199,7 @@ def _serve(
         memory.close()
         return
     replies.put(("started", player.device_name))
+    _quiet_interpreter()
     watched: dict[int, tuple[str, str]] = {}
     try:
         while _handle(commands, replies, player, watched):
@@ -208,6 +211,19 @@ def _serve(
         replies.put(("report", player.report().__dict__))
         del meters
         memory.close()
+
+
+def _quiet_interpreter() -> None:
+    """Keep this process's interpreter out of the callback's way.
+
+    The cyclic garbage collector can pause any thread for milliseconds: everything built so
+    far is frozen out of its reach and it runs rarely. A short switch interval hands the GIL to
+    the audio thread soon after it asks, while this thread publishes meters.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    sys.setswitchinterval(0.0005)
 
 
 def _handle(commands: Any, replies: Any, player: Any, watched: dict[int, tuple[str, str]]) -> bool:
