@@ -42,6 +42,8 @@ class Engine:
     def __init__(self, patch: Patch, sample_rate: int | None = None, block_size: int | None = None):
         self.patch = patch
         self.schedule = compile_patch(patch, sample_rate, block_size)
+        #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
+        self.latest = self.schedule
         self.mix = np.zeros((2, self.block_size))
         self.last_frame = np.zeros(2)
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
@@ -97,7 +99,7 @@ class Engine:
         """Validate against the patch (raises PatchError) and build the change to apply."""
         self.patch.set_param(node_id, name, value)
         value = self.patch.nodes[node_id].params[name]
-        node = self.schedule.nodes.get(node_id)
+        node = self.latest.nodes.get(node_id)
         param = self.patch.nodes[node_id].spec.PARAMS[name]
         ramp = None
         if param.modulatable and ramp_s > 0:
@@ -122,8 +124,10 @@ class Engine:
 
     def prepare_patch(self, patch: Patch) -> Schedule:
         """Compile an edited patch, keeping the state of nodes that survive (raises PatchError)."""
-        schedule = compile_patch(patch, self.sample_rate, self.block_size, reuse=self.schedule.nodes)
+        schedule = compile_patch(patch, self.sample_rate, self.block_size, reuse=self.latest.nodes)
         self._connect_device_input(schedule)
+        self.patch = patch  # the model follows at once; the audio thread swaps the schedule
+        self.latest = schedule
         return schedule
 
     def _connect_device_input(self, schedule: Schedule) -> None:
@@ -131,14 +135,13 @@ class Engine:
             if hasattr(node, "device_input"):
                 node.device_input = self.device_input
 
-    def swap(self, patch: Patch, schedule: Schedule) -> None:
+    def swap(self, schedule: Schedule) -> None:
         """Audio thread: run the new schedule from the next block on."""
-        self.patch = patch
         self.schedule = schedule
         self.swapped = True
 
     def update_patch(self, patch: Patch) -> None:
-        self.swap(patch, self.prepare_patch(patch))
+        self.swap(self.prepare_patch(patch))
 
     def take_reports(self) -> list[str]:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""

@@ -219,8 +219,7 @@ class Player:
 
     def update_patch(self, patch: Patch) -> None:
         """Compile here (raises PatchError, leaving playback untouched); swap at a block boundary."""
-        schedule = self.engine.prepare_patch(patch)
-        self.commands.append((patch, schedule))
+        self.commands.append(self.engine.prepare_patch(patch))
 
     def tap(self, node_id: str, port: str) -> np.ndarray | None:
         """A copy of the latest block of a node's output, for scopes (never blocks the audio)."""
@@ -317,7 +316,7 @@ class Player:
             if isinstance(command, ParamChange):
                 self.engine.apply(command)
             else:
-                self.engine.swap(*command)
+                self.engine.swap(command)
 
 
 def _device_name(sounddevice: Any, device: Any) -> str:

@@ -80,3 +80,20 @@ def test_commands_apply_at_the_next_block_boundary() -> None:
     assert player.engine.schedule.nodes["level"].ramps == {}  # not yet: queued
     out = run_callback(player, 20)
     assert out[-1, 0] == np.float32(0.5 * 10 ** (-6 / 20))
+
+
+def test_param_change_queued_after_a_graph_edit_reaches_the_new_node() -> None:
+    import copy
+
+    player = Player(dc_patch(0.5))
+    run_callback(player, 1)
+    edited = copy.deepcopy(player.engine.patch)
+    edited.add_node("gain", "extra")
+    edited.disconnect("level.out", "out.left")
+    edited.connect("level.out", "extra.in")
+    edited.connect("extra.out", "out.left")
+    player.update_patch(edited)
+    player.set_param("extra", "gain_db", -6.0)  # before the audio thread swapped
+    out = run_callback(player, 30)
+    assert out[-1, 0] == np.float32(0.5 * 10 ** (-6 / 20))
+    assert player.engine.patch.nodes["extra"].params["gain_db"] == -6.0
