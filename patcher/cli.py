@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print the specs as JSON")
     listing.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
     listing.set_defaults(run=_nodes)
+
+    from patcher.analysis_cli import add_analyze_command  # imports UserError from here
+
+    add_analyze_command(commands)
     return parser
 
 

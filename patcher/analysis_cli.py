@@ -1,0 +1,171 @@
+"""``patcher analyze``: measure a patch (or a chain in it), write the report, capture its IR.
+
+Hooked into ``patcher.cli`` by two lines in ``_parser()``::
+
+    from patcher.analysis_cli import add_analyze_command
+    add_analyze_command(commands)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+LEVEL_RANGE_DBFS = (-80.0, 12.0)
+
+
+def add_analyze_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``analyze`` on the ``patcher`` command's subparsers and return its parser."""
+    analyze = subparsers.add_parser(
+        "analyze",
+        help="measure linearity, time invariance, distortion and the impulse response; capture it",
+        description="Is the patch (or the chain between two ports) linear and time-invariant, and "
+        "does its impulse response capture it? Writes summary.txt, report.json, ir.wav and PNG plots.",
+    )
+    analyze.add_argument("patch", type=Path)
+    analyze.add_argument(
+        "--from",
+        dest="from_port",
+        metavar="NODE.PORT",
+        help="where the test signal enters: an input port (instead of its links) or an output port "
+        "(replacing it for what it feeds); default: the output of every input node",
+    )
+    analyze.add_argument(
+        "--to",
+        dest="to_port",
+        metavar="NODE.PORT",
+        help="where the response is taken: an output port, or an input port (the sum linked into it); "
+        "default: the output node's left input",
+    )
+    analyze.add_argument(
+        "--level",
+        dest="level_dbfs",
+        type=_level,
+        default=-6.0,
+        metavar="DBFS",
+        help="peak level of the test signals (default: -6)",
+    )
+    analyze.add_argument(
+        "-o", "--output-dir", dest="report_dir", type=Path, help="report folder (default: analysis-PATCHNAME)"
+    )
+    analyze.add_argument(
+        "--json", action="store_true", help="print the figures as JSON instead of the summary"
+    )
+    analyze.add_argument(
+        "--input",
+        dest="material",
+        type=Path,
+        metavar="FILE",
+        help="audio file for the null test, played at its own level (default: built-in material at --level)",
+    )
+    analyze.add_argument(
+        "--ir-method",
+        choices=("impulse", "sweep"),
+        default="impulse",
+        help="which measured IR the null test and a capture use (default: impulse)",
+    )
+    analyze.add_argument(
+        "--ir-seconds",
+        type=_seconds,
+        metavar="S",
+        help="IR length (default: until it dies away, at most 5 s)",
+    )
+    analyze.add_argument(
+        "--capture",
+        type=Path,
+        metavar="OUT.json",
+        help="write a new patch with the chain replaced by a convolver holding its IR (OUT-ir.wav beside it)",
+    )
+    analyze.add_argument(
+        "--beside",
+        action="store_true",
+        help="with --capture: keep the chain and put the convolver beside it, behind an A/B mix node",
+    )
+    analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.set_defaults(run=run_analyze)
+    return analyze
+
+
+def _level(text: str) -> float:
+    low, high = LEVEL_RANGE_DBFS
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of dBFS") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text} dBFS is out of range [{low:g}, {high:g}]")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0.0 < value <= 30.0:
+        raise argparse.ArgumentTypeError(f"{text} s must be above 0 and at most 30")
+    return value
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """The ``analyze`` command: raises UserError or PatchError for the user's mistakes."""
+    from patcher.analysis import analyze, capture_patch, read_material
+    from patcher.analysis_report import figures_json, summary_text, write_report
+    from patcher.cli import UserError
+    from patcher.patchfile import load
+
+    if args.beside and args.capture is None:
+        raise UserError("--beside places a capture beside the chain: use it with --capture OUT.json")
+    if args.capture is not None and not args.capture.resolve().parent.is_dir():
+        raise UserError(f"cannot write {args.capture}: folder {args.capture.parent} does not exist")
+    patch = load(args.patch)
+    material, material_name = None, "test material"
+    if args.material is not None:
+        if not args.material.is_file():
+            raise UserError(f"--input {args.material}: no such file")
+        try:
+            material = read_material(args.material, patch.settings.sample_rate)
+        except OSError as error:
+            raise UserError(f"--input {args.material}: {error}") from None
+        material_name = str(args.material)
+    analysis = analyze(
+        patch,
+        args.from_port,
+        args.to_port,
+        level_dbfs=args.level_dbfs,
+        material=material,
+        material_name=material_name,
+        ir_method=args.ir_method,
+        ir_seconds=args.ir_seconds,
+        patch_name=args.patch.name,
+    )
+    report_dir = args.report_dir or Path(f"analysis-{args.patch.stem}")
+    notes = sys.stderr if args.json else sys.stdout
+    try:
+        written = write_report(analysis, report_dir, plots=not args.no_plots)
+        if args.capture is not None:
+            capture_patch(
+                patch,
+                analysis.captured_ir,
+                args.capture,
+                args.from_port,
+                args.to_port,
+                beside=args.beside,
+                note=f" Measured at {args.level_dbfs:g} dBFS ({args.ir_method}).",
+            )
+    except OSError as error:
+        raise UserError(f"cannot write the report: {error.strerror or error}") from None
+    if args.json:
+        figures = json.loads(figures_json(analysis))
+        figures["files"] = [str(path) for path in written]
+        print(json.dumps(figures, indent=2))
+    else:
+        print(summary_text(analysis), end="")
+    print(f"wrote the report to {report_dir}/ ({', '.join(path.name for path in written)})", file=notes)
+    if args.capture is not None:
+        print(f"wrote {args.capture} and {args.capture.stem}-ir.wav beside it", file=notes)
+    return 0
