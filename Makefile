@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := python3-venv libportaudio2 libsndfile1 jackd2 xvfb xauth xdotool \
 	libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libxrandr2 libxinerama1 libxcursor1 libxi6
 
-.PHONY: run test lint bench gallery docs system-packages setup clean
+.PHONY: run test lint bench bench-realtime gallery media docs system-packages setup clean
 
 run: setup
 	$(BIN)/patcher
@@ -25,6 +25,16 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/realtime.py
+
+bench-realtime: setup
+	$(BIN)/python bench/realtime.py
+
+media: setup
+	$(BIN)/python -m patcher.testsignals
+
+gallery: setup
+	$(BIN)/python -m patcher.gallery
 
 docs: setup
 	$(BIN)/patcher nodes --markdown > docs/nodes.md

@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
     play.set_defaults(run=_play)
 
+    edit = commands.add_parser("edit", help="open the patch editor")
+    edit.add_argument("patch", type=Path, nargs="?", default=DEFAULT_PATCH)
+    edit.add_argument(
+        "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG of the window and exit"
+    )
+    edit.set_defaults(run=_edit)
+
     devices = commands.add_parser("devices", help="list the audio devices")
     devices.set_defaults(run=_devices)
 
@@ -235,6 +242,12 @@ def _play(args: argparse.Namespace) -> int:
     if args.report is not None:
         args.report.write_text(report.to_json())
     return 0
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from patcher.editor import run_editor
+
+    return run_editor(args.patch, screenshot=args.screenshot)
 
 
 def _devices(_args: argparse.Namespace) -> int:

@@ -173,6 +173,7 @@ class Player:
         import sounddevice
 
         rate, block = self.engine.sample_rate, self.engine.block_size
+        self._warm_up()
         try:
             if self.uses_live_input:
                 self.stream = sounddevice.Stream(
@@ -198,6 +199,14 @@ class Player:
         except (sounddevice.PortAudioError, ValueError) as error:
             self.stream = None
             raise AudioDeviceError(_device_problem(error, self.device, rate, block)) from None
+
+    def _warm_up(self) -> None:
+        """Run a few blocks before the stream starts, so first-call costs (imports, caches,
+        FFT plans) are not paid in the first callbacks; then start from a clean state."""
+        for _ in range(3):
+            self.protection.process(self.engine.process_block(), self.engine.schedule)
+        self.engine.reset()
+        self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
 
     def stop(self) -> None:
         if self.stream is not None:

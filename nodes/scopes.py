@@ -1,0 +1,130 @@
+"""Meters: a triggered oscilloscope and a spectrum analyser you can put on any signal.
+
+Both are sinks with one input and no outputs: the compiler keeps them (and everything feeding
+them) even with no path to an ``output``. While playing, ``process`` only copies each block
+into a ring buffer (no allocation); the editor asks for a picture from outside the audio
+thread through :meth:`Scope.triggered_waveform` and :meth:`Spectrum.spectrum_db`, so the
+analysis lives with the node and the editor draws what it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from patcher.spec import Node, Param
+
+Signals = Mapping[str, np.ndarray]
+
+#: Samples kept by every meter: a second at 48 kHz covers the longest scope window.
+HISTORY = 1 << 16
+FFT_SIZES = ("1024", "2048", "4096", "8192", "16384")
+#: Below this level a spectrum bin is drawn at the floor.
+SPECTRUM_FLOOR_DB = -120.0
+
+
+class _Recorder(Node):
+    """Keeps the latest ``HISTORY`` samples of its input in a ring buffer."""
+
+    INPUTS = ("in",)
+    OUTPUTS = ()
+    IS_SINK = True
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self.history = np.zeros(HISTORY)
+        super().prepare(sample_rate, max_block)
+
+    def reset(self) -> None:
+        self.history.fill(0.0)
+        #: Samples written so far (the ring position is ``written % HISTORY``).
+        self.written = 0
+
+    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        signal = inputs["in"]
+        frames = len(signal)
+        start = self.written % HISTORY
+        first = min(frames, HISTORY - start)
+        self.history[start : start + first] = signal[:first]
+        if first < frames:
+            self.history[: frames - first] = signal[first:]
+        self.written += frames
+
+    def latest(self, frames: int) -> np.ndarray:
+        """The last ``frames`` samples in time order (a copy; called outside the audio thread)."""
+        frames = min(frames, HISTORY)
+        end = self.written % HISTORY
+        return np.roll(self.history, -end)[HISTORY - frames :].copy()
+
+
+class Scope(_Recorder):
+    TYPE = "scope"
+    FAMILY = "meters"
+    DOC = "Oscilloscope: shows the latest stretch of its input, triggered on a rising edge."
+    PARAMS = {
+        "time_ms": Param(20.0, 1.0, 1000.0, "ms", "Length of signal shown across the screen.", scale="log"),
+        "trigger": Param(
+            "rising",
+            kind="choice",
+            choices=("rising", "falling", "free"),
+            doc="rising/falling: start the picture where the signal crosses trigger_level; "
+            "free: show the latest samples as they come (the picture runs).",
+        ),
+        "trigger_level": Param(0.0, -1.0, 1.0, "", "Level the signal crosses to trigger the picture."),
+    }
+
+    def triggered_waveform(self) -> np.ndarray:
+        """``time_ms`` of signal starting at the latest trigger that leaves a full window."""
+        window = max(2, round(self.params["time_ms"] * self.sample_rate / 1000.0))
+        window = min(window, HISTORY // 2)
+        recent = self.latest(2 * window)
+        return trigger_window(recent, window, self.params["trigger"], self.params["trigger_level"])
+
+
+def trigger_window(recent: np.ndarray, window: int, mode: str, level: float) -> np.ndarray:
+    """The last ``window`` samples of ``recent`` that start at a ``mode`` crossing of ``level``."""
+    if mode == "free" or len(recent) < window + 1:
+        return recent[-window:]
+    search = recent[: len(recent) - window + 1]
+    before, after = search[:-1], search[1:]
+    if mode == "rising":
+        crossings = np.flatnonzero((before < level) & (after >= level))
+    else:
+        crossings = np.flatnonzero((before > level) & (after <= level))
+    if len(crossings) == 0:
+        return recent[-window:]
+    start = int(crossings[-1]) + 1
+    return recent[start : start + window]
+
+
+class Spectrum(_Recorder):
+    TYPE = "spectrum"
+    FAMILY = "meters"
+    DOC = "Spectrum analyser: the level of its input against frequency (Hann-windowed FFT, log axis)."
+    PARAMS = {
+        "fft_size": Param(
+            "4096",
+            kind="choice",
+            choices=FFT_SIZES,
+            doc="Samples per analysis: larger resolves lower notes, smaller follows changes faster.",
+        ),
+        "floor_db": Param(-100.0, -120.0, -20.0, "dB", "Lowest level drawn."),
+    }
+
+    def spectrum_db(self) -> tuple[np.ndarray, np.ndarray]:
+        """(frequencies in Hz, level in dBFS) of the latest ``fft_size`` samples, DC left out."""
+        size = int(self.params["fft_size"])
+        return magnitude_spectrum_db(self.latest(size), self.sample_rate, self.params["floor_db"])
+
+
+def magnitude_spectrum_db(
+    samples: np.ndarray, sample_rate: float, floor_db: float = SPECTRUM_FLOOR_DB
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hann-windowed magnitude spectrum in dB, scaled so a full-scale sine reads 0 dB."""
+    size = len(samples)
+    window = np.hanning(size)
+    magnitude = np.abs(np.fft.rfft(samples * window)) * (2.0 / max(window.sum(), 1e-12))
+    frequencies = np.fft.rfftfreq(size, 1.0 / sample_rate)
+    level = 20.0 * np.log10(np.maximum(magnitude, 10.0 ** (floor_db / 20.0)))
+    return frequencies[1:], level[1:]

@@ -1,0 +1,77 @@
+"""The patch editor: a GUI-free model (``model.py``) and its dearpygui window (``view.py``).
+
+``run_editor(path)`` opens the window on a patch; ``run_editor(path, screenshot=OUT)`` renders
+a few frames, saves a PNG of the window and returns, for documentation and smoke tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from patcher.editor.model import DEFAULT_PATCH, EditorModel, PlayerFactory
+
+__all__ = ["EditorModel", "run_editor"]
+
+
+def run_editor(
+    path: str | Path | None = None,
+    *,
+    screenshot: str | Path | None = None,
+    frames: int = 12,
+    player_factory: PlayerFactory | None = None,
+    state_dir: Path | None = None,
+) -> int:
+    """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print(
+            "patcher: error: the editor needs a display (run it under xvfb-run for screenshots)",
+            file=sys.stderr,
+        )
+        return 1
+    from patcher.editor.view import EditorView
+
+    options = {"state_dir": state_dir} if state_dir else {}
+    if player_factory is not None:
+        options["player_factory"] = player_factory
+    model = EditorModel(**options)
+    opened = True
+    if path is not None:
+        path = Path(path)
+        if path.exists():
+            opened = model.open(path)
+        else:
+            model.path = path
+            model.say(f"new patch: Save writes {path}")
+    if not opened:
+        print(f"patcher: error: {model.status.text}", file=sys.stderr)
+    view = EditorView(model)
+    view.build(show=True)
+    try:
+        if screenshot is not None:
+            if not view.screenshot(Path(screenshot), frames):
+                print(f"patcher: error: could not write the screenshot {screenshot}", file=sys.stderr)
+                return 1
+            print(f"wrote {screenshot}")
+            model.stop()
+            return 0 if opened else 1
+        view.run()
+        model.shutdown()
+    finally:
+        model.stop()
+        view.destroy()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m patcher.editor [PATCH] [--screenshot OUT.png]`` (what ``patcher edit`` runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="patcher edit", description="Open the patch editor.")
+    parser.add_argument("patch", type=Path, nargs="?", default=DEFAULT_PATCH)
+    parser.add_argument(
+        "--screenshot", type=Path, help="render a few frames, save a PNG of the window and exit"
+    )
+    args = parser.parse_args(argv)
+    return run_editor(args.patch, screenshot=args.screenshot)

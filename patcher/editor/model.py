@@ -1,0 +1,796 @@
+"""The editor model: the patch being edited, the selection, the undo stack, files and transport.
+
+Pure Python and headless: everything the window shows is here, and everything the user does
+is a method here. The dearpygui view (``view.py``) only renders this state and turns clicks
+and keys into these calls, so every behaviour is testable without a display.
+
+Every edit is a :class:`~patcher.editor.commands.Command` executed through one path,
+:meth:`EditorModel.execute`, which checks it, pushes it on the undo stack, marks the patch
+unsaved and sends it to the playing engine (``player.set_param`` for a param,
+``player.update_patch`` for anything else), exactly as undo and redo do.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ does)
+from patcher.compiler import cycle_problems
+from patcher.editor.commands import (
+    AddNodes,
+    Command,
+    Connect,
+    MoveNodes,
+    ParamChange,
+    Position,
+    RemoveItems,
+    SetParams,
+)
+from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
+from patcher.spec import Node, registry
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+EXAMPLES_DIR = PROJECT_DIR / "patches"
+DEFAULT_PATCH = EXAMPLES_DIR / "default.json"
+#: Consecutive changes of the same param within this time are one undo step (a slider drag).
+MERGE_SECONDS = 1.0
+AUTOSAVE_SECONDS = 20.0
+RECENT_LIMIT = 10
+PASTE_OFFSET = (40.0, 40.0)
+STATUS_HISTORY = 100
+
+
+class PlayerLike(Protocol):
+    """What the editor needs of :class:`patcher.player.Player` (tests inject a fake)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def set_param(self, node_id: str, name: str, value: Any) -> None: ...
+    def update_patch(self, patch: Patch) -> None: ...
+    def meters(self) -> dict[str, Any]: ...
+    def warnings(self) -> list[str]: ...
+
+
+PlayerFactory = Callable[[Patch], PlayerLike]
+
+
+def default_player_factory(patch: Patch) -> PlayerLike:
+    from patcher.player import Player
+
+    return Player(patch)
+
+
+def default_state_dir() -> Path:
+    """Where recent files and the autosave live (``PATCHER_STATE_DIR`` overrides it)."""
+    if os.environ.get("PATCHER_STATE_DIR"):
+        return Path(os.environ["PATCHER_STATE_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "patcher"
+
+
+@dataclass
+class Message:
+    level: str  # "info", "warning" or "error"
+    text: str
+
+
+@dataclass
+class Palette:
+    """The node palette (Pd's object box, VCV's module browser): open at a canvas position."""
+
+    position: Position
+    query: str = ""
+    highlight: int = 0
+
+    @property
+    def matches(self) -> list[str]:
+        return palette_matches(self.query)
+
+
+@dataclass
+class PendingAction:
+    """An action waiting for the user to say what to do with unsaved changes."""
+
+    action: str  # "new", "open" or "quit"
+    path: Path | None = None
+
+
+@dataclass
+class Autosave:
+    """What a crashed session left: the patch and the file it belonged to."""
+
+    file: Path
+    original: Path | None
+    saved_at: float
+
+
+def palette_matches(query: str) -> list[str]:
+    """Node types matching ``query`` (every word in the type, family or doc), best first."""
+    words = query.lower().split()
+    ranked = []
+    for type_name, cls in registry().items():
+        haystack = f"{type_name} {cls.FAMILY} {cls.DOC}".lower()
+        if not all(word in haystack for word in words):
+            continue
+        first = words[0] if words else ""
+        if type_name == first:
+            rank = 0
+        elif type_name.startswith(first):
+            rank = 1
+        elif first in type_name:
+            rank = 2
+        elif first in cls.FAMILY:
+            rank = 3
+        else:
+            rank = 4
+        ranked.append((rank, type_name))
+    return [type_name for _rank, type_name in sorted(ranked)]
+
+
+def node_help(type_name: str) -> str:
+    """A node type's documentation, generated from its spec."""
+    cls: type[Node] = registry()[type_name]
+    lines = [f"{cls.TYPE}  ({cls.FAMILY})", "", cls.DOC, ""]
+    lines.append(f"inputs: {', '.join(cls.INPUTS) or '-'}")
+    lines.append(f"outputs: {', '.join(cls.OUTPUTS) or '-'}")
+    modulatable = [name for name, param in cls.PARAMS.items() if param.modulatable]
+    if modulatable:
+        lines.append(f"modulation inputs (added to the set value): {', '.join(modulatable)}")
+    if cls.PARAMS:
+        lines += ["", "params:"]
+    for name, param in cls.PARAMS.items():
+        unit = f" {param.unit}" if param.unit else ""
+        scale = ", log scale" if param.scale == "log" else ""
+        lines.append(f"  {name}: {param.describe_range()}{unit}{scale}, default {param.default!r}")
+        lines.append(f"      {param.doc}")
+    return "\n".join(lines)
+
+
+def new_patch() -> Patch:
+    """What File > New gives: an empty patch with its output, ready to be wired."""
+    patch = Patch()
+    patch.add_node("output", "out", position=(600.0, 200.0))
+    return patch
+
+
+class EditorModel:
+    """The patch being edited and everything around it; the view renders this."""
+
+    def __init__(
+        self,
+        patch: Patch | None = None,
+        path: Path | None = None,
+        *,
+        state_dir: Path | None = None,
+        player_factory: PlayerFactory = default_player_factory,
+        clock: Callable[[], float] = time.monotonic,
+        examples_dir: Path = EXAMPLES_DIR,
+    ) -> None:
+        self.patch = patch if patch is not None else new_patch()
+        self.path = Path(path) if path is not None else None
+        self.state_dir = state_dir or default_state_dir()
+        self.player_factory = player_factory
+        self.clock = clock
+        self.examples_dir = examples_dir
+        self.selected_nodes: list[str] = []
+        self.selected_links: list[Link] = []
+        self.undo_stack: list[Command] = []
+        self.redo_stack: list[Command] = []
+        self.clipboard: dict[str, Any] | None = None
+        self.messages: list[Message] = []
+        self.palette: Palette | None = None
+        self.pending: PendingAction | None = None
+        self.player: PlayerLike | None = None
+        #: Which node the param panel shows (the last one clicked).
+        self.focused_node: str | None = None
+        #: Bumped on every change; the view redraws what changed when it sees a new number.
+        self.version = 0
+        self.quit_requested = False
+        self._saved_top: Command | None = None
+        self._unsaved_without_command = False
+        self._last_merge_time = -1e9
+        self._autosaved_version = 0
+        self._last_autosave = clock()
+        self.recent_files: list[Path] = self._read_recent()
+
+    # -- state the view shows -------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        top = self.undo_stack[-1] if self.undo_stack else None
+        return self._unsaved_without_command or top is not self._saved_top
+
+    @property
+    def status(self) -> Message:
+        return self.messages[-1] if self.messages else Message("info", "")
+
+    def title(self) -> str:
+        name = self.path.name if self.path else "untitled"
+        mark = " *" if self.dirty else ""
+        folder = f" ({self.path.parent})" if self.path else ""
+        return f"{name}{mark}{folder} - patcher"
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.messages.append(Message(level, text))
+        del self.messages[:-STATUS_HISTORY]
+        self.version += 1
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    # -- the one path every edit takes ---------------------------------------------------------
+    def execute(self, command: Command, message: str | None = None) -> bool:
+        """Apply ``command``, check it, record it for undo, say ``message`` and tell the engine."""
+        command.apply(self.patch)
+        problem = self._problem_after(command)
+        if problem:
+            command.revert(self.patch)
+            self.say(problem, "error")
+            return False
+        self.undo_stack.append(command)
+        self.redo_stack.clear()
+        if not isinstance(command, SetParams):
+            self._last_merge_time = -1e9
+        if message:
+            self.say(message)
+        self._after_edit(command)
+        return True
+
+    def _problem_after(self, command: Command) -> str | None:
+        if isinstance(command, AddNodes | Connect):
+            problems = cycle_problems(self.patch)
+            if problems:
+                return "refused: " + "; ".join(problems)
+        return None
+
+    def undo(self) -> bool:
+        if not self.undo_stack:
+            self.say("nothing to undo")
+            return False
+        command = self.undo_stack.pop()
+        self._last_merge_time = -1e9  # a change after an undo is a new step
+        command.revert(self.patch)
+        self.redo_stack.append(command)
+        self._after_edit(command, reverted=True)
+        self.say(f"undid {command.label}")
+        return True
+
+    def redo(self) -> bool:
+        if not self.redo_stack:
+            self.say("nothing to redo")
+            return False
+        command = self.redo_stack.pop()
+        self._last_merge_time = -1e9
+        command.apply(self.patch)
+        self.undo_stack.append(command)
+        self._after_edit(command)
+        self.say(f"redid {command.label}")
+        return True
+
+    def _after_edit(self, command: Command, reverted: bool = False) -> None:
+        self.selected_nodes = [node_id for node_id in self.selected_nodes if node_id in self.patch.nodes]
+        self.selected_links = [link for link in self.selected_links if link in self.patch.links]
+        if self.focused_node not in self.patch.nodes:
+            self.focused_node = None
+        self._changed()
+        if command.changes_sound:
+            self._send_to_engine(command, reverted)
+
+    def _send_to_engine(self, command: Command, reverted: bool) -> None:
+        """Live edits: a param ramps in; any other edit recompiles and swaps at a block boundary."""
+        if self.player is None:
+            return
+        try:
+            if isinstance(command, SetParams):
+                for change in command.changes:
+                    value = change.old if reverted else change.new
+                    self.player.set_param(change.node_id, change.name, copy.deepcopy(value))
+                return
+        except PatchError as error:
+            self.say(f"the playing sound did not change: {error}", "error")
+            return
+        self._update_engine()
+
+    def _update_engine(self) -> None:
+        if self.player is None:
+            return
+        try:
+            self.player.update_patch(copy.deepcopy(self.patch))
+        except PatchError as error:
+            self.say(f"the playing sound did not change: {error}", "error")
+
+    # -- edits ---------------------------------------------------------------------------------
+    def add_node(self, type_name: str, position: Position = (0.0, 0.0), **params: Any) -> str | None:
+        """Add a node of ``type_name``; its id is the type and a number (osc -> oscillator1)."""
+        scratch = Patch()
+        try:
+            node_id = scratch.add_node(type_name, self.patch.fresh_id(type_name), position, **params)
+        except PatchError as error:
+            self.say(str(error), "error")
+            return None
+        self.selected_nodes = [node_id]
+        self.focused_node = node_id
+        self.execute(AddNodes([scratch.nodes[node_id]], label=f"add {type_name}"), f"added {node_id}")
+        return node_id
+
+    def connect(self, source: str, target: str) -> bool:
+        """Link an output ``node.port`` to an input ``node.port``; say why when refused."""
+        try:
+            link = Link(PortRef.parse(source), PortRef.parse(target))
+        except ValueError as error:
+            self.say(f"refused: {error}", "error")
+            return False
+        problem = link_problem(self.patch, link)
+        if problem:
+            self.say(f"refused: {problem}", "error")
+            return False
+        return self.execute(Connect(link, label=f"connect {link}"), f"connected {link}")
+
+    def disconnect(self, source: str, target: str) -> bool:
+        link = Link(PortRef.parse(source), PortRef.parse(target))
+        if link not in self.patch.links:
+            self.say(f"link {link} does not exist", "error")
+            return False
+        return self.execute(RemoveItems([], [link], label=f"disconnect {link}"), f"disconnected {link}")
+
+    def set_param(self, node_id: str, name: str, value: Any) -> bool:
+        """Set a param; a burst of changes to the same param (a slider drag) is one undo step."""
+        node = self.patch.nodes.get(node_id)
+        if node is None:
+            self.say(f"no node with id {node_id!r}", "error")
+            return False
+        param = node.spec.PARAMS.get(name)
+        if param is None:
+            self.say(f"node {node_id!r} ({node.type}) has no param {name!r}", "error")
+            return False
+        problem = param.check(value)
+        if problem:
+            self.say(f"{node_id}.{name}: {problem}", "error")
+            return False
+        value = param.coerce(value)
+        return self._set_params([(node_id, name, value)], f"set {node_id}.{name}")
+
+    def _set_params(self, values: list[tuple[str, str, Any]], label: str) -> bool:
+        changes = [
+            ParamChange(node_id, name, copy.deepcopy(self.patch.nodes[node_id].params[name]), value)
+            for node_id, name, value in values
+            if self.patch.nodes[node_id].params[name] != value
+        ]
+        if not changes:
+            return True
+        command = SetParams(changes, label=label)
+        now = self.clock()
+        top = self.undo_stack[-1] if self.undo_stack else None
+        mergeable = (
+            isinstance(top, SetParams)
+            and top is not self._saved_top
+            and top.key() == command.key()
+            and now - self._last_merge_time < MERGE_SECONDS
+        )
+        self._last_merge_time = now
+        if not mergeable:
+            return self.execute(command)
+        assert isinstance(top, SetParams)
+        command.apply(self.patch)
+        for merged, change in zip(top.changes, command.changes, strict=True):
+            merged.new = copy.deepcopy(change.new)
+        self.redo_stack.clear()
+        self._changed()
+        self._send_to_engine(command, reverted=False)
+        return True
+
+    def move_nodes(self, positions: dict[str, Position]) -> bool:
+        """Record where nodes were dropped (the canvas moved them already)."""
+        moves = {
+            node_id: (self.patch.nodes[node_id].position, (float(x), float(y)))
+            for node_id, (x, y) in positions.items()
+            if node_id in self.patch.nodes and self.patch.nodes[node_id].position != (float(x), float(y))
+        }
+        if not moves:
+            return False
+        return self.execute(MoveNodes(moves, label=f"move {', '.join(moves)}"))
+
+    def select(
+        self, node_ids: list[str] | tuple[str, ...] = (), links: list[Link] | tuple[Link, ...] = ()
+    ) -> None:
+        node_ids = [node_id for node_id in node_ids if node_id in self.patch.nodes]
+        links = [link for link in links if link in self.patch.links]
+        if node_ids == self.selected_nodes and links == self.selected_links:
+            return
+        self.selected_nodes = node_ids
+        self.selected_links = links
+        if len(node_ids) == 1:
+            self.focused_node = node_ids[0]
+        self._changed()
+
+    def select_all(self) -> None:
+        self.select(list(self.patch.nodes), list(self.patch.links))
+
+    def delete_selection(self) -> bool:
+        if not self.selected_nodes and not self.selected_links:
+            self.say("nothing selected to delete")
+            return False
+        nodes, links = list(self.selected_nodes), list(self.selected_links)
+        what = ", ".join(nodes + [str(link) for link in links])
+        self.selected_nodes, self.selected_links = [], []
+        return self.execute(RemoveItems(nodes, links, label=f"delete {what}"), f"deleted {what}")
+
+    def copy_selection(self) -> bool:
+        fragment = self._fragment(self.selected_nodes)
+        if fragment is None:
+            self.say("select nodes to copy")
+            return False
+        self.clipboard = fragment
+        self.say(f"copied {len(fragment['nodes'])} nodes and {len(fragment['links'])} links")
+        return True
+
+    def paste(self, position: Position | None = None) -> list[str]:
+        """Paste the clipboard (at ``position``, or beside the original) as new nodes."""
+        if self.clipboard is None:
+            self.say("the clipboard is empty: copy nodes first")
+            return []
+        return self._place(self.clipboard, position, "paste")
+
+    def duplicate(self) -> list[str]:
+        """Copy and paste the selection in one step, leaving the clipboard as it was."""
+        fragment = self._fragment(self.selected_nodes)
+        if fragment is None:
+            self.say("select nodes to duplicate")
+            return []
+        return self._place(fragment, None, "duplicate")
+
+    def _fragment(self, node_ids: list[str]) -> dict[str, Any] | None:
+        """The nodes and the links among them, as plain data."""
+        if not node_ids:
+            return None
+        chosen = set(node_ids)
+        return {
+            "nodes": [copy.deepcopy(self.patch.nodes[node_id]) for node_id in node_ids],
+            "links": [
+                link for link in self.patch.links if link.source.node in chosen and link.target.node in chosen
+            ],
+        }
+
+    def _place(self, fragment: dict[str, Any], position: Position | None, label: str) -> list[str]:
+        originals: list[NodeData] = fragment["nodes"]
+        left = min(node.position[0] for node in originals)
+        top = min(node.position[1] for node in originals)
+        shift = PASTE_OFFSET if position is None else (position[0] - left, position[1] - top)
+        renamed: dict[str, str] = {}
+        scratch = Patch(nodes=dict(self.patch.nodes))
+        new_nodes = []
+        for node in originals:
+            new_id = scratch.fresh_id(node.type)
+            renamed[node.id] = new_id
+            position_now = (node.position[0] + shift[0], node.position[1] + shift[1])
+            clone = NodeData(new_id, node.type, copy.deepcopy(node.params), position_now)
+            scratch.nodes[new_id] = clone
+            new_nodes.append(clone)
+        new_links = [
+            Link(
+                PortRef(renamed[link.source.node], link.source.port),
+                PortRef(renamed[link.target.node], link.target.port),
+            )
+            for link in fragment["links"]
+        ]
+        ids = [node.id for node in new_nodes]
+        if not self.execute(AddNodes(new_nodes, new_links, label=label), f"{label}: {', '.join(ids)}"):
+            return []
+        self.select(ids, new_links)
+        return ids
+
+    # -- master level: the output nodes' level, so it is saved, undone and heard like any param --
+    def output_nodes(self) -> list[str]:
+        return [node_id for node_id, node in self.patch.nodes.items() if node.type == "output"]
+
+    def master_level_db(self) -> float | None:
+        outputs = self.output_nodes()
+        return self.patch.nodes[outputs[0]].params["level_db"] if outputs else None
+
+    def set_master_level(self, level_db: float) -> bool:
+        outputs = self.output_nodes()
+        if not outputs:
+            self.say("there is no output node to set the level of", "warning")
+            return False
+        param = self.patch.nodes[outputs[0]].spec.PARAMS["level_db"]
+        level_db = min(max(float(level_db), param.min), param.max)
+        return self._set_params([(node_id, "level_db", level_db) for node_id in outputs], "master level")
+
+    # -- the palette ---------------------------------------------------------------------------
+    def open_palette(self, position: Position) -> None:
+        self.palette = Palette((float(position[0]), float(position[1])))
+        self._changed()
+
+    def type_in_palette(self, query: str) -> None:
+        if self.palette is not None:
+            self.palette.query = query
+            self.palette.highlight = 0
+            self._changed()
+
+    def move_palette_highlight(self, step: int) -> None:
+        if self.palette is not None and self.palette.matches:
+            count = len(self.palette.matches)
+            self.palette.highlight = (self.palette.highlight + step) % count
+            self._changed()
+
+    def accept_palette(self, type_name: str | None = None) -> str | None:
+        """Place the highlighted (or given) node type where the palette was opened."""
+        palette = self.palette
+        if palette is None:
+            return None
+        matches = palette.matches
+        if type_name is None:
+            if not matches:
+                self.say(f"no node type matches {palette.query!r}", "warning")
+                return None
+            type_name = matches[min(palette.highlight, len(matches) - 1)]
+        self.close_palette()
+        return self.add_node(type_name, palette.position)
+
+    def close_palette(self) -> None:
+        self.palette = None
+        self._changed()
+
+    # -- files ---------------------------------------------------------------------------------
+    def request(self, action: str, path: Path | None = None) -> bool:
+        """Do ``action`` ("new", "open", "quit") now, or ask first when there are unsaved changes."""
+        if self.dirty:
+            self.pending = PendingAction(action, Path(path) if path else None)
+            self._changed()
+            return False
+        return self._perform(PendingAction(action, Path(path) if path else None))
+
+    def resolve_pending(self, choice: str) -> bool:
+        """The answer to "save changes?": "save", "discard" or "cancel"."""
+        pending, self.pending = self.pending, None
+        self._changed()
+        if pending is None or choice == "cancel":
+            return False
+        if choice == "save":
+            if self.path is None:
+                self.pending = pending  # the view asks where to save, then resolves again
+                self.say("choose where to save the patch first", "warning")
+                return False
+            if not self.save():
+                return False
+        return self._perform(pending)
+
+    def _perform(self, pending: PendingAction) -> bool:
+        if pending.action == "new":
+            return self.new()
+        if pending.action == "open":
+            assert pending.path is not None
+            return self.open(pending.path)
+        if pending.action == "quit":
+            self.discard_autosave()
+            self.quit_requested = True
+            self._changed()
+            return True
+        raise ValueError(f"unknown action {pending.action!r}")
+
+    def new(self) -> bool:
+        self._replace(new_patch(), None)
+        self.say("new patch")
+        return True
+
+    def open(self, path: Path | str) -> bool:
+        """Load ``path``; a bad file leaves the current patch as it was and says why."""
+        from patcher.patchfile import load
+
+        path = Path(path)
+        try:
+            patch = load(path)
+        except PatchError as error:
+            self.say(f"could not open {path}: {error}", "error")
+            return False
+        self._replace(patch, path)
+        self._remember(path)
+        self.say(f"opened {path}")
+        return True
+
+    def _replace(self, patch: Patch, path: Path | None) -> None:
+        self.patch = patch
+        self.path = path
+        self.undo_stack.clear()
+        self.redo_stack.clear()
+        self._saved_top = None
+        self._unsaved_without_command = False
+        self.selected_nodes, self.selected_links = [], []
+        self.focused_node = None
+        self.palette = None
+        self.discard_autosave()
+        self._changed()
+        self._update_engine()
+
+    def save(self) -> bool:
+        """Save to the current file; False (and nothing written) when it has none yet."""
+        if self.path is None:
+            self.say("the patch has no file yet: use Save As", "warning")
+            return False
+        return self.save_as(self.path)
+
+    def save_as(self, path: Path | str) -> bool:
+        from patcher.patchfile import save
+
+        path = Path(path)
+        if path.suffix != ".json":
+            path = path.with_name(path.name + ".json")
+        try:
+            save(self.patch, path)
+        except (OSError, ValueError) as error:
+            self.say(f"could not save {path}: {error}", "error")
+            return False
+        self.patch.base_dir = path.resolve().parent
+        self.path = path
+        self._saved_top = self.undo_stack[-1] if self.undo_stack else None
+        self._unsaved_without_command = False
+        self._remember(path)
+        self.discard_autosave()
+        self.say(f"saved {path}")
+        return True
+
+    def example_patches(self) -> list[Path]:
+        return sorted(self.examples_dir.glob("*.json"))
+
+    # -- recent files ----------------------------------------------------------------------------
+    @property
+    def _recent_file(self) -> Path:
+        return self.state_dir / "recent.json"
+
+    def _read_recent(self) -> list[Path]:
+        try:
+            entries = json.loads(self._recent_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        if not isinstance(entries, list):
+            return []
+        return [Path(entry) for entry in entries if isinstance(entry, str)][:RECENT_LIMIT]
+
+    def _remember(self, path: Path) -> None:
+        path = path.resolve()
+        self.recent_files = [path] + [p for p in self.recent_files if p != path]
+        del self.recent_files[RECENT_LIMIT:]
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._recent_file.write_text(json.dumps([str(p) for p in self.recent_files], indent=1))
+        except OSError as error:
+            self.say(f"could not remember recent files in {self.state_dir}: {error}", "warning")
+
+    # -- autosave and crash recovery ----------------------------------------------------------------
+    @property
+    def autosave_file(self) -> Path:
+        return self.state_dir / "autosave.json"
+
+    def autosave_if_due(self) -> bool:
+        """Called every frame: write the autosave when there are unsaved edits not yet in it."""
+        now = self.clock()
+        if now - self._last_autosave < AUTOSAVE_SECONDS:
+            return False
+        self._last_autosave = now
+        if not self.dirty or self._autosaved_version == self.version:
+            return False
+        return self.autosave()
+
+    def autosave(self) -> bool:
+        from patcher.patchfile import to_dict
+
+        document = {
+            "original": str(self.path.resolve()) if self.path else None,
+            "saved_at": time.time(),
+            "patch": to_dict(self.patch),
+        }
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            temporary = self.autosave_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
+            os.replace(temporary, self.autosave_file)
+        except (OSError, ValueError) as error:
+            self.say(f"autosave failed: {error}", "warning")
+            return False
+        self._autosaved_version = self.version
+        return True
+
+    def discard_autosave(self) -> None:
+        self.autosave_file.unlink(missing_ok=True)
+
+    def recovery_available(self) -> Autosave | None:
+        """The autosave a crashed session left behind (a clean exit removes it), if any."""
+        try:
+            document = json.loads(self.autosave_file.read_text(encoding="utf-8"))
+            original = document.get("original")
+            return Autosave(
+                self.autosave_file, Path(original) if original else None, float(document["saved_at"])
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def recover(self) -> bool:
+        """Reopen the autosaved patch, unsaved, under the file it belonged to."""
+        from patcher.patchfile import from_dict
+
+        info = self.recovery_available()
+        if info is None:
+            self.say("there is no autosaved patch to recover", "warning")
+            return False
+        try:
+            document = json.loads(info.file.read_text(encoding="utf-8"))
+            base_dir = info.original.parent if info.original else Path.cwd()
+            patch = from_dict(document["patch"], str(info.file), base_dir)
+        except (OSError, ValueError, KeyError) as error:
+            self.say(f"the autosave could not be recovered: {error}", "error")
+            return False
+        self._replace(patch, info.original)
+        self._unsaved_without_command = True
+        self.autosave()  # keep it until the recovered patch is saved
+        self.say("recovered the autosaved patch: save it to keep it")
+        return True
+
+    # -- transport ---------------------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self.player is not None
+
+    def toggle_play(self) -> bool:
+        if self.playing:
+            self.stop()
+            return False
+        return self.play()
+
+    def play(self) -> bool:
+        """Start the player on a copy of the patch; no sound card is a message, not a crash."""
+        if self.player is not None:
+            return True
+        from patcher.player import AudioDeviceError
+
+        player = None
+        try:
+            player = self.player_factory(copy.deepcopy(self.patch))
+            player.start()
+        except AudioDeviceError as error:
+            self.say(f"cannot play: {error}", "error")
+            return False
+        except PatchError as error:
+            self.say(f"cannot play this patch: {error}", "error")
+            return False
+        except OSError as error:  # no PortAudio library at all
+            self.say(f"cannot play: no audio system ({error})", "error")
+            return False
+        self.player = player
+        device = getattr(player, "device_name", "") or "the audio device"
+        self.say(f"playing on {device}")
+        return True
+
+    def stop(self) -> None:
+        if self.player is None:
+            return
+        player, self.player = self.player, None
+        try:
+            player.stop()
+        except Exception as error:  # a device that vanished must not take the editor down
+            self.say(f"stopping the audio device failed: {error}", "warning")
+        self.say("stopped")
+
+    def poll(self) -> dict[str, Any] | None:
+        """Called every frame: take the player's warnings into the status; return its meters."""
+        if self.player is None:
+            return None
+        for warning in self.player.warnings():
+            self.say(warning, "warning")
+        return self.player.meters()
+
+    def live_node(self, node_id: str) -> Node | None:
+        """The running node instance (for scopes and the convolver's IR), or None when silent."""
+        engine = getattr(self.player, "engine", None)
+        schedule = getattr(engine, "schedule", None)
+        return getattr(schedule, "nodes", {}).get(node_id)
+
+    def shutdown(self) -> None:
+        """A clean exit: stop the sound and drop the autosave (unsaved work was asked about)."""
+        self.stop()
+        self.discard_autosave()

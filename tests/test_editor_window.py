@@ -1,0 +1,490 @@
+"""The real dearpygui window under Xvfb: edits through the widgets' callbacks, real input, screenshots.
+
+The fixture starts its own Xvfb on a free display number and stops it by its PID, even when a
+test fails. The window runs in this process, so a test can call the very callbacks the
+widgets call and read the widgets back; xdotool sends real mouse and key events.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ imports it)
+from patcher.engine import Engine
+from patcher.model import Patch
+from patcher.patchfile import save
+from patcher.player import AudioDeviceError
+
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+
+SCREEN = (1600, 1000)
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT_DIR = Path("/tmp/patcher-editor-screenshots")
+
+
+def _free_display() -> int:
+    for number in range(90, 190):
+        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return number
+    raise RuntimeError("no free X display number between :90 and :189")
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """A private Xvfb for this module; DISPLAY points at it while the tests run."""
+    number = _free_display()
+    server = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    old = os.environ.get("DISPLAY")
+    try:
+        socket = Path(f"/tmp/.X11-unix/X{number}")
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"Xvfb :{number} did not start")
+            time.sleep(0.05)
+        os.environ["DISPLAY"] = f":{number}"
+        yield f":{number}"
+    finally:
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+class OfflinePlayer:
+    """A player without a sound card: the real engine, one block per poll of the meters."""
+
+    def __init__(self, patch: Patch) -> None:
+        self.engine = Engine(patch)
+        self.device_name = "offline test engine"
+        self.levels = np.zeros(2)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        self.engine.set_param(node_id, name, value)
+
+    def update_patch(self, patch: Patch) -> None:
+        self.engine.update_patch(patch)
+
+    def meters(self) -> dict[str, Any]:
+        for _ in range(8):
+            block = self.engine.process_block()
+        self.levels = np.max(np.abs(block), axis=1)
+        return {"level": self.levels, "cpu_load": 0.05, "underruns": 0, "callbacks": 1}
+
+    def warnings(self) -> list[str]:
+        return self.engine.take_reports()
+
+
+def demo_patch(folder: Path) -> Path:
+    patch = Patch(base_dir=folder)
+    patch.add_node("oscillator", "osc", position=(20.0, 40.0), waveform="saw", frequency_hz=110.0)
+    patch.add_node("lfo", "lfo", position=(20.0, 300.0), rate_hz=0.5, depth=600.0)
+    patch.add_node("filter", "lp", position=(280.0, 40.0), cutoff_hz=900.0, q=4.0)
+    patch.add_node("waveshaper", "drive", position=(520.0, 40.0), drive_db=12.0)
+    patch.add_node("output", "out", position=(760.0, 60.0), level_db=-6.0)
+    patch.add_node("scope", "scope", position=(520.0, 330.0))
+    patch.add_node("spectrum", "spectrum", position=(760.0, 330.0))
+    for source, target in (
+        ("osc.out", "lp.in"),
+        ("lfo.out", "lp.cutoff_hz"),
+        ("lp.out", "drive.in"),
+        ("drive.out", "out.left"),
+        ("drive.out", "scope.in"),
+        ("drive.out", "spectrum.in"),
+    ):
+        patch.connect(source, target)
+    patch.description = "A saw through a swept resonant filter and a drive, with a scope and a spectrum."
+    path = folder / "demo.json"
+    save(patch, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_window(display: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One window for the module: dearpygui does not survive a second context in one process."""
+    from patcher.editor.model import EditorModel
+    from patcher.editor.view import EditorView
+
+    state = tmp_path_factory.mktemp("state")
+    model = EditorModel(state_dir=state, player_factory=OfflinePlayer)
+    view = EditorView(model, width=1400, height=860, position=(0, 0))
+    view.build()
+    try:
+        yield view
+    finally:
+        model.stop()
+        view.destroy()
+
+
+@pytest.fixture
+def window(shared_window: Any, tmp_path: Path) -> Iterator[Any]:
+    """The window with the demo patch freshly opened, nothing pending, nothing playing."""
+    view, model = shared_window, shared_window.model
+    model.stop()
+    model.player_factory = OfflinePlayer
+    model.pending = None
+    model.palette = None
+    assert model.open(demo_patch(tmp_path))
+    frames(view, 3)
+    yield view
+    model.stop()
+
+
+def frames(view: Any, count: int = 2) -> None:
+    for _ in range(count):
+        view.frame()
+
+
+def alias_id(tag: str) -> int:
+    import dearpygui.dearpygui as dpg
+
+    return dpg.get_alias_id(tag)
+
+
+def pixels_of(path: Path) -> np.ndarray:
+    from matplotlib.image import imread
+
+    image = imread(path)
+    return np.round(image[..., :3] * 255).astype(int)
+
+
+def has_colour(image: np.ndarray, colour: tuple[int, int, int], at_least: int = 200) -> bool:
+    close = np.all(np.abs(image - np.array(colour)) <= 3, axis=-1)
+    return int(close.sum()) >= at_least
+
+
+def test_smoke_edit_through_widget_callbacks_then_screenshot(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    assert dpg.does_item_exist("node:osc") and dpg.does_item_exist("link:osc.out->lp.in")
+    assert dpg.get_item_pos("node:lp") == [280, 40]
+
+    # Add a node with the browser button, exactly as a click does.
+    dpg.get_item_callback("add:gain")("add:gain", None, dpg.get_item_user_data("add:gain"))
+    frames(view)
+    assert "gain1" in model.patch.nodes and dpg.does_item_exist("node:gain1")
+
+    # Link it with the canvas's link callback (pin ids as dearpygui passes them, either order).
+    view.on_link("canvas", (alias_id("pin:in:gain1.in"), alias_id("pin:out:lp.out")))
+    frames(view)
+    assert dpg.does_item_exist("link:lp.out->gain1.in")
+
+    # A delay-free loop is refused and the status bar names it.
+    view.on_link("canvas", (alias_id("pin:out:gain1.out"), alias_id("pin:in:lp.in")))
+    frames(view)
+    status = dpg.get_value("status_text")
+    assert "delay-free feedback loop" in status and "gain1" in status
+    assert not dpg.does_item_exist("link:gain1.out->lp.in")
+    # Two inputs cannot be linked either.
+    view.on_link("canvas", (alias_id("pin:in:gain1.in"), alias_id("pin:in:lp.in")))
+    assert "both inputs" in model.status.text
+
+    # Select the filter (as a click on the canvas would) and move its cutoff slider.
+    model.select(["lp"])
+    frames(view)
+    slider = "param:cutoff_hz"
+    assert dpg.does_item_exist(slider)
+    assert dpg.get_item_configuration(slider)["min_value"] == pytest.approx(1.0)  # log10(10 Hz)
+    callback = dpg.get_item_callback(slider)
+    callback(slider, math.log10(3000.0), dpg.get_item_user_data(slider))
+    frames(view)
+    assert model.patch.nodes["lp"].params["cutoff_hz"] == pytest.approx(3000.0)
+    assert "3 kHz" in dpg.get_item_configuration(slider)["format"]
+    combo = "param:type"
+    dpg.get_item_callback(combo)(combo, "highpass", dpg.get_item_user_data(combo))
+    assert model.patch.nodes["lp"].params["type"] == "highpass"
+
+    # Undo twice through the menu's action: the type, then the cutoff, come back.
+    view.perform("undo")
+    view.perform("undo")
+    frames(view)
+    assert model.patch.nodes["lp"].params["cutoff_hz"] == 900.0
+    assert dpg.get_value("param:cutoff_hz:typed") == pytest.approx(900.0)
+
+    # The title shows the file and the unsaved mark.
+    assert dpg.get_viewport_title().startswith("demo.json *")
+
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    shot = SCREENSHOT_DIR / "smoke.png"
+    assert view.screenshot(shot, frames=4)
+    image = pixels_of(shot)
+    assert image.shape[0] >= 800 and image.shape[1] >= 1300
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50, "the screenshot is nearly blank"
+    from patcher.editor.view import FAMILY_COLORS
+
+    for family in ("sources", "filters", "shapers", "io", "meters"):
+        assert has_colour(image, FAMILY_COLORS[family]), f"no {family} node title bar in the screenshot"
+
+
+def test_play_shows_meters_and_live_scope_and_edits_reach_the_engine(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    view.perform("play")
+    frames(view, 4)
+    assert model.playing and dpg.get_item_configuration("play_button")["label"] == "Stop"
+    assert "dBFS" in dpg.get_item_configuration("meter_left")["overlay"]
+    assert dpg.get_value("meter_left") > 0.0
+    picture = view._picture_for("scope")
+    assert "peak" in picture.plots[0].caption
+    spectrum = view._picture_for("spectrum")
+    assert spectrum.plots[0].caption.startswith("peak")
+    engine = model.player.engine
+    dpg.get_item_callback("master_level")("master_level", -20.0, None)
+    assert engine.patch.nodes["out"].params["level_db"] == -20.0
+    model.select(["drive"])
+    frames(view)
+    assert dpg.does_item_exist("panel_draw:0")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "playing.png", frames=6)
+    view.perform("play")
+    frames(view)
+    assert not model.playing and dpg.get_item_configuration("play_button")["label"] == "Play"
+
+
+def test_no_audio_device_is_a_status_message(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    def no_device(patch: Patch) -> OfflinePlayer:
+        raise AudioDeviceError("no audio output device found (test)")
+
+    window.model.player_factory = no_device
+    window.perform("play")
+    frames(window)
+    assert "no audio output device" in dpg.get_value("status_text")
+    assert dpg.get_item_configuration("play_button")["label"] == "Play"
+
+
+def test_opening_a_bad_patch_keeps_the_canvas(window: Any, tmp_path: Path) -> None:
+    import dearpygui.dearpygui as dpg
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "patcher", "version": 1, "nodes": [{"id": "x", "type": "nope"}]}')
+    window.model.request("open", bad)
+    frames(window)
+    assert "unknown node type 'nope'" in dpg.get_value("status_text")
+    assert dpg.does_item_exist("node:osc")
+
+
+def test_unsaved_changes_open_the_confirm_dialog(window: Any, tmp_path: Path) -> None:
+    import dearpygui.dearpygui as dpg
+
+    window.model.add_node("noise")
+    window.perform("new")
+    frames(window)
+    assert dpg.is_item_shown("confirm_dialog")
+    window.on_confirm("discard")
+    frames(window)
+    assert not dpg.is_item_shown("confirm_dialog")
+    assert list(window.model.patch.nodes) == ["out"]
+    assert not dpg.does_item_exist("node:osc") and dpg.does_item_exist("node:out")
+
+
+def test_an_autosave_is_offered_back(window: Any, tmp_path: Path) -> None:
+    import dearpygui.dearpygui as dpg
+
+    model = window.model
+    model.add_node("noise")
+    model.autosave()
+    crashed = set(model.patch.nodes)
+    model.open(demo_patch(tmp_path))  # as a fresh session would start
+    model.autosave()
+    assert window.offer_recovery()
+    frames(window)
+    assert dpg.is_item_shown("recover_dialog") and "demo.json" in dpg.get_value("recover_text")
+    window.on_recover(False)
+    assert not window.offer_recovery()
+    model.add_node("noise")
+    model.autosave()
+    window.offer_recovery()
+    window.on_recover(True)
+    frames(window)
+    assert set(model.patch.nodes) == crashed and model.dirty
+    assert dpg.does_item_exist("node:noise1") and not dpg.is_item_shown("recover_dialog")
+
+
+# -- real input through xdotool -----------------------------------------------------------------
+def xdotool(*args: str) -> None:
+    subprocess.run(["xdotool", *args], check=True, timeout=10)
+
+
+def screen_point(tag: str, where: str = "centre") -> tuple[int, int]:
+    """Screen position of an item (the viewport sits at the screen's origin)."""
+    import dearpygui.dearpygui as dpg
+
+    x, y = dpg.get_item_rect_min(tag)
+    width, height = dpg.get_item_rect_size(tag)
+    if where == "left":
+        return int(x), int(y + height / 2)
+    if where == "right":
+        return int(x + width), int(y + height / 2)
+    if where == "top":  # a node's title, near its left end (its right end may be scrolled off)
+        return int(x + 20), int(y + 6)
+    return int(x + width / 2), int(y + height / 2)
+
+
+def pin_point(node_id: str, port: str, direction: str) -> tuple[int, int]:
+    """Where the pin's circle is: on the node's left edge for inputs, its right edge for outputs."""
+    import dearpygui.dearpygui as dpg
+
+    node_left, _top = dpg.get_item_rect_min(f"node:{node_id}")
+    node_width, _height = dpg.get_item_rect_size(f"node:{node_id}")
+    label = dpg.get_item_children(f"pin:{direction}:{node_id}.{port}", 1)[0]  # the port's name
+    _x, y = screen_point(label)
+    return (int(node_left), y) if direction == "in" else (int(node_left + node_width), y)
+
+
+def move_and_settle(view: Any, x: int, y: int) -> None:
+    xdotool("mousemove", str(x), str(y))
+    frames(view, 3)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_drag_a_link_delete_a_node_and_type_in_the_palette(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.disconnect("drive.out", "out.left")
+    frames(view, 3)
+    assert not dpg.does_item_exist("link:drive.out->out.left")
+
+    # Drag from the drive's output pin to the output's left pin.
+    start, end = pin_point("drive", "out", "out"), pin_point("out", "left", "in")
+    move_and_settle(view, *start)
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    for step in range(1, 6):
+        move_and_settle(
+            view, start[0] + (end[0] - start[0]) * step // 5, start[1] + (end[1] - start[1]) * step // 5
+        )
+    xdotool("mouseup", "1")
+    frames(view, 4)
+    assert any(str(link) == "drive.out -> out.left" for link in model.patch.links), model.status.text
+    assert dpg.does_item_exist("link:drive.out->out.left")
+
+    # Click the spectrum node's title to select it, then press Delete.
+    move_and_settle(view, *screen_point("node:spectrum", "top"))
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    xdotool("mouseup", "1")
+    frames(view, 4)
+    assert model.selected_nodes == ["spectrum"]
+    xdotool("key", "Delete")
+    frames(view, 4)
+    assert "spectrum" not in model.patch.nodes and not dpg.does_item_exist("node:spectrum")
+
+    # Tab on an empty part of the canvas opens the palette at the mouse; type, Enter places the node.
+    left, top = dpg.get_item_pos("canvas_area")  # the main window fills the viewport from (0, 0)
+    move_and_settle(view, int(left + 300), int(top + 600))
+    xdotool("key", "Tab")
+    frames(view, 4)
+    assert model.palette is not None and dpg.is_item_shown("palette")
+    xdotool("type", "--delay", "30", "noi")
+    frames(view, 4)
+    assert model.palette.query == "noi" and model.palette.matches[0] == "noise"
+    xdotool("key", "Return")
+    frames(view, 4)
+    assert "noise1" in model.patch.nodes and model.palette is None
+    placed = model.patch.nodes["noise1"].position
+    assert dpg.does_item_exist("node:noise1")
+    node_left, node_top = dpg.get_item_rect_min("node:noise1")
+    assert abs(node_left - (left + 300)) < 40 and abs(node_top - (top + 600)) < 40, placed
+
+    # Drag a node by its title: one undoable move; panning with the middle button moves nothing.
+    depth = len(model.undo_stack)
+    start = screen_point("node:scope", "top")
+    move_and_settle(view, *start)
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    for step in range(1, 4):
+        move_and_settle(view, start[0] + 20 * step, start[1] + 10 * step)
+    xdotool("mouseup", "1")
+    frames(view, 4)
+    assert model.patch.nodes["scope"].position == (580.0, 360.0)
+    assert len(model.undo_stack) == depth + 1
+    move_and_settle(view, int(left + 500), int(top + 650))
+    xdotool("mousedown", "2")
+    frames(view, 3)
+    move_and_settle(view, int(left + 450), int(top + 620))
+    xdotool("mouseup", "2")
+    frames(view, 4)
+    assert len(model.undo_stack) == depth + 1, "panning was recorded as a move"
+    model.undo()
+    frames(view, 3)
+    assert dpg.get_item_pos("node:scope") == [520, 330]
+
+    # Ctrl+Z through the keyboard takes the node back.
+    xdotool("key", "ctrl+z")
+    frames(view, 4)
+    assert "noise1" not in model.patch.nodes
+    xdotool("key", "space")
+    frames(view, 4)
+    assert model.playing and "offline test engine" in dpg.get_value("status_text")
+    xdotool("key", "space")
+    frames(view, 4)
+    assert not model.playing
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "after-xdotool.png", frames=3)
+
+
+# -- the command line -------------------------------------------------------------------------
+def test_screenshot_command_line(display: str, tmp_path: Path) -> None:
+    shot = tmp_path / "cli.png"
+    environment = dict(os.environ, DISPLAY=display, PATCHER_STATE_DIR=str(tmp_path / "state"))
+    result = subprocess.run(
+        [sys.executable, "-m", "patcher.editor", str(demo_patch(tmp_path)), "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    image = pixels_of(shot)
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    shutil.copy(shot, SCREENSHOT_DIR / "cli.png")
+
+
+def test_screenshot_of_a_bad_patch_fails_with_the_loader_message(display: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    environment = dict(os.environ, DISPLAY=display, PATCHER_STATE_DIR=str(tmp_path / "state"))
+    result = subprocess.run(
+        [sys.executable, "-m", "patcher.editor", str(bad), "--screenshot", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "malformed JSON" in result.stderr

@@ -1,0 +1,111 @@
+"""Meters: the scope and the spectrum keep what they were fed, and picture it faithfully."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import get_window
+
+import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ imports it)
+from nodes.scopes import HISTORY, magnitude_spectrum_db, trigger_window
+from patcher.engine import Engine
+from patcher.model import Patch
+from patcher.spec import registry
+from tests import test_nodes_contract as contract
+from tests.nodetools import probe_signal
+
+METERS = ("scope", "spectrum")
+RATE = 48000
+
+
+@pytest.mark.parametrize("type_name", METERS)
+def test_meters_keep_the_node_contract(type_name: str) -> None:
+    contract.test_spec_is_complete(type_name)
+    contract.test_output_does_not_depend_on_block_size(type_name)
+    for end in ("min", "max"):
+        contract.test_every_param_at_its_limits_gives_finite_output(type_name, end)
+    cls = registry()[type_name]
+    assert cls.IS_SINK and cls.FAMILY == "meters" and cls.INPUTS == ("in",) and cls.OUTPUTS == ()
+
+
+def feed(type_name: str, signal: np.ndarray, block: int, params: dict | None = None):
+    node = registry()[type_name](params or {})
+    node.linked = frozenset({"in"})
+    node.prepare(RATE, block)
+    for start in range(0, len(signal), block):
+        node.process({"in": signal[start : start + block]}, node.params, {})
+    return node
+
+
+@pytest.mark.parametrize("block", [1, 64, 65, 1024])
+def test_the_latest_samples_come_back_in_order_whatever_the_block_size(block: int) -> None:
+    signal = probe_signal(3000 if block == 1 else HISTORY + 5000)
+    node = feed("scope", signal, block)
+    np.testing.assert_array_equal(node.latest(2000), signal[-2000:])
+
+
+def test_history_is_silence_before_anything_arrives() -> None:
+    node = feed("scope", np.ones(10), 10)
+    latest = node.latest(20)
+    assert np.all(latest[:10] == 0.0) and np.all(latest[10:] == 1.0)
+
+
+def test_scope_starts_its_picture_at_a_rising_crossing() -> None:
+    t = np.arange(RATE // 10) / RATE
+    sine = 0.8 * np.sin(2 * np.pi * 1000 * t + 1.0)
+    node = feed("scope", sine, 256, {"time_ms": 5.0})
+    picture = node.triggered_waveform()
+    assert len(picture) == 240  # 5 ms at 48 kHz
+    assert picture[0] >= 0.0 and picture[0] < 0.2 and picture[1] > picture[0]
+    falling = feed("scope", sine, 256, {"time_ms": 5.0, "trigger": "falling"}).triggered_waveform()
+    assert falling[0] <= 0.0 and falling[0] > -0.2 and falling[1] < falling[0]
+    free = feed("scope", sine, 256, {"time_ms": 5.0, "trigger": "free"}).triggered_waveform()
+    np.testing.assert_array_equal(free, sine[-240:])
+
+
+def test_trigger_level_and_a_signal_that_never_crosses() -> None:
+    ramp = np.linspace(-1.0, 1.0, 1000)
+    window = trigger_window(ramp, 100, "rising", 0.5)
+    assert window[0] >= 0.5 and window[0] - 0.5 < 0.01
+    flat = np.full(1000, 0.3)
+    np.testing.assert_array_equal(trigger_window(flat, 100, "rising", 0.5), flat[-100:])
+
+
+def test_spectrum_of_a_sine_peaks_at_its_frequency_and_level() -> None:
+    size = 4096
+    frequency = 85 * RATE / size  # exactly on a bin: no scalloping
+    t = np.arange(RATE) / RATE
+    node = feed("spectrum", 0.5 * np.sin(2 * np.pi * frequency * t), 512, {"fft_size": str(size)})
+    frequencies, level = node.spectrum_db()
+    peak = int(np.argmax(level))
+    assert frequencies[peak] == pytest.approx(frequency)
+    assert level[peak] == pytest.approx(20 * np.log10(0.5), abs=0.05)
+    assert len(frequencies) == size // 2 and frequencies[0] > 0
+
+
+def test_spectrum_matches_a_scipy_hann_reference() -> None:
+    samples = probe_signal(2048)
+    _frequencies, level = magnitude_spectrum_db(samples, RATE, floor_db=-200.0)
+    window = get_window("hann", 2048, fftbins=False)
+    reference = np.abs(np.fft.rfft(samples * window)) * 2 / window.sum()
+    np.testing.assert_allclose(level, 20 * np.log10(reference[1:]), atol=1e-9)
+
+
+def test_spectrum_floor_holds_silence() -> None:
+    node = feed("spectrum", np.zeros(8192), 256, {"floor_db": -90.0})
+    _frequencies, level = node.spectrum_db()
+    assert np.all(level == pytest.approx(-90.0))
+
+
+def test_a_scope_alone_keeps_its_source_running() -> None:
+    patch = Patch()
+    patch.add_node("oscillator", "osc", frequency_hz=1000.0)
+    patch.add_node("scope", "scope")
+    patch.connect("osc.out", "scope.in")
+    engine = Engine(patch, block_size=256)
+    for _ in range(8):
+        engine.process_block()
+    assert engine.schedule.pruned == []
+    scope = engine.schedule.nodes["scope"]
+    assert np.max(np.abs(scope.latest(1024))) > 0.4
+    assert engine.schedule.sinks == []  # a meter adds nothing to the output mix
