@@ -12,17 +12,22 @@ Use :func:`shared_jack_server` from fixtures (one server per process, reference-
         with sd.Stream(device=jack.device, samplerate=48000, blocksize=256, callback=cb):
             ...
 
-Rules learned the hard way (see the module notes at the end of ``start``/``stop``):
+Rules learned the hard way (details in the report / notes):
 
 * PortAudio talks to the server named by ``JACK_DEFAULT_SERVER`` (read by libjack when PortAudio
   opens its client in ``Pa_Initialize``), so the server gets a unique ``-n`` name and the variable
-  is set for this process while the server runs. Only one server per process can be in use.
+  is set for this process while the server runs. Only one server per process can be in use;
+  separate processes (pytest-xdist workers) each get their own.
 * PortAudio enumerates devices only in ``Pa_Initialize``: after the server starts it must be
   terminated and re-initialised (``sd._terminate(); sd._initialize()``). That closes any open stream.
 * PortAudio must be terminated BEFORE jackd stops. Stopping jackd under an open stream makes
   ``Pa_StopStream`` hang forever; stopping it under an idle but initialised PortAudio makes the next
   ``Pa_Terminate`` (also the one sounddevice runs at exit) abort the interpreter with
   ``pa_jack.c: Terminate: Assertion `err == 0' failed``.
+* Xruns: PortAudio flags the callback after a late one with ``input_overflow | output_underflow``
+  (both, always, on every PortAudio JACK stream of the process), usually the next callback,
+  sometimes 2-3 later. With a blocksize above the JACK period the flag is lost; jackd's log
+  (``JackEngine::XRun``, see :meth:`JackServer.xrun_count`) always has it.
 """
 
 from __future__ import annotations
@@ -107,8 +112,8 @@ class JackServer:
 
     ``device`` (an int for ``sd.Stream(device=...)``) is valid between :meth:`start` and
     :meth:`stop`. ``realtime=None`` uses ``-R`` when SCHED_FIFO is allowed, else ``-r`` (env
-    ``PATCHER_JACK_REALTIME=0|1`` forces it); both
-    keep time (the dummy driver sleeps on the clock), ``-R`` just jitters less under CPU load.
+    ``PATCHER_JACK_REALTIME=0|1`` forces it). Both keep time (the dummy driver sleeps on the
+    clock), but ``-r`` jitters by several ms and xruns under CPU contention; ``-R`` does not.
     """
 
     _active: JackServer | None = None  # one per process: JACK_DEFAULT_SERVER is process-global

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +41,11 @@ class Run:
     nonzero_input_calls: int = 0
     times: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+    jack_xruns: int = 0  # JackEngine::XRun lines jackd logged during the run
+
+    @property
+    def flagged_calls(self) -> list[int]:
+        return [call for call, *_ in self.flags]
 
     def expected_calls(self, blocksize: int) -> float:
         return self.elapsed * RATE / blocksize
@@ -91,6 +98,49 @@ def run_stream(
     return run
 
 
+def measure(
+    jack: JackServer,
+    check: Callable[[Run], str | None],
+    *,
+    attempts: int = 3,
+    expect_xruns: int = 0,
+    **stream_args,
+) -> Run:
+    """Run a stream until ``check(run)`` returns None (no problem).
+
+    A real-time device on a shared box sees the odd xrun the test did not cause (measured: none in
+    60 s idle with ``-R``, about one per 100 s of streaming during the pytest run). One such xrun
+    costs an attempt, with a warning, not the test; a systematic problem fails all attempts.
+    """
+    problem = "not run"
+    for attempt in range(1, attempts + 1):
+        jack.mark_xruns()
+        run = run_stream(jack.device, **stream_args)
+        run.jack_xruns = jack.xruns_since_mark(
+            wait=1.0 if expect_xruns else 0.2, at_least=max(expect_xruns, 1)
+        )
+        problem = check(run)
+        if problem is None:
+            return run
+        warnings.warn(f"attempt {attempt}/{attempts}: {problem}", RuntimeWarning, stacklevel=2)
+    pytest.fail(problem)
+
+
+def count_problem(run: Run, blocksize: int = PERIOD) -> str | None:
+    expected = run.elapsed * RATE / blocksize  # ~375 at 256 frames in 2 s
+    if abs(run.calls - expected) > TOLERANCE * expected + 2:
+        return f"{run.calls} callbacks, expected {expected:.0f}"
+    if set(run.frames) != {blocksize}:
+        return f"frames per callback {set(run.frames)}"
+    return None
+
+
+def clean(run: Run, blocksize: int = PERIOD) -> str | None:
+    if run.flags or run.jack_xruns:
+        return f"unexpected xrun: flags {run.flags[:5]}, jackd xruns {run.jack_xruns}"
+    return count_problem(run, blocksize)
+
+
 def test_portaudio_sees_the_jack_device(jack: JackServer) -> None:
     info = sd.query_devices(jack.device)
     assert sd.query_hostapis(info["hostapi"])["name"] == JACK_HOSTAPI_NAME
@@ -103,14 +153,10 @@ def test_portaudio_sees_the_jack_device(jack: JackServer) -> None:
 
 @pytest.mark.parametrize("duplex", [True, False], ids=["duplex", "output"])
 def test_stream_keeps_real_time(jack: JackServer, duplex: bool) -> None:
-    run = run_stream(jack.device, duplex=duplex)
-    expected = SECONDS * RATE / PERIOD  # 375
-    assert abs(run.calls - expected) <= TOLERANCE * expected, (run.calls, expected)
-    assert set(run.frames) == {PERIOD}
-    assert run.flags == []
+    run = measure(jack, clean, duplex=duplex)
+    assert abs(run.calls - SECONDS * RATE / PERIOD) <= TOLERANCE * 375  # 375 expected
     # The callback's own clock (JACK frame time) advances one period per call.
-    step = np.diff(run.times)
-    assert np.median(step) == pytest.approx(PERIOD / RATE, rel=0.02)
+    assert np.median(np.diff(run.times)) == pytest.approx(PERIOD / RATE, rel=0.02)
     assert run.times[-1] - run.times[0] == pytest.approx((run.calls - 1) * PERIOD / RATE, rel=0.02)
 
 
@@ -120,42 +166,56 @@ def test_dummy_capture_delivers_silence(jack: JackServer) -> None:
     assert run.nonzero_input_calls == 0
 
 
+STALLS = (50, 150)
+
+
+def stalls_flagged(run: Run) -> str | None:
+    """Each stall flags one of the few callbacks after it (the notice comes from jackd
+    asynchronously: usually the very next callback, sometimes 2-3 later) and nothing else."""
+    expected = []
+    for stall in STALLS:
+        window = [call for call in run.flagged_calls if stall < call <= stall + 8]
+        if not window:
+            return f"stall at callback {stall} not flagged: {run.flagged_calls}"
+        expected.append(window[0])
+    if run.flagged_calls != expected:
+        return f"flags beyond the stalls: {run.flagged_calls}"
+    if not all(under and over for _, _, under, over in run.flags):
+        return f"flag kinds {run.flags}"
+    if run.jack_xruns < len(STALLS):
+        return f"jackd logged {run.jack_xruns} xruns for {len(STALLS)} stalls"
+    return count_problem(run)
+
+
 @pytest.mark.parametrize("duplex", [True, False], ids=["duplex", "output"])
 def test_slow_callback_is_reported_as_xrun(jack: JackServer, duplex: bool) -> None:
-    jack.mark_xruns()
-    run = run_stream(jack.device, duplex=duplex, slow_calls=(50, 150), slow_seconds=0.010)
-    # Each 10 ms callback (period 5.33 ms) flags the callback right after it, with both flags.
-    assert [call for call, *_ in run.flags] == [51, 151], run.flags
-    assert all(under and over for _, _, under, over in run.flags)
-    assert jack.xruns_since_mark(wait=1.0, at_least=2) >= 2
-    # A 10 ms stall lost no cycle: it fits in the 2-period engine slack.
-    assert abs(run.calls - 375) <= TOLERANCE * 375
+    # 10 ms in a 5.33 ms period: flagged input_overflow + output_underflow (both, even on an
+    # output-only stream), and logged by jackd. A 10 ms stall loses no callback.
+    measure(
+        jack, stalls_flagged, duplex=duplex, slow_calls=STALLS, slow_seconds=0.010, expect_xruns=len(STALLS)
+    )
 
 
 def test_callback_within_period_is_clean(jack: JackServer) -> None:
-    jack.mark_xruns()
-    run = run_stream(jack.device, slow_calls=(50, 150), slow_seconds=0.003, seconds=1.0)
-    assert run.flags == []
-    assert jack.xruns_since_mark(wait=0.2) == 0
+    measure(jack, clean, slow_calls=STALLS, slow_seconds=0.003)
 
 
 @pytest.mark.parametrize("blocksize", [64, 100, 512])
 def test_other_blocksizes_are_adapted_by_portaudio(jack: JackServer, blocksize: int) -> None:
-    """PortAudio re-blocks to the JACK period: same frames per second, calls in bursts or skips."""
-    run = run_stream(jack.device, blocksize=blocksize)
-    assert set(run.frames) == {blocksize}
-    expected = SECONDS * RATE / blocksize
-    assert abs(run.calls - expected) <= TOLERANCE * expected + 2, (run.calls, expected)
-    assert run.flags == []
+    """PortAudio re-blocks to the JACK period: same frames per second, calls in bursts (64: four
+    per JACK cycle; 100: two or three) or every other cycle (512, with 5.3 ms more latency)."""
+    measure(jack, lambda run: clean(run, blocksize), blocksize=blocksize)
 
 
 def test_xrun_flags_lost_when_blocksize_exceeds_period(jack: JackServer) -> None:
-    """With blocksize 512 (two JACK periods per callback) the xrun flag is set on the JACK cycle that
+    """With blocksize 512 (two JACK periods per callback) the xrun flag lands on the JACK cycle that
     does not call the user callback, and PortAudio's buffer processor overwrites it: no status flag.
     jackd's log still sees every xrun, so that is the observable to use."""
-    jack.mark_xruns()
-    run = run_stream(jack.device, blocksize=512, slow_calls=(50,), slow_seconds=0.012)
-    assert jack.xruns_since_mark(wait=1.0) >= 1
+
+    def check(run: Run) -> str | None:
+        return None if run.jack_xruns >= 1 else "jackd logged no xrun for a 12 ms stall"
+
+    run = measure(jack, check, blocksize=512, slow_calls=(50,), slow_seconds=0.012, expect_xruns=1)
     assert run.flags == [], "PortAudio now reports xruns at blocksize > period: update the notes"
 
 
