@@ -404,3 +404,19 @@ def test_karplus_strong_pitch_is_the_rate_over_the_loop_length() -> None:
     predicted = RATE / (string["time_ms"] * RATE / 1000.0 + phase_delay)
     assert measured == pytest.approx(nominal, rel=0.01)  # within 17 cents of 1000 / time_ms
     assert measured == pytest.approx(predicted, rel=0.001)
+
+
+def test_lowpass_is_minus_3_db_at_its_cutoff_and_falls_12_db_per_octave(tmp_path: Path) -> None:
+    tone = params(load("lowpass"), "tone")
+    noise = np.random.default_rng(3).standard_normal(RATE * 2) * 0.1
+    out = render_with_input("lowpass", noise, tmp_path, 2.0)[:, 0]
+    frequencies, response = welch(out, RATE, nperseg=8192)
+    _, reference = welch(noise, RATE, nperseg=8192)
+    gain_db = 10 * np.log10(response / reference)
+
+    def at(hz: float) -> float:
+        return float(np.interp(hz, frequencies, gain_db))
+
+    assert at(100.0) == pytest.approx(0.0, abs=0.3)
+    assert at(tone["cutoff_hz"]) == pytest.approx(-3.0, abs=0.3)
+    assert at(8 * tone["cutoff_hz"]) - at(4 * tone["cutoff_hz"]) == pytest.approx(-12.0, abs=1.0)
