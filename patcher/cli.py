@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     edit = commands.add_parser("edit", help="open the patch editor")
     edit.add_argument("patch", type=Path, nargs="?", default=DEFAULT_PATCH)
     edit.add_argument(
-        "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG of the window and exit"
+        "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG and exit"
     )
     edit.set_defaults(run=_edit)
 
@@ -139,7 +139,74 @@ def _main_job(_args: argparse.Namespace) -> int:
             patch=DEFAULT_PATCH, output=output, seconds=None, input=None, sample_rate=None, block=None
         )
     )
-    _play_file_if_possible(output)
+    _play_if_possible(DEFAULT_PATCH)
+    print(f"the result is in {output.resolve()}")
+    return 0
+
+
+def _has_display() -> bool:
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _editor_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("patcher.editor") is not None
+
+
+def _play_if_possible(patch_path: Path) -> None:
+    """Play the patch in real time when there is an output device; silence is not an error."""
+    import time
+
+    from patcher.patchfile import load
+    from patcher.player import AudioDeviceError, Player
+
+    try:
+        import sounddevice
+    except OSError as error:  # the PortAudio library itself is missing
+        print(f"no PortAudio ({error}): not playing")
+        return
+    try:
+        sounddevice.query_devices(kind="output")
+    except sounddevice.PortAudioError:
+        print("no sound device found: not playing")
+        return
+    patch = load(patch_path)
+    player = Player(patch)
+    try:
+        player.start()
+    except AudioDeviceError as error:
+        print(f"not playing: {error}")
+        return
+    print(f"playing on {player.device_name} for {patch.settings.duration_s:g} s")
+    try:
+        time.sleep(patch.settings.duration_s)
+    finally:
+        player.stop()
+
+
+def _device(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+# -- commands ---------------------------------------------------------------------------
+def _main_job(_args: argparse.Namespace) -> int:
+    """``patcher`` alone: the editor where there is a display, else render (and play) a WAV."""
+    if _has_display() and _editor_available():
+        from patcher.editor import run_editor
+
+        return run_editor(DEFAULT_PATCH)
+    output = Path("out") / "default.wav"
+    output.parent.mkdir(exist_ok=True)
+    print("no display: rendering the default patch instead of opening the editor")
+    _render(
+        argparse.Namespace(
+            patch=DEFAULT_PATCH, output=output, seconds=None, input=None, sample_rate=None, block=None
+        )
+    )
+    _play_if_possible(DEFAULT_PATCH)
     print(f"the result is in {output.resolve()}")
     return 0
 

@@ -160,3 +160,19 @@ def test_node_reference_in_docs_is_up_to_date() -> None:
     generated = run_cli("nodes", "--markdown").stdout
     committed = (Path(__file__).parent.parent / "docs" / "nodes.md").read_text()
     assert generated == committed, "docs/nodes.md is stale: run `make docs`"
+
+
+def test_patcher_alone_without_a_display_renders_the_default_patch_and_says_where(tmp_path: Path) -> None:
+    import os
+
+    hidden = ("DISPLAY", "WAYLAND_DISPLAY", "JACK_DEFAULT_SERVER")  # no screen, no sound card
+    environment = {k: v for k, v in os.environ.items() if k not in hidden}
+    environment["JACK_NO_START_SERVER"] = "1"
+    command = [sys.executable, "-m", "patcher"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    output = tmp_path / "out" / "default.wav"
+    assert f"the result is in {output}" in result.stdout
+    assert soundfile.info(output).duration == pytest.approx(8.0)
