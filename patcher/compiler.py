@@ -310,7 +310,9 @@ def _groups(
         ]
         loop_nodes = [nodes[node_id] for node_id, phase in order if phase == "read"]
         node_ids = list(dict.fromkeys(node_id for node_id, _phase in order))
-        loop_buffers = [buffer for step in steps if step.phase == "read" for _port, buffer in step.output_buffers]
+        loop_buffers = [
+            buffer for step in steps if step.phase == "read" for _port, buffer in step.output_buffers
+        ]
         groups.append(Group(steps, loop_nodes, node_ids, loop_buffers))
     return groups
 

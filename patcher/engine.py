@@ -183,5 +183,7 @@ def render(
 
     total = round(seconds * engine.sample_rate)
     # tqdm shows nothing for renders shorter than its delay: a bar only where one helps.
-    with tqdm(total=total, unit="frame", unit_scale=True, delay=1.0, file=sys.stderr, leave=False, disable=None) as bar:
+    with tqdm(
+        total=total, unit="frame", unit_scale=True, delay=1.0, file=sys.stderr, leave=False, disable=None
+    ) as bar:
         return engine.render(seconds, bar.update)

@@ -89,7 +89,9 @@ def test_refused_edit_leaves_the_running_schedule_untouched() -> None:
     engine = patcher.Engine(dc_patch())
     running = engine.schedule
     edited = copy.deepcopy(engine.patch)
-    edited.links.append(patcher.model.Link(patcher.model.PortRef("level", "out"), patcher.model.PortRef("level", "in")))
+    edited.links.append(
+        patcher.model.Link(patcher.model.PortRef("level", "out"), patcher.model.PortRef("level", "in"))
+    )
     with pytest.raises(patcher.PatchError, match="delay-free feedback loop level -> level"):
         engine.update_patch(edited)
     assert engine.schedule is running

@@ -53,7 +53,9 @@ def test_runaway_loop_is_ducked_cleared_and_named() -> None:
     out = run_callback(player, 400)
     assert np.all(np.isfinite(out)) and np.max(np.abs(out)) <= 1.0
     warnings = player.warnings()
-    assert any("runaway feedback in the loop" in w and "echo" in w and "boost" in w for w in warnings), warnings
+    assert any("runaway feedback in the loop" in w and "echo" in w and "boost" in w for w in warnings), (
+        warnings
+    )
 
 
 def test_nan_from_a_node_never_reaches_the_output() -> None:
