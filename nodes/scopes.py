@@ -2,9 +2,14 @@
 
 Both are sinks with one input and no outputs: the compiler keeps them (and everything feeding
 them) even with no path to an ``output``. While playing, ``process`` only copies each block
-into a ring buffer (no allocation); the editor asks for a picture from outside the audio
-thread through :meth:`Scope.triggered_waveform` and :meth:`Spectrum.spectrum_db`, so the
-analysis lives with the node and the editor draws what it is given.
+into a ring buffer (no allocation); the picture is computed from outside the audio thread,
+so the analysis lives with the node and the editor draws what it is given.
+
+Both implement the node *view* channel: ``view()`` returns one bounded 1-D float64 array (the
+scope's triggered waveform, min/max-decimated to at most ``SCOPE_VIEW_POINTS``; the
+spectrum's level in dB per bin, DC left out, at most ``SPECTRUM_VIEW_BINS``), which is what
+:meth:`patcher.player.Player.node_view` and :meth:`patcher.server.EngineProcess.node_view`
+hand to the editor, in this process or across the process boundary through shared memory.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ HISTORY = 1 << 16
 FFT_SIZES = ("1024", "2048", "4096", "8192", "16384")
 #: Below this level a spectrum bin is drawn at the floor.
 SPECTRUM_FLOOR_DB = -120.0
+#: The longest scope view: longer windows are decimated into (min, max) pairs.
+SCOPE_VIEW_POINTS = 4096
+#: The longest spectrum view: ``fft_size // 2`` bins (DC left out) of the largest FFT.
+SPECTRUM_VIEW_BINS = max(int(size) for size in FFT_SIZES) // 2
+#: The longest view of any node type (the size of a view slot in shared memory).
+MAX_VIEW_LENGTH = max(SCOPE_VIEW_POINTS, SPECTRUM_VIEW_BINS)
 
 
 class _Recorder(Node):
@@ -55,7 +66,9 @@ class _Recorder(Node):
         """The last ``frames`` samples in time order (a copy; called outside the audio thread)."""
         frames = min(frames, HISTORY)
         end = self.written % HISTORY
-        return np.roll(self.history, -end)[HISTORY - frames :].copy()
+        if frames <= end:
+            return self.history[end - frames : end].copy()
+        return np.concatenate((self.history[HISTORY - (frames - end) :], self.history[:end]))
 
 
 class Scope(_Recorder):
@@ -80,6 +93,26 @@ class Scope(_Recorder):
         window = min(window, HISTORY // 2)
         recent = self.latest(2 * window)
         return trigger_window(recent, window, self.params["trigger"], self.params["trigger_level"])
+
+    def view(self) -> np.ndarray:
+        """The triggered waveform, at most ``SCOPE_VIEW_POINTS`` long (peaks kept)."""
+        return min_max_decimate(self.triggered_waveform(), SCOPE_VIEW_POINTS)
+
+
+def min_max_decimate(signal: np.ndarray, points: int) -> np.ndarray:
+    """``signal`` as at most ``points`` values: each slice of it becomes its minimum and its
+    maximum, in the order they occur, so peaks and the envelope survive (float64)."""
+    signal = np.asarray(signal, dtype=np.float64)
+    if len(signal) <= points:
+        return signal.copy()
+    size = -(-len(signal) // (points // 2))  # samples per (min, max) pair
+    chunks = -(-len(signal) // size)
+    padded = np.pad(signal, (0, chunks * size - len(signal)), mode="edge").reshape(chunks, size)
+    low, high = padded.argmin(axis=1), padded.argmax(axis=1)
+    rows = np.arange(chunks)
+    first = np.where(low <= high, padded[rows, low], padded[rows, high])
+    second = np.where(low <= high, padded[rows, high], padded[rows, low])
+    return np.column_stack((first, second)).reshape(-1)
 
 
 def trigger_window(recent: np.ndarray, window: int, mode: str, level: float) -> np.ndarray:
@@ -116,6 +149,16 @@ class Spectrum(_Recorder):
         """(frequencies in Hz, level in dBFS) of the latest ``fft_size`` samples, DC left out."""
         size = int(self.params["fft_size"])
         return magnitude_spectrum_db(self.latest(size), self.sample_rate, self.params["floor_db"])
+
+    def view(self) -> np.ndarray:
+        """The level in dBFS of bins 1 to ``fft_size // 2`` of the latest FFT: bin ``k`` of the
+        view is at ``(k + 1) * sample_rate / fft_size`` Hz, where ``fft_size`` is twice its length."""
+        return np.asarray(self.spectrum_db()[1], dtype=np.float64)[:SPECTRUM_VIEW_BINS]
+
+
+def view_frequencies(bins: int, sample_rate: float) -> np.ndarray:
+    """The frequency in Hz of each bin of a spectrum view of ``bins`` bins."""
+    return np.arange(1, bins + 1) * (sample_rate / (2.0 * bins))
 
 
 def magnitude_spectrum_db(

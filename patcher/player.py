@@ -57,7 +57,8 @@ class PlaybackReport:
             f"played {self.seconds:.2f} s on {self.device} ({self.sample_rate} Hz, block {self.block_size})",
             f"callbacks {self.callbacks} (expected {self.expected_callbacks}), "
             f"underruns {self.underruns}, overruns {self.overruns}",
-            f"CPU load mean {self.cpu_load_mean:.1%}, p99 {self.cpu_load_p99:.1%}, max {self.cpu_load_max:.1%}",
+            f"CPU load mean {self.cpu_load_mean:.1%}, p99 {self.cpu_load_p99:.1%}, "
+            f"max {self.cpu_load_max:.1%}",
             f"peak output {peak}",
         ]
         return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
@@ -166,7 +167,8 @@ class Player:
     @property
     def uses_live_input(self) -> bool:
         return self.input_device is not None or any(
-            node.type == "input" and node.params.get("source") == "live" for node in self.engine.patch.nodes.values()
+            node.type == "input" and node.params.get("source") == "live"
+            for node in self.engine.patch.nodes.values()
         )
 
     def start(self) -> None:
@@ -234,6 +236,12 @@ class Player:
         """A copy of the latest block of a node's output, for scopes (never blocks the audio)."""
         buffer = self.engine.schedule.outputs.get((node_id, port))
         return None if buffer is None else buffer.copy()
+
+    def node_view(self, node_id: str) -> np.ndarray | None:
+        """The running node's ``view()`` (a scope's waveform, a spectrum's levels), computed here
+        on the caller's thread; None when the node is not running or has no view."""
+        view = getattr(self.engine.schedule.nodes.get(node_id), "view", None)
+        return None if view is None else np.asarray(view(), dtype=np.float64)
 
     def meters(self) -> dict[str, Any]:
         count = self.callbacks
@@ -310,7 +318,9 @@ class Player:
             outdata.fill(0.0)
             self.callback_errors += 1
             self.last_error = error
-        self.loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - started) * self.engine.sample_rate / frames
+        self.loads[self.callbacks % LOAD_HISTORY] = (
+            (time.perf_counter() - started) * self.engine.sample_rate / frames
+        )
         self.callbacks += 1
 
     def _record(self, outdata: np.ndarray, frames: int) -> None:

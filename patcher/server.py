@@ -1,10 +1,21 @@
 """The player in a process of its own, as Pure Data and SuperCollider run their DSP servers.
 
 The front end (the editor) keeps its Python interpreter, and so its GIL, away from the audio
-callback: commands go in through a queue, meters and scope blocks come back through shared
-memory, warnings and the final report through a reply queue. The controls mirror
-:class:`patcher.player.Player` (start, stop, set_param, update_patch, tap, meters, warnings),
-so a front end can use either.
+callback: commands go in through a queue, meters, scope blocks and node views come back
+through shared memory, warnings and the final report through a reply queue. The controls
+mirror :class:`patcher.player.Player` (start, stop, set_param, update_patch, tap, node_view,
+meters, warnings), so a front end can use either.
+
+Node views (a scope's waveform, a spectrum's levels) are computed in the child, outside its
+audio callback, by the node's own ``view()``: the first ``node_view(node_id)`` registers a
+watch on a view slot, and the child's publish loop writes the view into that slot every
+``VIEW_PERIOD_S``. Each slot starts with three cells — a sequence number (odd while the child
+writes), the watch's token (so a slot reused after an edit never shows the previous node),
+and the valid length — then ``VIEW_LENGTH`` values.
+
+The child never outlives the front end: ``stop`` joins it (terminating it if it does not
+answer), a failed start cleans up before it raises, and the child stops by itself when its
+parent process is gone.
 
 Edits are validated in the front end first (the same model and cycle checks), so a refused
 edit raises at once in the caller and never reaches the running engine.
@@ -17,12 +28,14 @@ import gc
 import multiprocessing
 import queue
 import sys
+import time
 from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nodes.scopes import MAX_VIEW_LENGTH
 from patcher.compiler import cycle_problems
 from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
@@ -31,6 +44,26 @@ from patcher.player import AudioDeviceError, PlaybackReport
 SCOPE_SLOTS = 8
 HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, spare
 START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 10.0
+VIEW_SLOTS = 16
+VIEW_CELLS = 3  # sequence (odd while written), token of the watch, valid length
+VIEW_LENGTH = MAX_VIEW_LENGTH
+VIEW_PERIOD_S = 0.02
+POLL_S = 0.02
+
+
+def _memory_size(block_size: int) -> int:
+    return 8 * (HEADER + SCOPE_SLOTS * block_size + VIEW_SLOTS * (VIEW_CELLS + VIEW_LENGTH))
+
+
+def _arrays(buffer: Any, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The meters-and-taps array and the view slots (one row per slot) over shared memory."""
+    cells = HEADER + SCOPE_SLOTS * block_size
+    meters = np.ndarray((cells,), dtype=np.float64, buffer=buffer)
+    views = np.ndarray(
+        (VIEW_SLOTS, VIEW_CELLS + VIEW_LENGTH), dtype=np.float64, buffer=buffer, offset=8 * cells
+    )
+    return meters, views
 
 
 class EngineProcess:
@@ -54,16 +87,25 @@ class EngineProcess:
         self._process: Any = None
         self._memory: shared_memory.SharedMemory | None = None
         self._meters: np.ndarray | None = None
+        self._views: np.ndarray | None = None
         self._slots: dict[tuple[str, str], int] = {}
+        #: Watched node views: node id -> (slot, token). Tokens are never reused.
+        self._view_slots: dict[str, tuple[int, int]] = {}
+        self._view_token = 0
         self._warnings: list[str] = []
         self._report: PlaybackReport | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        size = (HEADER + SCOPE_SLOTS * self.block_size) * 8
-        self._memory = shared_memory.SharedMemory(create=True, size=size)
-        self._meters = np.ndarray((HEADER + SCOPE_SLOTS * self.block_size,), dtype=np.float64, buffer=self._memory.buf)
+        """Start the child and wait until it plays; AudioDeviceError (and no child left) if not."""
+        if self._process is not None:
+            return
+        self._memory = shared_memory.SharedMemory(create=True, size=_memory_size(self.block_size))
+        self._meters, self._views = _arrays(self._memory.buf, self.block_size)
         self._meters[:] = 0.0
+        self._views[:] = 0.0
+        self._slots.clear()
+        self._view_slots.clear()
         self._commands = self._context.Queue()
         self._replies = self._context.Queue()
         arguments = (
@@ -76,34 +118,49 @@ class EngineProcess:
             self._commands,
             self._replies,
         )
-        self._process = self._context.Process(target=_serve, args=arguments, daemon=True, name="patcher-engine")
-        self._process.start()
-        kind, payload = self._wait_for_reply({"started", "error"}, START_TIMEOUT_S)
+        self._process = self._context.Process(
+            target=_serve, args=arguments, daemon=True, name="patcher-engine"
+        )
+        try:
+            self._process.start()
+            kind, payload = self._wait_for_reply({"started", "error"}, START_TIMEOUT_S)
+        except TimeoutError as error:
+            self._shutdown(patience_s=0.5)
+            raise AudioDeviceError(f"the audio engine process did not start: {error}") from None
+        except BaseException:
+            self._shutdown(patience_s=0.5)
+            raise
         if kind == "error":
             self._shutdown()
             raise AudioDeviceError(payload)
         self.device_name = payload
 
     def stop(self) -> PlaybackReport | None:
+        """Stop playing and join the child (terminated if it does not answer); its report."""
         if self._process is None:
             return self._report
-        self._commands.put(("stop",))
         try:
-            _kind, payload = self._wait_for_reply({"report"}, 10.0)
+            self._commands.put(("stop",))
+            _kind, payload = self._wait_for_reply({"report"}, STOP_TIMEOUT_S)
             self._report = PlaybackReport(**payload)
-        except TimeoutError:
-            self._warnings.append("the engine process did not stop in time and was terminated")
-        self._shutdown()
+        except TimeoutError as error:
+            self._warnings.append(f"{error}: it was terminated")
+        finally:
+            self._shutdown()
         return self._report
 
-    def _shutdown(self) -> None:
-        if self._process is not None:
-            self._process.join(timeout=5.0)
-            if self._process.is_alive():
-                self._process.terminate()
-                self._process.join(timeout=5.0)
-            self._process = None
+    def _shutdown(self, patience_s: float = 5.0) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.join(timeout=patience_s)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
         self._meters = None
+        self._views = None
         if self._memory is not None:
             self._memory.close()
             self._memory.unlink()
@@ -132,6 +189,7 @@ class EngineProcess:
         self.patch = copy.deepcopy(patch)
         self._commands.put(("patch", to_dict(patch), str(patch.base_dir)))
         self._slots.clear()
+        self._view_slots.clear()  # the editor asks again; a new token tells old data apart
 
     def tap(self, node_id: str, port: str) -> np.ndarray | None:
         """The latest block of a node's output (the first call starts watching it)."""
@@ -146,11 +204,31 @@ class EngineProcess:
         start = HEADER + self._slots[key] * self.block_size
         return self._meters[start : start + self.block_size].copy()
 
+    def node_view(self, node_id: str) -> np.ndarray | None:
+        """A copy of the node's latest ``view()`` (the first call starts watching it, so it and
+        any call before the child has published give None; so does a node with no view)."""
+        if self._views is None:
+            return None
+        watch = self._view_slots.get(node_id)
+        if watch is None:
+            if len(self._view_slots) >= VIEW_SLOTS:
+                return None
+            self._view_token += 1
+            watch = self._view_slots[node_id] = (len(self._view_slots), self._view_token)
+            self._commands.put(("view", node_id, *watch))
+            return None
+        return _read_view(self._views[watch[0]], watch[1])
+
     def meters(self) -> dict[str, Any]:
         if self._meters is None:
             return {"level": np.zeros(2), "cpu_load": 0.0, "underruns": 0, "callbacks": 0}
         values = self._meters[:HEADER].copy()
-        return {"level": values[0:2], "cpu_load": float(values[2]), "underruns": int(values[3]), "callbacks": int(values[4])}
+        return {
+            "level": values[0:2],
+            "cpu_load": float(values[2]),
+            "underruns": int(values[3]),
+            "callbacks": int(values[4]),
+        }
 
     def warnings(self) -> list[str]:
         new = []
@@ -165,15 +243,54 @@ class EngineProcess:
         return new
 
     def _wait_for_reply(self, kinds: set[str], timeout: float) -> tuple[str, Any]:
-        try:
-            while True:
-                kind, payload = self._replies.get(timeout=timeout)
-                if kind in kinds:
-                    return kind, payload
-                if kind == "warning":
-                    self._warnings.append(payload)
-        except queue.Empty:
-            raise TimeoutError(f"the engine process did not answer within {timeout:g} s") from None
+        """The next reply of one of ``kinds``; TimeoutError when none comes in time or the child
+        has ended without sending one (warnings on the way are kept)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                kind, payload = self._replies.get(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                if self._process is not None and not self._process.is_alive():
+                    try:  # what it sent just before it ended may still be on its way
+                        kind, payload = self._replies.get(timeout=0.2)
+                    except queue.Empty:
+                        code = self._process.exitcode
+                        raise TimeoutError(
+                            f"the engine process ended unexpectedly (exit code {code})"
+                        ) from None
+                elif time.monotonic() >= deadline:
+                    raise TimeoutError(f"the engine process did not answer within {timeout:g} s") from None
+                else:
+                    continue
+            if kind in kinds:
+                return kind, payload
+            if kind == "warning":
+                self._warnings.append(payload)
+
+
+def _read_view(row: np.ndarray, token: int) -> np.ndarray | None:
+    """A consistent copy of a view slot's valid part, or None (not yet published, another
+    watch's data, or no view). Retried while the child is writing it."""
+    for _ in range(20):
+        sequence = row[0]
+        if sequence % 2 == 0:
+            same = row[1] == token
+            length = min(int(row[2]), VIEW_LENGTH)
+            values = row[VIEW_CELLS : VIEW_CELLS + length].copy()
+            if row[0] == sequence:
+                return values if same and length > 0 else None
+        time.sleep(0.0002)
+    return None
+
+
+def _write_view(row: np.ndarray, token: int, values: np.ndarray | None) -> None:
+    length = 0 if values is None else min(len(values), VIEW_LENGTH)
+    row[0] += 1  # odd: being written
+    row[1] = token
+    if values is not None:
+        row[VIEW_CELLS : VIEW_CELLS + length] = values[:length]
+    row[2] = length
+    row[0] += 1
 
 
 def _serve(
@@ -190,35 +307,50 @@ def _serve(
     from patcher.player import Player
 
     memory = shared_memory.SharedMemory(name=memory_name)
-    meters = np.ndarray((HEADER + SCOPE_SLOTS * block_size,), dtype=np.float64, buffer=memory.buf)
+    meters, views = _arrays(memory.buf, block_size)
     try:
         player = Player(from_dict(document, base_dir=Path(base_dir)), device, input_device, block_size)
+        import sounddevice  # noqa: F401  (what start imports, loaded before the freeze below)
+
+        _quiet_interpreter()  # before the stream runs: the full collection costs no xrun
         player.start()
-    except (AudioDeviceError, PatchError) as error:
-        replies.put(("error", str(error)))
+    except (AudioDeviceError, PatchError, OSError) as error:
+        problem = str(error) if not isinstance(error, OSError) else f"no audio system ({error})"
+        replies.put(("error", problem))
+        del meters, views
         memory.close()
         return
     replies.put(("started", player.device_name))
-    _quiet_interpreter()
+    parent = multiprocessing.parent_process()
     watched: dict[int, tuple[str, str]] = {}
+    viewed: dict[int, tuple[str, int]] = {}
+    failed_views: set[str] = set()
+    last_views = 0.0
     try:
-        while _handle(commands, replies, player, watched):
+        while _handle(commands, replies, player, watched, viewed):
+            if parent is not None and not parent.is_alive():
+                break  # the front end is gone: never outlive it
             _publish(player, meters, watched, block_size)
+            now = time.monotonic()
+            if viewed and now - last_views >= VIEW_PERIOD_S:
+                last_views = now
+                _publish_views(player, views, viewed, failed_views, replies)
             for warning in player.warnings():
                 replies.put(("warning", warning))
     finally:
         player.stop()
         replies.put(("report", player.report().__dict__))
-        del meters
+        del meters, views
         memory.close()
 
 
 def _quiet_interpreter() -> None:
-    """Keep this process's interpreter out of the callback's way.
+    """Keep this process's interpreter out of the callback's way (called before the stream
+    starts, so the full collection here cannot make an xrun).
 
     The cyclic garbage collector can pause any thread for milliseconds: everything built so
     far is frozen out of its reach and it runs rarely. A short switch interval hands the GIL to
-    the audio thread soon after it asks, while this thread publishes meters.
+    the audio thread soon after it asks, while this thread publishes meters and views.
     """
     gc.collect()
     gc.freeze()
@@ -226,9 +358,15 @@ def _quiet_interpreter() -> None:
     sys.setswitchinterval(0.0005)
 
 
-def _handle(commands: Any, replies: Any, player: Any, watched: dict[int, tuple[str, str]]) -> bool:
+def _handle(
+    commands: Any,
+    replies: Any,
+    player: Any,
+    watched: dict[int, tuple[str, str]],
+    viewed: dict[int, tuple[str, int]],
+) -> bool:
     try:
-        command = commands.get(timeout=0.02)
+        command = commands.get(timeout=POLL_S)
     except queue.Empty:
         return True
     kind = command[0]
@@ -238,10 +376,14 @@ def _handle(commands: Any, replies: Any, player: Any, watched: dict[int, tuple[s
         if kind == "param":
             player.set_param(*command[1:])
         elif kind == "patch":
+            watched.clear()  # the front end watches again what it still shows
+            viewed.clear()
             player.update_patch(from_dict(command[1], base_dir=Path(command[2])))
-            watched.clear()
         elif kind == "watch":
             watched[command[3]] = (command[1], command[2])
+        elif kind == "view":
+            _kind, node_id, slot, token = command
+            viewed[slot] = (node_id, token)
     except PatchError as error:
         replies.put(("warning", str(error)))
     return True
@@ -258,3 +400,22 @@ def _publish(player: Any, meters: np.ndarray, watched: dict[int, tuple[str, str]
         if block is not None:
             start = HEADER + slot * block_size
             meters[start : start + len(block)] = block
+
+
+def _publish_views(
+    player: Any,
+    views: np.ndarray,
+    viewed: dict[int, tuple[str, int]],
+    failed: set[str],
+    replies: Any,
+) -> None:
+    """Compute each watched node's view here, outside the audio callback, into its slot."""
+    for slot, (node_id, token) in viewed.items():
+        try:
+            values = player.node_view(node_id)
+        except Exception as error:  # a faulty view must not stop the engine
+            if node_id not in failed:
+                failed.add(node_id)
+                replies.put(("warning", f"node {node_id!r}: its picture failed: {error!r}"))
+            values = None
+        _write_view(views[slot], token, values)

@@ -18,6 +18,7 @@ from patcher.editor.model import (
     node_help,
     palette_matches,
 )
+from patcher.engine import Engine
 from patcher.model import Patch
 from patcher.patchfile import dumps, save
 from patcher.player import AudioDeviceError
@@ -62,6 +63,29 @@ class FakePlayer:
     def warnings(self) -> list[str]:
         new, self.pending_warnings = self.pending_warnings, []
         return new
+
+    def node_view(self, node_id: str) -> np.ndarray | None:
+        self.calls.append(("node_view", node_id))
+        return None
+
+
+class OfflinePlayer(FakePlayer):
+    """The real engine without a sound card: a few blocks per poll, views from the nodes."""
+
+    def __init__(self, patch: Patch) -> None:
+        super().__init__(patch)
+        self.engine = Engine(patch, block_size=256)
+        self.pending_warnings = []
+
+    def meters(self) -> dict[str, Any]:
+        for _ in range(8):
+            self.engine.process_block()
+        return super().meters()
+
+    def node_view(self, node_id: str) -> np.ndarray | None:
+        self.calls.append(("node_view", node_id))
+        view = getattr(self.engine.schedule.nodes.get(node_id), "view", None)
+        return None if view is None else np.asarray(view(), dtype=np.float64)
 
 
 def simple_patch() -> Patch:
@@ -600,12 +624,80 @@ def test_no_audio_device_is_a_clear_message(tmp_path: Path) -> None:
     editor.add_node("gain")  # editing goes on
 
 
+def test_the_editor_plays_through_an_engine_process() -> None:
+    from patcher.editor.model import default_player_factory
+    from patcher.server import EngineProcess
+
+    player = default_player_factory(simple_patch())
+    assert isinstance(player, EngineProcess) and not player.running  # made, not started
+
+
 def test_the_real_player_without_a_sound_card_does_not_crash(tmp_path: Path) -> None:
+    import multiprocessing
+
     editor = EditorModel(simple_patch(), state_dir=tmp_path)
-    if editor.play():  # a machine with a sound device: stop it again
+    try:
+        if editor.play():  # a machine with a sound device: stop it again
+            editor.stop()
+            pytest.skip("this machine has an audio device")
+        assert editor.status.level == "error" and editor.status.text.startswith("cannot play")
+    finally:
         editor.stop()
-        pytest.skip("this machine has an audio device")
-    assert editor.status.level == "error" and editor.status.text.startswith("cannot play")
+    assert multiprocessing.active_children() == []  # no engine process left behind
+
+
+def test_a_player_that_fails_to_start_is_stopped_and_reported(tmp_path: Path) -> None:
+    made: list[FakePlayer] = []
+
+    class Broken(FakePlayer):
+        def start(self) -> None:
+            self.started = True
+            made.append(self)
+            raise RuntimeError("the engine process crashed")
+
+    editor = EditorModel(simple_patch(), state_dir=tmp_path, player_factory=Broken)
+    assert not editor.play() and not editor.playing
+    assert not made[0].started  # stopped again: nothing left running
+    assert editor.status.level == "error" and "crashed" in editor.status.text
+
+
+def test_an_engine_that_died_is_reported_and_dropped(editor: EditorModel) -> None:
+    editor.play()
+    editor.player.running = False  # as EngineProcess says when its child has ended
+    player = editor.player
+    assert editor.poll() is None
+    assert not editor.playing and not player.started
+    assert editor.status.level == "error" and "stopped unexpectedly" in editor.status.text
+
+
+def scope_patch() -> Patch:
+    patch = simple_patch()
+    patch.add_node("scope", "scope", position=(400.0, 200.0), time_ms=5.0)
+    patch.add_node("spectrum", "spectrum", position=(600.0, 200.0), fft_size="1024")
+    patch.connect("osc.out", "scope.in")
+    patch.connect("osc.out", "spectrum.in")
+    return patch
+
+
+def test_live_pictures_come_from_the_players_node_views(tmp_path: Path) -> None:
+    from patcher.editor.visuals import node_picture
+
+    editor = EditorModel(scope_patch(), state_dir=tmp_path, player_factory=OfflinePlayer)
+    assert editor.node_view("scope") is None  # silent: nothing to show
+    editor.play()
+    editor.poll()
+    player = editor.player
+    scope = editor.node_view("scope")
+    assert scope is not None and scope.dtype == np.float64 and len(scope) == 240  # 5 ms
+    assert len(editor.node_view("spectrum")) == 512  # fft_size / 2 bins, DC left out
+    assert editor.node_view("lp") is None and editor.node_view("nope") is None
+    assert [call[1] for call in player.calls if call[0] == "node_view"] == ["scope", "spectrum"]
+    levels = editor.node_view("spectrum")
+    assert abs((np.argmax(levels) + 1) * 48000 / 1024 - 110.0) < 48000 / 1024  # the saw's 110 Hz
+    spectrum = node_picture("spectrum", editor.patch.nodes["spectrum"].params, 48000, levels)
+    assert spectrum.live and spectrum.plots[0].caption.startswith("peak")
+    editor.stop()
+    assert editor.node_view("scope") is None
 
 
 def test_an_edit_the_engine_refuses_is_reported(editor: EditorModel) -> None:
@@ -672,16 +764,33 @@ def test_waveshaper_picture_applies_the_drive() -> None:
     assert slope_at_zero(12.0) > 2 * slope_at_zero(0.0)
 
 
-def test_live_pictures_read_the_running_meter() -> None:
+def test_live_pictures_draw_the_running_meters_view() -> None:
     from patcher.editor.visuals import node_picture
 
-    scope = registry()["scope"]({"time_ms": 5.0})
-    scope.prepare(48000, 256)
-    t = np.arange(4800) / 48000
-    for start in range(0, 4800, 256):
-        scope.process({"in": 0.7 * np.sin(2 * np.pi * 440 * t[start : start + 256])}, scope.params, {})
-    picture = node_picture("scope", scope.params, 48000, live_node=scope)
+    t = np.arange(48000) / 48000
+    sine = 0.7 * np.sin(2 * np.pi * 1500 * t)
+    meters = {}
+    for type_name, params in (("scope", {"time_ms": 5.0}), ("spectrum", {"fft_size": "4096"})):
+        node = registry()[type_name](params)
+        node.prepare(48000, 256)
+        for start in range(0, len(t), 256):
+            node.process({"in": sine[start : start + 256]}, node.params, {})
+        meters[type_name] = node
+    scope = meters["scope"]
+    picture = node_picture("scope", scope.params, 48000, view=scope.view())
     assert picture.live and "peak 0.70" in picture.plots[0].caption
+    spectrum = meters["spectrum"]
+    picture = node_picture("spectrum", spectrum.params, 48000, view=spectrum.view())
+    assert picture.live and picture.plots[0].caption == "peak 1.5 kHz -3 dB"
+    silent = node_picture("scope", scope.params, 48000, view=None)
+    assert silent.live and silent.plots[0].caption == "shows its input while playing"
+
+
+def test_the_convolver_picture_is_drawn_from_its_params_alone() -> None:
+    from patcher.editor.visuals import node_picture
+
+    picture = node_picture("convolver", {}, 48000, view=np.ones(10))
+    assert not picture.live and picture.plots[0].caption.startswith("IR")
 
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "patches").glob("*.json"))

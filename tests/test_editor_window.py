@@ -101,6 +101,11 @@ class OfflinePlayer:
     def warnings(self) -> list[str]:
         return self.engine.take_reports()
 
+    def node_view(self, node_id: str) -> np.ndarray | None:
+        """As the engine process does, from the running node's ``view()``."""
+        view = getattr(self.engine.schedule.nodes.get(node_id), "view", None)
+        return None if view is None else np.asarray(view(), dtype=np.float64)
+
 
 def demo_patch(folder: Path) -> Path:
     patch = Patch(base_dir=folder)
@@ -257,6 +262,7 @@ def test_play_shows_meters_and_live_scope_and_edits_reach_the_engine(window: Any
     assert "peak" in picture.plots[0].caption
     spectrum = view._picture_for("spectrum")
     assert spectrum.plots[0].caption.startswith("peak")
+    assert len(model.node_view("spectrum")) == 2048  # the default fft_size of 4096, over the view channel
     engine = model.player.engine
     dpg.get_item_callback("master_level")("master_level", -20.0, None)
     assert engine.patch.nodes["out"].params["level_db"] == -20.0
@@ -268,6 +274,40 @@ def test_play_shows_meters_and_live_scope_and_edits_reach_the_engine(window: Any
     view.perform("play")
     frames(view)
     assert not model.playing and dpg.get_item_configuration("play_button")["label"] == "Play"
+
+
+def test_playing_through_the_engine_process_draws_its_node_views(window: Any, jack: Any) -> None:
+    import multiprocessing
+
+    import dearpygui.dearpygui as dpg
+
+    from patcher.server import EngineProcess
+
+    view, model = window, window.model
+    model.player_factory = lambda patch: EngineProcess(patch, device=jack.device)
+    view.perform("play")
+    try:
+        assert model.playing and isinstance(model.player, EngineProcess), model.status.text
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and (
+            model.node_view("scope") is None or model.node_view("spectrum") is None
+        ):
+            frames(view)
+            time.sleep(0.02)
+        assert "peak" in view._picture_for("scope").plots[0].caption
+        assert view._picture_for("spectrum").plots[0].caption.startswith("peak")
+        model.set_param("osc", "frequency_hz", 220.0)  # a param and a graph edit reach the engine
+        model.select(["spectrum"])
+        assert model.delete_selection() and "spectrum" not in model.player.patch.nodes
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and model.node_view("scope") is None:  # watched again
+            frames(view)
+            time.sleep(0.02)
+        assert "peak" in view._picture_for("scope").plots[0].caption
+        assert dpg.get_value("meter_left") > 0.0
+    finally:
+        view.perform("play")
+    assert not model.playing and multiprocessing.active_children() == []
 
 
 def test_no_audio_device_is_a_status_message(window: Any) -> None:

@@ -7,7 +7,15 @@ import pytest
 from scipy.signal import get_window
 
 import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ imports it)
-from nodes.scopes import HISTORY, magnitude_spectrum_db, trigger_window
+from nodes.scopes import (
+    HISTORY,
+    SCOPE_VIEW_POINTS,
+    SPECTRUM_VIEW_BINS,
+    magnitude_spectrum_db,
+    min_max_decimate,
+    trigger_window,
+    view_frequencies,
+)
 from patcher.engine import Engine
 from patcher.model import Patch
 from patcher.spec import registry
@@ -109,3 +117,70 @@ def test_a_scope_alone_keeps_its_source_running() -> None:
     scope = engine.schedule.nodes["scope"]
     assert np.max(np.abs(scope.latest(1024))) > 0.4
     assert engine.schedule.sinks == []  # a meter adds nothing to the output mix
+
+
+# -- the view channel: what the editor draws, bounded and computed outside the audio thread --------
+def test_scope_view_is_its_triggered_waveform_when_short() -> None:
+    t = np.arange(RATE // 10) / RATE
+    node = feed("scope", 0.8 * np.sin(2 * np.pi * 1000 * t + 1.0), 256, {"time_ms": 20.0})
+    view = node.view()
+    assert view.dtype == np.float64 and view.ndim == 1
+    np.testing.assert_array_equal(view, node.triggered_waveform())
+
+
+def test_a_long_scope_view_keeps_its_peaks_within_the_cap() -> None:
+    rng = np.random.default_rng(7)
+    signal = rng.uniform(-0.3, 0.3, RATE)
+    signal[-20000] = 0.95  # one spike: a plain decimation would lose it
+    signal[-9000] = -0.9
+    node = feed("scope", signal, 512, {"time_ms": 1000.0, "trigger": "free"})
+    full = node.triggered_waveform()
+    view = node.view()
+    assert (
+        len(full) == HISTORY // 2 and len(view) <= SCOPE_VIEW_POINTS and len(view) >= SCOPE_VIEW_POINTS // 2
+    )
+    assert view.max() == full.max() == 0.95 and view.min() == full.min() == -0.9
+
+
+def test_min_max_decimation_keeps_the_order_of_each_slice() -> None:
+    signal = np.array([0.0, 1.0, -1.0, 0.5, -2.0, 0.0, 3.0, 0.0, 5.0])
+    # Slices of 3: [0, 1, -1] -> 1 then -1; [0.5, -2, 0] -> 0.5 then -2; [3, 0, 5] -> 0 then 5.
+    np.testing.assert_array_equal(min_max_decimate(signal, 6), [1.0, -1.0, 0.5, -2.0, 0.0, 5.0])
+    assert len(min_max_decimate(np.zeros(100_001), 4096)) <= 4096
+    np.testing.assert_array_equal(min_max_decimate(signal, 16), signal)
+
+
+def test_spectrum_view_is_the_level_per_bin_and_the_axis_follows_from_its_length() -> None:
+    size = 16384
+    frequency = 700 * RATE / size
+    t = np.arange(RATE) / RATE
+    node = feed("spectrum", 0.5 * np.sin(2 * np.pi * frequency * t), 512, {"fft_size": str(size)})
+    view = node.view()
+    frequencies, level = node.spectrum_db()
+    assert view.dtype == np.float64 and len(view) == size // 2 == SPECTRUM_VIEW_BINS
+    np.testing.assert_array_equal(view, level)
+    np.testing.assert_allclose(view_frequencies(len(view), RATE), frequencies)
+    assert view_frequencies(len(view), RATE)[int(np.argmax(view))] == pytest.approx(frequency)
+
+
+def test_player_node_view_calls_the_running_nodes_view() -> None:
+    from patcher.player import Player
+    from tests.test_protection import run_callback
+
+    patch = Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=1000.0, amplitude=0.5)
+    patch.add_node("output", "out")
+    patch.add_node("scope", "scope", time_ms=4.0)
+    patch.add_node("spectrum", "spectrum", fft_size="1024")
+    patch.connect("osc.out", "out.left")
+    patch.connect("osc.out", "scope.in")
+    patch.connect("osc.out", "spectrum.in")
+    player = Player(patch, block_size=64)
+    run_callback(player, 40)
+    scope = player.node_view("scope")
+    assert scope.dtype == np.float64 and len(scope) == 192  # 4 ms at 48 kHz
+    assert np.max(np.abs(scope)) == pytest.approx(0.5, abs=0.01) and scope[0] >= 0.0 and scope[1] > scope[0]
+    spectrum = player.node_view("spectrum")
+    assert len(spectrum) == 512
+    assert view_frequencies(512, RATE)[int(np.argmax(spectrum))] == pytest.approx(1000.0, abs=RATE / 1024)
+    assert player.node_view("osc") is None and player.node_view("nope") is None

@@ -97,7 +97,9 @@ def test_live_edit_keeps_the_oscillator_phase(jack) -> None:
     assert "level" not in player.engine.schedule.nodes
     # One unbroken sine: the oscillator's phase survived the swap (no jump, no restart).
     t = np.arange(len(left)) / RATE
-    fit = np.linalg.lstsq(np.column_stack([np.sin(2 * np.pi * 441 * t), np.cos(2 * np.pi * 441 * t)]), left, rcond=None)
+    fit = np.linalg.lstsq(
+        np.column_stack([np.sin(2 * np.pi * 441 * t), np.cos(2 * np.pi * 441 * t)]), left, rcond=None
+    )
     residual = left - np.column_stack([np.sin(2 * np.pi * 441 * t), np.cos(2 * np.pi * 441 * t)]) @ fit[0]
     assert np.max(np.abs(residual)) < 1e-3
 
@@ -107,7 +109,9 @@ def test_refused_edit_keeps_playing(jack) -> None:
 
     def illegal(p: Player) -> None:
         edited = copy.deepcopy(p.engine.patch)
-        edited.links.append(patcher.model.Link(patcher.model.PortRef("level", "out"), patcher.model.PortRef("level", "in")))
+        edited.links.append(
+            patcher.model.Link(patcher.model.PortRef("level", "out"), patcher.model.PortRef("level", "in"))
+        )
         with pytest.raises(patcher.PatchError, match="delay-free feedback loop"):
             p.update_patch(edited)
 
@@ -186,12 +190,16 @@ def test_engine_process_plays_and_reports(jack) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "patcher", *map(str, args)], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "patcher", *map(str, args)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_play_command_prints_and_writes_its_report(jack, tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
-    result = run_cli("play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--report", report_path)
+    result = run_cli(
+        "play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--report", report_path
+    )
     assert result.returncode == 0, result.stderr
     assert "callbacks" in result.stdout and "underruns" in result.stdout
     report = json.loads(report_path.read_text())
@@ -220,3 +228,48 @@ def test_play_at_a_rate_the_device_refuses_is_one_clear_line(jack, tmp_path: Pat
 def test_devices_lists_the_jack_device(jack) -> None:
     result = run_cli("devices")
     assert result.returncode == 0 and "JACK" in result.stdout
+
+
+def test_engine_process_node_view_shows_a_scope_and_a_spectrum_peaked_at_the_sine(jack) -> None:
+    from nodes.scopes import view_frequencies
+
+    size = 4096
+    frequency = 64 * RATE / size  # 750 Hz, exactly on a bin
+    patch = sine_patch(frequency)
+    patch.add_node("scope", "scope", time_ms=10.0)
+    patch.add_node("spectrum", "spectrum", fft_size=str(size))
+    patch.connect("osc.out", "scope.in")
+    patch.connect("osc.out", "spectrum.in")
+    engine = EngineProcess(patch, device=jack.device)
+    engine.start()
+    try:
+        assert engine.node_view("scope") is None and engine.node_view("spectrum") is None  # watches
+        assert engine.node_view("level") is None  # a node without a view
+        deadline = time.monotonic() + 5.0
+        scope = spectrum = None
+        while (scope is None or spectrum is None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            scope, spectrum = engine.node_view("scope"), engine.node_view("spectrum")
+        time.sleep(0.3)  # a full FFT window of the sine, published again
+        scope, spectrum = engine.node_view("scope"), engine.node_view("spectrum")
+        assert engine.node_view("level") is None
+        edited = copy.deepcopy(engine.patch)
+        edited.set_param("scope", "time_ms", 5.0)
+        engine.update_patch(edited)  # the watches are dropped: the first call watches again
+        assert engine.node_view("scope") is None
+        deadline = time.monotonic() + 5.0
+        shorter = None
+        while shorter is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            shorter = engine.node_view("scope")
+    finally:
+        engine.stop()
+    assert not engine.running and engine.node_view("scope") is None
+    assert scope is not None and scope.dtype == np.float64 and len(scope) == 480  # 10 ms at 48 kHz
+    assert np.max(np.abs(scope)) == pytest.approx(0.5, abs=0.02)
+    assert scope[0] >= 0.0 and scope[1] > scope[0]  # triggered on a rising edge
+    assert spectrum is not None and len(spectrum) == size // 2
+    peak = int(np.argmax(spectrum))
+    assert view_frequencies(len(spectrum), RATE)[peak] == pytest.approx(frequency)
+    assert spectrum[peak] == pytest.approx(20 * np.log10(0.5), abs=0.1)
+    assert shorter is not None and len(shorter) == 240

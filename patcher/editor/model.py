@@ -8,10 +8,17 @@ Every edit is a :class:`~patcher.editor.commands.Command` executed through one p
 :meth:`EditorModel.execute`, which checks it, pushes it on the undo stack, marks the patch
 unsaved and sends it to the playing engine (``player.set_param`` for a param,
 ``player.update_patch`` for anything else), exactly as undo and redo do.
+
+The editor plays through :class:`~patcher.server.EngineProcess`: the engine runs in a child
+process, so the editor's own Python work never holds the audio callback's GIL. What the
+window shows of the sound (meters, and the live pictures of scopes and spectra) comes back
+as plain data: ``player.meters()`` and ``player.node_view(node_id)``, the running node's
+``view()`` array.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -20,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ does)
 from patcher.compiler import cycle_problems
@@ -33,6 +42,7 @@ from patcher.editor.commands import (
     RemoveItems,
     SetParams,
 )
+from patcher.editor.visuals import has_view
 from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
 from patcher.spec import Node, registry
 
@@ -48,7 +58,8 @@ STATUS_HISTORY = 100
 
 
 class PlayerLike(Protocol):
-    """What the editor needs of :class:`patcher.player.Player` (tests inject a fake)."""
+    """What the editor needs of a player: :class:`patcher.server.EngineProcess` (the default)
+    and :class:`patcher.player.Player` both have it; tests inject a fake."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -56,15 +67,17 @@ class PlayerLike(Protocol):
     def update_patch(self, patch: Patch) -> None: ...
     def meters(self) -> dict[str, Any]: ...
     def warnings(self) -> list[str]: ...
+    def node_view(self, node_id: str) -> np.ndarray | None: ...
 
 
 PlayerFactory = Callable[[Patch], PlayerLike]
 
 
 def default_player_factory(patch: Patch) -> PlayerLike:
-    from patcher.player import Player
+    """The engine in a process of its own: the editor's GIL stays away from the audio."""
+    from patcher.server import EngineProcess
 
-    return Player(patch)
+    return EngineProcess(patch)
 
 
 def default_state_dir() -> Path:
@@ -761,6 +774,12 @@ class EditorModel:
         except OSError as error:  # no PortAudio library at all
             self.say(f"cannot play: no audio system ({error})", "error")
             return False
+        except Exception as error:  # whatever it was, leave no engine (or process) behind
+            if player is not None:
+                with contextlib.suppress(Exception):
+                    player.stop()
+            self.say(f"cannot play: {error!r}", "error")
+            return False
         self.player = player
         device = getattr(player, "device_name", "") or "the audio device"
         self.say(f"playing on {device}")
@@ -782,13 +801,19 @@ class EditorModel:
             return None
         for warning in self.player.warnings():
             self.say(warning, "warning")
+        if getattr(self.player, "running", True) is False:  # the engine process has died
+            self.stop()
+            self.say("the audio engine stopped unexpectedly: press Play to start it again", "error")
+            return None
         return self.player.meters()
 
-    def live_node(self, node_id: str) -> Node | None:
-        """The running node instance (for scopes and the convolver's IR), or None when silent."""
-        engine = getattr(self.player, "engine", None)
-        schedule = getattr(engine, "schedule", None)
-        return getattr(schedule, "nodes", {}).get(node_id)
+    def node_view(self, node_id: str) -> np.ndarray | None:
+        """The running node's view (a scope's waveform, a spectrum's levels), or None when
+        silent, when the node has no view, or before the engine has published one."""
+        node = self.patch.nodes.get(node_id)
+        if self.player is None or node is None or not has_view(node.type):
+            return None
+        return self.player.node_view(node_id)
 
     def shutdown(self) -> None:
         """A clean exit: stop the sound and drop the autosave (unsaved work was asked about)."""

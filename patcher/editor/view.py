@@ -23,7 +23,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from patcher.editor.model import EditorModel, node_help
-from patcher.editor.visuals import Picture, Plot, has_picture, node_picture
+from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, PortRef
 from patcher.spec import Param, registry
 
@@ -915,7 +915,7 @@ class EditorView:
                 node.type,
                 node.params,
                 model.patch.settings.sample_rate,
-                model.live_node(node_id),
+                model.node_view(node_id),
                 str(model.patch.base_dir),
             )
         except Exception as error:  # a picture must never take the editor down
@@ -928,7 +928,7 @@ class EditorView:
         for node_id, node in model.patch.nodes.items():
             if not has_picture(node.type) or node_id not in self._drawn_nodes:
                 continue
-            live = model.playing and node.type in ("scope", "spectrum", "convolver")
+            live = model.playing and has_view(node.type)
             key = (repr(node.params), model.playing)
             in_panel = node_id == model.focused_node
             panel_stale = in_panel and self._panel_picture_key != (node_id, key)

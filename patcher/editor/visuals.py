@@ -4,8 +4,10 @@ A :class:`Picture` is a list of plots, each a few curves with points in a unit b
 from 0 to 1, y upwards) and a caption; the view scales them to its drawing area. The numbers
 come from the node modules themselves — ``waveform_preview`` for the oscillator and the LFO,
 ``coefficients`` for the filter, ``transfer`` for the waveshaper, the convolver's
-``impulse_response`` and the meters' ``triggered_waveform`` and ``spectrum_db`` — so what is
-drawn is what is heard. Live pictures (scope, spectrum) read the running node from the player.
+``impulse_response`` (of a node prepared from the params, the IR the engine loads too) — so
+what is drawn is what is heard. Live pictures (scope, spectrum) draw the running node's
+*view*: the array its ``view()`` returns, which the player hands over (from another process
+when the engine runs in one, see :meth:`patcher.server.EngineProcess.node_view`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from nodes.scopes import view_frequencies
 from patcher.spec import Node, registry
 
 Color = tuple[int, int, int, int]
@@ -56,16 +59,23 @@ def has_picture(type_name: str) -> bool:
     return type_name in PICTURES
 
 
+def has_view(type_name: str) -> bool:
+    """Whether the node type's picture follows the sound (its class has a ``view()``)."""
+    cls = registry().get(type_name)
+    return cls is not None and callable(getattr(cls, "view", None))
+
+
 def node_picture(
     type_name: str,
     params: Mapping[str, Any],
     sample_rate: int,
-    live_node: Node | None = None,
+    view: np.ndarray | None = None,
     patch_dir: str = ".",
 ) -> Picture | None:
     """The picture of a node with these params (None for nodes with nothing to show).
 
-    ``live_node`` is the running instance while playing; ``patch_dir`` resolves file params.
+    ``view`` is the running node's ``view()`` while playing (None when silent or not yet
+    available); ``patch_dir`` resolves file params.
     """
     draw = PICTURES.get(type_name)
     if draw is None:
@@ -73,7 +83,7 @@ def node_picture(
     cls = registry()[type_name]
     values = {name: param.default for name, param in cls.PARAMS.items()} | dict(params)
     values["__patch_dir__"] = patch_dir
-    return draw(cls, values, sample_rate, live_node)
+    return draw(cls, values, sample_rate, None if view is None else np.asarray(view, dtype=float))
 
 
 def _curve(x: np.ndarray, y: np.ndarray, color: Color = WAVE) -> Curve:
@@ -98,7 +108,9 @@ def _log_axis(frequencies: np.ndarray, sample_rate: float) -> np.ndarray:
 
 
 # -- one function per node type ---------------------------------------------------------------
-def _waveform(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node | None) -> Picture | None:
+def _waveform(
+    cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None
+) -> Picture | None:
     preview = getattr(cls, "waveform_preview", None)
     if preview is None:
         return None
@@ -116,7 +128,7 @@ def _waveform(cls: type[Node], params: dict[str, Any], sample_rate: int, live: N
     return Picture([Plot([_curve(x, _to_unit(wave, low, high))], caption, zero)])
 
 
-def _filter(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node | None) -> Picture:
+def _filter(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
     from scipy.signal import freqz
 
     b, a = cls.coefficients(params["type"], params["cutoff_hz"], params["q"], params["gain_db"], sample_rate)
@@ -131,7 +143,9 @@ def _filter(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Nod
     return Picture([Plot([phase, magnitude], caption, [float(_to_unit(0.0, low, high))])])
 
 
-def _waveshaper(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node | None) -> Picture:
+def _waveshaper(
+    cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None
+) -> Picture:
     transfer = importlib.import_module(cls.__module__).transfer
     x = np.linspace(-1.0, 1.0, 2 * POINTS + 1)
     y = transfer(x, params)
@@ -153,13 +167,10 @@ def _preview_impulse_response(key: tuple[Any, ...], patch_dir: str, sample_rate:
     return np.asarray(node.impulse_response)
 
 
-def _convolver(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node | None) -> Picture:
-    impulse_response = getattr(live, "impulse_response", None)
-    if impulse_response is None:
-        patch_dir = str(params.pop("__patch_dir__", "."))
-        key = tuple(sorted(params.items()))
-        impulse_response = _preview_impulse_response(key, patch_dir, sample_rate)
-    impulse_response = np.asarray(impulse_response, dtype=float)
+def _convolver(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
+    patch_dir = str(params.pop("__patch_dir__", "."))
+    key = tuple(sorted(params.items()))
+    impulse_response = np.asarray(_preview_impulse_response(key, patch_dir, sample_rate), dtype=float)
     bins = np.array_split(np.abs(impulse_response), min(2 * POINTS, max(1, len(impulse_response))))
     envelope = np.array([float(b.max()) if len(b) else 0.0 for b in bins])
     peak = max(float(envelope.max()), 1e-12)
@@ -176,7 +187,7 @@ def _convolver(cls: type[Node], params: dict[str, Any], sample_rate: int, live: 
     x, y = _log_bins(frequencies[1:], level[1:], sample_rate)
     top = float(np.max(y)) if len(y) else 0.0
     spectrum_plot = Plot([_curve(x, _to_unit(y, top - 60.0, top + 6.0), SPECTRUM)], "IR spectrum")
-    return Picture([time_plot, spectrum_plot], live=live is not None)
+    return Picture([time_plot, spectrum_plot])
 
 
 def _log_bins(
@@ -194,11 +205,11 @@ def _log_bins(
     return centres[filled], peaks[filled]
 
 
-def _scope(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node | None) -> Picture:
-    if live is None or not hasattr(live, "triggered_waveform"):
+def _scope(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
+    if view is None or len(view) == 0:
         flat = _curve(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
         return Picture([Plot([flat], "shows its input while playing", [0.5])], live=True)
-    wave = np.asarray(live.triggered_waveform(), dtype=float)
+    wave = view  # the triggered waveform, already (min, max)-decimated when long
     if len(wave) > 4 * POINTS:  # keep the peaks when there are more samples than pixels
         wave = wave[: len(wave) // (2 * POINTS) * (2 * POINTS)].reshape(2 * POINTS, -1)
         wave = np.where(np.arange(2 * POINTS) % 2 == 0, wave.max(axis=1), wave.min(axis=1))
@@ -208,13 +219,14 @@ def _scope(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node
     return Picture([Plot([_curve(x, _to_unit(wave, -limit, limit))], caption, [0.5])], live=True)
 
 
-def _spectrum(cls: type[Node], params: dict[str, Any], sample_rate: int, live: Node | None) -> Picture:
+def _spectrum(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
     floor = float(params["floor_db"])
-    if live is None or not hasattr(live, "spectrum_db"):
+    if view is None or len(view) == 0:
         flat = _curve(np.array([0.0, 1.0]), np.array([0.0, 0.0]), SPECTRUM)
         return Picture([Plot([flat], "shows its input while playing")], live=True)
-    frequencies, level = live.spectrum_db()
-    x, y = _log_bins(np.asarray(frequencies), np.asarray(level), sample_rate)
+    level = view  # dB per bin of the latest FFT, DC left out: fft_size is twice its length
+    frequencies = view_frequencies(len(level), sample_rate)
+    x, y = _log_bins(frequencies, level, sample_rate)
     peak = int(np.argmax(level)) if len(level) else 0
     caption = f"peak {_hz(float(frequencies[peak]))} {float(level[peak]):.0f} dB" if len(level) else ""
     guides = [float(_to_unit(-20.0 * step, floor, 0.0)) for step in range(1, int(-floor // 20) + 1)]

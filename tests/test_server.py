@@ -1,0 +1,211 @@
+"""The engine process's node-view channel, headless: the parent's and the child's halves of the
+protocol run here in one process against a player driven block by block, plus the lifecycle
+(a refused start leaves no child; the child never outlives its parent, on the JACK dummy device).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import patcher
+from nodes.scopes import view_frequencies
+from patcher.player import AudioDeviceError, Player
+from patcher.server import (
+    VIEW_CELLS,
+    VIEW_LENGTH,
+    VIEW_SLOTS,
+    EngineProcess,
+    _arrays,
+    _handle,
+    _memory_size,
+    _publish_views,
+    _read_view,
+    _write_view,
+)
+from tests.test_protection import run_callback
+
+RATE = 48000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def meter_patch() -> patcher.Patch:
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=1500.0, amplitude=0.5)
+    patch.add_node("output", "out")
+    patch.add_node("scope", "scope", time_ms=4.0)
+    patch.add_node("spectrum", "spectrum", fft_size="1024")
+    patch.connect("osc.out", "out.left")
+    patch.connect("osc.out", "scope.in")
+    patch.connect("osc.out", "spectrum.in")
+    return patch
+
+
+class Loopback:
+    """An EngineProcess whose child half runs here, on a player driven by hand."""
+
+    def __init__(self, patch: patcher.Patch) -> None:
+        self.engine = EngineProcess(patch, block_size=64)
+        self.buffer = bytearray(_memory_size(64))
+        self.engine._meters, self.engine._views = _arrays(self.buffer, 64)
+        self.engine._commands = queue.Queue()
+        self.player = Player(patch, block_size=64)
+        self.watched: dict = {}
+        self.viewed: dict = {}
+        self.failed: set = set()
+        self.replies: queue.Queue = queue.Queue()
+
+    def child_runs(self, blocks: int = 40) -> None:
+        """The child's loop: take the commands, play some blocks, publish the views."""
+        while not self.engine._commands.empty():
+            assert _handle(self.engine._commands, self.replies, self.player, self.watched, self.viewed)
+        run_callback(self.player, blocks)
+        _publish_views(self.player, self.engine._views, self.viewed, self.failed, self.replies)
+
+
+def test_a_view_is_watched_on_first_call_then_published_through_shared_memory() -> None:
+    loop = Loopback(meter_patch())
+    engine = loop.engine
+    assert engine.node_view("scope") is None and engine.node_view("spectrum") is None
+    assert engine.node_view("scope") is None  # watched, but nothing published yet
+    loop.child_runs()
+    scope, spectrum = engine.node_view("scope"), engine.node_view("spectrum")
+    np.testing.assert_array_equal(scope, loop.player.node_view("scope"))
+    np.testing.assert_array_equal(spectrum, loop.player.node_view("spectrum"))
+    assert scope.dtype == np.float64 and len(scope) == 192  # 4 ms at 48 kHz
+    assert view_frequencies(len(spectrum), RATE)[int(np.argmax(spectrum))] == pytest.approx(1500.0, abs=47)
+    scope[:] = 9.0  # a copy: the slot is untouched
+    assert np.max(engine.node_view("scope")) < 1.0
+
+
+def test_a_node_without_a_view_or_a_missing_node_reads_as_none() -> None:
+    loop = Loopback(meter_patch())
+    for node_id in ("osc", "nope"):
+        assert loop.engine.node_view(node_id) is None
+    loop.child_runs()
+    assert loop.engine.node_view("osc") is None and loop.engine.node_view("nope") is None
+
+
+def test_after_an_edit_a_reused_slot_never_shows_the_previous_node() -> None:
+    loop = Loopback(meter_patch())
+    engine = loop.engine
+    engine.node_view("scope")
+    loop.child_runs()
+    assert engine.node_view("scope") is not None
+    edited = meter_patch()
+    edited.remove_node("scope")
+    engine.update_patch(edited)
+    # The spectrum now gets slot 0, which still holds the scope's picture: the token tells.
+    assert engine.node_view("spectrum") is None and engine.node_view("spectrum") is None
+    loop.child_runs()
+    assert len(engine.node_view("spectrum")) == 512
+    assert engine.node_view("scope") is None
+    loop.child_runs()
+    assert engine.node_view("scope") is None  # watched, but gone from the patch
+
+
+def test_a_slot_being_written_is_not_read_and_lengths_are_bounded() -> None:
+    row = np.zeros(VIEW_CELLS + VIEW_LENGTH)
+    _write_view(row, 7, np.arange(5.0))
+    np.testing.assert_array_equal(_read_view(row, 7), np.arange(5.0))
+    assert _read_view(row, 8) is None  # another watch's data
+    row[0] += 1  # the child is in the middle of a write
+    assert _read_view(row, 7) is None
+    row[0] += 1
+    _write_view(row, 7, np.ones(VIEW_LENGTH + 100))
+    assert len(_read_view(row, 7)) == VIEW_LENGTH
+    _write_view(row, 7, None)
+    assert _read_view(row, 7) is None
+
+
+def test_views_beyond_the_slots_read_as_none() -> None:
+    loop = Loopback(meter_patch())
+    for index in range(VIEW_SLOTS):
+        loop.engine.node_view(f"node{index}")
+    assert loop.engine.node_view("scope") is None
+    loop.child_runs()
+    assert loop.engine.node_view("scope") is None and "scope" not in loop.engine._view_slots
+
+
+def test_a_failing_view_is_one_warning_and_the_engine_goes_on() -> None:
+    loop = Loopback(meter_patch())
+    loop.engine.node_view("scope")
+    loop.child_runs()
+    loop.player.engine.schedule.nodes["scope"].view = lambda: 1 / 0
+    loop.child_runs()
+    loop.child_runs()
+    kinds = [loop.replies.get_nowait() for _ in range(loop.replies.qsize())]
+    assert kinds == [("warning", "node 'scope': its picture failed: ZeroDivisionError('division by zero')")]
+    assert loop.engine.node_view("scope") is None and loop.engine.node_view("spectrum") is None
+
+
+def test_before_start_and_after_stop_there_is_nothing_to_view() -> None:
+    engine = EngineProcess(meter_patch())
+    assert engine.node_view("scope") is None and engine.stop() is None and not engine.running
+
+
+def test_a_device_that_cannot_play_leaves_no_process_and_no_shared_memory() -> None:
+    engine = EngineProcess(meter_patch(), device="no-such-card")
+    with pytest.raises(AudioDeviceError, match="no-such-card"):
+        engine.start()
+    assert engine._process is None and engine._memory is None
+    assert multiprocessing.active_children() == []
+    assert engine.node_view("scope") is None
+
+
+ORPHAN_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import patcher
+    from patcher.server import EngineProcess
+
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc")
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "out.left")
+    engine = EngineProcess(patch, device=int(sys.argv[1]))
+    engine.start()
+    print(engine._process.pid, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1]
+    except (OSError, IndexError):
+        return False
+    return not status.startswith("Z")
+
+
+def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
+    front_end = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, str(jack.device)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = front_end.stdout.readline()
+        assert line.strip().isdigit(), front_end.stderr.read() if front_end.poll() is not None else line
+        child = int(line)
+        assert _alive(child)
+    finally:
+        os.kill(front_end.pid, signal.SIGKILL)  # no stop(), no atexit: a crash
+        front_end.wait(timeout=10)
+    deadline = time.monotonic() + 5.0
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the engine process outlived its front end"
