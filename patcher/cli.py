@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument(
         "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG and exit"
     )
+    edit.add_argument("--play", action="store_true", help="start playing at once")
     edit.set_defaults(run=_edit)
 
     devices = commands.add_parser("devices", help="list the audio devices")
@@ -314,7 +315,7 @@ def _play(args: argparse.Namespace) -> int:
 def _edit(args: argparse.Namespace) -> int:
     from patcher.editor import run_editor
 
-    return run_editor(args.patch, screenshot=args.screenshot)
+    return run_editor(args.patch, screenshot=args.screenshot, play=args.play)
 
 
 def _devices(_args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ imports it)
 from patcher.editor.commands import SetParams
 from patcher.editor.model import (
     AUTOSAVE_SECONDS,

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ imports it)
 from patcher.engine import Engine
 from patcher.model import Patch
 from patcher.patchfile import save
@@ -528,3 +527,21 @@ def test_screenshot_of_a_bad_patch_fails_with_the_loader_message(display: str, t
     )
     assert result.returncode == 1
     assert "malformed JSON" in result.stderr
+
+
+def test_edit_play_screenshot_plays_the_chorus_through_the_engine_process(
+    display: str, jack: Any, tmp_path: Path
+) -> None:
+    from patcher.editor.view import FAMILY_COLORS
+
+    shot = tmp_path / "chorus.png"
+    environment = dict(os.environ, DISPLAY=display, PATCHER_STATE_DIR=str(tmp_path / "state"))
+    command = [sys.executable, "-m", "patcher", "edit", "patches/chorus.json", "--play", "--screenshot"]
+    command.append(str(shot))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, env=environment, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    image = pixels_of(shot)
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50
+    assert has_colour(image, FAMILY_COLORS["delays"]) and has_colour(image, FAMILY_COLORS["modulators"])
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    shutil.copy(shot, SCREENSHOT_DIR / "chorus-playing.png")

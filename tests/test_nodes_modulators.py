@@ -7,6 +7,7 @@ import pytest
 
 from nodes.modulators import LFO_SHAPES, PREVIEW_STEPS, Lfo
 from tests.nodetools import run_node
+from tests.test_nodes_sources import _run_with_arrays
 
 RATE = 48000
 
@@ -125,6 +126,22 @@ def test_modulated_output_does_not_depend_on_block_size(shape: str) -> None:
     for block in (1, 64, 65, 1024):
         result = run_node("lfo", params, inputs, frames=frames, block=block)["out"]
         np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=f"{shape} at block {block}")
+
+
+@pytest.mark.parametrize("every", [1, 2])
+@pytest.mark.parametrize("block", [1, 64, 65])
+@pytest.mark.parametrize("rate_hz", [0.15, 40.0, 5000.0, -7.0, -30000.0])
+@pytest.mark.parametrize("polarity", ["bipolar", "unipolar"])
+@pytest.mark.parametrize("shape", LFO_SHAPES)
+def test_constant_params_give_exactly_what_the_same_params_as_signals_give(
+    shape: str, polarity: str, rate_hz: float, block: int, every: int
+) -> None:
+    # Both paths compute the same integer phases, so the results are equal, not just close.
+    frames = 1500
+    params = {"shape": shape, "polarity": polarity, "rate_hz": rate_hz, "depth": 3.0, "offset": 0.5}
+    reference = run_node("lfo", params, frames=frames, block=block)["out"]
+    result = _run_with_arrays("lfo", params, ("rate_hz", "depth", "offset"), frames, block, every)
+    np.testing.assert_array_equal(result, reference, err_msg=f"{shape} at {rate_hz} Hz, block {block}")
 
 
 def test_reset_restarts_phase_and_random_sequence() -> None:

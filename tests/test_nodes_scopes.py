@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy.signal import get_window
 
-import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ imports it)
 from nodes.scopes import (
     HISTORY,
     SCOPE_VIEW_POINTS,

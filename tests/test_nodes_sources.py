@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from nodes.sources import Noise, Oscillator, naive_wave
+import nodes.sources
+from nodes.sources import Noise, Oscillator, naive_wave, pink_filter
+from patcher.spec import node_class
 from tests.nodetools import run_node
 
 RATE = 48000
@@ -192,6 +194,49 @@ def test_modulated_output_does_not_depend_on_block_size(waveform: str) -> None:
         )
 
 
+def _run_with_arrays(
+    type_name: str, params: dict, as_arrays: tuple[str, ...], frames: int, block: int, every: int
+) -> np.ndarray:
+    """Run a node with the params ``as_arrays`` passed as constant arrays every ``every``th block
+    (as floats otherwise), into output buffers full of NaN: what a float param gives must not
+    depend on which path (constant or per-sample) computed it, nor on what the buffer held."""
+    cls = node_class(type_name)
+    assert cls is not None
+    node = cls(params)
+    node.linked = frozenset(as_arrays)
+    node.prepare(RATE, block)
+    result = np.zeros(frames)
+    for number, start in enumerate(range(0, frames, block)):
+        stop = min(start + block, frames)
+        block_params = dict(node.params)
+        if number % every == 0:
+            for name in as_arrays:
+                block_params[name] = np.full(stop - start, float(node.params[name]))
+        out = np.full(stop - start, np.nan)
+        node.process({}, block_params, {"out": out})
+        result[start:stop] = out
+    return result
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+@pytest.mark.parametrize("block", [1, 64, 65])
+@pytest.mark.parametrize("frequency_hz", [110.0, 5000.0, 30000.0, -700.0, -30000.0])
+@pytest.mark.parametrize("waveform", WAVEFORMS)
+def test_constant_params_give_what_the_same_params_as_signals_give(
+    waveform: str, frequency_hz: float, block: int, every: int
+) -> None:
+    # 30 kHz is clamped just under Nyquist: an edge almost every sample, found as arrays.
+    frames = 1500
+    params = {"waveform": waveform, "frequency_hz": frequency_hz, "pulse_width": 0.3, "phase_deg": 30.0}
+    reference = run_node("oscillator", params, frames=frames, block=block)["out"]
+    result = _run_with_arrays(
+        "oscillator", params, ("frequency_hz", "pulse_width", "amplitude"), frames, block, every
+    )
+    np.testing.assert_allclose(
+        result, reference, rtol=0, atol=1e-12, err_msg=f"{waveform} at {frequency_hz} Hz, block {block}"
+    )
+
+
 def test_reset_restarts_the_waveform() -> None:
     node = Oscillator({"waveform": "saw", "frequency_hz": 3000.0})
     node.prepare(RATE, 256)
@@ -246,6 +291,19 @@ def test_noise_does_not_depend_on_block_size(color: str) -> None:
     for block in (1, 64, 65, 1024):
         result = run_node("noise", {"color": color}, modulator, block=block)["out"]
         np.testing.assert_array_equal(result, reference, err_msg=f"{color} at block {block}")
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_pink_noise_is_scipy_sosfilt_of_the_white_sequence(in_place: bool, monkeypatch) -> None:
+    if not in_place:
+        monkeypatch.setattr(nodes.sources, "_SOSFILT_IN_PLACE", None)
+    elif nodes.sources._SOSFILT_IN_PLACE is None:
+        pytest.skip("scipy's sosfilt kernel is not available here")
+    frames = 3000
+    out = run_node("noise", {"color": "pink", "amplitude": 0.7, "seed": 5}, frames=frames, block=64)["out"]
+    sections, gain = pink_filter(RATE)
+    white = 2.0 * np.random.default_rng(5).random(frames) - 1.0
+    np.testing.assert_array_equal(out, scipy.signal.sosfilt(sections, white) * gain * 0.7)
 
 
 def test_reset_and_a_new_seed_restart_the_sequence() -> None:

@@ -20,6 +20,7 @@ def run_editor(
     *,
     screenshot: str | Path | None = None,
     frames: int = 12,
+    play: bool = False,
     player_factory: PlayerFactory | None = None,
     state_dir: Path | None = None,
 ) -> int:
@@ -49,6 +50,9 @@ def run_editor(
     view = EditorView(model)
     view.build(show=True)
     try:
+        if play:
+            view.perform("play")
+            _run_for(view, seconds=1.5 if screenshot is not None else 0.0)
         if screenshot is not None:
             if not view.screenshot(Path(screenshot), frames):
                 print(f"patcher: error: could not write the screenshot {screenshot}", file=sys.stderr)
@@ -62,6 +66,16 @@ def run_editor(
         model.stop()
         view.destroy()
     return 0
+
+
+def _run_for(view: object, seconds: float) -> None:
+    """Render frames for ``seconds`` so meters and scopes fill before a screenshot."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        view.frame()
+        time.sleep(1 / 60)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-import nodes.scopes  # noqa: F401  (registers scope and spectrum until nodes/__init__ does)
 from patcher.compiler import cycle_problems
 from patcher.editor.commands import (
     AddNodes,
