@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nodes.sources import PHASE_BITS, PHASE_MASK, PHASE_SCALE, PhaseAccumulator, naive_wave
+from nodes.sources import PHASE_MASK, PHASE_ONE, PHASE_SCALE, PhaseAccumulator, naive_wave
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
@@ -74,6 +74,8 @@ class Lfo(Node):
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.accumulator = PhaseAccumulator()
         self.accumulator.prepare(max_block)
+        self._high = np.zeros(max_block, dtype=bool)
+        self._passed = np.zeros(max_block, dtype=np.int64)
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
@@ -108,29 +110,103 @@ class Lfo(Node):
         frames = len(out)
         if frames == 0:
             return
-        cycles = self.accumulator.cycles_per_sample(params["rate_hz"], self.sample_rate, frames)
-        _steps, phases = self.accumulator.advance(cycles)
-        if params["shape"] == "sample_and_hold":
-            self._sample_and_hold(phases, out)
+        self.accumulator.advance(params["rate_hz"], self.sample_rate, frames)
+        shape = params["shape"]
+        unipolar = params["polarity"] == "unipolar"
+        depth, offset = params["depth"], params["offset"]
+        # Triangle, saw and square are exact in the integer phase, unipolar or not; the
+        # sine and the held values are made unipolar as (wave + 1) / 2.
+        if shape == "sample_and_hold":
+            level = self._sample_and_hold(out)
+        elif shape == "square":
+            level = self._square(unipolar, out)
         else:
-            np.multiply(phases[1:] & PHASE_MASK, PHASE_SCALE, out=out)
-            out[:] = naive_wave(params["shape"], out)
-        if params["polarity"] == "unipolar":
+            level = None
+            self._ramp_shape(shape, unipolar, out)
+        if level is not None:  # the same value all block long
+            if unipolar and shape == "sample_and_hold":
+                level = (level + 1.0) * 0.5
+            if not isinstance(depth, np.ndarray) and not isinstance(offset, np.ndarray):
+                out.fill(level * depth + offset)
+                return
+            out.fill(level)
+        elif unipolar and shape in ("sine", "sample_and_hold"):
             out += 1.0
             out *= 0.5
-        np.multiply(out, params["depth"], out=out)
-        np.add(out, params["offset"], out=out)
+        if isinstance(depth, np.ndarray) or depth != 1.0:
+            np.multiply(out, depth, out=out)
+        if isinstance(offset, np.ndarray) or offset != 0.0:
+            np.add(out, offset, out=out)
 
-    def _sample_and_hold(self, phases: np.ndarray, out: np.ndarray) -> None:
-        """A new value each time the phase passes a whole cycle, either way round."""
-        passed = np.abs(np.diff(phases >> PHASE_BITS))
-        total = int(passed.sum())
-        if total == 0:
-            out.fill(self.held)
-            return
+    def _ramp_shape(self, shape: str, unipolar: bool, out: np.ndarray) -> None:
+        """Sine, or ``naive_wave``'s triangle and saw computed exactly in phase units."""
+        accumulator = self.accumulator
+        half, quarter = PHASE_ONE >> 1, PHASE_ONE >> 2
+        if shape == "sine":
+            np.multiply(accumulator.masked(), 2.0 * np.pi * PHASE_SCALE, out=out)
+            np.sin(out, out=out)
+        elif shape == "saw":  # 2 frac(phase + 1/2) - 1
+            masked = accumulator.masked(half)
+            if not unipolar:
+                masked -= half
+            np.multiply(masked, (1.0 if unipolar else 2.0) * PHASE_SCALE, out=out)
+        else:  # triangle: 1 - 4 |frac(phase + 1/4) - 1/2|
+            masked = accumulator.masked(quarter)
+            masked -= half
+            np.abs(masked, out=masked)
+            np.subtract(half if unipolar else quarter, masked, out=masked)
+            np.multiply(masked, (2.0 if unipolar else 4.0) * PHASE_SCALE, out=out)
+
+    def _square(self, unipolar: bool, out: np.ndarray) -> float | None:
+        """High for the first half of each cycle; returns the level if it holds all block."""
+        accumulator = self.accumulator
+        half = PHASE_ONE >> 1
+        high, low = 1.0, 0.0 if unipolar else -1.0
+        step = accumulator.step
+        if step is not None:
+            rises, falls = accumulator.edges(), accumulator.edges(-half)
+            if not isinstance(rises, tuple) and not isinstance(falls, tuple):
+                first = accumulator.first
+                level = high if (first & PHASE_MASK) < half else low
+                changes = sorted({edge[0] for edge in (rises or []) + (falls or [])} - {0})
+                if not changes:
+                    return level
+                out.fill(level)
+                for index in changes:
+                    out[index:] = high if ((first + index * step) & PHASE_MASK) < half else low
+                return None
+        is_high = np.less(accumulator.masked(), half, out=self._high[: len(out)])
+        out.fill(low)
+        np.copyto(out, high, where=is_high)
+        return None
+
+    def _sample_and_hold(self, out: np.ndarray) -> float | None:
+        """A new value each time the phase passes a whole cycle, either way round.
+
+        Returns the held value if no cycle ends in this block.
+        """
+        edges = self.accumulator.edges()
+        if edges is None:
+            return self.held
         # Generator.random draws one double per value, so chunking never changes the sequence.
+        if isinstance(edges, list):
+            total = sum(abs(edge[1]) for edge in edges)
+            values = (2.0 * self.generator.random(total) - 1.0).tolist()
+            out.fill(self.held)
+            drawn = 0
+            for index, count, _, _ in edges:
+                drawn += abs(count)
+                out[index:] = values[drawn - 1]
+            self.held = values[-1]
+            return None
+        index, count, _, _ = edges
+        passed = self._passed[: len(out)]
+        passed.fill(0)
+        passed[index] = np.abs(count)
+        total = int(passed.sum())
         values = np.empty(total + 1)
         values[0] = self.held
         values[1:] = 2.0 * self.generator.random(total) - 1.0
         np.take(values, np.cumsum(passed), out=out)
         self.held = float(values[-1])
+        return None
