@@ -188,57 +188,6 @@ def _play_if_possible(patch_path: Path) -> None:
         player.stop()
 
 
-def _device(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
-
-
-# -- commands ---------------------------------------------------------------------------
-def _main_job(_args: argparse.Namespace) -> int:
-    """``patcher`` alone: the editor where there is a display, else render (and play) a WAV."""
-    if _has_display() and _editor_available():
-        from patcher.editor import run_editor
-
-        return run_editor(DEFAULT_PATCH)
-    output = Path("out") / "default.wav"
-    output.parent.mkdir(exist_ok=True)
-    print("no display: rendering the default patch instead of opening the editor")
-    _render(
-        argparse.Namespace(
-            patch=DEFAULT_PATCH, output=output, seconds=None, input=None, sample_rate=None, block=None
-        )
-    )
-    _play_if_possible(DEFAULT_PATCH)
-    print(f"the result is in {output.resolve()}")
-    return 0
-
-
-def _has_display() -> bool:
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _editor_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("patcher.editor") is not None
-
-
-def _play_file_if_possible(path: Path) -> None:
-    from patcher.audiofile import read_audio
-
-    try:
-        import sounddevice
-
-        device = sounddevice.query_devices(kind="output")
-    except Exception:  # no PortAudio library, or no output device: rendering was the job
-        print("no sound device found: not playing")
-        return
-    print(f"playing on {device['name']}")
-    audio = read_audio(path, int(device["default_samplerate"]))
-    sounddevice.play(audio, int(device["default_samplerate"]), blocking=True)
-
-
 def _render(args: argparse.Namespace) -> int:
     from patcher.audiofile import WRITABLE_FORMATS, write_audio
     from patcher.engine import render
