@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import patcher  # noqa: E402
-from patcher.player import Player  # noqa: E402
+from patcher.player import Player, quiet_interpreter  # noqa: E402
 from patcher.server import EngineProcess  # noqa: E402
 from tests.jack_server import JackServer  # noqa: E402
 
@@ -97,6 +97,7 @@ def main() -> None:
     print(f"\n## Underruns (JACK xruns) in {args.seconds:g} s at block {args.block}\n")
     header = ("alone", "busy thread, same process", "busy thread, engine process")
     print(f"{'patch':<20}" + "".join(f"{h:>30}" for h in header))
+    quiet_interpreter()  # as `patcher play` does for the in-process player
     with JackServer(RATE, args.block) as jack:
         for path in paths:
             patch = patcher.load(path)

@@ -233,12 +233,13 @@ def _play(args: argparse.Namespace) -> int:
     import time
 
     from patcher.patchfile import load
-    from patcher.player import AudioDeviceError, Player
+    from patcher.player import AudioDeviceError, Player, quiet_interpreter
 
     patch = load(args.patch)
     if args.report is not None and not args.report.parent.is_dir():
         raise UserError(f"cannot write {args.report}: folder {args.report.parent} does not exist")
     player = Player(patch, device=args.device, input_device=args.input_device, block_size=args.block)
+    quiet_interpreter()
     try:
         player.start()
     except AudioDeviceError as error:

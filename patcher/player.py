@@ -13,7 +13,9 @@ ducked and cleared, and a limiter with a hard ceiling keeps every sample within 
 from __future__ import annotations
 
 import collections
+import gc
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,6 +31,21 @@ CEILING = 0.99
 LIMITER_RELEASE_S = 0.2
 RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
 RECOVERY_S = 0.5
+
+
+def quiet_interpreter() -> None:
+    """Keep this process's interpreter out of the audio callback's way; call it before the
+    stream starts (the full collection here would otherwise cost an xrun).
+
+    The cyclic garbage collector can pause any thread for milliseconds: everything built so
+    far is frozen out of its reach and it runs rarely. A short switch interval hands the GIL to
+    the audio thread soon after it asks. For a process whose main job is audio (``patcher
+    play``, the engine process), not for one that hosts a GUI.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    sys.setswitchinterval(0.0005)
 
 
 class AudioDeviceError(RuntimeError):

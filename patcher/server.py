@@ -24,10 +24,8 @@ edit raises at once in the caller and never reaches the running engine.
 from __future__ import annotations
 
 import copy
-import gc
 import multiprocessing
 import queue
-import sys
 import time
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -39,7 +37,7 @@ from nodes.scopes import MAX_VIEW_LENGTH
 from patcher.compiler import cycle_problems
 from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
-from patcher.player import AudioDeviceError, PlaybackReport
+from patcher.player import AudioDeviceError, PlaybackReport, quiet_interpreter
 
 SCOPE_SLOTS = 8
 HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, spare
@@ -312,7 +310,7 @@ def _serve(
         player = Player(from_dict(document, base_dir=Path(base_dir)), device, input_device, block_size)
         import sounddevice  # noqa: F401  (what start imports, loaded before the freeze below)
 
-        _quiet_interpreter()  # before the stream runs: the full collection costs no xrun
+        quiet_interpreter()  # before the stream runs: the full collection costs no xrun
         player.start()
     except (AudioDeviceError, PatchError, OSError) as error:
         problem = str(error) if not isinstance(error, OSError) else f"no audio system ({error})"
@@ -342,20 +340,6 @@ def _serve(
         replies.put(("report", player.report().__dict__))
         del meters, views
         memory.close()
-
-
-def _quiet_interpreter() -> None:
-    """Keep this process's interpreter out of the callback's way (called before the stream
-    starts, so the full collection here cannot make an xrun).
-
-    The cyclic garbage collector can pause any thread for milliseconds: everything built so
-    far is frozen out of its reach and it runs rarely. A short switch interval hands the GIL to
-    the audio thread soon after it asks, while this thread publishes meters and views.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    sys.setswitchinterval(0.0005)
 
 
 def _handle(
