@@ -71,20 +71,34 @@ def node_costs(repeats: int) -> None:
     block, rate = 256, 48000
     budget = block / rate
     print(f"\n## Cost of one block of {block} frames per node (budget {budget * 1e3:.2f} ms at {rate} Hz)\n")
-    print(f"{'node':<12} {'µs/block':>10} {'% of budget':>12}")
+    print("static: params at their defaults; modulated: every modulatable param driven by a signal\n")
+    print(f"{'node':<12} {'static µs':>10} {'% budget':>9} {'modulated µs':>13} {'% budget':>9}")
     for type_name, cls in sorted(registry().items()):
-        node = cls()
-        node.linked = frozenset(cls.INPUTS)
-        node.prepare(rate, block)
-        inputs = {port: probe_signal(block, seed=i) for i, port in enumerate(cls.INPUTS)}
-        outputs = {port: np.zeros(block) for port in cls.OUTPUTS}
-        params = dict(node.block_params)
-        node.process(inputs, params, outputs)  # warm up caches
-        started = time.perf_counter()
-        for _ in range(repeats):
-            node.process(inputs, params, outputs)
-        per_block = (time.perf_counter() - started) / repeats
-        print(f"{type_name:<12} {per_block * 1e6:>10.1f} {per_block / budget * 100:>11.2f}%")
+        static = _block_cost(cls, block, rate, repeats, modulated=False)
+        modulated = _block_cost(cls, block, rate, repeats, modulated=True)
+        print(
+            f"{type_name:<12} {static * 1e6:>10.1f} {static / budget:>9.2%}"
+            f" {modulated * 1e6:>13.1f} {modulated / budget:>9.2%}"
+        )
+
+
+def _block_cost(cls: type, block: int, rate: int, repeats: int, modulated: bool) -> float:
+    """Seconds per process() call, inputs fed with a test signal."""
+    node = cls()
+    node.linked = frozenset(cls.input_ports() if modulated else cls.INPUTS)
+    node.prepare(rate, block)
+    inputs = {port: probe_signal(block, seed=i) for i, port in enumerate(cls.INPUTS)}
+    outputs = {port: np.zeros(block) for port in cls.OUTPUTS}
+    params = dict(node.block_params)
+    wobble = 0.1 * np.sin(np.linspace(0.0, np.pi, block))  # a slow, small modulation
+    for name, param in cls.PARAMS.items():
+        if modulated and param.modulatable:
+            params[name] = node.params[name] * (1.0 + wobble) + wobble
+    node.process(inputs, params, outputs)  # warm up caches
+    started = time.perf_counter()
+    for _ in range(repeats):
+        node.process(inputs, params, outputs)
+    return (time.perf_counter() - started) / repeats
 
 
 def main() -> None:
