@@ -107,7 +107,7 @@ def _node_path(vertices: list[Vertex]) -> list[str]:
 
 
 # -- schedule ---------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)  # identity, not field equality: fields hold numpy buffers
 class Step:
     """One call of one node (or one phase of a two-phase node) with its buffers wired."""
 
@@ -178,7 +178,7 @@ def _gather(
     return view
 
 
-@dataclass
+@dataclass(eq=False)
 class Group:
     """Steps run together: one node, or a feedback loop run in chunks its delays allow."""
 

@@ -123,16 +123,16 @@ class OutputProtection:
 
     def _limit(self, block: np.ndarray) -> None:
         peak = float(np.max(np.abs(block))) if block.size else 0.0
-        frames = block.shape[1]
-        wanted = 1.0 if peak * self.gain <= CEILING else CEILING / peak
-        if wanted < self.gain:  # attack at once: the whole block gets the lower gain
-            self.gain = wanted
-            block *= wanted
+        most = 1.0 if peak <= CEILING else CEILING / peak  # the gain that keeps this block in
+        if most < self.gain:  # attack at once: the whole block gets the lower gain
+            self.gain = most
+            block *= most
             self.limited_blocks += 1
-        else:  # release smoothly back towards unity
-            target = 1.0 - (1.0 - self.gain) * self.release**frames
-            self._apply_ramp(block, self.gain, min(target, wanted))
-            self.gain = min(target, wanted)
+        else:  # release smoothly towards unity, never above what this block allows
+            frames = block.shape[1]
+            released = min(1.0 - (1.0 - self.gain) * self.release**frames, most)
+            self._apply_ramp(block, self.gain, released)
+            self.gain = released
         np.clip(block, -1.0, 1.0, out=block)  # the last word: never beyond ±1.0
 
     def _apply_ramp(self, block: np.ndarray, start: float, end: float) -> None:

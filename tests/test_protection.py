@@ -99,3 +99,34 @@ def test_param_change_queued_after_a_graph_edit_reaches_the_new_node() -> None:
     out = run_callback(player, 30)
     assert out[-1, 0] == np.float32(0.5 * 10 ** (-6 / 20))
     assert player.engine.patch.nodes["extra"].params["gain_db"] == -6.0
+
+
+def test_runaway_protection_still_works_after_a_live_edit() -> None:
+    import copy
+
+    player = Player(runaway_patch())
+    run_callback(player, 200)
+    edited = copy.deepcopy(player.engine.patch)
+    edited.set_param("out", "level_db", -1.0)
+    player.update_patch(edited)
+    out = run_callback(player, 400)
+    assert player.callback_errors == 0
+    assert np.all(np.isfinite(out)) and np.max(np.abs(out)) <= 1.0
+    assert (
+        max(
+            np.max(np.abs(node.line))
+            for node in player.engine.schedule.nodes.values()
+            if hasattr(node, "line")
+        )
+        < 100
+    )
+
+
+def test_a_steady_signal_over_the_ceiling_settles_to_one_gain() -> None:
+    patch = dc_patch(0.5)
+    patch.set_param("level", "gain_db", 9.54)  # 1.5: over the ceiling, steadily
+    player = Player(patch)
+    out = run_callback(player, 200)[:, 0]
+    settled = out[-player.engine.block_size * 50 :]
+    assert np.ptp(settled) < 1e-6, "the limiter's gain alternates between blocks (a buzz)"
+    assert settled[0] == np.float32(CEILING)
