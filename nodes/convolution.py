@@ -250,11 +250,30 @@ class Convolver(Node):
         if name in self.IR_PARAMS[self.params["source"]]:
             self.convolver.set_impulse_response(self._build_impulse_response())
 
+    def prepare_change(self, name: str, value: Any) -> Any:
+        """Build the new IR and a convolver for it here, off the audio thread."""
+        params = {**self.params, name: value}
+        if name not in self.IR_PARAMS[params["source"]]:
+            return None
+        impulse_response = self._impulse_response_for(params)
+        return PartitionedConvolver(impulse_response), impulse_response
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        """Swap in the prepared convolver: live, a new IR starts from silence (its tail is
+        not carried over, which would mean re-transforming the history on the audio thread)."""
+        Node.param_changed(self, name, value)
+        if prepared is not None:
+            self.convolver, self.impulse_response = prepared
+
     def _build_impulse_response(self) -> np.ndarray:
         """The IR for the current params at the engine's rate; sets ``impulse_response``."""
-        params = self.params
+        self.impulse_response = self._impulse_response_for(self.params)
+        return self.impulse_response
+
+    def _impulse_response_for(self, params: Mapping[str, Any]) -> np.ndarray:
+        """The IR for ``params`` at the engine's rate, normalised and read-only."""
         if params["source"] == "file":
-            raw = self._read_file()
+            raw = self._read_file(params["file"])
         else:
             raw = room_impulse_response(
                 self.sample_rate,
@@ -265,13 +284,12 @@ class Convolver(Node):
             )
         impulse_response = normalize_impulse_response(raw, params["normalize"])
         impulse_response.flags.writeable = False
-        self.impulse_response = impulse_response
         return impulse_response
 
-    def _read_file(self) -> np.ndarray:
-        if not self.params["file"]:
+    def _read_file(self, file: str) -> np.ndarray:
+        if not file:
             return np.zeros(1)
-        path = Path(self.patch_dir) / self.params["file"]
+        path = Path(self.patch_dir) / file
         impulse_response = read_audio(path, self.sample_rate, channels=1)[:, 0]
         if len(impulse_response) == 0:
             raise ValueError(f"impulse response file {path} holds no samples; choose another file")

@@ -41,13 +41,25 @@ class Input(Node):
         if name == "file":
             self._load()
 
+    def prepare_change(self, name: str, value: Any) -> Any:
+        """Decode a new file here, off the audio thread."""
+        return self._decode(value) if name == "file" else None
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        Node.param_changed(self, name, value)
+        if name == "file":
+            self.audio = prepared
+            self.reset()
+
     def _load(self) -> None:
-        """Decode the whole file at prepare time, resampled to the engine's rate."""
-        self.audio = np.zeros((0, 2))
-        if self.params["file"]:
-            path = Path(self.patch_dir) / self.params["file"]
-            self.audio = read_audio(path, self.sample_rate, channels=2)
+        self.audio = self._decode(self.params["file"])
         self.reset()
+
+    def _decode(self, file: str) -> np.ndarray:
+        """The whole file, decoded and resampled to the engine's rate (silence for no file)."""
+        if not file:
+            return np.zeros((0, 2))
+        return read_audio(Path(self.patch_dir) / file, self.sample_rate, channels=2)
 
     def reset(self) -> None:
         self.position = 0

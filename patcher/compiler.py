@@ -210,6 +210,19 @@ class Schedule:
     pruned: list[str]
     #: Nodes whose ``stereo`` buffer is the engine's output (the output nodes).
     sinks: list[Node] = field(default_factory=list)
+    #: What ``activate`` installs at the swap: param changes of reused (running) nodes,
+    #: prepared off the audio thread, and every node's linked inputs.
+    changes: list[tuple[Node, str, Any, Any]] = field(default_factory=list)
+    linked: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def activate(self) -> None:
+        """Audio thread, at the swap: cheap installs only (the slow work is done)."""
+        for node, name, value, prepared in self.changes:
+            node.install_change(name, value, prepared)
+        self.changes = []
+        for node_id, node in self.nodes.items():
+            node.linked = self.linked[node_id]
+            node.fault = None  # an edited patch gives a muted node another chance
 
     @property
     def loops(self) -> list[Group]:
@@ -239,18 +252,24 @@ def compile_patch(
     block_size = block_size or patch.settings.block_size
     graph = node_graph(patch)
     live = _live_nodes(patch, graph)
-    nodes = {node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}) for node_id in live}
+    changes: list[tuple[Node, str, Any, Any]] = []
+    nodes = {
+        node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}, changes)
+        for node_id in live
+    }
     outputs = {
         (node_id, port): np.zeros(block_size)
         for node_id in live
         for port in patch.nodes[node_id].spec.OUTPUTS
     }
+    linked = {node_id: frozenset(ln.target.port for ln in patch.links_into(node_id)) for node_id in nodes}
     for node_id, node in nodes.items():
-        node.linked = frozenset(link.target.port for link in patch.links_into(node_id))
+        if not (reuse and reuse.get(node_id) is node):  # a new node: nobody runs it yet
+            node.linked = linked[node_id]
     groups = _groups(patch, graph.subgraph(live), nodes, outputs, block_size)
     pruned = sorted(set(patch.nodes) - live)
     sinks = [node for node in nodes.values() if hasattr(node, "stereo")]
-    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks)
+    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks, changes, linked)
 
 
 def _live_nodes(patch: Patch, graph: nx.DiGraph) -> set[str]:
@@ -262,25 +281,32 @@ def _live_nodes(patch: Patch, graph: nx.DiGraph) -> set[str]:
 
 
 def _instantiate(
-    patch: Patch, node_id: str, sample_rate: int, block_size: int, reuse: Mapping[str, Node]
+    patch: Patch,
+    node_id: str,
+    sample_rate: int,
+    block_size: int,
+    reuse: Mapping[str, Node],
+    changes: list[tuple[Node, str, Any, Any]],
 ) -> Node:
+    """A fresh, prepared node; or the running one, its param changes prepared in ``changes``."""
     data = patch.nodes[node_id]
     old = reuse.get(node_id)
     same_setup = old is not None and old.sample_rate == sample_rate and old.max_block == block_size
     if old is not None and type(old) is data.spec and same_setup:
         for name, value in data.params.items():
             if old.params.get(name) != value:
-                _call_node(node_id, data.type, old.param_changed, name, value)
+                prepared = _call_node(node_id, data.type, old.prepare_change, name, value)
+                changes.append((old, name, value, prepared))
         return old
     node = data.spec(dict(data.params), str(patch.base_dir))
     _call_node(node_id, data.type, node.prepare, sample_rate, block_size)
     return node
 
 
-def _call_node(node_id: str, type_name: str, method: Any, *args: Any) -> None:
+def _call_node(node_id: str, type_name: str, method: Any, *args: Any) -> Any:
     """Set-up code may fail on user data (a missing file): say which node, not a traceback."""
     try:
-        method(*args)
+        return method(*args)
     except (OSError, ValueError, RuntimeError) as error:
         raise PatchError(f"node {node_id!r} ({type_name}): {error}") from None
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from patcher.compiler import Schedule, compile_patch
-from patcher.model import Patch
+from patcher.model import Patch, PatchError
 from patcher.spec import Node, Ramp
 
 DECLICK_S = 0.003
@@ -29,6 +29,7 @@ class ParamChange:
     name: str
     value: Any
     ramp: Ramp | None
+    prepared: Any = None
 
 
 class Engine:
@@ -42,6 +43,7 @@ class Engine:
     def __init__(self, patch: Patch, sample_rate: int | None = None, block_size: int | None = None):
         self.patch = patch
         self.schedule = compile_patch(patch, sample_rate, block_size)
+        self.schedule.activate()
         #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
         self.latest = self.schedule
         self.mix = np.zeros((2, self.block_size))
@@ -52,7 +54,7 @@ class Engine:
         self.device_input = np.zeros(self.block_size)
         self._connect_device_input(self.schedule)
         self.swapped = False
-        self._reported: set[tuple[str, str]] = set()
+        self._reported: set[tuple[str, int]] = set()
 
     @property
     def sample_rate(self) -> int:
@@ -96,15 +98,24 @@ class Engine:
     def prepare_param_change(
         self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S
     ) -> ParamChange:
-        """Validate against the patch (raises PatchError) and build the change to apply."""
+        """Validate against the patch and prepare the slow part of the change here, on the
+        caller's thread (raises PatchError and changes nothing when the value cannot work)."""
+        data = self.patch.node(node_id)
+        previous = data.params.get(name)
         self.patch.set_param(node_id, name, value)
-        value = self.patch.nodes[node_id].params[name]
+        value = data.params[name]
         node = self.latest.nodes.get(node_id)
-        param = self.patch.nodes[node_id].spec.PARAMS[name]
-        ramp = None
+        param = data.spec.PARAMS[name]
         if param.modulatable and ramp_s > 0:
-            ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate))
-        return ParamChange(node, name, value, ramp)
+            return ParamChange(node, name, value, Ramp(0.0, value, round(ramp_s * self.sample_rate)))
+        prepared = None
+        if node is not None:
+            try:
+                prepared = node.prepare_change(name, value)
+            except (OSError, ValueError) as error:
+                data.params[name] = previous
+                raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None
+        return ParamChange(node, name, value, None, prepared)
 
     def apply(self, change: ParamChange) -> None:
         """Audio thread: start the ramp (or set the value) at this block boundary."""
@@ -112,7 +123,7 @@ class Engine:
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
         if change.ramp is None:
-            node.param_changed(change.name, change.value)
+            node.install_change(change.name, change.value, change.prepared)
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])
@@ -136,7 +147,8 @@ class Engine:
                 node.device_input = self.device_input
 
     def swap(self, schedule: Schedule) -> None:
-        """Audio thread: run the new schedule from the next block on."""
+        """Audio thread: install the prepared changes and run the new schedule from now on."""
+        schedule.activate()
         self.schedule = schedule
         self.swapped = True
 
@@ -147,11 +159,12 @@ class Engine:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""
         reports = []
         for node_id, node in self.schedule.nodes.items():
-            if node.fault is not None and (node_id, "fault") not in self._reported:
-                self._reported.add((node_id, "fault"))
-                reports.append(f"node {node_id!r} ({node.TYPE}) failed and is muted: {node.fault!r}")
-            if node.nonfinite_blocks and (node_id, "nan") not in self._reported:
-                self._reported.add((node_id, "nan"))
+            fault = node.fault
+            if fault is not None and (node_id, id(fault)) not in self._reported:
+                self._reported.add((node_id, id(fault)))  # each new fault once
+                reports.append(f"node {node_id!r} ({node.TYPE}) failed and is muted: {fault!r}")
+            if node.nonfinite_blocks and (node_id, 0) not in self._reported:
+                self._reported.add((node_id, 0))
                 reports.append(f"node {node_id!r} ({node.TYPE}) produced NaN or infinity: silenced and reset")
         return reports
 

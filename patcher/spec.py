@@ -240,8 +240,20 @@ class Node:
     ) -> None:
         raise NotImplementedError
 
+    def prepare_change(self, name: str, value: Any) -> Any:
+        """Caller's thread: the slow part of a param change (read a file, build an IR), done
+        before the audio thread sees anything; raise OSError or ValueError for a value that
+        cannot work. Must not touch state the audio thread reads. Returns what
+        ``install_change`` takes."""
+        return None
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        """Audio thread, at a block boundary: take the change in with cheap reference swaps."""
+        self.param_changed(name, value)
+
     def param_changed(self, name: str, value: Any) -> None:
-        """A param got a new value; a node that derives state from it (a file) overrides this."""
+        """A param got a new value (offline, all at once); nodes that derive cheap state from
+        it (a random generator) override this, nodes with slow state the pair above."""
         self.params[name] = value
         if not isinstance(self.block_params.get(name), np.ndarray):
             self.block_params[name] = value

@@ -137,3 +137,64 @@ def test_nan_is_silenced_and_names_the_node() -> None:
     out = run_blocks(engine, 3)
     assert np.all(np.isfinite(out))
     assert engine.take_reports() == ["node 'level' (gain) produced NaN or infinity: silenced and reset"]
+
+
+def reverb_patch() -> patcher.Patch:
+    patch = dc_patch(0.5)
+    patch.add_node("convolver", "room", room_length_s=0.5)
+    patch.disconnect("level.out", "out.left")
+    patch.connect("level.out", "room.in")
+    patch.connect("room.out", "out.left")
+    return patch
+
+
+def test_slow_param_work_is_done_when_prepared_not_when_applied() -> None:
+    engine = patcher.Engine(reverb_patch())
+    room = engine.schedule.nodes["room"]
+    change = engine.prepare_param_change("room", "room_length_s", 2.0)
+    assert room.params["room_length_s"] == 0.5, "the running node is untouched until the swap"
+
+    def no_building_here(*_args):
+        raise AssertionError("the IR was built at apply time, on the audio thread")
+
+    room._impulse_response_for = no_building_here
+    engine.apply(change)
+    assert room.params["room_length_s"] == 2.0
+    assert len(room.impulse_response) == 2 * engine.sample_rate
+
+
+def test_a_live_change_to_a_missing_file_is_refused_before_the_audio_thread_sees_it(tmp_path) -> None:
+    patch = reverb_patch()
+    engine = patcher.Engine(patch)
+    with pytest.raises(patcher.PatchError, match="node 'room' \\(convolver\\): no such audio file"):
+        engine.set_param("room", "source", "file") or engine.set_param("room", "file", "gone.wav")
+    assert engine.patch.nodes["room"].params["file"] == ""
+    assert engine.schedule.nodes["room"].params["file"] == ""
+
+
+def test_a_refused_edit_changes_no_running_node() -> None:
+    engine = patcher.Engine(dc_patch(0.5))
+    edited = copy.deepcopy(engine.patch)
+    edited.set_param("dc", "b", 0.25)
+    edited.add_node("convolver", "broken", source="file", file="missing.wav")
+    edited.connect("level.out", "broken.in")
+    edited.connect("broken.out", "out.right")
+    with pytest.raises(patcher.PatchError, match="node 'broken'"):
+        engine.update_patch(edited)
+    assert engine.schedule.nodes["dc"].params["b"] == 0.5
+    assert np.allclose(engine.process_block(), 0.5)
+
+
+def test_an_edit_gives_a_muted_node_another_chance() -> None:
+    engine = patcher.Engine(dc_patch(0.5))
+    level = engine.schedule.nodes["level"]
+    original = level.process
+    level.process = None  # raises TypeError when called
+    run_blocks(engine, 2)
+    assert level.fault is not None
+    level.process = original
+    edited = copy.deepcopy(engine.patch)
+    edited.set_param("level", "gain_db", -6.0)
+    engine.update_patch(edited)
+    assert level.fault is None
+    assert np.allclose(run_blocks(engine, 20)[:, -256:], 0.5 * 10 ** (-6 / 20))  # after the glide
