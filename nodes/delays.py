@@ -76,7 +76,11 @@ class Delay(Node):
         return max(1, int(self._loop_minimum()) - 1)
 
     def _loop_minimum(self) -> float:
-        half_set_time = self.params["time_ms"] * self.sample_rate / 2000.0
+        set_time_ms = self.params["time_ms"]
+        ramp = self.ramps.get("time_ms")
+        if ramp is not None:  # while a change glides in, from where the glide is
+            set_time_ms = min(set_time_ms, ramp.value)
+        half_set_time = set_time_ms * self.sample_rate / 2000.0
         return max(MIN_DELAY_SAMPLES, np.floor(half_set_time))
 
     def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:

@@ -115,3 +115,26 @@ def test_external_loop_through_tap_equals_internal_feedback_at_any_block(tmp_pat
 def test_ten_seconds_is_the_longest_delay() -> None:
     out = run_node("delay", {"time_ms": 10000.0, "mix": 1.0}, {"in": impulse(480_100)}, block=4096)["out"]
     assert np.argmax(out) == 480_000
+
+
+def test_a_longer_time_glides_in_without_a_click_inside_a_loop(tmp_path) -> None:
+    from patcher.engine import Engine
+
+    patch = Patch(base_dir=tmp_path)
+    patch.add_node("oscillator", "tone", waveform="sine", frequency_hz=230.0, amplitude=0.5)
+    patch.add_node("delay", "echo", time_ms=10.0, mix=1.0)
+    patch.add_node("gain", "loop_gain", gain_db=-20.0)
+    patch.add_node("output", "out")
+    patch.connect("tone.out", "echo.in")
+    patch.connect("echo.tap", "loop_gain.in")
+    patch.connect("loop_gain.out", "echo.in")
+    patch.connect("echo.out", "out.left")
+    engine = Engine(patch, block_size=64)
+    before = np.concatenate([engine.process_block()[0].copy() for _ in range(40)])
+    engine.set_param("echo", "time_ms", 100.0)
+    after = np.concatenate([engine.process_block()[0].copy() for _ in range(40)])
+    signal = np.concatenate([before, after])
+    # The 20 ms glide adds 90 ms: the read head runs backwards at 3.5x, a Doppler shift to
+    # ~805 Hz whose steepest step is 2π·805/48000·0.5 ≈ 0.053. A click (the clamp jumping to
+    # half the new time at once) stepped by 0.34.
+    assert np.max(np.abs(np.diff(signal))) < 0.1
