@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile
 from scipy.signal import resample_poly
+
+from patcher.atomic import atomic_path
 
 WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
@@ -44,12 +44,6 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     if file_format is None:
         raise ValueError(f"cannot write {path.name}: use a .wav or .flac file name")
     subtype = "FLOAT" if file_format == "WAV" else "PCM_24"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        clipped = np.clip(audio, -1.0, 1.0) if file_format == "FLAC" else audio
+    clipped = np.clip(audio, -1.0, 1.0) if file_format == "FLAC" else audio
+    with atomic_path(path) as temporary:
         soundfile.write(temporary, clipped, sample_rate, format=file_format, subtype=subtype)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

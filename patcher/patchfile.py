@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from patcher.atomic import atomic_path
 from patcher.model import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -257,28 +256,41 @@ def _node_dict(node: NodeData) -> dict[str, Any]:
     return {"id": node.id, "type": node.type, "params": params, "position": list(node.position)}
 
 
-_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
-_LINK = re.compile(r'\{\s*("from": "[^"]*"),\s*("to": "[^"]*")\s*\}')
-
-
 def dumps(patch: Patch) -> str:
-    """Deterministic text: same patch, same bytes; a link or a number list on one line."""
-    text = json.dumps(to_dict(patch), indent=2, ensure_ascii=False, allow_nan=False)
-    text = _NUMBER_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\s*", m.group(1))) + "]", text)
-    return _LINK.sub(r"{\1, \2}", text) + "\n"
+    """Deterministic text: same patch, same bytes; a link or a list of numbers on one line."""
+    return _encode(to_dict(patch), 0) + "\n"
+
+
+def _encode(value: Any, depth: int) -> str:
+    """JSON with two-space indents, short things inline; strings are never touched."""
+    if isinstance(value, dict) and value and not _is_link(value):
+        inner = "  " * (depth + 1)
+        items = [f"{inner}{_scalar(key)}: {_encode(item, depth + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    if isinstance(value, list) and value and not _is_number_list(value):
+        inner = "  " * (depth + 1)
+        items = [f"{inner}{_encode(item, depth + 1)}" for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * depth + "]"
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _is_link(value: dict[str, Any]) -> bool:
+    return set(value) == {"from", "to"}
+
+
+def _is_number_list(value: list[Any]) -> bool:
+    return all(isinstance(item, int | float) and not isinstance(item, bool) for item in value)
 
 
 def save(patch: Patch, path: str | Path) -> None:
     """Write atomically: a temporary file in the same folder, then a rename over the target."""
     path = Path(path)
     text = dumps(patch)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())

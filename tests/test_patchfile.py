@@ -223,3 +223,25 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, 
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(PatchError, match=r"no such patch file: .*missing\.json"):
         load(tmp_path / "missing.json")
+
+
+def test_text_that_looks_like_json_survives_a_round_trip(tmp_path: Path) -> None:
+    patch = Patch(base_dir=tmp_path)
+    patch.description = 'see [1,2] and {"from": "a.out","to": "b.in"}'
+    patch.add_node("input", "take", file="take[1,2].wav")
+    again = loads(dumps(patch), base_dir=tmp_path)
+    assert again.description == patch.description
+    assert again.nodes["take"].params["file"] == "take[1,2].wav"
+
+
+def test_saved_files_get_normal_permissions_and_keep_existing_ones(tmp_path: Path) -> None:
+    fresh, private = tmp_path / "fresh.json", tmp_path / "private.json"
+    private.write_text("{}")
+    private.chmod(0o600)
+    patch = loads(json.dumps(VALID))
+    save(patch, fresh)
+    save(patch, private)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert private.stat().st_mode & 0o777 == 0o600
