@@ -17,6 +17,7 @@ import numpy as np
 from patcher.model import Patch, PatchError
 
 EXIT_USER_ERROR = 1
+MAX_SECONDS = 3600.0  # as a patch's duration_s
 EXIT_USAGE = 2
 DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.json"
 
@@ -103,8 +104,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    if not np.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds in (0, {MAX_SECONDS:g}]")
     return value
 
 
@@ -133,7 +134,12 @@ def _main_job(_args: argparse.Namespace) -> int:
 
         return run_editor(DEFAULT_PATCH)
     output = Path("out") / "default.wav"
-    output.parent.mkdir(exist_ok=True)
+    try:
+        output.parent.mkdir(exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"cannot make the folder {output.parent.resolve()}: {error.strerror or error}"
+        ) from None
     print("no display: rendering the default patch instead of opening the editor")
     _render(
         argparse.Namespace(
@@ -210,6 +216,8 @@ def _render(args: argparse.Namespace) -> int:
         write_audio(output, audio, sample_rate)
     except OSError as error:
         raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+    except RuntimeError as error:  # libsndfile's own errors (a full disk, say)
+        raise UserError(f"cannot write {output}: {error}") from None
     print(f"wrote {output} ({seconds:g} s, {sample_rate} Hz, peak {_dbfs(audio)})")
     return 0
 
@@ -220,7 +228,8 @@ def _feed_input(patch: Patch, audio_path: Path) -> None:
         raise UserError(f"--input {audio_path}: the patch has no input node to play it through")
     if not audio_path.is_file():
         raise UserError(f"--input {audio_path}: no such file")
-    for node_id in inputs:
+    for node_id in inputs:  # offline, a live input plays the file too
+        patch.set_param(node_id, "source", "file")
         patch.set_param(node_id, "file", str(audio_path.resolve()))
 
 
@@ -236,8 +245,8 @@ def _play(args: argparse.Namespace) -> int:
     from patcher.player import AudioDeviceError, Player, quiet_interpreter
 
     patch = load(args.patch)
-    if args.report is not None and not args.report.parent.is_dir():
-        raise UserError(f"cannot write {args.report}: folder {args.report.parent} does not exist")
+    if args.report is not None and (args.report.is_dir() or not args.report.parent.is_dir()):
+        raise UserError(f"cannot write the report to {args.report}: give a file in an existing folder")
     player = Player(patch, device=args.device, input_device=args.input_device, block_size=args.block)
     quiet_interpreter()
     try:

@@ -18,7 +18,7 @@ from patcher.spec import Node, node_class, registry
 
 FORMAT_NAME = "patcher"
 FORMAT_VERSION = 1
-NODE_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+NODE_ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 class PatchError(ValueError):
@@ -115,7 +115,7 @@ class Patch:
         if cls is None:
             raise PatchError(f"unknown node type {type_name!r}; known: {', '.join(sorted(registry()))}")
         node_id = node_id or self.fresh_id(type_name)
-        if not NODE_ID_PATTERN.match(node_id):
+        if not NODE_ID_PATTERN.fullmatch(node_id):
             raise PatchError(
                 f"node id {node_id!r} must start with a letter and hold only letters, digits, _ or -"
             )

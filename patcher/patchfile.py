@@ -64,6 +64,8 @@ def loads(text: str, source: str = "<patch>", base_dir: Path | None = None) -> P
     except json.JSONDecodeError as error:
         problem = f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         raise PatchError(problem, source) from None
+    except RecursionError:
+        raise PatchError("the JSON is nested too deeply to be a patch", source) from None
     except ValueError as error:
         raise PatchError(str(error), source) from None
     return from_dict(document, source, base_dir)
@@ -95,8 +97,8 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
     else:
         problems.append("description must be text")
     patch.settings = _read_settings(document.get("settings", {}), problems)
-    _read_nodes(document.get("nodes", []), patch, problems)
-    _read_links(document.get("links", []), patch, problems)
+    unusable = _read_nodes(document.get("nodes", []), patch, problems)
+    _read_links(document.get("links", []), patch, problems, unusable)
     if not problems:
         from patcher.compiler import cycle_problems
 
@@ -127,6 +129,8 @@ def _read_settings(raw: Any, problems: list[str]) -> Settings:
 def _number_problem(value: Any, kind: type, low: float, high: float) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"expected a number, got {value!r}"
+    if isinstance(value, int) and abs(value) > 2**53:
+        return f"{str(value)[:20]}... is out of range [{low:g}, {high:g}]"
     if not math.isfinite(value):
         return f"expected a finite number, got {value!r}"
     if kind is int and not float(value).is_integer():
@@ -136,18 +140,23 @@ def _number_problem(value: Any, kind: type, low: float, high: float) -> str | No
     return None
 
 
-def _read_nodes(raw: Any, patch: Patch, problems: list[str]) -> None:
+def _read_nodes(raw: Any, patch: Patch, problems: list[str]) -> set[str]:
+    """Read every node into ``patch``; return the ids of nodes with a problem of their own."""
+    unusable: set[str] = set()
     if not isinstance(raw, list):
         problems.append("nodes must be a list")
-        return
+        return unusable
     for index, entry in enumerate(raw):
         node = _read_node(index, entry, problems)
         if node is None:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                unusable.add(entry["id"])
             continue
         if node.id in patch.nodes:
             problems.append(f"node {node.id!r}: duplicate id (node #{index + 1} reuses it)")
             continue
         patch.nodes[node.id] = node
+    return unusable
 
 
 def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
@@ -156,7 +165,7 @@ def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
         problems.append(f"{where}: expected an object")
         return None
     node_id = entry.get("id")
-    if not isinstance(node_id, str) or not NODE_ID_PATTERN.match(node_id):
+    if not isinstance(node_id, str) or not NODE_ID_PATTERN.fullmatch(node_id):
         problems.append(
             f"{where}: id {node_id!r} must be text starting with a letter (letters, digits, _ or -)"
         )
@@ -194,25 +203,27 @@ def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[st
 
 
 def _read_position(where: str, raw: Any, problems: list[str]) -> tuple[float, float]:
-    ok = (
-        isinstance(raw, list)
-        and len(raw) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in raw)
-    )
+    ok = isinstance(raw, list) and len(raw) == 2 and all(_is_coordinate(v) for v in raw)
     if not ok:
         problems.append(f"{where}: position must be [x, y] with two finite numbers, got {raw!r}")
         return (0.0, 0.0)
     return (float(raw[0]), float(raw[1]))
 
 
-def _read_links(raw: Any, patch: Patch, problems: list[str]) -> None:
+def _is_coordinate(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) <= 1e9 if isinstance(value, int) else math.isfinite(value)
+
+
+def _read_links(raw: Any, patch: Patch, problems: list[str], unusable: set[str]) -> None:
     if not isinstance(raw, list):
         problems.append("links must be a list")
         return
     for index, entry in enumerate(raw):
         link = _read_link(index, entry, problems)
-        if link is None:
-            continue
+        if link is None or {link.source.node, link.target.node} & unusable:
+            continue  # a link of a node already reported is not reported again
         problem = link_problem(patch, link)
         if problem:
             problems.append(problem)

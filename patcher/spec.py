@@ -62,6 +62,8 @@ class Param:
     def _check_number(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"expected a number, got {value!r}"
+        if isinstance(value, int) and abs(value) > 2**53:  # float() would overflow or round
+            return f"{str(value)[:20]}... is out of range [{_num(self.min)}, {_num(self.max)}]"
         if self.kind == "int" and not float(value).is_integer():
             return f"expected a whole number, got {value!r}"
         if not math.isfinite(value):

@@ -77,7 +77,7 @@ def test_invalid_patch_names_every_problem(tmp_path: Path) -> None:
     ("arguments", "message"),
     [
         (["--block", "0"], "0 is out of range [1, 8192]"),
-        (["--seconds", "-1"], "must be a positive number"),
+        (["--seconds", "-1"], "must be a number of seconds in (0, 3600]"),
         (["--sample-rate", "fast"], "is not a whole number"),
     ],
 )
@@ -176,3 +176,66 @@ def test_patcher_alone_without_a_display_renders_the_default_patch_and_says_wher
     output = tmp_path / "out" / "default.wav"
     assert f"the result is in {output}" in result.stdout
     assert soundfile.info(output).duration == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--seconds", "1e9"], "must be a number of seconds in (0, 3600]"),
+        (["--seconds", "1e300"], "must be a number of seconds in (0, 3600]"),
+    ],
+)
+def test_absurd_lengths_are_refused_before_rendering(
+    patch_file: Path, tmp_path: Path, arguments, message
+) -> None:
+    assert_user_error(run_cli("render", patch_file, "-o", tmp_path / "x.wav", *arguments), message, code=2)
+
+
+def test_huge_integers_and_deep_nesting_are_patch_problems_not_tracebacks(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"][2]["params"]["gain_db"] = 10**400
+    document["nodes"][2]["position"] = [10**400, 0]
+    document["settings"]["block_size"] = 10**400
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps(document))
+    assert_user_error(run_cli("check", huge), "3 problems", "gain_db", "position", "block_size")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert_user_error(run_cli("check", deep), "nested too deeply")
+
+
+def test_a_link_to_a_node_of_unknown_type_is_not_reported_twice(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"].append({"id": "fx", "type": "flanger9000"})
+    document["links"].append({"from": "fx.out", "to": "out.right"})
+    path = tmp_path / "unknown.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(result, "node 'fx': unknown node type 'flanger9000'")
+    assert "does not exist" not in result.stderr
+
+
+def test_render_input_plays_through_a_live_input_node_too(tmp_path: Path) -> None:
+    song = tmp_path / "song.wav"
+    soundfile.write(song, np.full(4800, 0.5), 48000, subtype="FLOAT")
+    patch = {
+        "format": "patcher",
+        "version": 1,
+        "nodes": [
+            {"id": "mic", "type": "input", "params": {"source": "live"}},
+            {"id": "out", "type": "output"},
+        ],
+        "links": [{"from": "mic.out", "to": "out.left"}],
+    }
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps(patch))
+    result = run_cli("render", path, "-o", tmp_path / "x.wav", "--input", song, "--seconds", "0.1")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(soundfile.read(tmp_path / "x.wav")[0], 0.5, atol=1e-6)
+
+
+def test_a_node_id_with_a_trailing_newline_is_refused() -> None:
+    from patcher.model import Patch, PatchError
+
+    with pytest.raises(PatchError, match="must start with a letter"):
+        Patch().add_node("gain", "out\n")
