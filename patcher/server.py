@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from nodes.scopes import MAX_VIEW_LENGTH
-from patcher.compiler import cycle_problems
+from patcher.compiler import compile_patch
 from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
 from patcher.player import AudioDeviceError, PlaybackReport, quiet_interpreter
@@ -177,15 +177,18 @@ class EngineProcess:
 
     # -- controls -------------------------------------------------------------------------
     def set_param(self, node_id: str, name: str, value: Any) -> None:
-        self.patch.set_param(node_id, name, value)  # raises PatchError here, in the caller
-        self._commands.put(("param", node_id, name, self.patch.nodes[node_id].params[name]))
+        """Validate here (raises PatchError), then send; before ``start`` only the patch changes."""
+        self.patch.set_param(node_id, name, value)
+        if self._commands is not None:
+            self._commands.put(("param", node_id, name, self.patch.nodes[node_id].params[name]))
 
     def update_patch(self, patch: Patch) -> None:
-        problems = cycle_problems(patch)
-        if problems:
-            raise PatchError(problems)
+        """Compile here first, as the engine will (raises PatchError for a delay-free loop or a
+        node that cannot be set up, such as a missing file): a refused edit never reaches it."""
+        compile_patch(patch)
         self.patch = copy.deepcopy(patch)
-        self._commands.put(("patch", to_dict(patch), str(patch.base_dir)))
+        if self._commands is not None:
+            self._commands.put(("patch", to_dict(patch), str(patch.base_dir)))
         self._slots.clear()
         self._view_slots.clear()  # the editor asks again; a new token tells old data apart
 

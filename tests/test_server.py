@@ -5,6 +5,7 @@ protocol run here in one process against a player driven block by block, plus th
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import queue
@@ -209,3 +210,22 @@ def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the engine process outlived its front end"
+
+
+def test_an_edit_the_engine_would_refuse_raises_in_the_front_end(tmp_path) -> None:
+    import patcher as api
+
+    patch = api.Patch(base_dir=tmp_path)
+    patch.add_node("math", "dc", op="constant", b=0.1)
+    patch.add_node("output", "out")
+    patch.connect("dc.out", "out.left")
+    engine = EngineProcess(patch)  # not started: the checks are the front end's own
+    edited = copy.deepcopy(patch)
+    edited.add_node("convolver", "rev", source="file", file="missing.wav")
+    edited.connect("dc.out", "rev.in")
+    edited.connect("rev.out", "out.right")
+    with pytest.raises(api.PatchError, match="node 'rev' \\(convolver\\): no such audio file"):
+        engine.update_patch(edited)
+    assert "rev" not in engine.patch.nodes
+    engine.set_param("dc", "b", 0.2)  # before start: the patch it will play changes
+    assert engine.patch.nodes["dc"].params["b"] == 0.2
