@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import freqz, lfilter
 
-from nodes.filters import CONTROL_PERIOD, FILTER_TYPES, Filter
+from nodes.filters import CONTROL_PERIOD, FILTER_TYPES, Filter, _linear_filter
 from tests.nodetools import probe_signal, run_node
 
 SAMPLE_RATES = (44100, 48000, 96000)
@@ -99,7 +99,8 @@ def test_stable_at_every_extreme(filter_type: str, sample_rate: int) -> None:
     assert np.all(np.isfinite(out)) and np.max(np.abs(out)) < 1e4, f"{filter_type} blew up when modulated"
 
 
-def test_modulated_output_does_not_depend_on_block_size() -> None:
+@pytest.mark.parametrize("filter_type", FILTER_TYPES)
+def test_modulated_output_does_not_depend_on_block_size(filter_type: str) -> None:
     frames = 5000
     t = np.arange(frames)
     inputs = {
@@ -108,9 +109,9 @@ def test_modulated_output_does_not_depend_on_block_size() -> None:
         "q": 1.5 + np.sin(t / 90.0),
         "gain_db": 10 * np.cos(t / 400.0),
     }
-    params = {"type": "peak", "cutoff_hz": 1000.0, "q": 2.0}
+    params = {"type": filter_type, "cutoff_hz": 1000.0, "q": 2.0}
     reference = run_node("filter", params, inputs, block=256)["out"]
-    for block in (1, 31, 32, 65, 1024):
+    for block in (1, 31, 32, 33, 65, 1024):
         np.testing.assert_array_equal(run_node("filter", params, inputs, block=block)["out"], reference)
 
 
@@ -166,6 +167,73 @@ def test_modulation_carries_state_as_a_state_variable_filter(filter_type: str) -
     out = run_node("filter", params, {"in": signal, "cutoff_hz": cutoffs - 10.0}, block=100)["out"]
     expected = _simper_svf(signal, cutoffs, 8.0, filter_type == "highpass", rate)
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-9)
+
+
+def _mixed_svf(signal: np.ndarray, coefficients: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The same SVF with its outputs mixed to give each control period's (b, a): any type."""
+    ic1, ic2, out = 0.0, 0.0, np.zeros(len(signal))
+    for n, x in enumerate(signal):
+        b, a = coefficients[n // CONTROL_PERIOD]
+        at_dc, at_nyquist = 1.0 + a[1] + a[2], 1.0 - a[1] + a[2]
+        g = np.sqrt(at_dc / at_nyquist)
+        denominator = 4.0 / at_nyquist  # 1 + g k + g^2, which a is normalised by
+        k = (1.0 - a[2]) * denominator / (2.0 * g)
+        # b * denominator in the basis (1 - 1/z)^2, g (1 - 1/z^2), g^2 (1 + 1/z)^2 of the
+        # highpass, bandpass and lowpass outputs
+        n0, n1, n2 = b * denominator
+        high, band, low = (n0 - n1 + n2) / 4.0, (n0 - n2) / (2.0 * g), (n0 + n1 + n2) / (4.0 * g * g)
+        a1 = 1.0 / (1.0 + g * (g + k))
+        v3 = x - ic2
+        v1 = a1 * ic1 + g * a1 * v3
+        v2 = ic2 + g * a1 * ic1 + g * g * a1 * v3
+        ic1, ic2 = 2.0 * v1 - ic1, 2.0 * v2 - ic2
+        out[n] = high * (x - k * v1 - v2) + band * v1 + low * v2
+    return out
+
+
+@pytest.mark.parametrize("filter_type", FILTER_TYPES)
+def test_every_type_carries_state_as_a_state_variable_filter(filter_type: str) -> None:
+    """Cutoff, q and gain all jumping every period: each type still equals the mixed SVF."""
+    frames, rate = 2048, 48000
+    rng = np.random.default_rng(5)
+    periods = frames // CONTROL_PERIOD
+    cutoffs, qs = rng.uniform(100.0, 8000.0, periods), rng.uniform(0.5, 8.0, periods)
+    gains = rng.uniform(-12.0, 12.0, periods)
+    signal = probe_signal(frames)
+    inputs = {
+        "in": signal,
+        "cutoff_hz": np.repeat(cutoffs, CONTROL_PERIOD),
+        "q": np.repeat(qs, CONTROL_PERIOD),
+        "gain_db": np.repeat(gains, CONTROL_PERIOD),
+    }
+    params = {"type": filter_type, "cutoff_hz": 0.0, "q": 0.0, "gain_db": 0.0}  # the signals alone
+    out = run_node("filter", params, inputs, block=100, sample_rate=rate)["out"]
+    coefficients = [
+        Filter.coefficients(filter_type, *values, rate) for values in zip(cutoffs, qs, gains, strict=True)
+    ]
+    np.testing.assert_allclose(out, _mixed_svf(signal, coefficients), rtol=0, atol=1e-9)
+
+
+def test_the_fast_lfilter_call_filters_exactly_as_lfilter() -> None:
+    """The node may call scipy's routine behind lfilter directly; it must give the same bits."""
+    signal = probe_signal(300)
+    b, a = Filter.coefficients("peak", 3000.0, 4.0, 9.0, 48000)
+    for numerator in (b, np.array([1.0])):
+        zi = np.array([0.3, -0.2])
+        got = _linear_filter(numerator, a, signal, -1, zi)
+        expected = lfilter(numerator, a, signal, zi=zi)
+        for mine, theirs in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_float32_input_is_filtered_as_float64() -> None:
+    signal = probe_signal(1000).astype(np.float32)
+    sweep = 500.0 * np.sin(np.arange(1000) / 100.0)
+    inputs32 = {"in": signal, "cutoff_hz": sweep.astype(np.float32)}
+    inputs64 = {"in": signal.astype(np.float64), "cutoff_hz": sweep.astype(np.float32).astype(np.float64)}
+    out32 = run_node("filter", {"type": "highpass"}, inputs32, block=64)["out"]
+    out64 = run_node("filter", {"type": "highpass"}, inputs64, block=64)["out"]
+    np.testing.assert_array_equal(out32, out64)
 
 
 def test_a_cutoff_sweep_does_not_click() -> None:
