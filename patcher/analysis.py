@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -1057,7 +1056,7 @@ def capture_patch(
     probe = Probe(patch, from_port, to_port)
     new = copy.deepcopy(patch)
     heard_before = _heard(new)
-    _rebase_paths(new, Path(patch.base_dir), folder)
+    new.rebase(folder)
     ir_name = f"{out_path.stem}-ir.wav"
     positions = [np.array(patch.nodes[n].position) for n in probe.chain] or [np.zeros(2)]
     centre = np.mean(positions, axis=0)
@@ -1119,14 +1118,3 @@ def capture_patch(
     write_audio(folder / ir_name, np.asarray(impulse_response, dtype=float), probe.sample_rate)
     new.save(out_path)
     return new
-
-
-def _rebase_paths(patch: Patch, old_folder: Path, new_folder: Path) -> None:
-    """Rewrite relative file params so they still name the same files from ``new_folder``."""
-    if old_folder.resolve() == new_folder:
-        return
-    for node in patch.nodes.values():
-        for name, param in node.spec.PARAMS.items():
-            value = node.params.get(name)
-            if param.kind == "path" and value and not os.path.isabs(value):
-                node.params[name] = os.path.relpath(old_folder.resolve() / value, new_folder)

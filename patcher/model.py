@@ -8,6 +8,7 @@ compiler.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -174,6 +175,19 @@ class Patch:
         return [ln for ln in self.links if ln.target.node == node_id]
 
     # -- files ----------------------------------------------------------------------------
+    def rebase(self, folder: str | Path) -> None:
+        """Move the patch to ``folder`` (where it will be saved): relative file params are
+        rewritten so they still name the same files, and ``base_dir`` becomes ``folder``."""
+        folder = Path(folder).resolve()
+        old_folder = Path(self.base_dir).resolve()
+        if old_folder != folder:
+            for node in self.nodes.values():
+                for name, param in node.spec.PARAMS.items():
+                    value = node.params.get(name)
+                    if param.kind == "path" and value and not os.path.isabs(value):
+                        node.params[name] = os.path.relpath(old_folder / value, folder)
+        self.base_dir = folder
+
     def save(self, path: str | Path) -> None:
         from patcher.patchfile import save
 

@@ -811,3 +811,56 @@ def test_every_example_opens_and_draws(example: Path, tmp_path: Path) -> None:
     while editor.undo_stack:
         editor.undo()
     assert dumps(editor.patch) == original
+
+
+def test_opening_the_crashed_file_keeps_its_autosave_for_recovery(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "song.json"
+    save(simple_patch(), path)
+    crashed = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    assert crashed.open(path)
+    crashed.add_node("noise", (1.0, 2.0))
+    assert crashed.autosave()
+    # The process dies; `patcher edit song.json` starts a new session on the same file.
+    fresh = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    assert fresh.open(path)
+    assert fresh.recovery_available() is not None, "opening the file deleted the crashed autosave"
+    assert fresh.recover() and "noise1" in fresh.patch.nodes
+
+
+def test_declining_recovery_removes_the_autosave(tmp_path: Path, clock: Clock) -> None:
+    crashed = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    crashed.add_node("noise")
+    assert crashed.autosave()
+    fresh = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    fresh.discard_autosave(declined=True)
+    assert fresh.recovery_available() is None
+
+
+def test_a_broken_state_folder_is_a_warning_not_an_exception(tmp_path: Path, clock: Clock) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    editor = EditorModel(state_dir=blocker / "patcher", player_factory=FakePlayer, clock=clock)
+    editor.add_node("noise")
+    assert editor.save_as(tmp_path / "x.json")
+    assert editor.new() and editor.open(tmp_path / "x.json")
+    editor.shutdown()
+
+
+def test_save_as_in_another_folder_keeps_relative_files_found(tmp_path: Path, clock: Clock) -> None:
+    from patcher.engine import render
+
+    examples = Path(__file__).resolve().parent.parent / "patches"
+    editor = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    assert editor.open(examples / "echo.json")
+    elsewhere = tmp_path / "mine" / "echo.json"
+    elsewhere.parent.mkdir()
+    assert editor.save_as(elsewhere)
+    from patcher.patchfile import load
+
+    saved = load(elsewhere)
+    assert render(saved, 0.1).shape == (4800, 2)  # media/vowels.wav still found from there
+    files = [node.params["file"] for node in saved.nodes.values() if node.type == "input"]
+    assert all(
+        (elsewhere.parent / file).resolve() == (examples / "media" / "vowels.wav").resolve() for file in files
+    )
+    assert editor.patch.base_dir == elsewhere.parent.resolve()

@@ -209,6 +209,7 @@ class EditorModel:
         self._unsaved_without_command = False
         self._last_merge_time = -1e9
         self._autosaved_version = 0
+        self._owns_autosave = False  # a crashed session's autosave is not ours to remove
         self._last_autosave = clock()
         self.recent_files: list[Path] = self._read_recent()
 
@@ -633,12 +634,14 @@ class EditorModel:
         path = Path(path)
         if path.suffix != ".json":
             path = path.with_name(path.name + ".json")
+        moved = copy.deepcopy(self.patch)
+        moved.rebase(path.resolve().parent)  # relative files must still be found from there
         try:
-            save(self.patch, path)
+            save(moved, path)
         except (OSError, ValueError) as error:
             self.say(f"could not save {path}: {error}", "error")
             return False
-        self.patch.base_dir = path.resolve().parent
+        self.patch = moved
         self.path = path
         self._saved_top = self.undo_stack[-1] if self.undo_stack else None
         self._unsaved_without_command = False
@@ -706,10 +709,19 @@ class EditorModel:
             self.say(f"autosave failed: {error}", "warning")
             return False
         self._autosaved_version = self.version
+        self._owns_autosave = True
         return True
 
-    def discard_autosave(self) -> None:
-        self.autosave_file.unlink(missing_ok=True)
+    def discard_autosave(self, declined: bool = False) -> None:
+        """Remove this session's autosave (a crashed session's one only when the user declines
+        to recover it: opening the file it came from must not delete it unasked)."""
+        if not (self._owns_autosave or declined):
+            return
+        try:
+            self.autosave_file.unlink(missing_ok=True)
+        except OSError as error:
+            self.say(f"could not remove the autosave {self.autosave_file}: {error}", "warning")
+        self._owns_autosave = False
 
     def recovery_available(self) -> Autosave | None:
         """The autosave a crashed session left behind (a clean exit removes it), if any."""

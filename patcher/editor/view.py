@@ -484,7 +484,7 @@ class EditorView:
         if recover:
             self.model.recover()
         else:
-            self.model.discard_autosave()
+            self.model.discard_autosave(declined=True)
             self.model.say("discarded the autosaved patch")
 
     def on_param(self, sender: Any, app_data: Any, user_data: tuple[str, str, str]) -> None:
