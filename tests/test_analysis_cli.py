@@ -179,3 +179,15 @@ def test_level_out_of_range_is_a_usage_error(pedal_file: Path, capsys: pytest.Ca
         cli.main(["analyze", str(pedal_file), "--level", "20"])
     assert exit_info.value.code == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_ring_modulator_silent_at_t0_is_time_varying_not_disconnected(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    examples = Path(__file__).resolve().parent.parent / "patches"
+    code, out, err = run(
+        capsys, "analyze", examples / "ring_modulator.json", "--no-plots", "--json", "-o", tmp_path
+    )
+    assert code == 0, err
+    verdict = json.loads(out)["verdict"]
+    assert verdict["failed"] == ["time-varying"] and not verdict["captured_by_ir"]
