@@ -362,12 +362,25 @@ class EditorModel:
         if param is None:
             self.say(f"node {node_id!r} ({node.type}) has no param {name!r}", "error")
             return False
-        problem = param.check(value)
+        problem = param.check(value) or (self._file_problem(value) if param.kind == "path" else None)
         if problem:
             self.say(f"{node_id}.{name}: {problem}", "error")
             return False
         value = param.coerce(value)
         return self._set_params([(node_id, name, value)], f"set {node_id}.{name}")
+
+    def _file_problem(self, value: str) -> str | None:
+        """Why an audio file param cannot work (the engine would refuse every later edit)."""
+        import soundfile
+
+        if not value:
+            return None
+        path = Path(self.patch.base_dir) / value
+        try:
+            soundfile.info(str(path))
+        except (RuntimeError, OSError, TypeError, ValueError):  # missing, or not audio
+            return f"{path} is not a readable audio file"
+        return None
 
     def _set_params(self, values: list[tuple[str, str, Any]], label: str) -> bool:
         changes = [

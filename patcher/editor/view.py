@@ -477,7 +477,14 @@ class EditorView:
         self.model.resolve_pending(choice)
         if self.model.pending is not None and choice == "save":  # no file yet: ask where
             dpg.configure_item("confirm_dialog", show=False)
-            self.file_dialog("Save patch as", self.save_as_then_continue, (".json",), save=True)
+            # Cancelling the file dialog cancels the whole "save changes?" question.
+            self.file_dialog(
+                "Save patch as",
+                self.save_as_then_continue,
+                (".json",),
+                save=True,
+                cancelled=lambda: self.model.resolve_pending("cancel"),
+            )
 
     def on_recover(self, recover: bool) -> None:
         dpg.configure_item("recover_dialog", show=False)
@@ -527,6 +534,7 @@ class EditorView:
         extensions: tuple[str, ...],
         save: bool = False,
         folder: Path | None = None,
+        cancelled: Callable[[], Any] | None = None,
     ) -> None:
         self._file_dialog_count += 1
         tag = f"file_dialog_{self._file_dialog_count}"
@@ -542,7 +550,7 @@ class EditorView:
             label=title,
             tag=tag,
             callback=done,
-            cancel_callback=lambda *_a: dpg.delete_item(tag),
+            cancel_callback=lambda *_a: (dpg.delete_item(tag), cancelled and cancelled()),
             width=720,
             height=460,
             modal=True,
