@@ -65,6 +65,7 @@ def underruns(patch: patcher.Patch, jack: JackServer, seconds: float, busy: bool
         player = EngineProcess(patch, device=jack.device, block_size=jack.period)
     else:
         player = Player(patch, device=jack.device, block_size=jack.period)
+        quiet_interpreter()  # after building the player, as `patcher play` does
     player.start()
     if busy_thread:
         busy_thread.start()
@@ -97,7 +98,6 @@ def main() -> None:
     print(f"\n## Underruns (JACK xruns) in {args.seconds:g} s at block {args.block}\n")
     header = ("alone", "busy thread, same process", "busy thread, engine process")
     print(f"{'patch':<20}" + "".join(f"{h:>30}" for h in header))
-    quiet_interpreter()  # as `patcher play` does for the in-process player
     with JackServer(RATE, args.block) as jack:
         for path in paths:
             patch = patcher.load(path)
