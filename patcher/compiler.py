@@ -13,6 +13,7 @@ loop's delay can be as short as a few samples, whatever the block size.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -224,8 +225,9 @@ class Schedule:
             node.linked = self.linked[node_id]
             node.fault = None  # an edited patch gives a muted node another chance
 
-    @property
+    @functools.cached_property
     def loops(self) -> list[Group]:
+        """The feedback loops (read by the output protection every block: built once)."""
         return [group for group in self.groups if group.loop_nodes]
 
     @property
