@@ -47,7 +47,9 @@ class Engine:
         #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
         self.latest = self.schedule
         self.mix = np.zeros((2, self.block_size))
+        #: The output's last two frames: where the old graph was heading at a swap.
         self.last_frame = np.zeros(2)
+        self.frame_before_last = np.zeros(2)
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
         self.glide = np.zeros(2)
         #: The sound card's input (mono), written by the player; read by live input nodes.
@@ -80,9 +82,12 @@ class Engine:
             mix += node.stereo[:, :frames]
         if self.swapped:
             self.swapped = False
-            self.glide += self.last_frame - mix[:, 0]
+            # Glide from where the old graph would have gone next (a straight line through
+            # its last two frames), so an edit that leaves a smooth signal alone adds no step.
+            self.glide += 2.0 * self.last_frame - self.frame_before_last - mix[:, 0]
         if self.glide.any():
             self._declick(mix, frames)
+        self.frame_before_last[:] = mix[:, frames - 2] if frames > 1 else self.last_frame
         self.last_frame[:] = mix[:, frames - 1]
         return mix
 

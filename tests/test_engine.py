@@ -109,6 +109,28 @@ def test_swap_glides_where_the_output_would_jump() -> None:
     assert np.max(np.abs(np.diff(out))) < 0.8 / 100
 
 
+@pytest.mark.parametrize("blocks_before", range(8))
+def test_an_edit_that_leaves_a_sine_alone_adds_no_step_whatever_its_phase(blocks_before: int) -> None:
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=441.0, amplitude=0.5)
+    patch.add_node("gain", "level")
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "level.in")
+    patch.connect("level.out", "out.left")
+    engine = patcher.Engine(patch, block_size=100)
+    before = run_blocks(engine, 3 + blocks_before)[0]
+    edited = copy.deepcopy(engine.patch)
+    edited.remove_node("level")  # 0 dB: the same signal, from a different graph
+    edited.connect("osc.out", "out.left")
+    engine.update_patch(edited)
+    after = run_blocks(engine, 3)[0]
+    reference = patcher.Engine(patch, block_size=100)
+    expected = run_blocks(reference, 6 + blocks_before)[0]
+    played = np.concatenate([before, after])
+    # A glide from the old graph's last sample would be off by a sample's step (0.029 here).
+    assert np.max(np.abs(played - expected)) < 0.5 * (2 * np.pi * 441 / 48000) ** 2
+
+
 def test_a_node_that_raises_is_muted_and_reported_once() -> None:
     engine = patcher.Engine(dc_patch())
     node = engine.schedule.nodes["level"]
