@@ -74,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--device", type=_device, help="output device: index or part of its name")
     play.add_argument("--input-device", type=_device, help="input device for live input nodes")
     play.add_argument("--block", type=_int_in(1, 8192), help="block size (default: the patch's)")
+    play.add_argument(
+        "--buffer",
+        type=_buffer_ms,
+        default=0.0,
+        metavar="MS",
+        help="safety buffer in ms (like Pd's -audiobuf): the engine computes this far ahead in its own "
+        "thread, adding MS of latency and riding out stalls shorter than MS (default 0: it runs in the "
+        "device's callback)",
+    )
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
     play.set_defaults(run=_play)
 
@@ -107,6 +116,19 @@ def _positive_float(text: str) -> float:
     if not np.isfinite(value) or not 0 < value <= MAX_SECONDS:
         raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds in (0, {MAX_SECONDS:g}]")
     return value
+
+
+def _buffer_ms(text: str) -> float:
+    from patcher.player import check_buffer_ms
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    try:
+        return check_buffer_ms(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _int_in(low: int, high: int):
@@ -247,7 +269,7 @@ def _play(args: argparse.Namespace) -> int:
     patch = load(args.patch)
     if args.report is not None and (args.report.is_dir() or not args.report.parent.is_dir()):
         raise UserError(f"cannot write the report to {args.report}: give a file in an existing folder")
-    player = Player(patch, device=args.device, input_device=args.input_device, block_size=args.block)
+    player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
     quiet_interpreter()
     try:
         player.start()

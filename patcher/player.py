@@ -8,6 +8,13 @@ attributes that other threads read.
 
 Output protection is always on: NaN and infinity become silence, a runaway feedback loop is
 ducked and cleared, and a limiter with a hard ceiling keeps every sample within ±1.0.
+
+With a safety buffer (``buffer_ms``, Pure Data's ``-audiobuf``), the engine instead runs in a
+thread of its own that computes blocks ahead into PortAudio's output FIFO (the blocking
+read/write API), and the device's real-time thread only copies from that FIFO, in C, without
+ever taking Python's GIL. It costs ``buffer_ms`` of latency and survives any stall of the
+engine shorter than that: on a virtual machine whose scheduler can stall a thread for several
+milliseconds, it is what keeps block 64 free of underruns (README, "Real time").
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import collections
 import gc
 import json
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +39,7 @@ CEILING = 0.99
 LIMITER_RELEASE_S = 0.2
 RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
 RECOVERY_S = 0.5
+MAX_BUFFER_MS = 1000.0
 
 
 def quiet_interpreter() -> None:
@@ -46,6 +55,13 @@ def quiet_interpreter() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     sys.setswitchinterval(0.0005)
+
+
+def check_buffer_ms(buffer_ms: float) -> float:
+    """The safety buffer, if it is one (else ValueError)."""
+    if not 0.0 <= buffer_ms <= MAX_BUFFER_MS:
+        raise ValueError(f"the safety buffer must be 0 to {MAX_BUFFER_MS:g} ms, not {buffer_ms:g}")
+    return buffer_ms
 
 
 class AudioDeviceError(RuntimeError):
@@ -67,11 +83,15 @@ class PlaybackReport:
     cpu_load_max: float
     peak_dbfs: float | None
     warnings: list[str]
+    #: The safety buffer the engine computed ahead by (0: it ran in the device's callback).
+    buffer_ms: float = 0.0
 
     def text(self) -> str:
         peak = "silence" if self.peak_dbfs is None else f"{self.peak_dbfs:.1f} dBFS"
+        buffer = f", buffer {self.buffer_ms:.1f} ms" if self.buffer_ms else ""
         lines = [
-            f"played {self.seconds:.2f} s on {self.device} ({self.sample_rate} Hz, block {self.block_size})",
+            f"played {self.seconds:.2f} s on {self.device} "
+            f"({self.sample_rate} Hz, block {self.block_size}{buffer})",
             f"callbacks {self.callbacks} (expected {self.expected_callbacks}), "
             f"underruns {self.underruns}, overruns {self.overruns}",
             f"CPU load mean {self.cpu_load_mean:.1%}, p99 {self.cpu_load_p99:.1%}, "
@@ -156,8 +176,17 @@ class Player:
         block_size: int | None = None,
         sample_rate: int | None = None,
         record_s: float = 0.0,
+        buffer_ms: float = 0.0,
     ) -> None:
+        check_buffer_ms(buffer_ms)
         self.engine = Engine(patch, sample_rate, block_size)
+        #: Frames the engine computes ahead in buffered mode (0: it runs in the device callback).
+        self.buffer_frames = round(buffer_ms * self.engine.sample_rate / 1000.0)
+        #: The output FIFO's size as measured once playing (host APIs round the request up).
+        self.fifo_frames = 0
+        self._block_out = np.zeros((self.engine.block_size, 2), dtype=np.float32)
+        self._feeder: threading.Thread | None = None
+        self._feeding = False
         #: The first ``record_s`` seconds of what was played (pre-allocated; for tests and takes).
         self.recording = np.zeros((round(record_s * self.engine.sample_rate), 2), dtype=np.float32)
         self.recorded = 0
@@ -192,25 +221,25 @@ class Player:
         import sounddevice
 
         rate, block = self.engine.sample_rate, self.engine.block_size
+        buffered = self.buffer_frames > 0
+        options: dict[str, Any] = {"samplerate": rate, "blocksize": block, "dtype": "float32"}
+        if buffered:  # no callback: PortAudio's blocking API, with a FIFO this long
+            options["latency"] = self.buffer_frames / rate
         self._warm_up()
         try:
             if self.uses_live_input:
                 self.stream = sounddevice.Stream(
-                    samplerate=rate,
-                    blocksize=block,
                     device=(self.input_device, self.device),
-                    channels=(1, 2),
-                    dtype="float32",
-                    callback=self._duplex_callback,
+                    channels=(self._input_channels(sounddevice) if buffered else 1, 2),
+                    callback=None if buffered else self._duplex_callback,
+                    **options,
                 )
             else:
                 self.stream = sounddevice.OutputStream(
-                    samplerate=rate,
-                    blocksize=block,
                     device=self.device,
                     channels=2,
-                    dtype="float32",
-                    callback=self._output_callback,
+                    callback=None if buffered else self._output_callback,
+                    **options,
                 )
             self.device_name = _device_name(sounddevice, self.stream.device)
             self.started_at = time.perf_counter()
@@ -218,6 +247,19 @@ class Player:
         except (sounddevice.PortAudioError, ValueError) as error:
             self.stream = None
             raise AudioDeviceError(_device_problem(error, self.device, rate, block)) from None
+        if buffered:
+            self._feeding = True
+            self._feeder = threading.Thread(target=self._feed, name="patcher-engine", daemon=True)
+            self._feeder.start()
+
+    def _input_channels(self, sounddevice: Any) -> int:
+        """Stereo where the device has it: PortAudio's JACK blocking layer sizes its input FIFO
+        for two channels whatever was asked (pa_jack.c), so mono would read past the buffer."""
+        try:
+            device = sounddevice.query_devices(self.input_device, "input")
+        except (sounddevice.PortAudioError, ValueError):
+            return 1
+        return 2 if device["max_input_channels"] >= 2 else 1
 
     def _warm_up(self) -> None:
         """Run a few blocks before the stream starts, so first-call costs (imports, caches,
@@ -228,10 +270,15 @@ class Player:
         self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
 
     def stop(self) -> None:
+        if self._feeder is not None:
+            self._feeding = False  # the feeder's next write returns within a device period
+            self._feeder.join(timeout=2.0)
+            self._feeder = None
         if self.stream is not None:
             self.stream.stop()
             self.stream.close()
-            self.stopped_at = time.perf_counter()
+            if not self.buffer_frames:  # buffered, the feeder noted when it stopped
+                self.stopped_at = time.perf_counter()
             self.stream = None
 
     def __enter__(self) -> Player:
@@ -303,24 +350,27 @@ class Player:
             cpu_load_max=float(loads.max()) if count else 0.0,
             peak_dbfs=20 * float(np.log10(self.peak)) if self.peak > 0 else None,
             warnings=list(self._warnings),
+            buffer_ms=1000.0 * (self.fifo_frames or self.buffer_frames) / rate,
         )
 
     # -- the audio thread ---------------------------------------------------------------------
     def _output_callback(self, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
-        self._run_block(None, outdata, frames, status)
+        # PortAudio's JACK host API flags an xrun on the next callback as both underflow and
+        # overflow, even on an output-only stream: count overruns only with an input.
+        self._run_block(None, outdata, frames, status.output_underflow, False)
 
     def _duplex_callback(
         self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any
     ) -> None:
-        self._run_block(indata, outdata, frames, status)
+        self._run_block(indata, outdata, frames, status.output_underflow, status.input_overflow)
 
-    def _run_block(self, indata: np.ndarray | None, outdata: np.ndarray, frames: int, status: Any) -> None:
+    def _run_block(
+        self, indata: np.ndarray | None, outdata: np.ndarray, frames: int, underflow: bool, overflow: bool
+    ) -> None:
         started = time.perf_counter()
         try:
-            # PortAudio's JACK host API flags an xrun on the next callback as both underflow
-            # and overflow, even on an output-only stream: count overruns only with an input.
-            self.underruns += bool(status.output_underflow)
-            self.overruns += bool(status.input_overflow) and indata is not None
+            self.underruns += bool(underflow)
+            self.overruns += bool(overflow)
             self._drain_commands()
             engine = self.engine
             if indata is not None:
@@ -339,6 +389,42 @@ class Player:
             (time.perf_counter() - started) * self.engine.sample_rate / frames
         )
         self.callbacks += 1
+
+    # -- the engine thread (buffered mode) ----------------------------------------------------
+    def _feed(self) -> None:
+        """Compute blocks into the output FIFO as fast as it takes them. A FIFO found empty
+        when a block is ready to go in counts as an underrun (the device has been playing
+        silence), as does an underflow the host API reports."""
+        stream, block = self.stream, self.engine.block_size
+        live = self.uses_live_input
+        try:
+            self.fifo_frames = fifo_frames = self._fifo_frames(stream)
+            self.started_at = time.perf_counter()
+            priming = fifo_frames // block  # the first fill finds the FIFO empty by design
+            while self._feeding:
+                indata, overflow = stream.read(block) if live else (None, False)
+                self._run_block(indata, self._block_out, block, False, overflow)
+                starved = priming <= 0 and stream.write_available >= fifo_frames
+                priming -= 1
+                underflow = stream.write(self._block_out)
+                self.underruns += bool(starved or underflow)
+        except Exception as error:  # the device went away: report it, stop feeding
+            self.callback_errors += 1
+            self.last_error = error
+        self.stopped_at = time.perf_counter()
+
+    def _fifo_frames(self, stream: Any) -> int:
+        """The FIFO's size: its free space once the device has drained what it starts with
+        (PortAudio's JACK layer starts it full of silence; other host APIs start it empty)."""
+        period = self.engine.block_size / self.engine.sample_rate
+        free, steady = stream.write_available, 0
+        deadline = time.perf_counter() + 0.5
+        while steady < 3 and time.perf_counter() < deadline:
+            time.sleep(period)
+            now = stream.write_available
+            steady = steady + 1 if now == free else 0
+            free = now
+        return max(free, self.engine.block_size)
 
     def _record(self, outdata: np.ndarray, frames: int) -> None:
         room = min(frames, len(self.recording) - self.recorded)

@@ -37,7 +37,7 @@ from nodes.scopes import MAX_VIEW_LENGTH
 from patcher.compiler import compile_patch
 from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
-from patcher.player import AudioDeviceError, PlaybackReport, quiet_interpreter
+from patcher.player import AudioDeviceError, PlaybackReport, check_buffer_ms, quiet_interpreter
 
 SCOPE_SLOTS = 8
 HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, spare
@@ -73,7 +73,9 @@ class EngineProcess:
         device: int | str | None = None,
         input_device: int | str | None = None,
         block_size: int | None = None,
+        buffer_ms: float = 0.0,
     ) -> None:
+        self.buffer_ms = check_buffer_ms(buffer_ms)
         self.patch = copy.deepcopy(patch)
         self.device = device
         self.input_device = input_device
@@ -112,6 +114,7 @@ class EngineProcess:
             self.device,
             self.input_device,
             self.block_size,
+            self.buffer_ms,
             self._memory.name,
             self._commands,
             self._replies,
@@ -300,6 +303,7 @@ def _serve(
     device: Any,
     input_device: Any,
     block_size: int,
+    buffer_ms: float,
     memory_name: str,
     commands: Any,
     replies: Any,
@@ -310,7 +314,8 @@ def _serve(
     memory = shared_memory.SharedMemory(name=memory_name)
     meters, views = _arrays(memory.buf, block_size)
     try:
-        player = Player(from_dict(document, base_dir=Path(base_dir)), device, input_device, block_size)
+        patch = from_dict(document, base_dir=Path(base_dir))
+        player = Player(patch, device, input_device, block_size, buffer_ms=buffer_ms)
         import sounddevice  # noqa: F401  (what start imports, loaded before the freeze below)
 
         quiet_interpreter()  # before the stream runs: the full collection costs no xrun
