@@ -1,9 +1,16 @@
 """Real-time benchmark on the JACK dummy device: CPU load per block and underruns.
 
-For each example patch: the CPU load of one block (time to compute it over its duration) at
-blocks 64, 128, 256 and 512, then underruns while playing in real time at block 64, alone and
-beside a GUI-like busy thread — with the engine in this process (sharing the GIL with the busy
-thread) and in its own process (patcher.server.EngineProcess). Prints figures; asserts nothing.
+First the machine's floor: JACK xruns under reference callbacks that do nothing or only
+busy-wait a fixed time, which no engine can beat. Then, for each example patch: the CPU load of
+one block (time to compute it over its duration) at blocks 64, 128, 256 and 512, and underruns
+while playing in real time at block 64:
+
+* in the device's callback, alone and beside a GUI-like busy thread, with the engine in this
+  process (sharing the GIL with the busy thread) and in its own (patcher.server.EngineProcess);
+* with a safety buffer (``Player(buffer_ms=...)``): the engine computes ahead in its own thread
+  and the device's thread only copies, in C. Its cells read "FIFO underruns / JACK xruns".
+
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sounddevice as sd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,13 +66,38 @@ class BusyThread(threading.Thread):
         self.join()
 
 
-def underruns(patch: patcher.Patch, jack: JackServer, seconds: float, busy: bool, separate: bool) -> int:
+def floor_xruns(jack: JackServer, seconds: float, busy_us: float) -> int:
+    """JACK xruns under a callback that only busy-waits ``busy_us`` (no numpy, no allocation)."""
+
+    def callback(outdata: np.ndarray, _frames: int, _time: object, _status: object) -> None:
+        until = time.perf_counter() + busy_us * 1e-6
+        while time.perf_counter() < until:
+            pass
+        outdata.fill(0.0)
+
+    jack.mark_xruns()
+    with sd.OutputStream(
+        device=jack.device, samplerate=RATE, blocksize=jack.period, channels=2, callback=callback
+    ):
+        time.sleep(seconds)
+    time.sleep(0.2)
+    return jack.xruns_since_mark()
+
+
+def underruns(
+    patch: patcher.Patch,
+    jack: JackServer,
+    seconds: float,
+    busy: bool,
+    separate: bool = False,
+    buffer_ms: float = 0.0,
+) -> str:
     busy_thread = BusyThread() if busy else None
     jack.mark_xruns()
     if separate:
-        player = EngineProcess(patch, device=jack.device, block_size=jack.period)
+        player = EngineProcess(patch, device=jack.device, block_size=jack.period, buffer_ms=buffer_ms)
     else:
-        player = Player(patch, device=jack.device, block_size=jack.period)
+        player = Player(patch, device=jack.device, block_size=jack.period, buffer_ms=buffer_ms)
         quiet_interpreter()  # after building the player, as `patcher play` does
     player.start()
     if busy_thread:
@@ -74,15 +107,23 @@ def underruns(patch: patcher.Patch, jack: JackServer, seconds: float, busy: bool
     finally:
         if busy_thread:
             busy_thread.stop()
-        player.stop()
+        if separate:
+            report = player.stop()  # the engine process's report, or None if it hung
+        else:
+            player.stop()
+            report = player.report()
     time.sleep(0.2)
-    return jack.xruns_since_mark()
+    xruns = jack.xruns_since_mark()
+    if not buffer_ms:
+        return str(xruns)
+    return f"{'?' if report is None else report.underruns} / {xruns}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0, help="playing time per measurement")
     parser.add_argument("--block", type=int, default=64, help="block (JACK period) for the underrun runs")
+    parser.add_argument("--buffer", type=float, default=5.0, help="safety buffer (ms) for the buffered runs")
     parser.add_argument("--patch", action="append", help="only these patches (file stems)")
     args = parser.parse_args()
     paths = sorted((ROOT / "patches").glob("*.json"))
@@ -95,18 +136,33 @@ def main() -> None:
         patch = patcher.load(path)
         cells = [block_loads(patch, block) for block in blocks]
         print(f"{path.stem:<20}" + "".join(f"{m:>8.1%}/{p:>6.1%}" for m, p in cells))
-    print(f"\n## Underruns (JACK xruns) in {args.seconds:g} s at block {args.block}\n")
-    header = ("alone", "busy thread, same process", "busy thread, engine process")
-    print(f"{'patch':<20}" + "".join(f"{h:>30}" for h in header))
     with JackServer(RATE, args.block) as jack:
+        print(f"\n## The machine's floor: JACK xruns in {args.seconds:g} s at block {args.block}\n")
+        print("a callback that busy-waits (us):  " + "  ".join(f"{us:>4}" for us in (0, 50, 100, 200, 400)))
+        floors = [floor_xruns(jack, args.seconds, us) for us in (0, 50, 100, 200, 400)]
+        print("xruns:                            " + "  ".join(f"{x:>4}" for x in floors), flush=True)
+        print(f"\n## Underruns in {args.seconds:g} s at block {args.block}\n")
+        print("In the callback: JACK xruns. Buffered: FIFO underruns / JACK xruns.\n")
+        header = (
+            "callback, alone",
+            "+ busy thread",
+            "+ busy, engine process",
+            f"buffered {args.buffer:g} ms, alone",
+            "+ busy thread",
+            "+ busy, engine process",
+        )
+        print(f"{'patch':<20}" + "".join(f"{h:>24}" for h in header))
         for path in paths:
             patch = patcher.load(path)
             cells = [
-                underruns(patch, jack, args.seconds, busy=False, separate=False),
-                underruns(patch, jack, args.seconds, busy=True, separate=False),
+                underruns(patch, jack, args.seconds, busy=False),
+                underruns(patch, jack, args.seconds, busy=True),
                 underruns(patch, jack, args.seconds, busy=True, separate=True),
+                underruns(patch, jack, args.seconds, busy=False, buffer_ms=args.buffer),
+                underruns(patch, jack, args.seconds, busy=True, buffer_ms=args.buffer),
+                underruns(patch, jack, args.seconds, busy=True, separate=True, buffer_ms=args.buffer),
             ]
-            print(f"{path.stem:<20}" + "".join(f"{c:>30}" for c in cells), flush=True)
+            print(f"{path.stem:<20}" + "".join(f"{c:>24}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":
