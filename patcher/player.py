@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import gc
 import json
+import os
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ LIMITER_RELEASE_S = 0.2
 RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
 RECOVERY_S = 0.5
 MAX_BUFFER_MS = 1000.0
+REALTIME_PRIORITY = 1  # SCHED_FIFO, for the buffered engine thread: JACK's clients run at 5+
 
 
 def quiet_interpreter() -> None:
@@ -187,6 +189,8 @@ class Player:
         self._block_out = np.zeros((self.engine.block_size, 2), dtype=np.float32)
         self._feeder: threading.Thread | None = None
         self._feeding = False
+        #: Whether the buffered engine thread got a real-time priority.
+        self.realtime_priority = False
         #: The first ``record_s`` seconds of what was played (pre-allocated; for tests and takes).
         self.recording = np.zeros((round(record_s * self.engine.sample_rate), 2), dtype=np.float32)
         self.recorded = 0
@@ -397,6 +401,7 @@ class Player:
         silence), as does an underflow the host API reports."""
         stream, block = self.stream, self.engine.block_size
         live = self.uses_live_input
+        self.realtime_priority = _ask_for_realtime_priority()
         try:
             self.fifo_frames = fifo_frames = self._fifo_frames(stream)
             self.started_at = time.perf_counter()
@@ -439,6 +444,17 @@ class Player:
                 self.engine.apply(command)
             else:
                 self.engine.swap(command)
+
+
+def _ask_for_realtime_priority() -> bool:
+    """Move the calling thread to the lowest real-time priority, where the system allows it
+    (root, or an rtprio limit): above every ordinary thread, below JACK's and the device's own.
+    It spends its time blocked on the FIFO, so it cannot starve the machine."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def _device_name(sounddevice: Any, device: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 import patcher
 from patcher.player import Player
 from patcher.server import EngineProcess
+from tests.jack_server import realtime_available
 from tests.test_engine import dc_patch
 
 RATE, BLOCK = 48000, 256
@@ -208,13 +210,21 @@ def test_engine_process_plays_and_reports(jack, buffer_ms: float) -> None:
 def test_buffered_playback_keeps_time_and_plays_what_the_engine_renders(jack) -> None:
     patch = patcher.load(Path("patches/default.json"))
 
+    policies = []
+
+    def look_at_the_engine_thread(p: Player) -> None:
+        time.sleep(0.3)
+        policies.append(os.sched_getscheduler(p._feeder.native_id))
+
     def measure():
         player = Player(patch, device=jack.device, record_s=1.0, buffer_ms=20.0)
-        play(player, 2.0)
+        play(player, 2.0, look_at_the_engine_thread)
         return player
 
     player = without_stray_xruns(measure)  # a Player has .underruns too
     report = player.report()
+    # Above every ordinary thread where the system allows it (root here), else an ordinary one.
+    assert policies[-1] == (os.SCHED_FIFO if realtime_available() else os.SCHED_OTHER)
     assert report.callbacks == pytest.approx(report.expected_callbacks, rel=0.03)
     assert report.underruns == 0
     assert 20.0 <= report.buffer_ms <= 45.0  # host APIs round the FIFO up (JACK: a power of 2)
