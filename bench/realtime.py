@@ -119,50 +119,71 @@ def underruns(
     return f"{'?' if report is None else report.underruns} / {xruns}"
 
 
+# The underrun runs, one column each: (heading, busy thread, engine process, buffered).
+RUNS = {
+    "callback": ("callback, alone", False, False, False),
+    "callback-busy": ("+ busy thread", True, False, False),
+    "callback-busy-process": ("+ busy, engine process", True, True, False),
+    "buffered": ("buffered {buffer} ms, alone", False, False, True),
+    "buffered-busy": ("+ busy thread", True, False, True),
+    "buffered-busy-process": ("+ busy, engine process", True, True, True),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0, help="playing time per measurement")
     parser.add_argument("--block", type=int, default=64, help="block (JACK period) for the underrun runs")
     parser.add_argument("--buffer", type=float, default=5.0, help="safety buffer (ms) for the buffered runs")
     parser.add_argument("--patch", action="append", help="only these patches (file stems)")
+    parser.add_argument(
+        "--run", action="append", choices=list(RUNS), help="only these underrun runs (default: all)"
+    )
+    parser.add_argument("--skip-loads", action="store_true", help="skip the offline CPU loads")
+    parser.add_argument("--skip-floor", action="store_true", help="skip the machine's floor")
     args = parser.parse_args()
     paths = sorted((ROOT / "patches").glob("*.json"))
     if args.patch:
         paths = [p for p in paths if p.stem in args.patch]
+    if not args.skip_loads:
+        print_block_loads(paths)
+    with JackServer(RATE, args.block) as jack:
+        if not args.skip_floor:
+            print_floor(jack, args)
+        print_underruns(jack, paths, args.run or list(RUNS), args)
+
+
+def print_block_loads(paths: list[Path]) -> None:
     blocks = (64, 128, 256, 512)
     print("\n## CPU load of one block (mean / p99), offline\n")
     print(f"{'patch':<20}" + "".join(f"{'block ' + str(b):>16}" for b in blocks))
     for path in paths:
         patch = patcher.load(path)
         cells = [block_loads(patch, block) for block in blocks]
-        print(f"{path.stem:<20}" + "".join(f"{m:>8.1%}/{p:>6.1%}" for m, p in cells))
-    with JackServer(RATE, args.block) as jack:
-        print(f"\n## The machine's floor: JACK xruns in {args.seconds:g} s at block {args.block}\n")
-        print("a callback that busy-waits (us):  " + "  ".join(f"{us:>4}" for us in (0, 50, 100, 200, 400)))
-        floors = [floor_xruns(jack, args.seconds, us) for us in (0, 50, 100, 200, 400)]
-        print("xruns:                            " + "  ".join(f"{x:>4}" for x in floors), flush=True)
-        print(f"\n## Underruns in {args.seconds:g} s at block {args.block}\n")
-        print("In the callback: JACK xruns. Buffered: FIFO underruns / JACK xruns.\n")
-        header = (
-            "callback, alone",
-            "+ busy thread",
-            "+ busy, engine process",
-            f"buffered {args.buffer:g} ms, alone",
-            "+ busy thread",
-            "+ busy, engine process",
-        )
-        print(f"{'patch':<20}" + "".join(f"{h:>24}" for h in header))
-        for path in paths:
-            patch = patcher.load(path)
-            cells = [
-                underruns(patch, jack, args.seconds, busy=False),
-                underruns(patch, jack, args.seconds, busy=True),
-                underruns(patch, jack, args.seconds, busy=True, separate=True),
-                underruns(patch, jack, args.seconds, busy=False, buffer_ms=args.buffer),
-                underruns(patch, jack, args.seconds, busy=True, buffer_ms=args.buffer),
-                underruns(patch, jack, args.seconds, busy=True, separate=True, buffer_ms=args.buffer),
-            ]
-            print(f"{path.stem:<20}" + "".join(f"{c:>24}" for c in cells), flush=True)
+        print(f"{path.stem:<20}" + "".join(f"{m:>8.1%}/{p:>6.1%}" for m, p in cells), flush=True)
+
+
+def print_floor(jack: JackServer, args: argparse.Namespace) -> None:
+    waits = (0, 50, 100, 200, 400)
+    print(f"\n## The machine's floor: JACK xruns in {args.seconds:g} s at block {args.block}\n")
+    print("a callback that busy-waits (us):  " + "  ".join(f"{us:>4}" for us in waits))
+    floors = [floor_xruns(jack, args.seconds, us) for us in waits]
+    print("xruns:                            " + "  ".join(f"{x:>4}" for x in floors), flush=True)
+
+
+def print_underruns(jack: JackServer, paths: list[Path], runs: list[str], args: argparse.Namespace) -> None:
+    print(f"\n## Underruns in {args.seconds:g} s at block {args.block}\n")
+    print("In the callback: JACK xruns. Buffered: FIFO underruns / JACK xruns.\n")
+    headings = [RUNS[run][0].format(buffer=f"{args.buffer:g}") for run in runs]
+    print(f"{'patch':<20}" + "".join(f"{h:>24}" for h in headings))
+    for path in paths:
+        patch = patcher.load(path)
+        cells = []
+        for run in runs:
+            _heading, busy, separate, buffered = RUNS[run]
+            buffer_ms = args.buffer if buffered else 0.0
+            cells.append(underruns(patch, jack, args.seconds, busy, separate, buffer_ms))
+        print(f"{path.stem:<20}" + "".join(f"{c:>24}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":
