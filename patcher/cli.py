@@ -214,6 +214,7 @@ def _play_if_possible(patch_path: Path) -> None:
         time.sleep(patch.settings.duration_s)
     finally:
         player.stop()
+    print(player.report().text())
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -289,8 +290,19 @@ def _play(args: argparse.Namespace) -> int:
     report = player.report()
     print(report.text())
     if args.report is not None:
-        args.report.write_text(report.to_json())
+        _write_report(args.report, report.to_json())
     return 0
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Write the playback report whole or not at all (the old file survives a failure)."""
+    from patcher.atomic import atomic_path
+
+    try:
+        with atomic_path(path) as temporary:
+            temporary.write_text(text)
+    except OSError as error:
+        raise UserError(f"cannot write the report to {path}: {error.strerror or error}") from None
 
 
 def _edit(args: argparse.Namespace) -> int:

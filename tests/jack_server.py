@@ -204,6 +204,31 @@ class JackServer:
                 return count
             time.sleep(0.02)
 
+    def ports(self, direction: str) -> set[str]:
+        """The server's audio ports that are ``"input"`` or ``"output"`` (seen from their
+        client: a stream's capture side is an input), as ``jack_lsp`` lists them."""
+        listing = self._jack_tool("jack_lsp", "-p", "-t")
+        ports, name = set(), None
+        for line in listing.splitlines():
+            if not line.startswith(("\t", " ")):
+                name = line.strip()
+            elif "properties:" in line:
+                properties = {word.strip() for word in line.split(":", 1)[1].split(",")}
+                if direction in properties:
+                    ports.add(name)
+        return ports
+
+    def connect(self, source: str, destination: str) -> None:
+        """Connect two ports, as a patch bay would (an input sums every port connected to it)."""
+        self._jack_tool("jack_connect", source, destination)
+
+    def _jack_tool(self, *command: str) -> str:
+        env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=10)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip() or result.stdout}")
+        return result.stdout
+
     def start(self) -> int:
         """Start jackd, make PortAudio see it, return the JACK device index."""
         with JackServer._lock:

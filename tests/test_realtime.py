@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -178,6 +179,67 @@ def test_live_input_runs_a_duplex_stream(jack, buffer_ms: float) -> None:
     assert report.overruns == 0
 
 
+#: Another JACK client, as a guitar on the sound card's input would be: a 0.25 sine, mono.
+SINE_CLIENT = """
+import sys
+import numpy as np
+import sounddevice as sd
+
+frequency, device, rate = float(sys.argv[1]), int(sys.argv[2]), 48000
+played = 0
+
+def callback(outdata, frames, _time, _status):
+    global played
+    t = (played + np.arange(frames)) / rate
+    outdata[:, 0] = 0.25 * np.sin(2 * np.pi * frequency * t)
+    played += frames
+
+with sd.OutputStream(device=device, samplerate=rate, blocksize=256, channels=1, callback=callback):
+    print("playing", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+@both_modes
+def test_live_input_plays_what_reaches_the_sound_cards_input(jack, buffer_ms: float) -> None:
+    """A sine from another JACK client, patched into the player's capture port, comes out of
+    the patch: through the duplex stream, the input node and a gain of -6 dB."""
+    frequency = 1000.0
+    patch = patcher.Patch()
+    patch.add_node("input", "guitar", source="live")
+    patch.add_node("gain", "level", gain_db=-6.0)
+    patch.add_node("output", "out")
+    patch.connect("guitar.out", "level.in")
+    patch.connect("level.out", "out.left")
+    client = subprocess.Popen(
+        [sys.executable, "-c", SINE_CLIENT, str(frequency), str(jack.device)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert client.stdout.readline().strip() == "playing"
+        (sine,) = {port for port in jack.ports("output") if not port.startswith("system:")}
+        inputs_before = jack.ports("input")
+        player = Player(patch, device=jack.device, record_s=2.0, buffer_ms=buffer_ms)
+
+        def plug_in(p: Player) -> None:
+            capture = sorted(jack.ports("input") - inputs_before)[0]  # the player's first input
+            jack.connect(sine, capture)
+
+        play(player, 2.0, plug_in)
+    finally:
+        client.stdin.close()
+        try:
+            client.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            client.kill()
+            client.wait()
+    assert player.uses_live_input
+    heard = player.recording[-RATE // 2 :, 0].astype(float)  # the last half second
+    spectrum = np.abs(np.fft.rfft(heard * np.hanning(len(heard))))
+    assert np.fft.rfftfreq(len(heard), 1 / RATE)[np.argmax(spectrum)] == pytest.approx(frequency, abs=2)
+    assert np.max(np.abs(heard)) == pytest.approx(0.25 * 10 ** (-6 / 20), rel=0.02)
+
+
 @both_modes
 def test_engine_process_plays_and_reports(jack, buffer_ms: float) -> None:
     seen = {}
@@ -293,6 +355,22 @@ def test_play_command_with_a_safety_buffer(jack, tmp_path: Path) -> None:
     assert "buffer 2" in result.stdout  # 21.3 ms on JACK: 1024 frames
     report = json.loads(report_path.read_text())
     assert report["buffer_ms"] >= 20 and report["callbacks"] == pytest.approx(187, abs=12)
+
+
+def test_patcher_alone_with_a_sound_device_but_no_display_plays_the_default_patch(jack, tmp_path) -> None:
+    """What `make run` does on a headless machine with a sound card: render, then play."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "patcher"], capture_output=True, text=True, cwd=tmp_path, env=environment,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "playing on system for 8 s" in result.stdout  # JACK's device, the only one here
+    played = re.search(r"callbacks (\d+) \(expected (\d+)\)", result.stdout)
+    assert played is not None, result.stdout
+    assert int(played[1]) == pytest.approx(int(played[2]), rel=0.03)
+    assert int(played[1]) == pytest.approx(8.0 * RATE / BLOCK, rel=0.05)  # the whole 8 s were played
+    assert (tmp_path / "out" / "default.wav").is_file()
 
 
 def test_play_refuses_a_negative_buffer_with_one_line() -> None:
