@@ -290,6 +290,8 @@ class Convolver(Node):
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.sample_rate = sample_rate
         self.convolver = PartitionedConvolver(self._build_impulse_response())
+        #: The caller's thread's last build: (the IR params it was for, (convolver, IR)).
+        self._last_prepared: tuple[tuple, tuple[PartitionedConvolver, np.ndarray]] | None = None
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
@@ -300,13 +302,17 @@ class Convolver(Node):
         if name in self.IR_PARAMS[self.params["source"]]:
             self.convolver.set_impulse_response(self._build_impulse_response())
 
-    def prepare_change(self, name: str, value: Any) -> Any:
-        """Build the new IR and a convolver for it here, off the audio thread."""
-        params = {**self.params, name: value}
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
+        """Build the new IR and a convolver for it here, off the audio thread, from every
+        param as it will be (two IR params changed back to back both count). Changes that
+        lead to the same IR (one edit changing two of its params) share one build."""
         if name not in self.IR_PARAMS[params["source"]]:
             return None
-        impulse_response = self._impulse_response_for(params)
-        return PartitionedConvolver(impulse_response), impulse_response
+        key = tuple((ir_param, params[ir_param]) for ir_param in sorted(self.IR_PARAMS[params["source"]]))
+        if self._last_prepared is None or self._last_prepared[0] != key:
+            impulse_response = self._impulse_response_for(params)
+            self._last_prepared = key, (PartitionedConvolver(impulse_response), impulse_response)
+        return self._last_prepared[1]
 
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
         """Swap in the prepared convolver: live, a new IR starts from silence (its tail is

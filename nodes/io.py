@@ -41,7 +41,7 @@ class Input(Node):
         if name == "file":
             self._load()
 
-    def prepare_change(self, name: str, value: Any) -> Any:
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
         """Decode a new file here, off the audio thread."""
         return self._decode(value) if name == "file" else None
 

@@ -297,7 +297,7 @@ def _instantiate(
     if old is not None and type(old) is data.spec and same_setup:
         for name, value in data.params.items():
             if old.params.get(name) != value:
-                prepared = _call_node(node_id, data.type, old.prepare_change, name, value)
+                prepared = _call_node(node_id, data.type, old.prepare_change, name, value, data.params)
                 changes.append((old, name, value, prepared))
         return old
     node = data.spec(dict(data.params), str(patch.base_dir))

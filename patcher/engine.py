@@ -116,7 +116,7 @@ class Engine:
         prepared = None
         if node is not None:
             try:
-                prepared = node.prepare_change(name, value)
+                prepared = node.prepare_change(name, value, data.params)
             except (OSError, ValueError) as error:
                 data.params[name] = previous
                 raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None

@@ -242,10 +242,12 @@ class Node:
     ) -> None:
         raise NotImplementedError
 
-    def prepare_change(self, name: str, value: Any) -> Any:
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
         """Caller's thread: the slow part of a param change (read a file, build an IR), done
         before the audio thread sees anything; raise OSError or ValueError for a value that
-        cannot work. Must not touch state the audio thread reads. Returns what
+        cannot work. ``params`` are all of the node's params as they will be once every
+        change queued so far is in (``self.params`` lags behind them until the audio thread
+        installs those changes). Must not touch state the audio thread reads. Returns what
         ``install_change`` takes."""
         return None
 

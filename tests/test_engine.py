@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import patcher
+from patcher.compiler import compile_patch
 from patcher.engine import DEFAULT_RAMP_S
 
 
@@ -220,3 +221,34 @@ def test_an_edit_gives_a_muted_node_another_chance() -> None:
     engine.update_patch(edited)
     assert level.fault is None
     assert np.allclose(run_blocks(engine, 20)[:, -256:], 0.5 * 10 ** (-6 / 20))  # after the glide
+
+
+def room_as_compiled(patch: patcher.Patch, engine: patcher.Engine) -> np.ndarray:
+    """The IR a fresh compile of ``patch`` gives its room: what the running one should hold."""
+    return compile_patch(patch, engine.sample_rate, engine.block_size).nodes["room"].impulse_response
+
+
+def test_two_room_changes_before_a_block_boundary_both_reach_the_running_ir() -> None:
+    engine = patcher.Engine(reverb_patch())
+    first = engine.prepare_param_change("room", "decay_s", 3.0)
+    second = engine.prepare_param_change("room", "room_length_s", 1.0)  # before the first is in
+    engine.apply(first)
+    engine.apply(second)
+    room = engine.schedule.nodes["room"]
+    expected = room_as_compiled(engine.patch, engine)
+    assert len(room.impulse_response) == engine.sample_rate  # 1 s
+    np.testing.assert_array_equal(room.impulse_response, expected)  # and decaying over 3 s
+
+
+def test_one_edit_changing_two_room_params_builds_the_room_they_describe_once() -> None:
+    engine = patcher.Engine(reverb_patch())
+    room = engine.schedule.nodes["room"]
+    edited = copy.deepcopy(engine.patch)
+    edited.set_param("room", "decay_s", 3.0)
+    edited.set_param("room", "room_length_s", 1.0)
+    builds = []
+    build = room._impulse_response_for
+    room._impulse_response_for = lambda params: builds.append(dict(params)) or build(params)
+    engine.update_patch(edited)
+    np.testing.assert_array_equal(room.impulse_response, room_as_compiled(edited, engine))
+    assert len(builds) == 1
