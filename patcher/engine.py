@@ -55,7 +55,8 @@ class Engine:
         #: The sound card's input (mono), written by the player; read by live input nodes.
         self.device_input = np.zeros(self.block_size)
         self._connect_device_input(self.schedule)
-        self.swapped = False
+        #: Set at a block boundary where the output may jump (a swap, an installed change).
+        self.glide_next_block = False
         self._reported: set[tuple[str, int]] = set()
 
     @property
@@ -80,9 +81,9 @@ class Engine:
         mix.fill(0.0)
         for node in schedule.sinks:
             mix += node.stereo[:, :frames]
-        if self.swapped:
-            self.swapped = False
-            # Glide from where the old graph would have gone next (a straight line through
+        if self.glide_next_block:
+            self.glide_next_block = False
+            # Glide from where the old sound would have gone next (a straight line through
             # its last two frames), so an edit that leaves a smooth signal alone adds no step.
             self.glide += 2.0 * self.last_frame - self.frame_before_last - mix[:, 0]
         if self.glide.any():
@@ -92,7 +93,7 @@ class Engine:
         return mix
 
     def _declick(self, mix: np.ndarray, frames: int) -> None:
-        """After a graph edit, glide from where the old graph left off instead of jumping."""
+        """After a graph edit or an installed change, glide from where the output was heading."""
         curve = self.declick[:frames]
         mix += self.glide[:, None] * curve[None, :]
         self.glide *= curve[-1]
@@ -127,8 +128,9 @@ class Engine:
         node = change.node
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
-        if change.ramp is None:
+        if change.ramp is None:  # a new IR, file or waveform: the output may jump, so glide
             node.install_change(change.name, change.value, change.prepared)
+            self.glide_next_block = True
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])
@@ -155,7 +157,7 @@ class Engine:
         """Audio thread: install the prepared changes and run the new schedule from now on."""
         schedule.activate()
         self.schedule = schedule
-        self.swapped = True
+        self.glide_next_block = True
 
     def update_patch(self, patch: Patch) -> None:
         self.swap(self.prepare_patch(patch))

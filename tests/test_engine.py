@@ -252,3 +252,20 @@ def test_one_edit_changing_two_room_params_builds_the_room_they_describe_once() 
     engine.update_patch(edited)
     np.testing.assert_array_equal(room.impulse_response, room_as_compiled(edited, engine))
     assert len(builds) == 1
+
+
+def test_a_live_room_change_glides_instead_of_dropping_the_tail() -> None:
+    """A new IR starts its convolver from silence: the output would drop at once to the dry
+    part; it glides from where the old room was heading instead."""
+    engine = patcher.Engine(reverb_patch())
+    before = run_blocks(engine, 200)[0]  # past the 0.5 s room: a steady wet level
+    engine.set_param("room", "decay_s", 1.2)
+    after = run_blocks(engine, 20)[0]
+    drop = abs(before[-1] - after[-1])
+    assert drop > 0.1, "the new room starts from silence: the level has to move"
+    assert abs(after[0] - before[-1]) < drop / 100  # no step at the change
+    # After it, no step beyond the new room's own onset (the DC times one IR sample) plus the
+    # glide's (the drop spread over 3 ms).
+    onset = 0.5 * np.max(np.abs(engine.schedule.nodes["room"].impulse_response))
+    steps = np.abs(np.diff(after))
+    assert np.max(steps) < onset + drop / 100
