@@ -153,7 +153,8 @@ class Step:
             else:
                 node.write(self.inputs, self.params, self.outputs)
         except Exception as error:  # the audio must go on: mute this node, report it outside
-            node.fault = error
+            node.fault = node.last_fault = error
+            node.fault_count += 1
             for output in self.outputs.values():
                 output.fill(0.0)
             return

@@ -6,6 +6,7 @@ what is heard.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,7 +58,6 @@ class Engine:
         self._connect_device_input(self.schedule)
         #: Set at a block boundary where the output may jump (a swap, an installed change).
         self.glide_next_block = False
-        self._reported: set[tuple[str, int]] = set()
 
     @property
     def sample_rate(self) -> int:
@@ -75,12 +75,19 @@ class Engine:
         """Run one block of ``frames`` (at most the block size); return a (2, frames) view."""
         frames = self.block_size if frames is None else frames
         schedule = self.schedule
-        for group in schedule.groups:
-            group.run(frames)
+        # NaN and overflow are the engine's to catch (each node's output is checked, and the
+        # culprit named); numpy must not warn, which would print from the audio thread.
+        with np.errstate(all="ignore"):
+            for group in schedule.groups:
+                group.run(frames)
         mix = self.mix[:, :frames]
         mix.fill(0.0)
         for node in schedule.sinks:
-            mix += node.stereo[:, :frames]
+            stereo = node.stereo[:, :frames]
+            if not math.isfinite(stereo.sum()):  # sinks have no output port for the step to check
+                np.nan_to_num(stereo, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                node.nonfinite_blocks += 1
+            mix += stereo
         if self.glide_next_block:
             self.glide_next_block = False
             # Glide from where the old sound would have gone next (a straight line through
@@ -166,12 +173,12 @@ class Engine:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""
         reports = []
         for node_id, node in self.schedule.nodes.items():
-            fault = node.fault
-            if fault is not None and (node_id, id(fault)) not in self._reported:
-                self._reported.add((node_id, id(fault)))  # each new fault once
-                reports.append(f"node {node_id!r} ({node.TYPE}) failed and is muted: {fault!r}")
-            if node.nonfinite_blocks and (node_id, 0) not in self._reported:
-                self._reported.add((node_id, 0))
+            faults = node.fault_count  # read once: the audio thread may add one meanwhile
+            if faults > node.reported_faults:  # each time it raised since the last report
+                node.reported_faults = faults
+                reports.append(f"node {node_id!r} ({node.TYPE}) failed and is muted: {node.last_fault!r}")
+            if node.nonfinite_blocks and not node.reported_nonfinite:  # once: it may go on
+                node.reported_nonfinite = True
                 reports.append(f"node {node_id!r} ({node.TYPE}) produced NaN or infinity: silenced and reset")
         return reports
 

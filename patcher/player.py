@@ -123,7 +123,9 @@ class OutputProtection:
 
     def process(self, block: np.ndarray, schedule: Schedule) -> None:
         frames = block.shape[1]
-        if not np.isfinite(block.sum()):
+        with np.errstate(invalid="ignore"):  # inf - inf: numpy would print from the audio thread
+            finite = np.isfinite(block.sum())
+        if not finite:
             np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             self.nonfinite_blocks += 1
         self._catch_runaway(schedule)
@@ -212,6 +214,7 @@ class Player:
         self.device_name = ""
         self._warnings: list[str] = []
         self._reported_loops = 0
+        self._reported_nonfinite = False
 
     # -- control (any thread but the audio thread) ------------------------------------------
     @property
@@ -328,6 +331,9 @@ class Player:
             path = " -> ".join([*group.node_ids, group.node_ids[0]])
             new.append(f"runaway feedback in the loop {path}: output ducked and the loop cleared")
         self._reported_loops = len(loops)
+        if self.protection.nonfinite_blocks and not self._reported_nonfinite:
+            self._reported_nonfinite = True  # the nodes' checks missed it: a bug of ours, said once
+            new.append("the output held NaN or infinity that no node was named for: silenced")
         if self.callback_errors and self.last_error is not None:
             new.append(f"the audio callback failed {self.callback_errors} times: {self.last_error!r}")
             self.last_error = None

@@ -183,11 +183,17 @@ class Node:
         self.block_params: dict[str, Any] = dict(self.params)
         #: Input ports that have at least one link (set by the compiler).
         self.linked: frozenset[str] = frozenset()
-        #: Engine-managed: param ramps under way, the exception that muted this node, and how
-        #: many blocks of NaN or infinity it produced (reported from outside the audio thread).
+        #: Engine-managed: param ramps under way, the exception that muted this node (cleared
+        #: when an edit gives it another chance), how many times it raised and the last
+        #: exception (kept for the report), and how many blocks of NaN or infinity it produced.
+        #: The audio thread counts; the control thread reports, remembering what it reported.
         self.ramps: dict[str, Ramp] = {}
         self.fault: Exception | None = None
+        self.fault_count = 0
+        self.last_fault: Exception | None = None
         self.nonfinite_blocks = 0
+        self.reported_faults = 0
+        self.reported_nonfinite = False
         self.patch_dir = patch_dir
         self.sample_rate = 48000
         self.max_block = 256

@@ -269,3 +269,19 @@ def test_a_live_room_change_glides_instead_of_dropping_the_tail() -> None:
     onset = 0.5 * np.max(np.abs(engine.schedule.nodes["room"].impulse_response))
     steps = np.abs(np.diff(after))
     assert np.max(steps) < onset + drop / 100
+
+
+def test_a_node_that_fails_again_after_an_edit_is_reported_again_even_before_a_report() -> None:
+    engine = patcher.Engine(dc_patch(0.5))
+    engine.schedule.nodes["level"].process = None  # raises TypeError when called
+    reports = []
+    for gain_db in (-1.0, -2.0, -3.0):
+        run_blocks(engine, 1)  # it fails ...
+        edited = copy.deepcopy(engine.patch)
+        edited.set_param("level", "gain_db", gain_db)
+        engine.update_patch(edited)  # ... and the edit gives it another chance before any report
+        reports += engine.take_reports()
+    assert (
+        reports
+        == ["node 'level' (gain) failed and is muted: TypeError(\"'NoneType' object is not callable\")"] * 3
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import types
+import warnings
 
 import numpy as np
 
 import patcher
-from patcher.player import CEILING, Player
+from patcher.player import CEILING, OutputProtection, Player
 from tests.test_engine import dc_patch
 
 CLEAN = types.SimpleNamespace(output_underflow=False, input_overflow=False)
@@ -130,3 +131,45 @@ def test_a_steady_signal_over_the_ceiling_settles_to_one_gain() -> None:
     settled = out[-player.engine.block_size * 50 :]
     assert np.ptp(settled) < 1e-6, "the limiter's gain alternates between blocks (a buzz)"
     assert settled[0] == np.float32(CEILING)
+
+
+def test_nan_made_inside_the_output_node_is_silenced_named_and_not_printed() -> None:
+    patch = patcher.Patch()
+    patch.add_node("math", "zero", op="constant", b=0.0)
+    patch.add_node("math", "cv", op="constant", b=100000.0)  # +100000 dB: 0 times infinity
+    patch.add_node("output", "out")
+    patch.connect("zero.out", "out.left")
+    patch.connect("cv.out", "out.level_db")
+    player = Player(patch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RuntimeWarning would print from the audio thread
+        out = run_callback(player, 5)
+    assert np.all(out == 0.0)
+    assert player.warnings() == ["node 'out' (output) produced NaN or infinity: silenced and reset"]
+
+
+def test_the_last_line_of_defence_scrubs_the_output_block_and_says_so() -> None:
+    protection = OutputProtection(48000, 8)
+    block = np.array([[0.5, np.nan, np.inf, -np.inf, 0.1, 0.2, 0.3, 0.4]] * 2)
+    schedule = types.SimpleNamespace(loops=[])
+    protection.process(block, schedule)
+    np.testing.assert_array_equal(block[0], [0.5, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 0.4])
+    player = Player(dc_patch())
+    player.protection = protection
+    assert player.warnings() == ["the output held NaN or infinity that no node was named for: silenced"]
+    assert player.warnings() == []
+
+
+def test_a_runaway_loop_is_ducked_and_kept_down_while_it_keeps_running_away() -> None:
+    """The loop doubles every 5 ms: caught at +18 dBFS, cleared, and the output ducked; it
+    runs away again and again, and the duck (recovering over 0.5 s) keeps it quiet."""
+    player = Player(runaway_patch())
+    before = []
+    while not player.protection.runaway_loops and len(before) < 100:
+        before.append(run_callback(player, 1))
+    assert player.protection.runaway_loops, "the loop was never caught"
+    assert np.max(np.abs(np.concatenate(before))) > 0.5  # it was loud before it was caught
+    after = run_callback(player, 100)[:, 0]  # half a second: caught again every 7 blocks
+    # Without the duck: peaks of 0.99 (the limiter's ceiling), an RMS of 0.37.
+    assert np.max(np.abs(after)) < 0.5
+    assert np.sqrt(np.mean(after**2)) < 0.15
