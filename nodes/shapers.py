@@ -139,8 +139,14 @@ class Waveshaper(Node):
         """Delay of the output, in samples, at this oversampling setting (0 at 1x)."""
         return latency_samples(oversampling)
 
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self.oversampler = None
+        super().prepare(sample_rate, max_block)
+        self.oversampler = self._oversampler_for(self.params["oversampling"])
+
     def reset(self) -> None:
-        self.oversampler: _Oversampler | None = None
+        if self.oversampler is not None:
+            self.oversampler.reset()  # clear its history; its filters and buffers stay
         self._table_source: Any = None
         self._table: np.ndarray | None = None
         self._offset_key: tuple[Any, ...] | None = None
@@ -155,16 +161,33 @@ class Waveshaper(Node):
         drive = params["drive_db"]
         gain = None if isinstance(drive, float | int) and drive == 0.0 else _db_to_gain(drive)
         if factor == 1:
-            self.oversampler = None  # coming back to a higher rate starts from silence
             driven = signal if gain is None else signal * gain
             out[:] = _biased_shape(name, driven, table, bias, offset)
         else:
-            if self.oversampler is None or self.oversampler.factor != factor:
+            if self.oversampler is None or self.oversampler.factor != factor:  # not prepared
                 self.oversampler = _Oversampler(factor, self.max_block)
             curve = functools.partial(_biased_shape, name, table=table, bias=bias, offset=offset)
             self.oversampler.process(signal, gain, curve, out)
         if params["output_db"] != 0.0:
             out *= _db_to_gain(params["output_db"])
+
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
+        """A new oversampling factor: its filters and buffers, built here, off the audio thread."""
+        return self._oversampler_for(value) if name == "oversampling" else None
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        Node.param_changed(self, name, value)
+        if name == "oversampling":
+            self.oversampler = prepared  # a fresh one: a new rate starts from silence
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "oversampling":
+            self.oversampler = self._oversampler_for(value)
+
+    def _oversampler_for(self, oversampling: str) -> _Oversampler | None:
+        factor = _factor(oversampling)
+        return None if factor == 1 else _Oversampler(factor, self.max_block)
 
     def _curve_table(self, values: Any) -> np.ndarray:
         if values is not self._table_source:  # a new list arrives with each edit
@@ -199,6 +222,10 @@ class _Oversampler:
         reversed_taps[: len(taps)] = taps[::-1]
         self.decimator = reversed_taps.reshape(rows, factor).T.copy()
         self._allocate(max_block)
+
+    def reset(self) -> None:
+        self.base.fill(0.0)
+        self.high.fill(0.0)
 
     def _allocate(self, max_block: int) -> None:
         self.max_block = max_block

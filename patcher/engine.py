@@ -53,6 +53,7 @@ class Engine:
         self.frame_before_last = np.zeros(2)
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
         self.glide = np.zeros(2)
+        self.scratch = np.zeros((2, self.block_size))
         #: The sound card's input (mono), written by the player; read by live input nodes.
         self.device_input = np.zeros(self.block_size)
         self._connect_device_input(self.schedule)
@@ -102,7 +103,9 @@ class Engine:
     def _declick(self, mix: np.ndarray, frames: int) -> None:
         """After a graph edit or an installed change, glide from where the output was heading."""
         curve = self.declick[:frames]
-        mix += self.glide[:, None] * curve[None, :]
+        for channel, scratch in enumerate(self.scratch[:, :frames]):
+            np.multiply(curve, self.glide[channel], out=scratch)
+            mix[channel] += scratch
         self.glide *= curve[-1]
         if np.max(np.abs(self.glide)) < 1e-6:
             self.glide[:] = 0.0

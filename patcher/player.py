@@ -137,7 +137,7 @@ class OutputProtection:
     def _catch_runaway(self, schedule: Schedule) -> None:
         for group in schedule.loops:
             for buffer in group.loop_buffers:
-                if np.max(np.abs(buffer)) > RUNAWAY_LEVEL:
+                if buffer.max() > RUNAWAY_LEVEL or buffer.min() < -RUNAWAY_LEVEL:
                     if group not in self.runaway_loops:
                         self.runaway_loops.append(group)
                     for node in group.loop_nodes:
@@ -146,7 +146,7 @@ class OutputProtection:
                     break
 
     def _limit(self, block: np.ndarray) -> None:
-        peak = float(np.max(np.abs(block))) if block.size else 0.0
+        peak = max(float(block.max()), -float(block.min())) if block.size else 0.0
         most = 1.0 if peak <= CEILING else CEILING / peak  # the gain that keeps this block in
         if most < self.gain:  # attack at once: the whole block gets the lower gain
             self.gain = most
@@ -202,6 +202,7 @@ class Player:
         self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
         self.loads = np.zeros(LOAD_HISTORY)
         self.levels = np.zeros(2)
+        self._troughs = np.zeros(2)
         self.callbacks = 0
         self.underruns = 0
         self.overruns = 0
@@ -389,8 +390,7 @@ class Player:
             self.protection.process(block, engine.schedule)
             outdata[:] = block.T
             self._record(outdata, frames)
-            np.max(np.abs(block), axis=1, out=self.levels)
-            self.peak = max(self.peak, float(self.levels.max()))
+            self._measure_levels(block)
         except Exception as error:  # never let an exception stop the stream
             outdata.fill(0.0)
             self.callback_errors += 1
@@ -399,6 +399,14 @@ class Player:
             (time.perf_counter() - started) * self.engine.sample_rate / frames
         )
         self.callbacks += 1
+
+    def _measure_levels(self, block: np.ndarray) -> None:
+        """Each channel's peak, and the peak so far, without temporary arrays."""
+        np.max(block, axis=1, out=self.levels)
+        np.min(block, axis=1, out=self._troughs)
+        np.negative(self._troughs, out=self._troughs)
+        np.maximum(self.levels, self._troughs, out=self.levels)
+        self.peak = max(self.peak, float(self.levels.max()))
 
     # -- the engine thread (buffered mode) ----------------------------------------------------
     def _feed(self) -> None:

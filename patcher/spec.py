@@ -120,6 +120,19 @@ def _num(value: float | None) -> str:
     return f"{value:g}"
 
 
+#: 1, 2, 3, ...: the steps of a ramp, shared so that filling one allocates nothing.
+_COUNTING = np.arange(1.0, 8193.0)
+_COUNTING.flags.writeable = False
+
+
+def _counting(steps: int) -> np.ndarray:
+    global _COUNTING
+    if steps > len(_COUNTING):  # beyond the largest block a patch may ask for
+        _COUNTING = np.arange(1.0, steps + 1.0)
+        _COUNTING.flags.writeable = False
+    return _COUNTING[:steps]
+
+
 class Ramp:
     """A linear glide of a param from its current value to a target, sample by sample."""
 
@@ -136,7 +149,7 @@ class Ramp:
     def fill(self, out: np.ndarray) -> bool:
         """Write the next ``len(out)`` values; True once the target is reached."""
         steps = min(self.remaining, len(out))
-        np.multiply(self.increment, np.arange(1, steps + 1), out=out[:steps])
+        np.multiply(self.increment, _counting(steps), out=out[:steps])
         out[:steps] += self.value
         out[steps:] = self.target
         self.remaining -= steps

@@ -149,3 +149,31 @@ def test_a_nan_does_not_silence_the_oversampler_for_good() -> None:
     signal[100] = np.nan
     out = _shaped({"oversampling": "8x"}, signal)
     assert np.all(np.isfinite(out[512:])), "the shaper must recover after a NaN"
+
+
+def test_the_oversampler_is_built_off_the_audio_thread_and_kept_across_a_reset(monkeypatch) -> None:
+    """Its filters and buffers are made in prepare and prepare_change; process and reset (the
+    player's warm-up, a NaN) only use and clear them."""
+    import nodes.shapers
+    import patcher
+
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc")
+    patch.add_node("waveshaper", "shaper", oversampling="4x", drive_db=12.0)
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "shaper.in")
+    patch.connect("shaper.out", "out.left")
+    engine = patcher.Engine(patch)
+    first = engine.render(0.1)
+    change = engine.prepare_param_change("shaper", "oversampling", "8x")
+
+    def no_building_here(*_args):
+        raise AssertionError("an oversampler was built on the audio thread")
+
+    monkeypatch.setattr(nodes.shapers, "_Oversampler", no_building_here)
+    engine.reset()
+    np.testing.assert_array_equal(engine.render(0.1), first)  # reset: from silence, as at the start
+    engine.apply(change)
+    engine.render(0.1)
+    shaper = engine.schedule.nodes["shaper"]
+    assert shaper.oversampler.factor == 8 and shaper.fault is None
