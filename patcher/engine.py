@@ -6,6 +6,7 @@ what is heard.
 
 from __future__ import annotations
 
+import collections
 import math
 import sys
 from collections.abc import Callable
@@ -59,6 +60,10 @@ class Engine:
         self._connect_device_input(self.schedule)
         #: Set at a block boundary where the output may jump (a swap, an installed change).
         self.glide_next_block = False
+        #: What the audio thread replaced (old schedules, the state a change swapped out),
+        #: kept alive until the caller's thread lets go of it: freeing a delay line's
+        #: megabytes costs the audio thread a millisecond.
+        self.retired: collections.deque[Any] = collections.deque()
 
     @property
     def sample_rate(self) -> int:
@@ -116,6 +121,7 @@ class Engine:
     ) -> ParamChange:
         """Validate against the patch and prepare the slow part of the change here, on the
         caller's thread (raises PatchError and changes nothing when the value cannot work)."""
+        self.release_retired()
         data = self.patch.node(node_id)
         previous = data.params.get(name)
         self.patch.set_param(node_id, name, value)
@@ -139,6 +145,7 @@ class Engine:
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
         if change.ramp is None:  # a new IR, file or waveform: the output may jump, so glide
+            self.retired.append(dict(vars(node)))  # the state the install replaces lives on
             node.install_change(change.name, change.value, change.prepared)
             self.glide_next_block = True
             return
@@ -152,6 +159,7 @@ class Engine:
 
     def prepare_patch(self, patch: Patch) -> Schedule:
         """Compile an edited patch, keeping the state of nodes that survive (raises PatchError)."""
+        self.release_retired()
         schedule = compile_patch(patch, self.sample_rate, self.block_size, reuse=self.latest.nodes)
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
@@ -165,12 +173,19 @@ class Engine:
 
     def swap(self, schedule: Schedule) -> None:
         """Audio thread: install the prepared changes and run the new schedule from now on."""
+        self.retired.append(self.schedule)
+        self.retired.extend(dict(vars(node)) for node, *_change in schedule.changes)
         schedule.activate()
         self.schedule = schedule
         self.glide_next_block = True
 
     def update_patch(self, patch: Patch) -> None:
         self.swap(self.prepare_patch(patch))
+
+    def release_retired(self) -> None:
+        """Caller's thread: free what the audio thread replaced."""
+        while self.retired:
+            self.retired.popleft()
 
     def take_reports(self) -> list[str]:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""

@@ -325,7 +325,9 @@ class Player:
         }
 
     def warnings(self) -> list[str]:
-        """New warnings since the last call: faulty nodes, NaN, runaway loops, callback errors."""
+        """New warnings since the last call: faulty nodes, NaN, runaway loops, callback errors.
+        Also frees what the audio thread replaced (call it now and then while playing)."""
+        self.engine.release_retired()
         new = self.engine.take_reports()
         loops = self.protection.runaway_loops
         for group in loops[self._reported_loops :]:
@@ -437,7 +439,9 @@ class Player:
         (PortAudio's JACK layer starts it full of silence; other host APIs start it empty)."""
         period = self.engine.block_size / self.engine.sample_rate
         free, steady = stream.write_available, 0
-        deadline = time.perf_counter() + 0.5
+        # The initial silence drains in the FIFO's length, which the host API may round up to
+        # the next power of two: allow twice the buffer asked for.
+        deadline = time.perf_counter() + 0.5 + 2.0 * self.buffer_frames / self.engine.sample_rate
         while steady < 3 and time.perf_counter() < deadline:
             time.sleep(period)
             now = stream.write_available

@@ -173,3 +173,34 @@ def test_a_runaway_loop_is_ducked_and_kept_down_while_it_keeps_running_away() ->
     # Without the duck: peaks of 0.99 (the limiter's ceiling), an RMS of 0.37.
     assert np.max(np.abs(after)) < 0.5
     assert np.sqrt(np.mean(after**2)) < 0.15
+
+
+def test_what_a_swap_or_a_new_ir_replaces_is_freed_on_the_callers_thread_not_the_audio_thread() -> None:
+    import copy
+    import gc
+    import weakref
+
+    from tests.test_engine import reverb_patch
+
+    player = Player(reverb_patch())
+    run_callback(player, 1)
+    edited = copy.deepcopy(player.engine.patch)
+    edited.add_node("delay", "echo")  # four megabytes of delay line, removed again below
+    edited.connect("level.out", "echo.in")
+    edited.connect("echo.out", "out.right")
+    player.update_patch(edited)
+    run_callback(player, 1)
+    echo = weakref.ref(player.engine.schedule.nodes["echo"])
+    old_convolver = weakref.ref(player.engine.schedule.nodes["room"].convolver)
+    edited = copy.deepcopy(edited)
+    edited.remove_node("echo")
+    player.update_patch(edited)
+    player.set_param("room", "decay_s", 2.0)  # a new convolver in place of the old one
+    gc.disable()  # only reference counts decide below
+    try:
+        run_callback(player, 1)  # the audio thread swaps both in
+        assert echo() is not None and old_convolver() is not None, "freed on the audio thread"
+        player.warnings()  # the caller's thread, now and then
+        assert echo() is None and old_convolver() is None, "kept alive for good"
+    finally:
+        gc.enable()

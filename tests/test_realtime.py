@@ -298,6 +298,17 @@ def test_buffered_playback_keeps_time_and_plays_what_the_engine_renders(jack) ->
     np.testing.assert_allclose(player.recording[:, 0], offline[:, 0], atol=1e-6)
 
 
+def test_a_long_safety_buffer_is_measured_whole(jack) -> None:
+    """JACK rounds a 500 ms FIFO up to 32768 frames (683 ms), which take longer than half a
+    second to drain: the measure must wait for them, or it counts underruns that are not."""
+    player = Player(dc_patch(0.5), device=jack.device, buffer_ms=500.0)
+    play(player, 2.5)
+    report = player.report()
+    assert player.fifo_frames == 32768
+    assert report.buffer_ms == pytest.approx(32768 / RATE * 1000)
+    assert report.underruns == 0
+
+
 def test_buffered_playback_counts_a_starved_fifo_and_plays_on(jack) -> None:
     """An engine stalled for longer than its buffer: the device plays silence meanwhile, which
     counts as underruns, and the stream goes on once the engine is back."""
