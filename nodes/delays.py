@@ -62,6 +62,9 @@ class Delay(Node):
         self.mask = len(self.line) - 1
         self.offsets = np.arange(max_block)
         self.tap_scratch = np.zeros(max_block)
+        # Working space for reading and writing, so a block allocates no arrays.
+        self.indices = np.zeros((2, max_block), dtype=np.int64)
+        self.work = np.zeros((10, max_block))
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
@@ -117,37 +120,58 @@ class Delay(Node):
         """Fill ``tap`` with the line read ``time_ms`` behind samples ``first``, ``first + 1``..."""
         frames = len(tap)
         first = self.written if first is None else first
-        delay = np.clip(
-            np.multiply(time_ms, self.sample_rate / 1000.0), minimum, MAX_DELAY_S * self.sample_rate
-        )
-        position = (first + self.offsets[:frames]) - delay
-        whole = np.floor(position)
-        fraction = position - whole
-        index = whole.astype(np.int64)
-        before, at, after, later = (self.line[(index + shift) & self.mask] for shift in (-1, 0, 1, 2))
-        # Catmull–Rom: exact at the samples, continuous slope between them.
-        slope_at = 0.5 * (after - before)
-        slope_after = 0.5 * (later - at)
-        difference = after - at
-        tap[:] = at + fraction * (
-            slope_at
-            + fraction
-            * (
-                3 * difference
-                - 2 * slope_at
-                - slope_after
-                + fraction * (slope_at + slope_after - 2 * difference)
-            )
-        )
+        index, shifted = self.indices[:, :frames]
+        delay, position, fraction, before, at, after, later, slope_at, slope_after, difference = self.work[
+            :, :frames
+        ]
+        np.multiply(time_ms, self.sample_rate / 1000.0, out=delay)
+        np.clip(delay, minimum, MAX_DELAY_S * self.sample_rate, out=delay)
+        np.add(self.offsets[:frames], first, out=index)
+        np.subtract(index, delay, out=position)
+        whole = delay  # the delay is used up: its row holds the whole part from here
+        np.floor(position, out=whole)
+        np.subtract(position, whole, out=fraction)
+        index[:] = whole
+        for shift, samples in zip((-1, 0, 1, 2), (before, at, after, later), strict=True):
+            np.add(index, shift, out=shifted)
+            np.bitwise_and(shifted, self.mask, out=shifted)
+            np.take(self.line, shifted, out=samples, mode="clip")  # in range: masked
+        # Catmull–Rom: exact at the samples, continuous slope between them. In place, with the
+        # same operations in the same order as
+        #   at + f * (slope_at + f * (3 d - 2 slope_at - slope_after + f * (slope_at + slope_after - 2 d)))
+        np.subtract(after, before, out=slope_at)
+        slope_at *= 0.5
+        np.subtract(later, at, out=slope_after)
+        slope_after *= 0.5
+        np.subtract(after, at, out=difference)
+        cubic, quadratic, scratch = before, later, after  # free rows from here
+        np.add(slope_at, slope_after, out=cubic)
+        np.multiply(difference, 2, out=scratch)
+        cubic -= scratch
+        cubic *= fraction
+        np.multiply(difference, 3, out=quadratic)
+        np.multiply(slope_at, 2, out=scratch)
+        quadratic -= scratch
+        quadratic -= slope_after
+        quadratic += cubic
+        quadratic *= fraction
+        np.add(slope_at, quadratic, out=quadratic)
+        quadratic *= fraction
+        np.add(at, quadratic, out=tap)
         self._tap = tap
         # The damping filter runs on every read, so its state never depends on the chunking.
         self._returned = self._damp(tap)
 
     def _write(self, signal: np.ndarray, feedback: Any) -> None:
         frames = len(signal)
-        index = (self.written + self.offsets[:frames]) & self.mask
+        index = self.indices[0, :frames]
+        np.add(self.offsets[:frames], self.written, out=index)
+        np.bitwise_and(index, self.mask, out=index)
         if np.any(feedback):
-            self.line[index] = signal + feedback * self._returned
+            fed = self.work[0, :frames]
+            np.multiply(feedback, self._returned, out=fed)
+            np.add(signal, fed, out=fed)
+            self.line[index] = fed
         else:
             self.line[index] = signal
         self.written += frames
@@ -160,7 +184,9 @@ class Delay(Node):
         damped, self.damping_state = lfilter([1.0 - pole], [1.0, -pole], tap, zi=self.damping_state)
         return damped
 
-    @staticmethod
-    def _mix(signal: np.ndarray, tap: np.ndarray, mix: Any, out: np.ndarray) -> None:
+    def _mix(self, signal: np.ndarray, tap: np.ndarray, mix: Any, out: np.ndarray) -> None:
+        dry = self.work[0, : len(out)]
         np.multiply(tap, mix, out=out)
-        out += signal * np.subtract(1.0, mix)
+        np.subtract(1.0, mix, out=dry)
+        dry *= signal
+        out += dry

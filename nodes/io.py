@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,26 +73,31 @@ class Input(Node):
             for port in self.OUTPUTS:
                 np.multiply(self.device_input[:frames], gain, out=outputs[port])
             return
-        indices = self._indices(frames)
-        for channel, port in enumerate(("left", "right")):
-            out = outputs[port]
-            out.fill(0.0)
-            valid = indices >= 0
-            out[valid] = self.audio[indices[valid], channel] * gain
-        np.add(outputs["left"], outputs["right"], out=outputs["out"])
+        left, right = outputs["left"], outputs["right"]
+        left.fill(0.0)
+        right.fill(0.0)
+        for done, source, count in self._segments(frames):
+            np.multiply(self.audio[source : source + count, 0], gain, out=left[done : done + count])
+            np.multiply(self.audio[source : source + count, 1], gain, out=right[done : done + count])
+        np.add(left, right, out=outputs["out"])
         outputs["out"] *= 0.5
 
-    def _indices(self, frames: int) -> np.ndarray:
-        """File frame for each output sample (-1 past the end); advances the play position."""
+    def _segments(self, frames: int) -> Iterator[tuple[int, int, int]]:
+        """The file's runs in this block, as (output offset, file frame, length): one, or
+        several where a loop wraps; silence after the end. Advances the play position."""
         start = min(round(self.params["start_s"] * self.sample_rate), len(self.audio))
         length = len(self.audio) - start
-        steps = self.position + np.arange(frames)
+        played, done = self.position, 0
         self.position += frames
-        if length <= 0:
-            return np.full(frames, -1)
-        if self.params["loop"]:
-            return start + steps % length
-        return np.where(steps < length, start + steps, -1)
+        while done < frames and length > 0:
+            if self.params["loop"]:
+                played %= length
+            elif played >= length:
+                return
+            count = min(frames - done, length - played)
+            yield done, start + played, count
+            done += count
+            played += count
 
 
 class Output(Node):
