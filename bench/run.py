@@ -1,4 +1,5 @@
-"""Benchmarks: real-time factor of the examples, compile time, per-node cost per block.
+"""Benchmarks: real-time factor of the examples, compile time, per-node cost per block, and
+the temporary arrays one audio callback allocates.
 
 Prints figures and ratios; asserts nothing (timing targets do not belong in unit tests).
 Run with ``make bench``; ``--quick`` runs shorter measurements.
@@ -101,6 +102,38 @@ def _block_cost(cls: type, block: int, rate: int, repeats: int, modulated: bool)
     return (time.perf_counter() - started) / repeats
 
 
+def callback_allocations(blocks: int) -> None:
+    """Peak bytes a callback allocates (tracemalloc) once warmed up: numpy temporaries that
+    nodes make, which the audio thread would rather not (0 is the goal; Python's own small
+    objects, a float here and there, count too)."""
+    import tracemalloc
+    import types
+
+    from patcher.player import Player
+
+    clean = types.SimpleNamespace(output_underflow=False, input_overflow=False)
+    print("\n## Temporary memory per audio callback (peak bytes, median over blocks)\n")
+    print(f"{'patch':<22}{'block 64':>12}{'block 256':>12}")
+    for path in sorted((ROOT / "patches").glob("*.json")):
+        cells = []
+        for block in (64, 256):
+            player = Player(patcher.load(path), block_size=block)
+            player._warm_up()
+            out = np.zeros((block, 2), dtype=np.float32)
+            for _ in range(10):
+                player._output_callback(out, block, None, clean)
+            peaks = []
+            tracemalloc.start()
+            for _ in range(blocks):
+                before = tracemalloc.get_traced_memory()[0]
+                tracemalloc.reset_peak()
+                player._output_callback(out, block, None, clean)
+                peaks.append(tracemalloc.get_traced_memory()[1] - before)
+            tracemalloc.stop()
+            cells.append(f"{int(np.median(peaks)):>12,}")
+        print(f"{path.stem:<22}" + "".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
@@ -109,6 +142,7 @@ def main() -> None:
     realtime_factors(2.0 if args.quick else 10.0)
     compile_times()
     node_costs(200 if args.quick else 2000)
+    callback_allocations(50 if args.quick else 400)
 
 
 if __name__ == "__main__":
