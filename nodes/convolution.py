@@ -308,11 +308,23 @@ class Convolver(Node):
         lead to the same IR (one edit changing two of its params) share one build."""
         if name not in self.IR_PARAMS[params["source"]]:
             return None
-        key = tuple((ir_param, params[ir_param]) for ir_param in sorted(self.IR_PARAMS[params["source"]]))
+        key = self._build_key(params)
         if self._last_prepared is None or self._last_prepared[0] != key:
             impulse_response = self._impulse_response_for(params)
             self._last_prepared = key, (PartitionedConvolver(impulse_response), impulse_response)
         return self._last_prepared[1]
+
+    def _build_key(self, params: Mapping[str, Any]) -> tuple:
+        """What the IR depends on: its params, and for a file its size and time on disk (an IR
+        edited elsewhere and chosen again is read again)."""
+        key = tuple((name, params[name]) for name in sorted(self.IR_PARAMS[params["source"]]))
+        if params["source"] == "file" and params["file"]:
+            try:
+                status = (Path(self.patch_dir) / params["file"]).stat()
+            except OSError:
+                return key  # reading it will say what is wrong
+            key += ((status.st_size, status.st_mtime_ns),)
+        return key
 
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
         """Swap in the prepared convolver: live, a new IR starts from silence (its tail is

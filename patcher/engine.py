@@ -55,6 +55,9 @@ class Engine:
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
         self.glide = np.zeros(2)
         self.scratch = np.zeros((2, self.block_size))
+        #: The last block's length and, at a change, its largest step per channel.
+        self.previous_frames = 0
+        self.motion = np.zeros(2)
         #: The sound card's input (mono), written by the player; read by live input nodes.
         self.device_input = np.zeros(self.block_size)
         self._connect_device_input(self.schedule)
@@ -83,27 +86,47 @@ class Engine:
         schedule = self.schedule
         # NaN and overflow are the engine's to catch (each node's output is checked, and the
         # culprit named); numpy must not warn, which would print from the audio thread.
+        mix = self.mix[:, :frames]
+        if self.glide_next_block:
+            self._measure_motion()  # of the block just played, before it is overwritten
         with np.errstate(all="ignore"):
             for group in schedule.groups:
                 group.run(frames)
-        mix = self.mix[:, :frames]
-        mix.fill(0.0)
-        for node in schedule.sinks:
-            stereo = node.stereo[:, :frames]
-            if not math.isfinite(stereo.sum()):  # sinks have no output port for the step to check
-                np.nan_to_num(stereo, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-                node.nonfinite_blocks += 1
-            mix += stereo
+            mix.fill(0.0)
+            for node in schedule.sinks:
+                stereo = node.stereo[:, :frames]
+                if not math.isfinite(stereo.sum()):  # a sink has no output port for its step to check
+                    np.nan_to_num(stereo, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                    node.nonfinite_blocks += 1
+                mix += stereo
         if self.glide_next_block:
             self.glide_next_block = False
-            # Glide from where the old sound would have gone next (a straight line through
-            # its last two frames), so an edit that leaves a smooth signal alone adds no step.
-            self.glide += 2.0 * self.last_frame - self.frame_before_last - mix[:, 0]
+            self._start_glide(mix)
         if self.glide.any():
             self._declick(mix, frames)
         self.frame_before_last[:] = mix[:, frames - 2] if frames > 1 else self.last_frame
         self.last_frame[:] = mix[:, frames - 1]
+        self.previous_frames = frames
         return mix
+
+    def _measure_motion(self) -> None:
+        """Each channel's largest step between samples in the last block played: a change
+        whose first step is no larger is the signal moving on, not a jump."""
+        played = self.mix[:, : self.previous_frames]
+        steps = self.scratch[:, : max(self.previous_frames - 1, 0)]
+        np.subtract(played[:, 1:], played[:, :-1], out=steps)
+        np.abs(steps, out=steps)
+        np.abs(self.last_frame - self.frame_before_last, out=self.motion)
+        if steps.shape[1]:
+            np.maximum(self.motion, steps.max(axis=1), out=self.motion)
+
+    def _start_glide(self, mix: np.ndarray) -> None:
+        """Where the output jumps at a change, glide from where the old sound was heading (a
+        line through its last two frames, so a smooth signal gets no step); where it moves on
+        no more than it was moving, leave it alone (a bright sound is no straight line)."""
+        heading = 2.0 * self.last_frame - self.frame_before_last
+        jumped = np.abs(mix[:, 0] - self.last_frame) > self.motion
+        self.glide += np.where(jumped, heading - mix[:, 0], 0.0)
 
     def _declick(self, mix: np.ndarray, frames: int) -> None:
         """After a graph edit or an installed change, glide from where the output was heading."""
@@ -144,10 +167,11 @@ class Engine:
         node = change.node
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
-        if change.ramp is None:  # a new IR, file or waveform: the output may jump, so glide
+        if change.ramp is None:
             self.retired.append(dict(vars(node)))  # the state the install replaces lives on
             node.install_change(change.name, change.value, change.prepared)
-            self.glide_next_block = True
+            if change.prepared is not None:  # a new IR, file or rate: the output may jump
+                self.glide_next_block = True
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])

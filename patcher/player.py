@@ -202,7 +202,7 @@ class Player:
         self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
         self.loads = np.zeros(LOAD_HISTORY)
         self.levels = np.zeros(2)
-        self._troughs = np.zeros(2)
+        self._level_work = np.zeros((2, 2))
         self.callbacks = 0
         self.underruns = 0
         self.overruns = 0
@@ -403,12 +403,15 @@ class Player:
         self.callbacks += 1
 
     def _measure_levels(self, block: np.ndarray) -> None:
-        """Each channel's peak, and the peak so far, without temporary arrays."""
-        np.max(block, axis=1, out=self.levels)
-        np.min(block, axis=1, out=self._troughs)
-        np.negative(self._troughs, out=self._troughs)
-        np.maximum(self.levels, self._troughs, out=self.levels)
-        self.peak = max(self.peak, float(self.levels.max()))
+        """Each channel's peak, and the peak so far, without temporary arrays; ``levels``
+        changes in one numpy call, so a meter reading it never sees a half-made value."""
+        highs, lows = self._level_work
+        np.max(block, axis=1, out=highs)
+        np.min(block, axis=1, out=lows)
+        np.negative(lows, out=lows)
+        np.maximum(highs, lows, out=highs)
+        np.copyto(self.levels, highs)
+        self.peak = max(self.peak, float(highs.max()))
 
     # -- the engine thread (buffered mode) ----------------------------------------------------
     def _feed(self) -> None:

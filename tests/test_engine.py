@@ -132,6 +132,29 @@ def test_an_edit_that_leaves_a_sine_alone_adds_no_step_whatever_its_phase(blocks
     assert np.max(np.abs(played - expected)) < 0.5 * (2 * np.pi * 441 / 48000) ** 2
 
 
+@pytest.mark.parametrize("change", ["edit", "scope_param"])
+def test_a_change_that_leaves_a_bright_sound_alone_leaves_it_alone(change: str) -> None:
+    """A 10 kHz sine is no straight line: gliding towards one would add a click of 1.5 times
+    its amplitude. A change that does not move the sound must leave it sample for sample."""
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=10000.0, amplitude=0.5)
+    patch.add_node("scope", "scope")
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "out.left")
+    patch.connect("osc.out", "scope.in")
+    engine = patcher.Engine(patch, block_size=100)
+    before = run_blocks(engine, 3)[0]
+    if change == "edit":
+        edited = copy.deepcopy(engine.patch)
+        edited.add_node("gain", "unheard")  # pruned: the same sound, from a new schedule
+        engine.update_patch(edited)
+    else:
+        engine.set_param("scope", "time_ms", 5.0)  # what a scope shows, not what is heard
+    after = run_blocks(engine, 3)[0]
+    expected = run_blocks(patcher.Engine(patch, block_size=100), 6)[0]
+    np.testing.assert_array_equal(np.concatenate([before, after]), expected)
+
+
 def test_a_node_that_raises_is_muted_and_reported_once() -> None:
     engine = patcher.Engine(dc_patch())
     node = engine.schedule.nodes["level"]

@@ -243,3 +243,19 @@ def test_the_tail_work_is_spread_over_the_blocks_of_a_partition() -> None:
         per_block.append(len(sliced_bins) - before)
     assert max(per_block) == 1
     assert sum(sliced_bins) == 4 * (P + 1)  # every bin of the four tails, once each
+
+
+def test_an_ir_file_edited_elsewhere_and_chosen_again_is_read_again(tmp_path: Path) -> None:
+    import patcher
+
+    name = _write_ir(tmp_path, np.array([1.0, 0.5]))
+    patch = patcher.Patch(base_dir=tmp_path)
+    patch.add_node("convolver", "room", source="file", file=name, normalize="none")
+    patch.add_node("output", "out")
+    patch.connect("room.out", "out.left")
+    engine = patcher.Engine(patch)
+    engine.set_param("room", "file", name)  # chosen again, unchanged: the same IR
+    np.testing.assert_array_equal(engine.schedule.nodes["room"].impulse_response, [1.0, 0.5])
+    _write_ir(tmp_path, np.array([0.25, 0.0, -0.25]))  # edited in another program
+    engine.set_param("room", "file", name)
+    np.testing.assert_array_equal(engine.schedule.nodes["room"].impulse_response, [0.25, 0.0, -0.25])

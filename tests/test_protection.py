@@ -135,10 +135,10 @@ def test_a_steady_signal_over_the_ceiling_settles_to_one_gain() -> None:
 
 def test_nan_made_inside_the_output_node_is_silenced_named_and_not_printed() -> None:
     patch = patcher.Patch()
-    patch.add_node("math", "zero", op="constant", b=0.0)
-    patch.add_node("math", "cv", op="constant", b=100000.0)  # +100000 dB: 0 times infinity
+    patch.add_node("oscillator", "osc")  # a sine: zero, and both signs
+    patch.add_node("math", "cv", op="constant", b=100000.0)  # +100000 dB: NaN and ±infinity
     patch.add_node("output", "out")
-    patch.connect("zero.out", "out.left")
+    patch.connect("osc.out", "out.left")
     patch.connect("cv.out", "out.level_db")
     player = Player(patch)
     with warnings.catch_warnings():
