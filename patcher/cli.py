@@ -150,11 +150,12 @@ def _device(text: str) -> int | str:
 
 # -- commands ---------------------------------------------------------------------------
 def _main_job(_args: argparse.Namespace) -> int:
-    """``patcher`` alone: the editor where there is a display, else render (and play) a WAV."""
+    """``patcher`` alone: the editor on the default patch, playing (as VCV Rack opens with its
+    patch running) where there is a display; else render it to a WAV and play that."""
     if _has_display() and _editor_available():
         from patcher.editor import run_editor
 
-        return run_editor(DEFAULT_PATCH)
+        return run_editor(DEFAULT_PATCH, play=True)
     output = Path("out") / "default.wav"
     try:
         output.parent.mkdir(exist_ok=True)

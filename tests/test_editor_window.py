@@ -545,3 +545,34 @@ def test_edit_play_screenshot_plays_the_chorus_through_the_engine_process(
     assert has_colour(image, FAMILY_COLORS["delays"]) and has_colour(image, FAMILY_COLORS["modulators"])
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     shutil.copy(shot, SCREENSHOT_DIR / "chorus-playing.png")
+
+
+def test_patcher_alone_opens_the_editor_playing_the_default_patch(
+    display: str, jack: Any, tmp_path: Path
+) -> None:
+    """`make run` with a display and a sound card: the editor's engine process appears on the
+    sound card (its JACK ports), and goes away with the editor."""
+    environment = dict(os.environ, DISPLAY=display, PATCHER_STATE_DIR=str(tmp_path / "state"))
+    editor = subprocess.Popen(
+        [sys.executable, "-m", "patcher"], env=environment, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        playing: set[str] = set()
+        while not playing and time.monotonic() < deadline and editor.poll() is None:
+            time.sleep(0.2)
+            playing = {port for port in jack.ports("output") if not port.startswith("system:")}
+        assert playing, f"no engine on the sound card; editor exited with {editor.poll()}"
+        assert len(playing) == 2  # stereo out
+    finally:
+        editor.terminate()  # by its process id; its engine process follows it
+        try:
+            editor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            editor.kill()
+            editor.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(not p.startswith("system:") for p in jack.ports("output")):
+        time.sleep(0.2)
+    assert not any(not port.startswith("system:") for port in jack.ports("output")), "an engine lived on"
