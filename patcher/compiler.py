@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,10 +217,12 @@ class Schedule:
     changes: list[tuple[Node, str, Any, Any]] = field(default_factory=list)
     linked: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def activate(self) -> None:
-        """Audio thread, at the swap: cheap installs only (the slow work is done)."""
+    def activate(self, install: Callable[[Node, str, Any, Any], None]) -> None:
+        """Audio thread, at the swap: cheap installs only (the slow work is done), each
+        through ``install(node, name, value, prepared)`` (the engine's, which also keeps what
+        it replaces for the caller's thread to free)."""
         for node, name, value, prepared in self.changes:
-            node.install_change(name, value, prepared)
+            install(node, name, value, prepared)
         self.changes = []
         for node_id, node in self.nodes.items():
             node.linked = self.linked[node_id]

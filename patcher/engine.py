@@ -45,7 +45,7 @@ class Engine:
     def __init__(self, patch: Patch, sample_rate: int | None = None, block_size: int | None = None):
         self.patch = patch
         self.schedule = compile_patch(patch, sample_rate, block_size)
-        self.schedule.activate()
+        self.schedule.activate(self._install)
         #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
         self.latest = self.schedule
         self.mix = np.zeros((2, self.block_size))
@@ -168,10 +168,8 @@ class Engine:
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
         if change.ramp is None:
-            self.retired.append(dict(vars(node)))  # the state the install replaces lives on
-            node.install_change(change.name, change.value, change.prepared)
-            if change.prepared is not None:  # a new IR, file or rate: the output may jump
-                self.glide_next_block = True
+            if self._install(node, change.name, change.value, change.prepared):
+                self.glide_next_block = True  # a new IR, file or rate: the output may jump
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])
@@ -198,10 +196,17 @@ class Engine:
     def swap(self, schedule: Schedule) -> None:
         """Audio thread: install the prepared changes and run the new schedule from now on."""
         self.retired.append(self.schedule)
-        self.retired.extend(dict(vars(node)) for node, *_change in schedule.changes)
-        schedule.activate()
+        schedule.activate(self._install)
         self.schedule = schedule
         self.glide_next_block = True
+
+    def _install(self, node: Node, name: str, value: Any, prepared: Any) -> bool:
+        """Audio thread: take a prepared change in. New state (an IR, a file, an oversampler)
+        replaces old state, which is kept for the caller's thread to free; True then."""
+        if prepared is not None:
+            self.retired.append(dict(vars(node)))
+        node.install_change(name, value, prepared)
+        return prepared is not None
 
     def update_patch(self, patch: Patch) -> None:
         self.swap(self.prepare_patch(patch))

@@ -110,12 +110,18 @@ def test_swap_glides_where_the_output_would_jump() -> None:
     assert np.max(np.abs(np.diff(out))) < 0.8 / 100
 
 
+def sine_and_output(frequency_hz: float) -> patcher.Patch:
+    """A 0.5 sine and an output node, not yet linked."""
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=frequency_hz, amplitude=0.5)
+    patch.add_node("output", "out")
+    return patch
+
+
 @pytest.mark.parametrize("blocks_before", range(8))
 def test_an_edit_that_leaves_a_sine_alone_adds_no_step_whatever_its_phase(blocks_before: int) -> None:
-    patch = patcher.Patch()
-    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=441.0, amplitude=0.5)
+    patch = sine_and_output(441.0)
     patch.add_node("gain", "level")
-    patch.add_node("output", "out")
     patch.connect("osc.out", "level.in")
     patch.connect("level.out", "out.left")
     engine = patcher.Engine(patch, block_size=100)
@@ -136,10 +142,8 @@ def test_an_edit_that_leaves_a_sine_alone_adds_no_step_whatever_its_phase(blocks
 def test_a_change_that_leaves_a_bright_sound_alone_leaves_it_alone(change: str) -> None:
     """A 10 kHz sine is no straight line: gliding towards one would add a click of 1.5 times
     its amplitude. A change that does not move the sound must leave it sample for sample."""
-    patch = patcher.Patch()
-    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=10000.0, amplitude=0.5)
+    patch = sine_and_output(10000.0)
     patch.add_node("scope", "scope")
-    patch.add_node("output", "out")
     patch.connect("osc.out", "out.left")
     patch.connect("osc.out", "scope.in")
     engine = patcher.Engine(patch, block_size=100)
