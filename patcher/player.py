@@ -355,7 +355,8 @@ class Player:
             block_size=block,
             device=self.device_name,
             callbacks=count,
-            expected_callbacks=round(elapsed * rate / block),
+            # Buffered, the engine is a FIFO's length ahead of what the device has played.
+            expected_callbacks=round(elapsed * rate / block) + self.fifo_frames // block,
             underruns=self.underruns,
             overruns=self.overruns,
             cpu_load_mean=float(loads.mean()) if count else 0.0,
