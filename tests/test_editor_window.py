@@ -322,6 +322,70 @@ def test_no_audio_device_is_a_status_message(window: Any) -> None:
     assert dpg.get_item_configuration("play_button")["label"] == "Play"
 
 
+def drawn_boxes(model: Any) -> dict[str, tuple[float, float, float, float]]:
+    """Each node as dearpygui drew it: x, y, width, height."""
+    import dearpygui.dearpygui as dpg
+
+    from patcher.editor.view import node_tag
+
+    return {
+        node_id: (*dpg.get_item_pos(node_tag(node_id)), *dpg.get_item_rect_size(node_tag(node_id)))
+        for node_id in model.patch.nodes
+    }
+
+
+def test_node_sizes_are_estimated_as_drawn_and_arrange_leaves_no_node_covered(
+    window: Any, tmp_path: Path
+) -> None:
+    """The headless layout trusts node_size(); here every type is drawn and measured. Then the
+    patch, made by a script with every node at (0, 0), is laid out on opening and by Ctrl+L."""
+    from patcher.editor.layout import node_size
+    from patcher.spec import registry
+
+    view, model = window, window.model
+    patch = Patch()
+    for type_name in sorted(registry()):
+        patch.add_node(type_name, f"{type_name}_node")
+    previous = None
+    for node_id in patch.nodes:  # a chain through every type that has an input and an output
+        spec = patch.nodes[node_id].spec
+        if previous is not None and spec.INPUTS:
+            source = f"{previous}.{patch.nodes[previous].spec.OUTPUTS[0]}"
+            patch.connect(source, f"{node_id}.{spec.INPUTS[0]}")
+        previous = node_id if spec.OUTPUTS else previous
+    save(patch, tmp_path / "scripted.json")
+    assert model.open(tmp_path / "scripted.json") and "arranged" in model.status.text
+    frames(view, 4)
+
+    boxes = drawn_boxes(model)
+    for node_id, (x, y, width, height) in boxes.items():
+        node = model.patch.nodes[node_id]
+        estimated = node_size(node)
+        assert (x, y) == node.position
+        assert width <= estimated[0] <= width + 12, f"{node.type}: drawn {width}, estimated {estimated[0]}"
+        assert height <= estimated[1] <= height + 6, f"{node.type}: drawn {height}, estimated {estimated[1]}"
+
+    def overlaps() -> list[tuple[str, str]]:
+        items = list(drawn_boxes(model).items())
+        return [
+            (a, b)
+            for i, (a, (ax, ay, aw, ah)) in enumerate(items)
+            for b, (bx, by, bw, bh) in items[i + 1 :]
+            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
+        ]
+
+    assert overlaps() == []
+    model.undo()  # back to the pile the script made
+    frames(view, 2)
+    assert len(overlaps()) == len(boxes) * (len(boxes) - 1) // 2
+    import dearpygui.dearpygui as dpg
+
+    assert view.shortcut(dpg.mvKey_L, ctrl=True, shift=False) == "arrange"
+    view.perform("arrange")  # Edit > Arrange Nodes, Ctrl+L
+    frames(view, 2)
+    assert overlaps() == [] and "arranged" in model.status.text
+
+
 def test_opening_a_bad_patch_keeps_the_canvas(window: Any, tmp_path: Path) -> None:
     import dearpygui.dearpygui as dpg
 

@@ -41,6 +41,7 @@ from patcher.editor.commands import (
     RemoveItems,
     SetParams,
 )
+from patcher.editor.layout import Size, arrange, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
 from patcher.spec import Node, registry
@@ -422,6 +423,19 @@ class EditorModel:
             return False
         return self.execute(MoveNodes(moves, label=f"move {', '.join(moves)}"))
 
+    def arrange(self, size: Callable[[NodeData], Size] = node_size) -> bool:
+        """Lay every node out afresh, signal flowing left to right (one undo step).
+        ``size`` gives a node's size on the canvas: the view passes the sizes it drew."""
+        moves = {
+            node_id: (self.patch.nodes[node_id].position, position)
+            for node_id, position in arrange(self.patch, size).items()
+            if self.patch.nodes[node_id].position != position
+        }
+        if not moves:
+            self.say("the nodes are already arranged")
+            return False
+        return self.execute(MoveNodes(moves, label="arrange nodes"), f"arranged {len(moves)} nodes")
+
     def select(
         self, node_ids: list[str] | tuple[str, ...] = (), links: list[Link] | tuple[Link, ...] = ()
     ) -> None:
@@ -617,7 +631,11 @@ class EditorModel:
             return False
         self._replace(patch, path)
         self._remember(path)
-        self.say(f"opened {path}")
+        if piled_up(patch):  # made by a script or by hand, without places: lay it out
+            self.arrange()
+            self.say(f"opened {path}; its nodes had no places, so they were arranged (undo puts them back)")
+        else:
+            self.say(f"opened {path}")
         return True
 
     def _replace(self, patch: Patch, path: Path | None) -> None:

@@ -22,15 +22,15 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
+from patcher.editor.layout import NODE_PICTURE, Size, node_size
 from patcher.editor.model import EditorModel, node_help
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
-from patcher.model import Link, PortRef
+from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
 
 WIDTH, HEIGHT = 1400, 860
 LEFT_WIDTH, RIGHT_WIDTH = 170, 330
 BOTTOM_HEIGHT = 64
-NODE_PICTURE = (180, 64)
 PANEL_PICTURE = (300, 110)
 LIVE_PERIOD_S = 0.05
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg")
@@ -54,6 +54,7 @@ SHORTCUTS = [
     ("Ctrl+D", "duplicate the selection"),
     ("Delete, Backspace", "delete the selected nodes and links"),
     ("Ctrl+A", "select everything"),
+    ("Ctrl+L", "arrange the nodes, signal flowing left to right"),
     ("Ctrl+N / Ctrl+O", "new / open"),
     ("Ctrl+S / Ctrl+Shift+S", "save / save as"),
     ("Space", "play / stop"),
@@ -231,6 +232,7 @@ class EditorView:
                     ("Duplicate", "duplicate", "Ctrl+D"),
                     ("Delete", "delete", "Delete"),
                     ("Select All", "select_all", "Ctrl+A"),
+                    ("Arrange Nodes", "arrange", "Ctrl+L"),
                     ("Add Node...", "palette", "Tab"),
                 ):
                     dpg.add_menu_item(label=label, shortcut=shortcut, callback=self._action_callback(action))
@@ -349,6 +351,7 @@ class EditorView:
             "duplicate": model.duplicate,
             "delete": model.delete_selection,
             "select_all": model.select_all,
+            "arrange": lambda: model.arrange(self.drawn_size),
             "play": model.toggle_play,
             "quit": lambda: model.request("quit"),
             "palette": lambda: model.open_palette(self.mouse_canvas_position()),
@@ -444,6 +447,7 @@ class EditorView:
                 dpg.mvKey_V: "paste",
                 dpg.mvKey_D: "duplicate",
                 dpg.mvKey_A: "select_all",
+                dpg.mvKey_L: "arrange",
                 dpg.mvKey_N: "new",
                 dpg.mvKey_O: "open",
                 dpg.mvKey_S: "save_as" if shift else "save",
@@ -591,6 +595,12 @@ class EditorView:
         mouse = dpg.get_mouse_pos(local=False)
         origin = self.canvas_origin()
         return float(round(mouse[0] - origin[0])), float(round(mouse[1] - origin[1]))
+
+    def drawn_size(self, node: NodeData) -> Size:
+        """The node's size as drawn on the canvas (estimated until it has been drawn)."""
+        tag = node_tag(node.id)
+        drawn = dpg.get_item_rect_size(tag) if dpg.does_item_exist(tag) else None
+        return (float(drawn[0]), float(drawn[1])) if drawn and min(drawn) > 0 else node_size(node)
 
     def free_canvas_position(self) -> tuple[float, float]:
         """Near the middle of the visible canvas, stepped aside until no node starts there."""
