@@ -125,9 +125,11 @@ class Step:
 
     def run(self, start: int, length: int) -> None:
         node = self.node
-        if node.fault is not None:  # a node that raised stays muted until it is replaced
-            return
         stop = start + length
+        if node.fault is not None:  # a node that raised stays muted until it is replaced
+            for _port, buffer in self.output_buffers:  # silent, not the last block looping
+                buffer[start:stop] = 0.0
+            return
         for port, sources, sum_buffer in self.input_sources:
             self.inputs[port] = _gather(sources, sum_buffer, start, stop, self.silence)
         for name, sources, buffer in self.param_sources:
@@ -248,8 +250,14 @@ def compile_patch(
     sample_rate: int | None = None,
     block_size: int | None = None,
     reuse: Mapping[str, Node] | None = None,
+    promised: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Schedule:
-    """Check ``patch`` and build its schedule; ``reuse`` keeps running nodes (live edits)."""
+    """Check ``patch`` and build its schedule; ``reuse`` keeps running nodes (live edits).
+
+    ``promised`` holds each reused node's params as the changes already queued for the audio
+    thread will leave them (its running params may not have them yet): what differs from
+    those is prepared as a change, so a value set and set back before a block boundary still
+    ends as set back."""
     problems = cycle_problems(patch)
     if problems:
         raise PatchError(problems)
@@ -259,7 +267,7 @@ def compile_patch(
     live = _live_nodes(patch, graph)
     changes: list[tuple[Node, str, Any, Any]] = []
     nodes = {
-        node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}, changes)
+        node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}, promised or {}, changes)
         for node_id in live
     }
     outputs = {
@@ -291,6 +299,7 @@ def _instantiate(
     sample_rate: int,
     block_size: int,
     reuse: Mapping[str, Node],
+    promised: Mapping[str, Mapping[str, Any]],
     changes: list[tuple[Node, str, Any, Any]],
 ) -> Node:
     """A fresh, prepared node; or the running one, its param changes prepared in ``changes``."""
@@ -298,8 +307,9 @@ def _instantiate(
     old = reuse.get(node_id)
     same_setup = old is not None and old.sample_rate == sample_rate and old.max_block == block_size
     if old is not None and type(old) is data.spec and same_setup:
+        current = promised.get(node_id, old.params)
         for name, value in data.params.items():
-            if old.params.get(name) != value:
+            if current.get(name) != value:
                 prepared = _call_node(node_id, data.type, old.prepare_change, name, value, data.params)
                 changes.append((old, name, value, prepared))
         return old

@@ -44,6 +44,8 @@ class Engine:
 
     def __init__(self, patch: Patch, sample_rate: int | None = None, block_size: int | None = None):
         self.patch = patch
+        #: Each node's params as the audio thread will have them once what is queued is in.
+        self.promised = _params_of(patch)
         self.schedule = compile_patch(patch, sample_rate, block_size)
         self.schedule.activate(self._install)
         #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
@@ -152,6 +154,7 @@ class Engine:
         node = self.latest.nodes.get(node_id)
         param = data.spec.PARAMS[name]
         if param.modulatable and ramp_s > 0:
+            self.promised.setdefault(node_id, {})[name] = value
             return ParamChange(node, name, value, Ramp(0.0, value, round(ramp_s * self.sample_rate)))
         prepared = None
         if node is not None:
@@ -160,6 +163,7 @@ class Engine:
             except (OSError, ValueError) as error:
                 data.params[name] = previous
                 raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None
+        self.promised.setdefault(node_id, {})[name] = value
         return ParamChange(node, name, value, None, prepared)
 
     def apply(self, change: ParamChange) -> None:
@@ -182,9 +186,12 @@ class Engine:
     def prepare_patch(self, patch: Patch) -> Schedule:
         """Compile an edited patch, keeping the state of nodes that survive (raises PatchError)."""
         self.release_retired()
-        schedule = compile_patch(patch, self.sample_rate, self.block_size, reuse=self.latest.nodes)
+        schedule = compile_patch(
+            patch, self.sample_rate, self.block_size, reuse=self.latest.nodes, promised=self.promised
+        )
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
+        self.promised = _params_of(patch)
         self.latest = schedule
         return schedule
 
@@ -205,6 +212,7 @@ class Engine:
         replaces old state, which is kept for the caller's thread to free; True then."""
         if prepared is not None:
             self.retired.append(dict(vars(node)))
+        node.ramps.pop(name, None)  # a ramp queued before the edit must not carry on past it
         node.install_change(name, value, prepared)
         return prepared is not None
 
@@ -239,6 +247,10 @@ class Engine:
             if progress is not None:
                 progress(frames)
         return result
+
+
+def _params_of(patch: Patch) -> dict[str, dict[str, Any]]:
+    return {node_id: dict(node.params) for node_id, node in patch.nodes.items()}
 
 
 def render(

@@ -174,6 +174,33 @@ def test_a_node_that_raises_is_muted_and_reported_once() -> None:
     assert engine.take_reports() == []
 
 
+def test_a_node_that_raises_inside_a_feedback_loop_falls_silent() -> None:
+    """A loop runs in chunks of its delay's length: a node muted mid-block must not leave the
+    rest of its last block in its buffers, looping on as a buzz at the block rate."""
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=440.0, amplitude=0.5)
+    patch.add_node("delay", "echo", time_ms=1.0, feedback=0.0, mix=1.0)
+    patch.add_node("gain", "fb", gain_db=-6.0)
+    patch.add_node("output", "out")
+    for source, target in (("osc.out", "echo.in"), ("echo.tap", "fb.in"), ("fb.out", "echo.in")):
+        patch.connect(source, target)
+    patch.connect("fb.out", "out.left")  # the loop node's own output
+    engine = patcher.Engine(patch, block_size=256)
+    node, calls = engine.schedule.nodes["fb"], [0]
+    process = node.process
+
+    def fails_on_its_30th_call(inputs, params, outputs):  # mid-block: chunks are 48 samples
+        calls[0] += 1
+        if calls[0] == 30:
+            raise RuntimeError("boom")
+        process(inputs, params, outputs)
+
+    node.process = fails_on_its_30th_call
+    before = run_blocks(engine, 6)
+    assert node.fault is not None and np.abs(before).max() > 0.1
+    assert np.all(run_blocks(engine, 10) == 0.0)
+
+
 def test_nan_is_silenced_and_names_the_node() -> None:
     engine = patcher.Engine(dc_patch())
     node = engine.schedule.nodes["level"]

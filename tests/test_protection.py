@@ -102,6 +102,34 @@ def test_param_change_queued_after_a_graph_edit_reaches_the_new_node() -> None:
     assert player.engine.patch.nodes["extra"].params["gain_db"] == -6.0
 
 
+def dc_level(level_db: float) -> patcher.Patch:
+    patch = dc_patch(0.5)
+    patch.set_param("level", "gain_db", level_db)
+    return patch
+
+
+def test_a_param_set_then_set_back_by_an_edit_before_the_boundary_ends_set_back() -> None:
+    """The running node has not heard the queued change yet when the edit compiles: the edit
+    must still undo it (it used to compare with the running value and leave the change on)."""
+    player = Player(dc_level(0.0))
+    run_callback(player, 1)
+    player.set_param("level", "gain_db", -12.0)
+    player.update_patch(dc_level(0.0))  # the user's last word: 0 dB
+    out = run_callback(player, 30)
+    assert player.engine.schedule.nodes["level"].params["gain_db"] == 0.0
+    assert out[-1, 0] == np.float32(0.5)
+
+
+def test_two_edits_before_the_boundary_end_as_the_second() -> None:
+    player = Player(dc_level(0.0))
+    run_callback(player, 1)
+    player.update_patch(dc_level(-12.0))
+    player.update_patch(dc_level(0.0))
+    out = run_callback(player, 30)
+    assert player.engine.schedule.nodes["level"].params["gain_db"] == 0.0
+    assert out[-1, 0] == np.float32(0.5)
+
+
 def test_runaway_protection_still_works_after_a_live_edit() -> None:
     import copy
 
