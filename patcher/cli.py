@@ -269,8 +269,10 @@ def _play(args: argparse.Namespace) -> int:
     from patcher.player import AudioDeviceError, Player, quiet_interpreter
 
     patch = load(args.patch)
-    if args.report is not None and (args.report.is_dir() or not args.report.parent.is_dir()):
-        raise UserError(f"cannot write the report to {args.report}: give a file in an existing folder")
+    if args.report is not None:
+        _check_report_path(args.report)
+    if not any(node.spec.IS_SINK for node in patch.nodes.values()):
+        print(f"patcher: warning: {args.patch} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
     quiet_interpreter()
     try:
@@ -278,8 +280,10 @@ def _play(args: argparse.Namespace) -> int:
     except AudioDeviceError as error:
         raise UserError(str(error)) from None
     print(f"playing {args.patch} on {player.device_name}" + ("" if args.seconds else " (Ctrl+C stops)"))
-    deadline = time.monotonic() + (args.seconds or float("inf"))
     try:
+        # A safety buffer is measured before the engine feeds it: --seconds count from then.
+        player.playing.wait(timeout=5.0 + 3.0 * args.buffer / 1000.0)
+        deadline = time.monotonic() + (args.seconds or float("inf"))
         while time.monotonic() < deadline:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
             for warning in player.warnings():
@@ -293,6 +297,19 @@ def _play(args: argparse.Namespace) -> int:
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
+
+
+def _check_report_path(path: Path) -> None:
+    """Before playing, not after: a file can be made in the report's folder."""
+    import tempfile
+
+    if path.is_dir() or not path.parent.is_dir():
+        raise UserError(f"cannot write the report to {path}: give a file in an existing folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
+            pass
+    except OSError as error:
+        raise UserError(f"cannot write the report to {path}: {error.strerror or error}") from None
 
 
 def _write_report(path: Path, text: str) -> None:

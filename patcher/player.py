@@ -184,8 +184,10 @@ class Player:
     ) -> None:
         check_buffer_ms(buffer_ms)
         self.engine = Engine(patch, sample_rate, block_size)
-        #: Frames the engine computes ahead in buffered mode (0: it runs in the device callback).
-        self.buffer_frames = round(buffer_ms * self.engine.sample_rate / 1000.0)
+        #: Frames the engine computes ahead in buffered mode (0: it runs in the device callback);
+        #: at least a block, which the engine writes whole.
+        asked = round(buffer_ms * self.engine.sample_rate / 1000.0)
+        self.buffer_frames = max(asked, self.engine.block_size) if buffer_ms else 0
         #: The output FIFO's size as measured once playing (host APIs round the request up).
         self.fifo_frames = 0
         self._block_out = np.zeros((self.engine.block_size, 2), dtype=np.float32)
@@ -212,6 +214,8 @@ class Player:
         self.stream: Any = None
         self.started_at = 0.0
         self.stopped_at = 0.0
+        #: Set once the device plays what the engine makes (buffered: after the FIFO is measured).
+        self.playing = threading.Event()
         self.device_name = ""
         self._warnings: list[str] = []
         self._reported_loops = 0
@@ -228,6 +232,8 @@ class Player:
     def start(self) -> None:
         import sounddevice
 
+        if self.stream is not None:
+            raise RuntimeError("the player is already playing: stop() it first")
         rate, block = self.engine.sample_rate, self.engine.block_size
         buffered = self.buffer_frames > 0
         options: dict[str, Any] = {"samplerate": rate, "blocksize": block, "dtype": "float32"}
@@ -252,10 +258,13 @@ class Player:
             self.device_name = _device_name(sounddevice, self.stream.device)
             self.started_at = time.perf_counter()
             self.stream.start()
-        except (sounddevice.PortAudioError, ValueError) as error:
+        except (sounddevice.PortAudioError, ValueError, OverflowError) as error:
             self.stream = None
-            raise AudioDeviceError(_device_problem(error, self.device, rate, block)) from None
-        if buffered:
+            problem = _device_problem(error, self.device, self.input_device, rate, block)
+            raise AudioDeviceError(problem) from None
+        if not buffered:
+            self.playing.set()
+        else:
             self._feeding = True
             self._feeder = threading.Thread(target=self._feed, name="patcher-engine", daemon=True)
             self._feeder.start()
@@ -356,7 +365,7 @@ class Player:
             device=self.device_name,
             callbacks=count,
             # Buffered, the engine is a FIFO's length ahead of what the device has played.
-            expected_callbacks=round(elapsed * rate / block) + self.fifo_frames // block,
+            expected_callbacks=round(elapsed * rate / block) + (self.fifo_frames // block if count else 0),
             underruns=self.underruns,
             overruns=self.overruns,
             cpu_load_mean=float(loads.mean()) if count else 0.0,
@@ -425,6 +434,7 @@ class Player:
         try:
             self.fifo_frames = fifo_frames = self._fifo_frames(stream)
             self.started_at = time.perf_counter()
+            self.playing.set()
             priming = fifo_frames // block  # the first fill finds the FIFO empty by design
             while self._feeding:
                 indata, overflow = stream.read(block) if live else (None, False)
@@ -437,6 +447,7 @@ class Player:
             self.callback_errors += 1
             self.last_error = error
         self.stopped_at = time.perf_counter()
+        self.playing.set()  # nobody waits for a start that will not come
 
     def _fifo_frames(self, stream: Any) -> int:
         """The FIFO's size: its free space once the device has drained what it starts with
@@ -446,12 +457,12 @@ class Player:
         # The initial silence drains in the FIFO's length, which the host API may round up to
         # the next power of two: allow twice the buffer asked for.
         deadline = time.perf_counter() + 0.5 + 2.0 * self.buffer_frames / self.engine.sample_rate
-        while steady < 3 and time.perf_counter() < deadline:
+        while steady < 3 and time.perf_counter() < deadline and self._feeding:
             time.sleep(period)
             now = stream.write_available
             steady = steady + 1 if now == free else 0
             free = now
-        return max(free, self.engine.block_size)
+        return free if free > 0 else self.buffer_frames
 
     def _record(self, outdata: np.ndarray, frames: int) -> None:
         room = min(frames, len(self.recording) - self.recorded)
@@ -487,13 +498,27 @@ def _device_name(sounddevice: Any, device: Any) -> str:
         return str(index)
 
 
-def _device_problem(error: Exception, device: Any, rate: int, block: int) -> str:
+def _device_problem(error: Exception, device: Any, input_device: Any, rate: int, block: int) -> str:
+    """One sentence for what PortAudio (or sounddevice) refused, naming the device at fault."""
+    if isinstance(error, OverflowError):  # a device number beyond what PortAudio can hold
+        huge_input = isinstance(input_device, int) and input_device >= 2**31
+        device, kind = (input_device, "input device") if huge_input else (device, "device")
+        return f"{kind} {device!r} does not exist; `patcher devices` lists them"
     text = str(error)
-    which = "the default device" if device is None else f"device {device!r}"
+    if "input device" in text.lower() and "output device" not in text.lower():
+        device, kind = input_device, "input device"
+    else:
+        kind = "device"
+    which = f"the default {kind}" if device is None else f"{kind} {device!r}"
     if "Invalid sample rate" in text:
         return f"{which} does not support {rate} Hz: {text}"
-    if "No Default" in text or "Error querying device -1" in text or "No such device" in text:
-        return f"no audio output device found ({text}); `patcher devices` lists them"
+    if device is None and ("No Default" in text or "Error querying device -1" in text):
+        audio = "input" if kind == "input device" else "output"
+        return f"no audio {audio} device found ({text}); `patcher devices` lists them"
+    if "No Default" in text or "Error querying device" in text:
+        return f"{which} does not exist ({text}); `patcher devices` lists them"
+    if "No input device matching" in text or "No output device matching" in text:
+        return f"{which} does not exist ({text}); `patcher devices` lists them"
     if "Device unavailable" in text or "busy" in text.lower():
         return f"{which} is busy: {text}"
     return f"cannot open {which} at {rate} Hz with blocks of {block}: {text}"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import queue
+import signal
 import time
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -197,6 +198,8 @@ class EngineProcess:
 
     def tap(self, node_id: str, port: str) -> np.ndarray | None:
         """The latest block of a node's output (the first call starts watching it)."""
+        if self._commands is None:  # not started: nothing plays, nothing to watch yet
+            return None
         key = (node_id, port)
         if key not in self._slots:
             if len(self._slots) >= SCOPE_SLOTS:
@@ -310,6 +313,10 @@ def _serve(
 ) -> None:
     """The child process: play, apply commands, publish meters, until told to stop."""
     from patcher.player import Player
+
+    # Ctrl+C reaches the whole foreground process group: the front end decides what it
+    # means (the editor may well live on) and stops the engine through its queue.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     memory = shared_memory.SharedMemory(name=memory_name)
     meters, views = _arrays(memory.buf, block_size)

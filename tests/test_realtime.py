@@ -412,6 +412,85 @@ def test_play_at_a_rate_the_device_refuses_is_one_clear_line(jack, tmp_path: Pat
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_safety_buffer_shorter_than_a_block_holds_a_block(jack, tmp_path: Path) -> None:
+    """10 ms at block 2048 (42.7 ms): the FIFO must hold the blocks the engine writes, and a
+    starved one be counted (half the audio went missing, reported as no underrun)."""
+    report_path = tmp_path / "report.json"
+    result = run_cli(
+        "play", "patches/default.json", "--seconds", "2", "--device", jack.device, "--block", "2048",
+        "--buffer", "10", "--report", report_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["buffer_ms"] >= 2048 / RATE * 1000
+    assert report["callbacks"] == pytest.approx(report["expected_callbacks"], rel=0.05)
+    assert report["callbacks"] * 2048 >= 0.95 * report["seconds"] * RATE
+
+
+def test_a_long_safety_buffer_does_not_eat_the_seconds_asked_for(jack, tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    result = run_cli(
+        "play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--buffer", "1000",
+        "--report", report_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["seconds"] == pytest.approx(1.0, abs=0.1) and report["underruns"] == 0
+    assert report["callbacks"] == pytest.approx(report["expected_callbacks"], rel=0.05)
+
+
+def test_starting_a_playing_player_again_is_refused(jack) -> None:
+    player = Player(dc_patch(0.5), device=jack.device)
+    player.start()
+    try:
+        with pytest.raises(RuntimeError, match="already playing"):
+            player.start()
+        counted = player.callbacks
+        time.sleep(0.2)
+        assert player.callbacks > counted  # the first stream plays on
+    finally:
+        player.stop()
+    counted = player.callbacks
+    time.sleep(0.2)
+    assert player.callbacks == counted  # and stop() stopped it: no stream left behind
+
+
+@pytest.mark.parametrize(
+    "option, value, named",
+    [
+        ("--device", "4294967296", "device 4294967296 does not exist"),
+        ("--input-device", "99999999999999999999", "input device 99999999999999999999 does not exist"),
+        ("--input-device", "no-such-mic", "input device 'no-such-mic' does not exist"),
+    ],
+)
+def test_a_device_that_does_not_exist_is_one_line_naming_it(
+    jack, option: str, value: str, named: str
+) -> None:
+    result = run_cli("play", "patches/default.json", "--seconds", "1", "--device", jack.device, option, value)
+    if option == "--device":
+        result = run_cli("play", "patches/default.json", "--seconds", "1", option, value)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("patcher: error:") and named in result.stderr, result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_playing(jack) -> None:
+    result = run_cli(
+        "play", "patches/default.json", "--seconds", "5", "--device", jack.device, "--report", "/proc/x.json"
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot write the report to /proc/x.json" in result.stderr
+    assert "playing" not in result.stdout
+
+
+def test_playing_a_patch_without_an_output_warns_it_is_silent(jack, tmp_path: Path) -> None:
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc")
+    patch.save(tmp_path / "mute.json")
+    result = run_cli("play", tmp_path / "mute.json", "--seconds", "0.5", "--device", jack.device)
+    assert result.returncode == 0, result.stderr
+    assert "has no output node; it plays silence" in result.stderr and "peak output silence" in result.stdout
+
+
 def test_devices_lists_the_jack_device(jack) -> None:
     result = run_cli("devices")
     assert result.returncode == 0 and "JACK" in result.stdout

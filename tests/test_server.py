@@ -152,7 +152,8 @@ def test_a_failing_view_is_one_warning_and_the_engine_goes_on() -> None:
 
 def test_before_start_and_after_stop_there_is_nothing_to_view() -> None:
     engine = EngineProcess(meter_patch())
-    assert engine.node_view("scope") is None and engine.stop() is None and not engine.running
+    assert engine.node_view("scope") is None and engine.tap("osc", "out") is None
+    assert engine.stop() is None and not engine.running
 
 
 def test_a_device_that_cannot_play_leaves_no_process_and_no_shared_memory() -> None:
@@ -210,6 +211,55 @@ def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the engine process outlived its front end"
+
+
+CTRL_C_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import patcher
+    from patcher.server import EngineProcess
+
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc")
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "out.left")
+    engine = EngineProcess(patch, device=int(sys.argv[1]))
+    engine.start()
+    print("playing", flush=True)
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    time.sleep(0.5)  # the front end lives on after Ctrl+C, as the editor may
+    print("still running" if engine.running else "engine gone", flush=True)
+    report = engine.stop()
+    print("report" if report is not None else "no report", flush=True)
+    """
+)
+
+
+def test_ctrl_c_is_the_front_ends_to_handle_not_the_engine_process(jack) -> None:
+    """A terminal's Ctrl+C goes to the whole process group: the engine must not die of it
+    (with a traceback) under a front end that carries on."""
+    front_end = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, str(jack.device)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which this test interrupts
+    )
+    try:
+        assert front_end.stdout.readline().strip() == "playing", front_end.stderr.read()
+        time.sleep(0.5)
+        os.killpg(front_end.pid, signal.SIGINT)
+        out, err = front_end.communicate(timeout=30)
+    finally:
+        if front_end.poll() is None:
+            os.killpg(front_end.pid, signal.SIGKILL)
+            front_end.wait(timeout=10)
+    assert out.split() == ["interrupted", "still", "running", "report"], err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
 
 
 def test_an_edit_the_engine_would_refuse_raises_in_the_front_end(tmp_path) -> None:
