@@ -165,7 +165,8 @@ def test_a_device_that_cannot_play_leaves_no_process_and_no_shared_memory() -> N
     assert engine.node_view("scope") is None
 
 
-ORPHAN_SCRIPT = textwrap.dedent(
+#: A front end playing a sine through an engine process on the device given as argument.
+FRONT_END = textwrap.dedent(
     """
     import sys, time
     import patcher
@@ -177,6 +178,10 @@ ORPHAN_SCRIPT = textwrap.dedent(
     patch.connect("osc.out", "out.left")
     engine = EngineProcess(patch, device=int(sys.argv[1]))
     engine.start()
+    """
+)
+ORPHAN_SCRIPT = FRONT_END + textwrap.dedent(
+    """
     print(engine._process.pid, flush=True)
     time.sleep(60)
     """
@@ -213,18 +218,8 @@ def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
     assert not _alive(child), "the engine process outlived its front end"
 
 
-CTRL_C_SCRIPT = textwrap.dedent(
+CTRL_C_SCRIPT = FRONT_END + textwrap.dedent(
     """
-    import sys, time
-    import patcher
-    from patcher.server import EngineProcess
-
-    patch = patcher.Patch()
-    patch.add_node("oscillator", "osc")
-    patch.add_node("output", "out")
-    patch.connect("osc.out", "out.left")
-    engine = EngineProcess(patch, device=int(sys.argv[1]))
-    engine.start()
     print("playing", flush=True)
     try:
         time.sleep(60)
