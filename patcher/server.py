@@ -28,9 +28,10 @@ import multiprocessing
 import queue
 import signal
 import time
+from collections.abc import Callable
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,8 +41,10 @@ from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
 from patcher.player import AudioDeviceError, PlaybackReport, check_buffer_ms, quiet_interpreter
 
+T = TypeVar("T")
 SCOPE_SLOTS = 8
-HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, spare
+HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, sequence
+SEQUENCE = 7  # odd while the child writes the meters and taps
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 VIEW_SLOTS = 16
@@ -209,7 +212,7 @@ class EngineProcess:
         if self._meters is None:
             return None
         start = HEADER + self._slots[key] * self.block_size
-        return self._meters[start : start + self.block_size].copy()
+        return _read_meters(self._meters, start, start + self.block_size)
 
     def node_view(self, node_id: str) -> np.ndarray | None:
         """A copy of the node's latest ``view()`` (the first call starts watching it, so it and
@@ -229,7 +232,9 @@ class EngineProcess:
     def meters(self) -> dict[str, Any]:
         if self._meters is None:
             return {"level": np.zeros(2), "cpu_load": 0.0, "underruns": 0, "callbacks": 0}
-        values = self._meters[:HEADER].copy()
+        values = _read_meters(self._meters, 0, HEADER)
+        if values is None:  # the child stalled mid-write (it never should): nothing new to show
+            values = np.zeros(HEADER)
         return {
             "level": values[0:2],
             "cpu_load": float(values[2]),
@@ -275,19 +280,34 @@ class EngineProcess:
                 self._warnings.append(payload)
 
 
-def _read_view(row: np.ndarray, token: int) -> np.ndarray | None:
-    """A consistent copy of a view slot's valid part, or None (not yet published, another
-    watch's data, or no view). Retried while the child is writing it."""
+def _consistent(cells: np.ndarray, sequence: int, read: Callable[[], T]) -> T | None:
+    """``read()`` under a sequence lock: retried while the writer's count is odd (writing) or
+    moved on during the read; None if the writer never lets go. The writer never waits."""
     for _ in range(20):
-        sequence = row[0]
-        if sequence % 2 == 0:
-            same = row[1] == token
-            length = min(int(row[2]), VIEW_LENGTH)
-            values = row[VIEW_CELLS : VIEW_CELLS + length].copy()
-            if row[0] == sequence:
-                return values if same and length > 0 else None
+        before = cells[sequence]
+        if before % 2 == 0:
+            values = read()
+            if cells[sequence] == before:
+                return values
         time.sleep(0.0002)
     return None
+
+
+def _read_meters(meters: np.ndarray, start: int, stop: int) -> np.ndarray | None:
+    """A copy of meters or a tap that no write of the child's runs through."""
+    return _consistent(meters, SEQUENCE, lambda: meters[start:stop].copy())
+
+
+def _read_view(row: np.ndarray, token: int) -> np.ndarray | None:
+    """A consistent copy of a view slot's valid part, or None (not yet published, another
+    watch's data, or no view)."""
+
+    def read() -> np.ndarray | None:
+        length = min(int(row[2]), VIEW_LENGTH)
+        values = row[VIEW_CELLS : VIEW_CELLS + length].copy()
+        return values if row[1] == token and length > 0 else None
+
+    return _consistent(row, 0, read)
 
 
 def _write_view(row: np.ndarray, token: int, values: np.ndarray | None) -> None:
@@ -389,16 +409,18 @@ def _handle(
 
 
 def _publish(player: Any, meters: np.ndarray, watched: dict[int, tuple[str, str]], block_size: int) -> None:
+    """Meters and taps into shared memory, under the sequence lock the readers check."""
     values = player.meters()
+    blocks = [(HEADER + slot * block_size, player.tap(*watch)) for slot, watch in watched.items()]
+    meters[SEQUENCE] += 1  # odd: being written
     meters[0:2] = values["level"]
     meters[2] = values["cpu_load"]
     meters[3] = values["underruns"]
     meters[4] = values["callbacks"]
-    for slot, (node_id, port) in watched.items():
-        block = player.tap(node_id, port)
+    for start, block in blocks:
         if block is not None:
-            start = HEADER + slot * block_size
             meters[start : start + len(block)] = block
+    meters[SEQUENCE] += 1
 
 
 def _publish_views(

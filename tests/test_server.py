@@ -30,7 +30,9 @@ from patcher.server import (
     _arrays,
     _handle,
     _memory_size,
+    _publish,
     _publish_views,
+    _read_meters,
     _read_view,
     _write_view,
 )
@@ -148,6 +150,64 @@ def test_a_failing_view_is_one_warning_and_the_engine_goes_on() -> None:
     kinds = [loop.replies.get_nowait() for _ in range(loop.replies.qsize())]
     assert kinds == [("warning", "node 'scope': its picture failed: ZeroDivisionError('division by zero')")]
     assert loop.engine.node_view("scope") is None and loop.engine.node_view("spectrum") is None
+
+
+class CountingPlayer:
+    """What _publish reads of a player, each call a new number everywhere: a block mixing two
+    numbers is a torn read."""
+
+    def __init__(self) -> None:
+        self.count = 0.0
+
+    def meters(self) -> dict:
+        self.count += 1
+        return {"level": np.full(2, self.count), "cpu_load": self.count, "underruns": 0, "callbacks": 0}
+
+    def tap(self, _node_id: str, _port: str) -> np.ndarray:
+        return np.full(BLOCK, self.count)
+
+
+BLOCK = 256
+
+
+def _publish_forever(memory_name: str, stop: multiprocessing.synchronize.Event) -> None:
+    from multiprocessing import shared_memory
+
+    memory = shared_memory.SharedMemory(name=memory_name)
+    meters, views = _arrays(memory.buf, BLOCK)
+    player = CountingPlayer()
+    while not stop.is_set():
+        _publish(player, meters, {0: ("osc", "out"), 1: ("osc", "out")}, BLOCK)
+    del meters, views
+    memory.close()
+
+
+def test_meters_and_taps_are_never_read_half_written() -> None:
+    """The child publishes as fast as it can while this process reads: every tap and the meter
+    header come out whole, from one publication, never two."""
+    from multiprocessing import shared_memory
+
+    memory = shared_memory.SharedMemory(create=True, size=_memory_size(BLOCK))
+    meters, views = _arrays(memory.buf, BLOCK)
+    stop = multiprocessing.Event()
+    writer = multiprocessing.Process(target=_publish_forever, args=(memory.name, stop))
+    writer.start()
+    try:
+        seen, deadline = set(), time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            header = _read_meters(meters, 0, 3)
+            tap = _read_meters(meters, 8 + BLOCK, 8 + 2 * BLOCK)
+            if header is None or tap is None:
+                continue
+            assert len(set(header)) == 1 and len(set(tap)) == 1
+            seen.add(tap[0])
+        assert len(seen) > 100  # it was read while being written, many times over
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        del meters, views
+        memory.close()
+        memory.unlink()
 
 
 def test_before_start_and_after_stop_there_is_nothing_to_view() -> None:
