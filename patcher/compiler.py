@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -254,10 +255,10 @@ def compile_patch(
 ) -> Schedule:
     """Check ``patch`` and build its schedule; ``reuse`` keeps running nodes (live edits).
 
-    ``promised`` holds each reused node's params as the changes already queued for the audio
-    thread will leave them (its running params may not have them yet): what differs from
-    those is prepared as a change, so a value set and set back before a block boundary still
-    ends as set back."""
+    ``promised`` holds each reused node's params (as :func:`resolved_params` gives them) as
+    the changes already queued for the audio thread will leave them (its running params may
+    not have them yet): what differs from those is prepared as a change, so a value set and
+    set back before a block boundary still ends as set back."""
     problems = cycle_problems(patch)
     if problems:
         raise PatchError(problems)
@@ -307,15 +308,28 @@ def _instantiate(
     old = reuse.get(node_id)
     same_setup = old is not None and old.sample_rate == sample_rate and old.max_block == block_size
     if old is not None and type(old) is data.spec and same_setup:
-        current = promised.get(node_id, old.params)
-        for name, value in data.params.items():
+        # Files compare by where they are: the patch may have moved (Save As) or be another one.
+        wanted = resolved_params(data, patch.base_dir)
+        current = promised.get(node_id) or resolved_params(old, old.patch_dir)
+        for name, value in wanted.items():
             if current.get(name) != value:
-                prepared = _call_node(node_id, data.type, old.prepare_change, name, value, data.params)
+                prepared = _call_node(node_id, data.type, old.prepare_change, name, value, wanted)
                 changes.append((old, name, value, prepared))
         return old
     node = data.spec(dict(data.params), str(patch.base_dir))
     _call_node(node_id, data.type, node.prepare, sample_rate, block_size)
     return node
+
+
+def resolved_params(node: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """A node's params (of a NodeData or a running Node) with relative file paths made
+    absolute against ``folder``: what a running node, made in another folder, is given."""
+    params = dict(node.params)
+    for name, param in type(node).PARAMS.items() if isinstance(node, Node) else node.spec.PARAMS.items():
+        value = params.get(name)
+        if param.kind == "path" and value and not os.path.isabs(value):
+            params[name] = os.path.abspath(os.path.join(folder, value))
+    return params
 
 
 def _call_node(node_id: str, type_name: str, method: Any, *args: Any) -> Any:

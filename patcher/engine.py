@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from patcher.compiler import Schedule, compile_patch
+from patcher.compiler import Schedule, compile_patch, resolved_params
 from patcher.model import Patch, PatchError
 from patcher.spec import Node, Ramp
 
@@ -157,9 +157,11 @@ class Engine:
             self.promised.setdefault(node_id, {})[name] = value
             return ParamChange(node, name, value, Ramp(0.0, value, round(ramp_s * self.sample_rate)))
         prepared = None
+        params = resolved_params(data, self.patch.base_dir)  # the node may come from elsewhere
+        value = params[name]
         if node is not None:
             try:
-                prepared = node.prepare_change(name, value, data.params)
+                prepared = node.prepare_change(name, value, params)
             except (OSError, ValueError) as error:
                 data.params[name] = previous
                 raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None
@@ -250,7 +252,7 @@ class Engine:
 
 
 def _params_of(patch: Patch) -> dict[str, dict[str, Any]]:
-    return {node_id: dict(node.params) for node_id, node in patch.nodes.items()}
+    return {node_id: resolved_params(node, patch.base_dir) for node_id, node in patch.nodes.items()}
 
 
 def render(

@@ -339,3 +339,56 @@ def test_a_node_that_fails_again_after_an_edit_is_reported_again_even_before_a_r
         reports
         == ["node 'level' (gain) failed and is muted: TypeError(\"'NoneType' object is not callable\")"] * 3
     )
+
+
+RATE = 48000
+
+
+def tone_folder(folder, frequency_hz: float):
+    """``folder/media/tone.wav``: a second of a sine, and a patch in ``folder`` playing it."""
+    from patcher.audiofile import write_audio
+
+    t = np.arange(RATE) / RATE
+    (folder / "media").mkdir(parents=True)
+    write_audio(
+        folder / "media" / "tone.wav",
+        np.repeat(0.5 * np.sin(2 * np.pi * frequency_hz * t)[:, None], 2, 1),
+        RATE,
+    )
+    patch = patcher.Patch(base_dir=folder)
+    patch.add_node("input", "voice", file="media/tone.wav", loop=True)
+    patch.add_node("gain", "level")
+    patch.add_node("output", "out")
+    patch.connect("voice.out", "level.in")
+    patch.connect("level.out", "out.left")
+    return patch
+
+
+def test_an_edit_after_save_as_elsewhere_keeps_the_files_playing(tmp_path) -> None:
+    """Save As rewrites relative file params for the new folder: they name the same files, so
+    the running input plays on (it was refused: the node resolved them against its old folder)."""
+    engine = patcher.Engine(tone_folder(tmp_path / "a", 440.0), block_size=256)
+    run_blocks(engine, 40)
+    voice = engine.schedule.nodes["voice"]
+    played = voice.position
+    moved = copy.deepcopy(engine.patch)
+    moved.rebase(tmp_path / "saved" / "deeper")
+    assert moved.nodes["voice"].params["file"] == "../../a/media/tone.wav"
+    moved.set_param("level", "gain_db", -3.0)  # the next, unrelated edit
+    engine.update_patch(moved)
+    run_blocks(engine, 1)
+    assert engine.schedule.nodes["voice"] is voice and voice.position == played + 256
+    engine.set_param("voice", "file", "../../a/media/tone.wav")  # chosen again, from the new folder
+
+
+def test_opening_a_patch_from_another_folder_plays_its_own_files(tmp_path) -> None:
+    """Same node id, same relative file name, another folder: another file, which must play."""
+    engine = patcher.Engine(tone_folder(tmp_path / "a", 440.0), block_size=256)
+    run_blocks(engine, 20)
+    other = tone_folder(tmp_path / "b", 1000.0)
+    engine.update_patch(other)
+    live = run_blocks(engine, 200)[0, -8192:]
+    fresh = run_blocks(patcher.Engine(copy.deepcopy(other), block_size=256), 220)[0, -8192:]
+    spectrum = np.abs(np.fft.rfft(live * np.hanning(len(live))))
+    assert np.argmax(spectrum) * RATE / len(live) == pytest.approx(1000.0, abs=10)
+    assert np.abs(np.fft.rfft(fresh * np.hanning(len(fresh)))).argmax() == spectrum.argmax()
