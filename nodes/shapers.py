@@ -172,13 +172,14 @@ class Waveshaper(Node):
             out *= _db_to_gain(params["output_db"])
 
     def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
-        """A new oversampling factor: its filters and buffers, built here, off the audio thread."""
-        return self._oversampler_for(value) if name == "oversampling" else None
+        """A new oversampling factor: its filters and buffers, built here, off the audio thread
+        (wrapped: at 1x there are none, yet the old ones are still replaced)."""
+        return (self._oversampler_for(value),) if name == "oversampling" else None
 
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
         Node.param_changed(self, name, value)
         if name == "oversampling":
-            self.oversampler = prepared  # a fresh one: a new rate starts from silence
+            (self.oversampler,) = prepared  # a fresh one: a new rate starts from silence
 
     def param_changed(self, name: str, value: Any) -> None:
         super().param_changed(name, value)

@@ -174,8 +174,9 @@ class Engine:
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
         if change.ramp is None:
-            if self._install(node, change.name, change.value, change.prepared):
-                self.glide_next_block = True  # a new IR, file or rate: the output may jump
+            self._install(node, change.name, change.value, change.prepared)
+            # A step (a new IR, file, oversampling, shape or level): glide where the output jumps.
+            self.glide_next_block = True
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])
@@ -209,14 +210,13 @@ class Engine:
         self.schedule = schedule
         self.glide_next_block = True
 
-    def _install(self, node: Node, name: str, value: Any, prepared: Any) -> bool:
+    def _install(self, node: Node, name: str, value: Any, prepared: Any) -> None:
         """Audio thread: take a prepared change in. New state (an IR, a file, an oversampler)
-        replaces old state, which is kept for the caller's thread to free; True then."""
+        replaces old state, which is kept for the caller's thread to free."""
         if prepared is not None:
             self.retired.append(dict(vars(node)))
         node.ramps.pop(name, None)  # a ramp queued before the edit must not carry on past it
         node.install_change(name, value, prepared)
-        return prepared is not None
 
     def update_patch(self, patch: Patch) -> None:
         self.swap(self.prepare_patch(patch))

@@ -392,3 +392,26 @@ def test_opening_a_patch_from_another_folder_plays_its_own_files(tmp_path) -> No
     spectrum = np.abs(np.fft.rfft(live * np.hanning(len(live))))
     assert np.argmax(spectrum) * RATE / len(live) == pytest.approx(1000.0, abs=10)
     assert np.abs(np.fft.rfft(fresh * np.hanning(len(fresh)))).argmax() == spectrum.argmax()
+
+
+@pytest.mark.parametrize(
+    "name, before, after",
+    [
+        ("oversampling", "2x", "1x"),  # the output loses the filters' 56 samples of latency
+        ("oversampling", "4x", "1x"),
+        ("output_db", 0.0, -30.0),  # levels that cannot be modulated change in one step
+        ("bias", 0.0, 0.8),
+    ],
+)
+def test_a_live_step_of_a_param_without_a_ramp_does_not_click(name: str, before, after) -> None:
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="sine", frequency_hz=1000.0, amplitude=0.8)
+    patch.add_node("waveshaper", "shaper", **{name: before})
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "shaper.in")
+    patch.connect("shaper.out", "out.left")
+    engine = patcher.Engine(patch, block_size=256)
+    played = run_blocks(engine, 50)[0, -256:]
+    engine.set_param("shaper", name, after)
+    steps = np.abs(np.diff(np.concatenate([played, run_blocks(engine, 4)[0]])))
+    assert steps[255] <= 1.05 * steps[:255].max()  # no larger than the sine's own steps
