@@ -71,12 +71,16 @@ class Delay(Node):
         self.line[:] = 0.0
         self.written = 0
         self.damping_state = np.zeros(1)
+        self._chunk_minimum = float(MIN_DELAY_SAMPLES)
         self._tap = self.tap_scratch
         self._returned = self.tap_scratch
 
     # -- two-phase interface (inside a feedback loop) -------------------------------------
     def loop_chunk(self) -> int:
-        return max(1, int(self._loop_minimum()) - 1)
+        # Reads in this block may come as close as the chunk allows, and no closer: the floor
+        # is fixed with the chunk, not moved by a ramp within the block (block size would matter).
+        self._chunk_minimum = self._loop_minimum()
+        return max(1, int(self._chunk_minimum) - 1)
 
     def _loop_minimum(self) -> float:
         set_time_ms = self.params["time_ms"]
@@ -87,7 +91,7 @@ class Delay(Node):
         return max(MIN_DELAY_SAMPLES, np.floor(half_set_time))
 
     def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
-        self._read(params["time_ms"], outputs["tap"], self._loop_minimum())
+        self._read(params["time_ms"], outputs["tap"], min(self._loop_minimum(), self._chunk_minimum))
 
     def write(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]

@@ -138,3 +138,32 @@ def test_a_longer_time_glides_in_without_a_click_inside_a_loop(tmp_path) -> None
     # ~805 Hz whose steepest step is 2π·805/48000·0.5 ≈ 0.053. A click (the clamp jumping to
     # half the new time at once) stepped by 0.34.
     assert np.max(np.abs(np.diff(signal))) < 0.1
+
+
+def _saw_through_a_loop(block: int, start_ms: float, target_ms: float) -> np.ndarray:
+    """A saw into a delay whose tap feeds back through a mix; the delay's time glides from
+    ``start_ms`` to ``target_ms`` live, 101 ms in. The 101 ms after the change."""
+    from patcher.engine import Engine
+
+    patch = Patch()
+    patch.add_node("oscillator", "osc", waveform="saw", frequency_hz=220.0, amplitude=0.3)
+    patch.add_node("mix", "sum", level2=0.5)
+    patch.add_node("delay", "echo", time_ms=start_ms, mix=1.0)
+    patch.add_node("output", "out")
+    for source, target in (("osc.out", "sum.in1"), ("sum.out", "echo.in"), ("echo.tap", "sum.in2")):
+        patch.connect(source, target)
+    patch.connect("echo.out", "out.left")
+    engine = Engine(patch, 48000, block)
+    for _ in range(4864 // block):  # 4864 = 19 blocks of 256: the change comes at one sample
+        engine.process_block()
+    engine.set_param("echo", "time_ms", target_ms)
+    return np.concatenate([engine.process_block()[0].copy() for _ in range(4864 // block)])
+
+
+@pytest.mark.parametrize("start_ms, target_ms", [(1.0, 200.0), (2.0, 40.0), (200.0, 1.0)])
+def test_a_delay_time_gliding_inside_a_loop_sounds_the_same_at_any_block(start_ms, target_ms) -> None:
+    """The loop runs in chunks chosen at each block's start; a glide up within the block must
+    not move the floor the reads are held to (blocks 64 and 1 differed by 0.34 on a 0.37 peak)."""
+    reference = _saw_through_a_loop(1, start_ms, target_ms)
+    for block in (16, 64, 256):
+        np.testing.assert_allclose(_saw_through_a_loop(block, start_ms, target_ms), reference, atol=1e-9)
