@@ -20,6 +20,9 @@ from patcher.model import Patch, PatchError
 from patcher.spec import Node, Ramp
 
 DECLICK_S = 0.003
+#: Samples of output remembered to tell a jump at a change from the signal's own motion: a
+#: fixed span, so whether a change glides does not depend on the block size.
+MOTION_WINDOW = 32
 DEFAULT_RAMP_S = 0.02
 
 
@@ -51,14 +54,15 @@ class Engine:
         #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
         self.latest = self.schedule
         self.mix = np.zeros((2, self.block_size))
-        #: The output's last two frames: where the old graph was heading at a swap.
-        self.last_frame = np.zeros(2)
-        self.frame_before_last = np.zeros(2)
+        #: The output's last frames; the last two tell where the old graph was heading at a swap.
+        self.recent = np.zeros((2, MOTION_WINDOW))
+        self.recent_steps = np.zeros((2, MOTION_WINDOW - 1))
+        self.last_frame = self.recent[:, -1]
+        self.frame_before_last = self.recent[:, -2]
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
         self.glide = np.zeros(2)
         self.scratch = np.zeros((2, self.block_size))
-        #: The last block's length and, at a change, its largest step per channel.
-        self.previous_frames = 0
+        #: At a change, the largest step per channel in the recent output.
         self.motion = np.zeros(2)
         #: The sound card's input (mono), written by the player; read by live input nodes.
         self.device_input = np.zeros(self.block_size)
@@ -106,21 +110,25 @@ class Engine:
             self._start_glide(mix)
         if self.glide.any():
             self._declick(mix, frames)
-        self.frame_before_last[:] = mix[:, frames - 2] if frames > 1 else self.last_frame
-        self.last_frame[:] = mix[:, frames - 1]
-        self.previous_frames = frames
+        self._remember(mix, frames)
         return mix
 
+    def _remember(self, mix: np.ndarray, frames: int) -> None:
+        """Keep the last MOTION_WINDOW frames played, across blocks of any size."""
+        recent, kept = self.recent, MOTION_WINDOW - frames
+        if kept <= 0:
+            np.copyto(recent, mix[:, frames - MOTION_WINDOW : frames])
+        else:
+            recent[:, :kept] = recent[:, frames:]
+            recent[:, kept:] = mix[:, :frames]
+
     def _measure_motion(self) -> None:
-        """Each channel's largest step between samples in the last block played: a change
-        whose first step is no larger is the signal moving on, not a jump."""
-        played = self.mix[:, : self.previous_frames]
-        steps = self.scratch[:, : max(self.previous_frames - 1, 0)]
-        np.subtract(played[:, 1:], played[:, :-1], out=steps)
+        """Each channel's largest step between samples in the recent output: a change whose
+        first step is no larger is the signal moving on, not a jump."""
+        steps, recent = self.recent_steps, self.recent
+        np.subtract(recent[:, 1:], recent[:, :-1], out=steps)
         np.abs(steps, out=steps)
-        np.abs(self.last_frame - self.frame_before_last, out=self.motion)
-        if steps.shape[1]:
-            np.maximum(self.motion, steps.max(axis=1), out=self.motion)
+        np.max(steps, axis=1, out=self.motion)
 
     def _start_glide(self, mix: np.ndarray) -> None:
         """Where the output jumps at a change, glide from where the old sound was heading (a
@@ -137,7 +145,7 @@ class Engine:
             np.multiply(curve, self.glide[channel], out=scratch)
             mix[channel] += scratch
         self.glide *= curve[-1]
-        if np.max(np.abs(self.glide)) < 1e-6:
+        if np.max(np.abs(self.glide)) < 1e-10:  # ended by size, not by block: blocks agree
             self.glide[:] = 0.0
 
     # -- live changes -----------------------------------------------------------------------

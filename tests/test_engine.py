@@ -415,3 +415,23 @@ def test_a_live_step_of_a_param_without_a_ramp_does_not_click(name: str, before,
     engine.set_param("shaper", name, after)
     steps = np.abs(np.diff(np.concatenate([played, run_blocks(engine, 4)[0]])))
     assert steps[255] <= 1.05 * steps[:255].max()  # no larger than the sine's own steps
+
+
+@pytest.mark.parametrize("at", [24576, 25088, 25600, 26112])
+def test_whether_an_edit_glides_does_not_depend_on_the_block_size(at: int) -> None:
+    """A saw unlinked from the output at the same sample: the glide decision looked at the
+    last block played, which held the saw's reset at block 256 but not at 64 (0.34 apart)."""
+
+    def played(block: int) -> np.ndarray:
+        patch = patcher.Patch()
+        patch.add_node("oscillator", "osc", waveform="saw", frequency_hz=110.0, amplitude=0.5)
+        patch.add_node("output", "out")
+        patch.connect("osc.out", "out.left")
+        engine = patcher.Engine(patch, block_size=block)
+        before = run_blocks(engine, at // block)
+        unlinked = copy.deepcopy(patch)
+        unlinked.disconnect("osc.out", "out.left")
+        engine.update_patch(unlinked)
+        return np.concatenate([before, run_blocks(engine, 4096 // block)], axis=1)
+
+    np.testing.assert_allclose(played(64), played(256), atol=1e-9)
