@@ -238,8 +238,10 @@ class Convolver(Node):
     uniformly partitioned overlap-save FFT convolution for the rest; latency is zero samples.
     On one core a 2 s IR at 48 kHz runs about 80 times faster than real time at blocks 64 and
     256; the tail's work is spread evenly over each partition's blocks, so at block 64 the
-    slowest block in a hundred takes 44 us (98 us when every 8th block did it all). Changing
-    the IR while running keeps the input history, so the new IR takes over at once without a gap.
+    slowest block in a hundred takes 44 us (98 us when every 8th block did it all). An IR
+    changed offline (``param_changed``) keeps the input history, so the new IR takes over at
+    once without a gap; live, the new IR's convolver is built off the audio thread and starts
+    from silence, and the engine glides the output across the change.
     ``impulse_response`` holds the IR in use (at the engine's rate, after normalisation).
     """
 
