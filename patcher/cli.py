@@ -52,7 +52,11 @@ def _fail(message: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="patcher", description="A visual dataflow patcher for audio.")
+    parser = argparse.ArgumentParser(
+        prog="patcher",
+        description="A visual dataflow patcher for audio. With no COMMAND: the editor on "
+        "patches/default.json, playing (without a display, it renders and plays that patch).",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     render = commands.add_parser("render", help="render a patch offline to WAV or FLAC")
@@ -87,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     play.set_defaults(run=_play)
 
     edit = commands.add_parser("edit", help="open the patch editor")
-    edit.add_argument("patch", type=Path, nargs="?", default=DEFAULT_PATCH)
+    edit.add_argument(
+        "patch",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_PATCH,
+        help="the patch to open (default: patches/default.json; a missing file starts a new patch)",
+    )
     edit.add_argument(
         "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG and exit"
     )
