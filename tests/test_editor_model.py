@@ -711,9 +711,10 @@ def test_an_edit_the_engine_refuses_is_reported(editor: EditorModel) -> None:
 
     editor.player_factory = Refusing
     editor.play()
-    editor.add_node("gain")
-    assert "did not change" in editor.status.text and "conv" in editor.status.text
-    assert "gain1" in editor.patch.nodes
+    steps = len(editor.undo_stack)
+    assert editor.add_node("gain") is None
+    assert "refused by the engine, so nothing changed" in editor.status.text and "conv" in editor.status.text
+    assert "gain1" not in editor.patch.nodes and len(editor.undo_stack) == steps  # as the engine plays
 
 
 def test_set_params_command_knows_its_key(editor: EditorModel) -> None:
@@ -866,7 +867,10 @@ def test_save_as_in_another_folder_keeps_relative_files_found(tmp_path: Path, cl
     assert all(
         (elsewhere.parent / file).resolve() == (examples / "media" / "vowels.wav").resolve() for file in files
     )
-    assert editor.patch.base_dir == elsewhere.parent.resolve()
+    # In memory the files keep naming the same files (and the undo history with them).
+    vowels = (examples / "media" / "vowels.wav").resolve()
+    inputs = [node for node in editor.patch.nodes.values() if node.type == "input"]
+    assert all((Path(editor.patch.base_dir) / node.params["file"]).resolve() == vowels for node in inputs)
 
 
 def test_a_file_param_must_name_a_readable_audio_file(tmp_path: Path, clock: Clock) -> None:

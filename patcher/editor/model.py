@@ -240,9 +240,11 @@ class EditorModel:
 
     # -- the one path every edit takes ---------------------------------------------------------
     def execute(self, command: Command, message: str | None = None) -> bool:
-        """Apply ``command``, check it, record it for undo, say ``message`` and tell the engine."""
+        """Apply ``command``, check it, tell the engine, record it for undo and say ``message``.
+        An edit refused here or by the playing engine is taken back: what the editor shows is
+        what plays."""
         command.apply(self.patch)
-        problem = self._problem_after(command)
+        problem = self._problem_after(command) or self._send_to_engine(command, reverted=False)
         if problem:
             command.revert(self.patch)
             self.say(problem, "error")
@@ -267,11 +269,16 @@ class EditorModel:
         if not self.undo_stack:
             self.say("nothing to undo")
             return False
-        command = self.undo_stack.pop()
+        command = self.undo_stack[-1]
         self._last_merge_time = -1e9  # a change after an undo is a new step
         command.revert(self.patch)
-        self.redo_stack.append(command)
-        self._after_edit(command, reverted=True)
+        problem = self._send_to_engine(command, reverted=True)
+        if problem:  # e.g. a deleted node's file has gone since: the edit stays
+            command.apply(self.patch)
+            self.say(f"cannot undo {command.label}: {problem}", "error")
+            return False
+        self.redo_stack.append(self.undo_stack.pop())
+        self._after_edit(command)
         self.say(f"undid {command.label}")
         return True
 
@@ -279,45 +286,57 @@ class EditorModel:
         if not self.redo_stack:
             self.say("nothing to redo")
             return False
-        command = self.redo_stack.pop()
+        command = self.redo_stack[-1]
         self._last_merge_time = -1e9
         command.apply(self.patch)
-        self.undo_stack.append(command)
+        problem = self._send_to_engine(command, reverted=False)
+        if problem:
+            command.revert(self.patch)
+            self.say(f"cannot redo {command.label}: {problem}", "error")
+            return False
+        self.undo_stack.append(self.redo_stack.pop())
         self._after_edit(command)
         self.say(f"redid {command.label}")
         return True
 
-    def _after_edit(self, command: Command, reverted: bool = False) -> None:
+    def _after_edit(self, command: Command) -> None:
         self.selected_nodes = [node_id for node_id in self.selected_nodes if node_id in self.patch.nodes]
         self.selected_links = [link for link in self.selected_links if link in self.patch.links]
         if self.focused_node not in self.patch.nodes:
             self.focused_node = None
         self._changed()
-        if command.changes_sound:
-            self._send_to_engine(command, reverted)
 
-    def _send_to_engine(self, command: Command, reverted: bool) -> None:
-        """Live edits: a param ramps in; any other edit recompiles and swaps at a block boundary."""
-        if self.player is None:
-            return
+    def _send_to_engine(self, command: Command, reverted: bool) -> str | None:
+        """Live edits: a param ramps in; any other edit recompiles and swaps at a block boundary.
+        Why the engine refused it (it plays on as before), or None."""
+        if self.player is None or not command.changes_sound:
+            return None
+        if not isinstance(command, SetParams):
+            error = self._update_engine()
+            return None if error is None else f"refused by the engine, so nothing changed: {error}"
         try:
-            if isinstance(command, SetParams):
-                for change in command.changes:
-                    value = change.old if reverted else change.new
-                    self.player.set_param(change.node_id, change.name, copy.deepcopy(value))
-                return
+            for change in command.changes:
+                value = change.old if reverted else change.new
+                self.player.set_param(change.node_id, change.name, copy.deepcopy(value))
         except PatchError as error:
-            self.say(f"the playing sound did not change: {error}", "error")
-            return
-        self._update_engine()
+            # Some of the changes may have gone through: bring the engine back to what the
+            # patch will be once the caller takes the edit back.
+            back, forth = (command.apply, command.revert) if reverted else (command.revert, command.apply)
+            back(self.patch)
+            self._update_engine()
+            forth(self.patch)
+            return f"refused by the engine, so nothing changed: {error}"
+        return None
 
-    def _update_engine(self) -> None:
+    def _update_engine(self) -> str | None:
+        """Send the whole patch to the engine; why it refused it (it plays on as before), or None."""
         if self.player is None:
-            return
+            return None
         try:
             self.player.update_patch(copy.deepcopy(self.patch))
         except PatchError as error:
-            self.say(f"the playing sound did not change: {error}", "error")
+            return str(error)
+        return None
 
     # -- edits ---------------------------------------------------------------------------------
     def add_node(self, type_name: str, position: Position = (0.0, 0.0), **params: Any) -> str | None:
@@ -328,9 +347,10 @@ class EditorModel:
         except PatchError as error:
             self.say(str(error), "error")
             return None
+        if not self.execute(AddNodes([scratch.nodes[node_id]], label=f"add {type_name}"), f"added {node_id}"):
+            return None
         self.selected_nodes = [node_id]
         self.focused_node = node_id
-        self.execute(AddNodes([scratch.nodes[node_id]], label=f"add {type_name}"), f"added {node_id}")
         return node_id
 
     def connect(self, source: str, target: str) -> bool:
@@ -405,11 +425,15 @@ class EditorModel:
             return self.execute(command)
         assert isinstance(top, SetParams)
         command.apply(self.patch)
+        problem = self._send_to_engine(command, reverted=False)
+        if problem:
+            command.revert(self.patch)
+            self.say(problem, "error")
+            return False
         for merged, change in zip(top.changes, command.changes, strict=True):
             merged.new = copy.deepcopy(change.new)
         self.redo_stack.clear()
         self._changed()
-        self._send_to_engine(command, reverted=False)
         return True
 
     def move_nodes(self, positions: dict[str, Position]) -> bool:
@@ -615,8 +639,8 @@ class EditorModel:
         raise ValueError(f"unknown action {pending.action!r}")
 
     def new(self) -> bool:
-        self._replace(new_patch(), None)
         self.say("new patch")
+        self._replace(new_patch(), None)
         return True
 
     def open(self, path: Path | str) -> bool:
@@ -629,13 +653,12 @@ class EditorModel:
         except PatchError as error:
             self.say(f"could not open {path}: {error}", "error")
             return False
+        self.say(f"opened {path}")
         self._replace(patch, path)
         self._remember(path)
         if piled_up(patch):  # made by a script or by hand, without places: lay it out
             self.arrange()
             self.say(f"opened {path}; its nodes had no places, so they were arranged (undo puts them back)")
-        else:
-            self.say(f"opened {path}")
         return True
 
     def _replace(self, patch: Patch, path: Path | None) -> None:
@@ -650,7 +673,10 @@ class EditorModel:
         self.palette = None
         self.discard_autosave()
         self._changed()
-        self._update_engine()
+        error = self._update_engine()
+        if error:  # the old patch must not play on under the new one's name
+            self.stop()
+            self.say(f"stopped playing: this patch cannot play: {error}", "error")
 
     def save(self) -> bool:
         """Save to the current file; False (and nothing written) when it has none yet."""
@@ -665,14 +691,15 @@ class EditorModel:
         path = Path(path)
         if path.suffix != ".json":
             path = path.with_name(path.name + ".json")
+        # The file names relative files from its own folder; in memory they stay relative to
+        # the patch's folder, which the undo history, the clipboard and the engine share.
         moved = copy.deepcopy(self.patch)
-        moved.rebase(path.resolve().parent)  # relative files must still be found from there
+        moved.rebase(path.resolve().parent)
         try:
             save(moved, path)
         except (OSError, ValueError) as error:
             self.say(f"could not save {path}: {error}", "error")
             return False
-        self.patch = moved
         self.path = path
         self._saved_top = self.undo_stack[-1] if self.undo_stack else None
         self._unsaved_without_command = False
@@ -729,6 +756,7 @@ class EditorModel:
         document = {
             "original": str(self.path.resolve()) if self.path else None,
             "saved_at": time.time(),
+            "base_dir": str(Path(self.patch.base_dir).resolve()),  # what its relative files are in
             "patch": to_dict(self.patch),
         }
         try:
@@ -775,15 +803,15 @@ class EditorModel:
             return False
         try:
             document = json.loads(info.file.read_text(encoding="utf-8"))
-            base_dir = info.original.parent if info.original else Path.cwd()
+            base_dir = document.get("base_dir") or (info.original.parent if info.original else Path.cwd())
             patch = from_dict(document["patch"], str(info.file), base_dir)
         except (OSError, ValueError, KeyError) as error:
             self.say(f"the autosave could not be recovered: {error}", "error")
             return False
+        self.say("recovered the autosaved patch: save it to keep it")
         self._replace(patch, info.original)
         self._unsaved_without_command = True
         self.autosave()  # keep it until the recovered patch is saved
-        self.say("recovered the autosaved patch: save it to keep it")
         return True
 
     # -- transport ---------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""The editor and the playing engine stay in step: what the editor shows is what plays.
+
+The player is the real one, its callback driven block by block (``CallbackDrivenPlayer``);
+after each sequence the engine's patch and running nodes are compared with the editor's.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patcher.audiofile import write_audio
+from patcher.editor.model import EditorModel
+from patcher.model import Patch
+from patcher.patchfile import load, save
+from tests.test_editor_workflow import CallbackDrivenPlayer
+
+RATE = 48000
+
+
+def tone(path: Path, frequency_hz: float, seconds: float = 0.5) -> None:
+    t = np.arange(round(seconds * RATE)) / RATE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_audio(path, np.repeat(0.5 * np.sin(2 * np.pi * frequency_hz * t)[:, None], 2, 1), RATE)
+
+
+def file_patch(folder: Path) -> Path:
+    """``folder/voice.json``: media/low.wav through a gain to the output (media/high.wav beside)."""
+    tone(folder / "media" / "low.wav", 220.0)
+    tone(folder / "media" / "high.wav", 880.0)
+    patch = Patch(base_dir=folder)
+    patch.add_node("input", "voice", (40.0, 40.0), file="media/low.wav", loop=True)
+    patch.add_node("gain", "level", (280.0, 40.0))
+    patch.add_node("output", "out", (520.0, 40.0))
+    patch.connect("voice.out", "level.in")
+    patch.connect("level.out", "out.left")
+    save(patch, folder / "voice.json")
+    return folder / "voice.json"
+
+
+@pytest.fixture
+def editor(tmp_path: Path) -> EditorModel:
+    model = EditorModel(state_dir=tmp_path / "state", player_factory=CallbackDrivenPlayer)
+    assert model.open(file_patch(tmp_path / "a"))
+    assert model.play()
+    return model
+
+
+def playing_file(editor: EditorModel, node_id: str) -> Path:
+    """The file the running node plays, and check the editor names the same one."""
+    player = editor.player
+    editor.poll()  # the callback runs: queued changes are in
+    running = Path(player.engine.schedule.nodes[node_id].params["file"])
+    shown = Path(editor.patch.base_dir) / editor.patch.nodes[node_id].params["file"]
+    playing = running if running.is_absolute() else Path(editor.patch.base_dir) / running
+    assert playing.resolve() == shown.resolve(), "the editor shows one file, the engine plays another"
+    return playing.resolve()
+
+
+def test_after_save_as_elsewhere_undo_paste_and_new_files_reach_the_engine(
+    editor: EditorModel, tmp_path: Path
+) -> None:
+    media = tmp_path / "a" / "media"
+    assert editor.set_param("voice", "file", "media/high.wav")
+    saved = tmp_path / "b" / "deeper" / "voice.json"
+    saved.parent.mkdir(parents=True)
+    assert editor.save_as(saved)
+    assert editor.undo() and editor.status.text.startswith("undid")  # back to the low tone
+    assert playing_file(editor, "voice") == (media / "low.wav").resolve()
+    editor.select(["voice"])
+    assert editor.copy_selection()
+    (pasted,) = editor.paste()
+    assert editor.connect(f"{pasted}.out", "out.right")  # heard, so running
+    assert playing_file(editor, pasted) == (media / "low.wav").resolve()
+    assert editor.set_param("voice", "file", "media/high.wav")  # chosen again, after the move
+    assert playing_file(editor, "voice") == (media / "high.wav").resolve()
+    assert editor.save()
+    reopened = load(saved)
+    assert (saved.parent / reopened.nodes["voice"].params["file"]).resolve() == (media / "high.wav").resolve()
+
+
+def test_an_edit_the_engine_refuses_is_taken_back(editor: EditorModel, tmp_path: Path) -> None:
+    """An impulse response soundfile opens but the convolver refuses (no samples): the editor
+    used to keep it, and every later edit was then refused by the engine."""
+    empty = tmp_path / "a" / "media" / "empty.wav"
+    write_audio(empty, np.zeros((0, 1)), RATE)
+    room = editor.add_node("convolver", source="file")
+    assert room and editor.connect("voice.out", f"{room}.in") and editor.connect(f"{room}.out", "out.right")
+    assert not editor.set_param(room, "file", "media/empty.wav")
+    assert "refused by the engine, so nothing changed" in editor.status.text
+    assert editor.patch.nodes[room].params["file"] == ""
+    assert editor.add_node("gain") == "gain1"  # the next edit goes through
+    editor.poll()
+    assert sorted(editor.player.engine.patch.nodes) == sorted(editor.patch.nodes)
+
+
+def test_an_undo_the_engine_refuses_leaves_the_edit_in_place(editor: EditorModel, tmp_path: Path) -> None:
+    editor.select(["voice"])
+    assert editor.delete_selection()
+    os.remove(tmp_path / "a" / "media" / "low.wav")  # gone since
+    assert not editor.undo()
+    assert editor.status.text.startswith("cannot undo delete") and "no such audio file" in editor.status.text
+    assert "voice" not in editor.patch.nodes and editor.undo_stack
+    assert editor.add_node("gain") == "gain1"
+    editor.poll()
+    assert sorted(editor.player.engine.patch.nodes) == sorted(editor.patch.nodes)
+
+
+def test_opening_a_patch_that_cannot_play_stops_the_old_one(editor: EditorModel, tmp_path: Path) -> None:
+    other = file_patch(tmp_path / "c")
+    os.remove(tmp_path / "c" / "media" / "low.wav")
+    assert editor.open(other)
+    assert not editor.playing  # the old patch does not play on under the new one's name
+    assert editor.status.level == "error" and "stopped playing" in editor.status.text
+    assert "no such audio file" in editor.status.text
+
+
+def test_an_untitled_autosave_is_recovered_with_its_folder(tmp_path: Path, monkeypatch) -> None:
+    tone(tmp_path / "a" / "media" / "low.wav", 220.0)
+    monkeypatch.chdir(tmp_path / "a")
+    crashed = EditorModel(state_dir=tmp_path / "state")
+    crashed.new()
+    assert crashed.add_node("input", file="media/low.wav") == "input1"
+    assert crashed.autosave()
+    monkeypatch.chdir(tmp_path)  # the next session starts elsewhere
+    fresh = EditorModel(state_dir=tmp_path / "state", player_factory=CallbackDrivenPlayer)
+    assert fresh.recover()
+    assert Path(fresh.patch.base_dir) == (tmp_path / "a").resolve()
+    assert fresh.play(), fresh.status.text
