@@ -205,6 +205,14 @@ class Group:
                 step.run(start, length)
 
 
+@dataclass(frozen=True)
+class Sound:
+    """What a schedule makes heard: two schedules with equal ones sound the same."""
+
+    nodes: frozenset[Node] = frozenset()
+    links: frozenset[Any] = frozenset()
+
+
 @dataclass
 class Schedule:
     groups: list[Group]
@@ -219,6 +227,10 @@ class Schedule:
     #: prepared off the audio thread, and every node's linked inputs.
     changes: list[tuple[Node, str, Any, Any]] = field(default_factory=list)
     linked: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: What reaches the output; an edit that leaves it (and its nodes' params) alone is not heard.
+    heard: Sound = field(default_factory=Sound)
+    #: Set by the engine when the swap to this schedule may change the sound (it then glides).
+    audible_swap: bool = True
 
     def activate(self, install: Callable[[Node, str, Any, Any], None]) -> None:
         """Audio thread, at the swap: cheap installs only (the slow work is done), each
@@ -283,7 +295,17 @@ def compile_patch(
     groups = _groups(patch, graph.subgraph(live), nodes, outputs, block_size)
     pruned = sorted(set(patch.nodes) - live)
     sinks = [node for node in nodes.values() if hasattr(node, "stereo")]
-    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks, changes, linked)
+    heard = _heard(patch, graph, nodes)
+    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks, changes, linked, heard)
+
+
+def _heard(patch: Patch, graph: nx.DiGraph, nodes: dict[str, Node]) -> Sound:
+    """What reaches the output nodes: those nodes (each running instance) and their links."""
+    ids = {node_id for node_id, node in nodes.items() if hasattr(node, "stereo")}
+    for node_id in list(ids):
+        ids |= nx.ancestors(graph, node_id)
+    links = frozenset(link for link in patch.links if link.target.node in ids)
+    return Sound(frozenset(nodes[node_id] for node_id in ids), links)
 
 
 def _live_nodes(patch: Patch, graph: nx.DiGraph) -> set[str]:

@@ -35,6 +35,8 @@ class ParamChange:
     value: Any
     ramp: Ramp | None
     prepared: Any = None
+    #: The node reaches the output (else nothing heard changes: no glide).
+    audible: bool = True
 
 
 class Engine:
@@ -174,7 +176,7 @@ class Engine:
                 data.params[name] = previous
                 raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None
         self.promised.setdefault(node_id, {})[name] = value
-        return ParamChange(node, name, value, None, prepared)
+        return ParamChange(node, name, value, None, prepared, node in self.latest.heard.nodes)
 
     def apply(self, change: ParamChange) -> None:
         """Audio thread: start the ramp (or set the value) at this block boundary."""
@@ -184,7 +186,7 @@ class Engine:
         if change.ramp is None:
             self._install(node, change.name, change.value, change.prepared)
             # A step (a new IR, file, oversampling, shape or level): glide where the output jumps.
-            self.glide_next_block = True
+            self.glide_next_block |= change.audible
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])
@@ -200,6 +202,9 @@ class Engine:
         schedule = compile_patch(
             patch, self.sample_rate, self.block_size, reuse=self.latest.nodes, promised=self.promised
         )
+        heard = schedule.heard
+        changed = any(node in heard.nodes for node, *_ in schedule.changes)
+        schedule.audible_swap = changed or heard != self.latest.heard
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
         self.promised = _params_of(patch)
@@ -216,7 +221,7 @@ class Engine:
         self.retired.append(self.schedule)
         schedule.activate(self._install)
         self.schedule = schedule
-        self.glide_next_block = True
+        self.glide_next_block |= schedule.audible_swap
 
     def _install(self, node: Node, name: str, value: Any, prepared: Any) -> None:
         """Audio thread: take a prepared change in. New state (an IR, a file, an oversampler)

@@ -435,3 +435,30 @@ def test_whether_an_edit_glides_does_not_depend_on_the_block_size(at: int) -> No
         return np.concatenate([before, run_blocks(engine, 4096 // block)], axis=1)
 
     np.testing.assert_allclose(played(64), played(256), atol=1e-9)
+
+
+def test_edits_nobody_hears_leave_the_output_exactly_as_it_was() -> None:
+    """Adding a node linked to nothing, or a scope on the signal, then taking it away: the
+    sound is the same, so nothing may glide (a square's own edge at the swap was smoothed, 0.5
+    off on a 0.7 peak)."""
+
+    def square() -> patcher.Patch:
+        patch = patcher.Patch()
+        patch.add_node("oscillator", "osc", waveform="square", frequency_hz=93.75, amplitude=0.5)
+        patch.add_node("output", "out")
+        patch.connect("osc.out", "out.left")
+        return patch
+
+    reference, edited = patcher.Engine(square(), block_size=64), patcher.Engine(square(), block_size=64)
+    expected, played = [], []
+    for edit in range(40):
+        patch = square()
+        if edit % 2 == 0:
+            patch.add_node("noise", "stray")
+            patch.add_node("scope", "watch")
+            patch.connect("osc.out", "watch.in")
+            patch.set_param("osc", "phase_deg", 0.0)  # a value it already has
+        edited.update_patch(patch)
+        expected.append(run_blocks(reference, 3))
+        played.append(run_blocks(edited, 3))
+    np.testing.assert_array_equal(np.concatenate(played, axis=1), np.concatenate(expected, axis=1))
