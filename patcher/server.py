@@ -132,6 +132,9 @@ class EngineProcess:
         except TimeoutError as error:
             self._shutdown(patience_s=0.5)
             raise AudioDeviceError(f"the audio engine process did not start: {error}") from None
+        except OSError as error:  # no process could be made (too many processes or files)
+            self._shutdown(patience_s=0.5)
+            raise AudioDeviceError(f"the audio engine process could not start: {error}") from None
         except BaseException:
             self._shutdown(patience_s=0.5)
             raise
@@ -156,7 +159,7 @@ class EngineProcess:
 
     def _shutdown(self, patience_s: float = 5.0) -> None:
         process, self._process = self._process, None
-        if process is not None:
+        if process is not None and process.pid is not None:  # it may never have started
             process.join(timeout=patience_s)
             if process.is_alive():
                 process.terminate()

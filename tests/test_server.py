@@ -278,6 +278,22 @@ def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
     assert not _alive(child), "the engine process outlived its front end"
 
 
+def test_a_process_that_cannot_be_made_is_one_message_and_leaves_no_shared_memory(monkeypatch) -> None:
+    """Too many processes or open files: the reason, not an assertion about joining."""
+    import multiprocessing.context
+
+    def cannot_fork(_process) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", cannot_fork)
+    before = set(Path("/dev/shm").glob("psm_*"))
+    engine = EngineProcess(meter_patch())
+    with pytest.raises(AudioDeviceError, match=r"could not start: .*Resource temporarily unavailable"):
+        engine.start()
+    assert set(Path("/dev/shm").glob("psm_*")) == before
+    assert engine._process is None and engine._memory is None
+
+
 CTRL_C_SCRIPT = FRONT_END + textwrap.dedent(
     """
     print("playing", flush=True)
