@@ -130,3 +130,12 @@ def test_an_untitled_autosave_is_recovered_with_its_folder(tmp_path: Path, monke
     assert fresh.recover()
     assert Path(fresh.patch.base_dir) == (tmp_path / "a").resolve()
     assert fresh.play(), fresh.status.text
+
+
+def test_choosing_the_same_file_again_reads_it_again(editor: EditorModel, tmp_path: Path) -> None:
+    """Edited on disk since (an IR trimmed in an audio editor): choosing it again reloads it."""
+    tone(tmp_path / "a" / "media" / "low.wav", 220.0, seconds=0.01)
+    assert editor.set_param("voice", "file", "media/low.wav")
+    assert "again" in editor.status.text
+    editor.poll()
+    assert len(editor.player.engine.schedule.nodes["voice"].audio) == 480

@@ -388,6 +388,10 @@ class EditorModel:
             self.say(f"{node_id}.{name}: {problem}", "error")
             return False
         value = param.coerce(value)
+        if param.kind == "path" and value and value == node.params[name]:
+            # The same file chosen again: it may have changed on disk, so it is read again.
+            reload = SetParams([ParamChange(node_id, name, value, value)], f"reload {node_id}.{name}")
+            return self.execute(reload, f"read {value} again")
         return self._set_params([(node_id, name, value)], f"set {node_id}.{name}")
 
     def _file_problem(self, value: str) -> str | None:
