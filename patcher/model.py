@@ -128,6 +128,11 @@ class Patch:
             self.set_param(node_id, name, value)
         return node_id
 
+    def reads_the_sound_card(self) -> bool:
+        """Whether an input node plays the sound card's input (a stream must open with it)."""
+        nodes = self.nodes.values()
+        return any(node.type == "input" and node.params.get("source") == "live" for node in nodes)
+
     def fresh_id(self, type_name: str) -> str:
         number = 1
         while f"{type_name}{number}" in self.nodes:

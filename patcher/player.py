@@ -220,14 +220,14 @@ class Player:
         self._warnings: list[str] = []
         self._reported_loops = 0
         self._reported_nonfinite = False
+        #: Whether the stream reads the sound card's input (decided when it starts).
+        self.has_input = False
+        self._said_no_input = False
 
     # -- control (any thread but the audio thread) ------------------------------------------
     @property
     def uses_live_input(self) -> bool:
-        return self.input_device is not None or any(
-            node.type == "input" and node.params.get("source") == "live"
-            for node in self.engine.patch.nodes.values()
-        )
+        return self.input_device is not None or self.engine.patch.reads_the_sound_card()
 
     def start(self) -> None:
         import sounddevice
@@ -240,8 +240,9 @@ class Player:
         if buffered:  # no callback: PortAudio's blocking API, with a FIFO this long
             options["latency"] = self.buffer_frames / rate
         self._warm_up()
+        self.has_input = self.uses_live_input
         try:
-            if self.uses_live_input:
+            if self.has_input:
                 self.stream = sounddevice.Stream(
                     device=(self.input_device, self.device),
                     channels=(self._input_channels(sounddevice) if buffered else 1, 2),
@@ -343,6 +344,12 @@ class Player:
             path = " -> ".join([*group.node_ids, group.node_ids[0]])
             new.append(f"runaway feedback in the loop {path}: output ducked and the loop cleared")
         self._reported_loops = len(loops)
+        if self.stream is not None and not (self.has_input or self._said_no_input) and self.uses_live_input:
+            self._said_no_input = True  # the stream's kind is fixed when it opens
+            new.append(
+                "an input node reads the sound card now, but playback started without the "
+                "card's input: stop and play again to open it"
+            )
         if self.protection.nonfinite_blocks and not self._reported_nonfinite:
             self._reported_nonfinite = True  # the nodes' checks missed it: a bug of ours, said once
             new.append("the output held NaN or infinity that no node was named for: silenced")

@@ -139,3 +139,11 @@ def test_choosing_the_same_file_again_reads_it_again(editor: EditorModel, tmp_pa
     assert "again" in editor.status.text
     editor.poll()
     assert len(editor.player.engine.schedule.nodes["voice"].audio) == 480
+
+
+def test_switching_an_input_to_the_sound_card_reopens_the_stream_with_its_input(editor: EditorModel) -> None:
+    """A stream's input is opened with it: the editor plays again, as a user would have to."""
+    before = editor.player
+    assert editor.set_param("voice", "source", "live")
+    assert editor.playing and editor.player is not before
+    assert "restarted playing" in editor.status.text and editor.player.uses_live_input

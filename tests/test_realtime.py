@@ -491,6 +491,21 @@ def test_playing_a_patch_without_an_output_warns_it_is_silent(jack, tmp_path: Pa
     assert "has no output node; it plays silence" in result.stderr and "peak output silence" in result.stdout
 
 
+def test_a_live_input_added_while_playing_without_input_is_a_warning(jack) -> None:
+    player = Player(dc_patch(0.5), device=jack.device)
+    player.start()
+    try:
+        patch = copy.deepcopy(player.engine.patch)
+        patch.add_node("input", "mic", source="live")
+        patch.connect("mic.out", "out.right")
+        player.update_patch(patch)
+        time.sleep(0.1)
+        warnings = player.warnings()
+    finally:
+        player.stop()
+    assert any("stop and play again" in warning for warning in warnings), warnings
+
+
 def test_devices_lists_the_jack_device(jack) -> None:
     result = run_cli("devices")
     assert result.returncode == 0 and "JACK" in result.stdout

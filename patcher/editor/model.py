@@ -213,6 +213,7 @@ class EditorModel:
         self._owns_autosave = False  # a crashed session's autosave is not ours to remove
         self._last_autosave = clock()
         self.recent_files: list[Path] = self._read_recent()
+        self._playing_with_input = False
 
     # -- state the view shows -------------------------------------------------------------
     @property
@@ -305,6 +306,11 @@ class EditorModel:
         if self.focused_node not in self.patch.nodes:
             self.focused_node = None
         self._changed()
+        if self.player is not None and self.patch.reads_the_sound_card() and not self._playing_with_input:
+            # A stream's input is opened with it: reopen it, as Pd keeps its input open anyway.
+            self.stop()
+            if self.play():
+                self.say("restarted playing, to open the sound card's input for the live input node")
 
     def _send_to_engine(self, command: Command, reverted: bool) -> str | None:
         """Live edits: a param ramps in; any other edit recompiles and swaps at a block boundary.
@@ -855,6 +861,7 @@ class EditorModel:
             self.say(f"cannot play: {error!r}", "error")
             return False
         self.player = player
+        self._playing_with_input = self.patch.reads_the_sound_card()
         device = getattr(player, "device_name", "") or "the audio device"
         self.say(f"playing on {device}")
         return True
