@@ -241,7 +241,7 @@ def _render(args: argparse.Namespace) -> int:
     patch = load(args.patch)
     if args.input is not None:
         _feed_input(patch, args.input)
-    if not any(node.spec.IS_SINK for node in patch.nodes.values()):
+    if not _has_output(patch):
         print(f"patcher: warning: {args.patch} has no output node; the render is silent", file=sys.stderr)
     seconds = args.seconds or patch.settings.duration_s
     audio = render(patch, seconds, args.sample_rate, args.block, show_progress=True)
@@ -281,7 +281,7 @@ def _play(args: argparse.Namespace) -> int:
     patch = load(args.patch)
     if args.report is not None:
         _check_report_path(args.report)
-    if not any(node.spec.IS_SINK for node in patch.nodes.values()):
+    if not _has_output(patch):
         print(f"patcher: warning: {args.patch} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
     quiet_interpreter()
@@ -307,6 +307,11 @@ def _play(args: argparse.Namespace) -> int:
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
+
+
+def _has_output(patch: Patch) -> bool:
+    """An output node (scopes and spectra are sinks too, but make no sound)."""
+    return any(node.type == "output" for node in patch.nodes.values())
 
 
 def _check_report_path(path: Path) -> None:

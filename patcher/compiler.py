@@ -232,16 +232,21 @@ class Schedule:
     #: Set by the engine when the swap to this schedule may change the sound (it then glides).
     audible_swap: bool = True
 
-    def activate(self, install: Callable[[Node, str, Any, Any], None]) -> None:
+    def activate(self, install: Callable[[Node, str, Any, Any], None]) -> bool:
         """Audio thread, at the swap: cheap installs only (the slow work is done), each
         through ``install(node, name, value, prepared)`` (the engine's, which also keeps what
-        it replaces for the caller's thread to free)."""
+        it replaces for the caller's thread to free). True if a muted node that is heard
+        comes back (the output may jump from its silence)."""
         for node, name, value, prepared in self.changes:
             install(node, name, value, prepared)
         self.changes = []
+        revived = False
         for node_id, node in self.nodes.items():
             node.linked = self.linked[node_id]
-            node.fault = None  # an edited patch gives a muted node another chance
+            if node.fault is not None:  # an edited patch gives a muted node another chance
+                node.fault = None
+                revived = revived or node in self.heard.nodes
+        return revived
 
     @functools.cached_property
     def loops(self) -> list[Group]:

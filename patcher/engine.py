@@ -102,6 +102,8 @@ class Engine:
                 group.run(frames)
             mix.fill(0.0)
             for node in schedule.sinks:
+                if node.fault is not None:  # muted: not its last block, over and over
+                    continue
                 stereo = node.stereo[:, :frames]
                 if not math.isfinite(stereo.sum()):  # a sink has no output port for its step to check
                     np.nan_to_num(stereo, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
@@ -219,9 +221,9 @@ class Engine:
     def swap(self, schedule: Schedule) -> None:
         """Audio thread: install the prepared changes and run the new schedule from now on."""
         self.retired.append(self.schedule)
-        schedule.activate(self._install)
+        revived = schedule.activate(self._install)
         self.schedule = schedule
-        self.glide_next_block |= schedule.audible_swap
+        self.glide_next_block |= schedule.audible_swap or revived
 
     def _install(self, node: Node, name: str, value: Any, prepared: Any) -> None:
         """Audio thread: take a prepared change in. New state (an IR, a file, an oversampler)

@@ -436,7 +436,7 @@ class Player:
         when a block is ready to go in counts as an underrun (the device has been playing
         silence), as does an underflow the host API reports."""
         stream, block = self.stream, self.engine.block_size
-        live = self.uses_live_input
+        live = self.has_input
         self.realtime_priority = _ask_for_realtime_priority()
         try:
             self.fifo_frames = fifo_frames = self._fifo_frames(stream)

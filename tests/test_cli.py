@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from patcher.model import Patch
 from tests.test_patchfile import VALID
 
 
@@ -239,3 +240,15 @@ def test_a_node_id_with_a_trailing_newline_is_refused() -> None:
 
     with pytest.raises(PatchError, match="must start with a letter"):
         Patch().add_node("gain", "out\n")
+
+
+def test_render_of_a_patch_with_only_a_scope_warns_it_is_silent(tmp_path: Path) -> None:
+    """A scope is a sink (it keeps its input running) but makes no sound."""
+    patch = Patch()
+    patch.add_node("oscillator", "osc")
+    patch.add_node("scope", "watch")
+    patch.connect("osc.out", "watch.in")
+    patch.save(tmp_path / "watch.json")
+    result = run_cli("render", tmp_path / "watch.json", "-o", tmp_path / "out.wav", "--seconds", "0.1")
+    assert result.returncode == 0, result.stderr
+    assert "has no output node" in result.stderr

@@ -136,3 +136,13 @@ def test_arrange_is_one_undo_step_and_says_when_there_is_nothing_to_do(tmp_path:
     assert not model.arrange() and "already arranged" in model.status.text
     assert model.undo()
     assert {node_id: node.position for node_id, node in model.patch.nodes.items()} == before
+
+
+def test_a_laid_out_patch_with_two_nodes_dropped_together_keeps_its_layout(tmp_path: Path) -> None:
+    patch = load(EXAMPLES[0].parent / "chorus.json")
+    nodes = list(patch.nodes.values())
+    nodes[1].position = nodes[0].position  # one node dropped on another, by hand
+    save(patch, tmp_path / "chorus.json")
+    model = EditorModel(state_dir=tmp_path / "state")
+    assert model.open(tmp_path / "chorus.json") and not model.dirty
+    assert [n.position for n in model.patch.nodes.values()] == [n.position for n in patch.nodes.values()]

@@ -147,3 +147,42 @@ def test_switching_an_input_to_the_sound_card_reopens_the_stream_with_its_input(
     assert editor.set_param("voice", "source", "live")
     assert editor.playing and editor.player is not before
     assert "restarted playing" in editor.status.text and editor.player.uses_live_input
+
+
+def test_a_file_chosen_next_to_the_file_saved_elsewhere_is_saved_relative(
+    editor: EditorModel, tmp_path: Path
+) -> None:
+    saved = tmp_path / "b" / "voice.json"
+    saved.parent.mkdir()
+    assert editor.save_as(saved)
+    tone(tmp_path / "b" / "media" / "new.wav", 330.0)
+    value = editor.file_param_value(tmp_path / "b" / "media" / "new.wav")
+    assert not os.path.isabs(value) and editor.set_param("voice", "file", value)
+    assert playing_file(editor, "voice") == (tmp_path / "b" / "media" / "new.wav").resolve()
+    assert editor.save()
+    assert load(saved).nodes["voice"].params["file"] == "media/new.wav"
+
+
+def test_opening_a_patch_with_a_live_input_while_playing_opens_the_input(
+    editor: EditorModel, tmp_path: Path
+) -> None:
+    patch = load(file_patch(tmp_path / "c"))
+    patch.set_param("voice", "source", "live")
+    save(patch, tmp_path / "c" / "live.json")
+    assert editor.open(tmp_path / "c" / "live.json")
+    assert editor.playing and editor.player.uses_live_input and "restarted playing" in editor.status.text
+
+
+class Failing(CallbackDrivenPlayer):
+    """An engine failing in a way nobody planned for (not a PatchError)."""
+
+    def update_patch(self, patch: Patch) -> None:
+        raise RuntimeError("engine bug")
+
+
+def test_an_engine_that_fails_unexpectedly_takes_the_edit_back(tmp_path: Path) -> None:
+    editor = EditorModel(state_dir=tmp_path / "state", player_factory=Failing)
+    assert editor.open(file_patch(tmp_path / "a")) and editor.play()
+    assert editor.add_node("noise") is None
+    assert "noise1" not in editor.patch.nodes and not editor.undo_stack
+    assert "the engine failed: RuntimeError('engine bug')" in editor.status.text

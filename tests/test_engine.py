@@ -462,3 +462,42 @@ def test_edits_nobody_hears_leave_the_output_exactly_as_it_was() -> None:
         expected.append(run_blocks(reference, 3))
         played.append(run_blocks(edited, 3))
     np.testing.assert_array_equal(np.concatenate(played, axis=1), np.concatenate(expected, axis=1))
+
+
+def test_a_muted_node_that_comes_back_with_an_unheard_edit_glides_in() -> None:
+    """Any edit gives a muted node another chance; when it is heard, the sound comes back from
+    silence, so it glides even if the edit itself changed nothing heard."""
+    patch = sine_and_output(441.0)
+    patch.add_node("gain", "level")
+    patch.connect("osc.out", "level.in")
+    patch.connect("level.out", "out.left")
+    engine = patcher.Engine(patch, block_size=64)
+    level = engine.schedule.nodes["level"]
+    process = level.process
+
+    def fails_once(*args):
+        level.process = process
+        raise RuntimeError("once")
+
+    level.process = fails_once
+    silent = run_blocks(engine, 10)[0]
+    assert level.fault is not None and np.all(silent[-64:] == 0.0)
+    edited = copy.deepcopy(engine.patch)
+    edited.add_node("noise", "stray")  # linked to nothing: nothing heard changes
+    engine.update_patch(edited)
+    back = run_blocks(engine, 40)[0]
+    assert level.fault is None and np.abs(back[-64:]).max() > 0.4
+    assert abs(back[0]) <= 2 * np.pi * 441.0 / RATE * 0.5 * 1.05  # no larger than the sine's step
+
+
+def test_a_muted_output_node_is_silent_not_its_last_block_again() -> None:
+    patch = sine_and_output(441.0)
+    patch.connect("osc.out", "out.left")
+    engine = patcher.Engine(patch, block_size=64)
+    run_blocks(engine, 4)
+
+    def broken(*_args):
+        raise RuntimeError("output broke")
+
+    engine.schedule.nodes["out"].process = broken
+    assert np.all(run_blocks(engine, 8) == 0.0)

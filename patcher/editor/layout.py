@@ -13,6 +13,7 @@ against the sizes dearpygui really draws.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterable
 
 import networkx as nx
@@ -81,9 +82,10 @@ def overlapping(patch: Patch, size: Callable[[NodeData], Size] = node_size) -> l
 
 
 def piled_up(patch: Patch) -> bool:
-    """Whether nodes share a position: a patch made without a layout (by script, by hand)."""
-    positions = [node.position for node in patch.nodes.values()]
-    return len(set(positions)) < len(positions)
+    """Whether half the nodes or more share one place: a patch made without a layout (by a
+    script, every node at (0, 0)), not a laid-out one with a node dropped on another."""
+    positions = collections.Counter(node.position for node in patch.nodes.values())
+    return len(patch.nodes) >= 2 and max(positions.values()) >= max(2, len(patch.nodes) / 2)
 
 
 def _flow_graph(patch: Patch) -> nx.DiGraph:

@@ -306,8 +306,11 @@ class EditorModel:
         if self.focused_node not in self.patch.nodes:
             self.focused_node = None
         self._changed()
+        self._reopen_for_input()
+
+    def _reopen_for_input(self) -> None:
+        """A stream's input is opened with it: reopen it when a live input node appears."""
         if self.player is not None and self.patch.reads_the_sound_card() and not self._playing_with_input:
-            # A stream's input is opened with it: reopen it, as Pd keeps its input open anyway.
             self.stop()
             if self.play():
                 self.say("restarted playing, to open the sound card's input for the live input node")
@@ -324,7 +327,7 @@ class EditorModel:
             for change in command.changes:
                 value = change.old if reverted else change.new
                 self.player.set_param(change.node_id, change.name, copy.deepcopy(value))
-        except PatchError as error:
+        except Exception as error:  # PatchError, or the engine's own failure
             # Some of the changes may have gone through: bring the engine back to what the
             # patch will be once the caller takes the edit back.
             back, forth = (command.apply, command.revert) if reverted else (command.revert, command.apply)
@@ -342,6 +345,8 @@ class EditorModel:
             self.player.update_patch(copy.deepcopy(self.patch))
         except PatchError as error:
             return str(error)
+        except Exception as error:  # the engine's own failure: still one message, no half edit
+            return f"the engine failed: {error!r}"
         return None
 
     # -- edits ---------------------------------------------------------------------------------
@@ -399,6 +404,14 @@ class EditorModel:
             reload = SetParams([ParamChange(node_id, name, value, value)], f"reload {node_id}.{name}")
             return self.execute(reload, f"read {value} again")
         return self._set_params([(node_id, name, value)], f"set {node_id}.{name}")
+
+    def file_param_value(self, path: Path) -> str:
+        """A chosen file as a file param: relative to the patch's folder (so a patch moved
+        with its media still finds them), absolute where no relative path exists."""
+        try:
+            return os.path.relpath(Path(path).resolve(), Path(self.patch.base_dir).resolve())
+        except ValueError:  # another drive (Windows)
+            return str(Path(path).resolve())
 
     def _file_problem(self, value: str) -> str | None:
         """Why an audio file param cannot work (the engine would refuse every later edit)."""
@@ -687,6 +700,7 @@ class EditorModel:
         if error:  # the old patch must not play on under the new one's name
             self.stop()
             self.say(f"stopped playing: this patch cannot play: {error}", "error")
+        self._reopen_for_input()
 
     def save(self) -> bool:
         """Save to the current file; False (and nothing written) when it has none yet."""

@@ -520,16 +520,11 @@ class EditorView:
 
     def choose_file_param(self, node_id: str, name: str) -> None:
         def chosen(path: Path) -> None:
-            base = self.model.patch.base_dir.resolve()
-            try:
-                value = str(path.resolve().relative_to(base))
-            except ValueError:
-                value = str(path.resolve())
-            self.model.set_param(node_id, name, value)
+            self.model.set_param(node_id, name, self.model.file_param_value(path))
 
-        self.file_dialog(
-            f"Choose {name} for {node_id}", chosen, AUDIO_EXTENSIONS, folder=self.model.patch.base_dir
-        )
+        model = self.model
+        folder = model.path.parent if model.path else model.patch.base_dir  # where the user saves
+        self.file_dialog(f"Choose {name} for {node_id}", chosen, AUDIO_EXTENSIONS, folder=folder)
 
     def file_dialog(
         self,
