@@ -41,6 +41,7 @@ LIMITER_RELEASE_S = 0.2
 RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
 RECOVERY_S = 0.5
 MAX_BUFFER_MS = 1000.0
+TAP_SLOTS = 8  # node outputs a front end can watch at once (scopes)
 REALTIME_PRIORITY = 1  # SCHED_FIFO, for the buffered engine thread: JACK's clients run at 5+
 
 
@@ -202,6 +203,12 @@ class Player:
         self.input_device = input_device
         self.commands: collections.deque[Any] = collections.deque()
         self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
+        #: Watched node outputs: the audio thread copies each block of theirs, whole, under a
+        #: sequence count (odd while it copies) for ``tap`` to read without tearing.
+        self._taps: tuple[tuple[str, str], ...] = ()
+        self._published_taps: tuple[tuple[str, str], ...] = ()
+        self._tap_blocks = np.zeros((TAP_SLOTS, self.engine.block_size))
+        self._tap_sequence = 0
         self.loads = np.zeros(LOAD_HISTORY)
         self.levels = np.zeros(2)
         self._level_work = np.zeros((2, 2))
@@ -315,9 +322,23 @@ class Player:
         self.commands.append(self.engine.prepare_patch(patch))
 
     def tap(self, node_id: str, port: str) -> np.ndarray | None:
-        """A copy of the latest block of a node's output, for scopes (never blocks the audio)."""
-        buffer = self.engine.schedule.outputs.get((node_id, port))
-        return None if buffer is None else buffer.copy()
+        """A copy of the latest whole block of a node's output, for scopes; the first call
+        starts watching it (None until a block has been played). Never blocks the audio."""
+        key = (node_id, port)
+        if key not in self._taps:
+            running = self.engine.latest.outputs
+            kept = [tap for tap in self._taps if tap in running][-(TAP_SLOTS - 1) :]
+            self._taps = (*kept, key)  # one reference swap: the audio thread sees old or new
+            return None
+        for _ in range(50):
+            before = self._tap_sequence
+            if before % 2 == 0:
+                taps = self._published_taps
+                block = self._tap_blocks[taps.index(key)].copy() if key in taps else None
+                if self._tap_sequence == before:
+                    return block
+            time.sleep(0.0002)
+        return None
 
     def node_view(self, node_id: str) -> np.ndarray | None:
         """The running node's ``view()`` (a scope's waveform, a spectrum's levels), computed here
@@ -410,6 +431,8 @@ class Player:
             outdata[:] = block.T
             self._record(outdata, frames)
             self._measure_levels(block)
+            if self._taps:
+                self._publish_taps()
         except Exception as error:  # never let an exception stop the stream
             outdata.fill(0.0)
             self.callback_errors += 1
@@ -418,6 +441,17 @@ class Player:
             (time.perf_counter() - started) * self.engine.sample_rate / frames
         )
         self.callbacks += 1
+
+    def _publish_taps(self) -> None:
+        """Copy the watched outputs' blocks for ``tap``, the count odd meanwhile."""
+        taps, outputs = self._taps, self.engine.schedule.outputs
+        self._tap_sequence += 1
+        self._published_taps = taps
+        for slot, key in enumerate(taps):
+            buffer = outputs.get(key)
+            if buffer is not None:
+                np.copyto(self._tap_blocks[slot], buffer)
+        self._tap_sequence += 1
 
     def _measure_levels(self, block: np.ndarray) -> None:
         """Each channel's peak, and the peak so far, without temporary arrays; ``levels``

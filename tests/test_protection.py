@@ -232,3 +232,43 @@ def test_what_a_swap_or_a_new_ir_replaces_is_freed_on_the_callers_thread_not_the
         assert echo() is None and old_convolver() is None, "kept alive for good"
     finally:
         gc.enable()
+
+
+def test_a_tap_is_always_one_whole_block_the_audio_thread_made() -> None:
+    """A scope reading a node's output while the callback runs on another thread: every block
+    it gets is one the engine made, never half of one and half of the next."""
+    import sys
+    import threading
+
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", waveform="saw", frequency_hz=97.0, amplitude=0.5)
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "out.left")
+    player = Player(patch, block_size=64)
+    made: set[bytes] = set()
+    done = threading.Event()
+
+    def audio_thread() -> None:
+        out = np.zeros((64, 2), dtype=np.float32)
+        status = types.SimpleNamespace(output_underflow=False, input_overflow=False)
+        for _ in range(3000):
+            player._output_callback(out, 64, None, status)
+            made.add(player.engine.schedule.outputs[("osc", "out")].tobytes())
+        done.set()
+
+    assert player.tap("osc", "out") is None  # watching starts with the first call
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        thread = threading.Thread(target=audio_thread)
+        thread.start()
+        read = []
+        while not done.is_set():
+            block = player.tap("osc", "out")
+            if block is not None:
+                read.append(block.tobytes())
+        thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(read) > 100
+    assert all(block in made for block in read)
