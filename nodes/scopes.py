@@ -23,8 +23,8 @@ from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
 
-#: Samples kept by every meter: a second at 48 kHz covers the longest scope window.
-HISTORY = 1 << 16
+#: Samples kept by every meter: the longest scope window (a second) and the search for its trigger.
+HISTORY = 1 << 18  # 5.5 s at 48 kHz: a scope's longest window twice over, at 96 kHz too
 FFT_SIZES = ("1024", "2048", "4096", "8192", "16384")
 #: Below this level a spectrum bin is drawn at the floor.
 SPECTRUM_FLOOR_DB = -120.0
@@ -90,7 +90,9 @@ class Scope(_Recorder):
     def triggered_waveform(self) -> np.ndarray:
         """``time_ms`` of signal starting at the latest trigger that leaves a full window."""
         window = max(2, round(self.params["time_ms"] * self.sample_rate / 1000.0))
-        window = min(window, HISTORY // 2)
+        # Read no closer to the ring's write position than a block: the audio thread may be
+        # writing the next one meanwhile.
+        window = min(window, (HISTORY - self.max_block) // 2)
         recent = self.latest(2 * window)
         return trigger_window(recent, window, self.params["trigger"], self.params["trigger_level"])
 
