@@ -23,7 +23,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from patcher.model import Patch, PatchError
+from patcher.model import Patch, PatchError, relative_files
 from patcher.spec import Node
 
 Vertex = tuple[str, str]  # (node id, phase): phase is "node", "read" or "write"
@@ -351,11 +351,10 @@ def _instantiate(
 def resolved_params(node: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
     """A node's params (of a NodeData or a running Node) with relative file paths made
     absolute against ``folder``: what a running node, made in another folder, is given."""
+    spec = type(node) if isinstance(node, Node) else node.spec
     params = dict(node.params)
-    for name, param in type(node).PARAMS.items() if isinstance(node, Node) else node.spec.PARAMS.items():
-        value = params.get(name)
-        if param.kind == "path" and value and not os.path.isabs(value):
-            params[name] = os.path.abspath(os.path.join(folder, value))
+    for name, value in relative_files(spec, node.params):
+        params[name] = os.path.abspath(os.path.join(folder, value))
     return params
 
 

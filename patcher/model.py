@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,16 +187,22 @@ class Patch:
         old_folder = Path(self.base_dir).resolve()
         if old_folder != folder:
             for node in self.nodes.values():
-                for name, param in node.spec.PARAMS.items():
-                    value = node.params.get(name)
-                    if param.kind == "path" and value and not os.path.isabs(value):
-                        node.params[name] = os.path.relpath(old_folder / value, folder)
+                for name, value in relative_files(node.spec, node.params):
+                    node.params[name] = os.path.relpath(old_folder / value, folder)
         self.base_dir = folder
 
     def save(self, path: str | Path) -> None:
         from patcher.patchfile import save
 
         save(self, path)
+
+
+def relative_files(spec: Any, params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The file params of a node of type ``spec`` named relative to a folder: (name, path)."""
+    for name, param in spec.PARAMS.items():
+        value = params.get(name)
+        if param.kind == "path" and value and not os.path.isabs(value):
+            yield name, value
 
 
 def link_problem(patch: Patch, link: Link) -> str | None:

@@ -26,8 +26,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ LIMITER_RELEASE_S = 0.2
 RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
 RECOVERY_S = 0.5
 MAX_BUFFER_MS = 1000.0
+T = TypeVar("T")
 TAP_SLOTS = 8  # node outputs a front end can watch at once (scopes)
 REALTIME_PRIORITY = 1  # SCHED_FIFO, for the buffered engine thread: JACK's clients run at 5+
 
@@ -330,15 +332,12 @@ class Player:
             kept = [tap for tap in self._taps if tap in running][-(TAP_SLOTS - 1) :]
             self._taps = (*kept, key)  # one reference swap: the audio thread sees old or new
             return None
-        for _ in range(50):
-            before = self._tap_sequence
-            if before % 2 == 0:
-                taps = self._published_taps
-                block = self._tap_blocks[taps.index(key)].copy() if key in taps else None
-                if self._tap_sequence == before:
-                    return block
-            time.sleep(0.0002)
-        return None
+
+        def read() -> np.ndarray | None:
+            taps = self._published_taps
+            return self._tap_blocks[taps.index(key)].copy() if key in taps else None
+
+        return read_consistently(lambda: self._tap_sequence, read)
 
     def node_view(self, node_id: str) -> np.ndarray | None:
         """The running node's ``view()`` (a scope's waveform, a spectrum's levels), computed here
@@ -520,6 +519,19 @@ class Player:
                 self.engine.swap(command)
 
 
+def read_consistently(sequence: Callable[[], float], read: Callable[[], T]) -> T | None:
+    """``read()`` under a sequence lock: retried while the writer's count is odd (writing) or
+    moved on during the read; None if the writer never lets go. The writer never waits."""
+    for _ in range(20):
+        before = sequence()
+        if before % 2 == 0:
+            values = read()
+            if sequence() == before:
+                return values
+        time.sleep(0.0002)
+    return None
+
+
 def _ask_for_realtime_priority() -> bool:
     """Move the calling thread to the lowest real-time priority, where the system allows it
     (root, or an rtprio limit): above every ordinary thread, below JACK's and the device's own.
@@ -556,9 +568,8 @@ def _device_problem(error: Exception, device: Any, input_device: Any, rate: int,
     if device is None and ("No Default" in text or "Error querying device -1" in text):
         audio = "input" if kind == "input device" else "output"
         return f"no audio {audio} device found ({text}); `patcher devices` lists them"
-    if "No Default" in text or "Error querying device" in text:
-        return f"{which} does not exist ({text}); `patcher devices` lists them"
-    if "No input device matching" in text or "No output device matching" in text:
+    missing = ("No Default", "Error querying device", "No input device matching", "No output device matching")
+    if any(sign in text for sign in missing):
         return f"{which} does not exist ({text}); `patcher devices` lists them"
     if "Device unavailable" in text or "busy" in text.lower():
         return f"{which} is busy: {text}"

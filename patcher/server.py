@@ -28,10 +28,9 @@ import multiprocessing
 import queue
 import signal
 import time
-from collections.abc import Callable
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -39,9 +38,14 @@ from nodes.scopes import MAX_VIEW_LENGTH
 from patcher.compiler import compile_patch
 from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
-from patcher.player import AudioDeviceError, PlaybackReport, check_buffer_ms, quiet_interpreter
+from patcher.player import (
+    AudioDeviceError,
+    PlaybackReport,
+    check_buffer_ms,
+    quiet_interpreter,
+    read_consistently,
+)
 
-T = TypeVar("T")
 SCOPE_SLOTS = 8
 HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, sequence
 SEQUENCE = 7  # odd while the child writes the meters and taps
@@ -283,22 +287,9 @@ class EngineProcess:
                 self._warnings.append(payload)
 
 
-def _consistent(cells: np.ndarray, sequence: int, read: Callable[[], T]) -> T | None:
-    """``read()`` under a sequence lock: retried while the writer's count is odd (writing) or
-    moved on during the read; None if the writer never lets go. The writer never waits."""
-    for _ in range(20):
-        before = cells[sequence]
-        if before % 2 == 0:
-            values = read()
-            if cells[sequence] == before:
-                return values
-        time.sleep(0.0002)
-    return None
-
-
 def _read_meters(meters: np.ndarray, start: int, stop: int) -> np.ndarray | None:
     """A copy of meters or a tap that no write of the child's runs through."""
-    return _consistent(meters, SEQUENCE, lambda: meters[start:stop].copy())
+    return read_consistently(lambda: meters[SEQUENCE], lambda: meters[start:stop].copy())
 
 
 def _read_view(row: np.ndarray, token: int) -> np.ndarray | None:
@@ -310,7 +301,7 @@ def _read_view(row: np.ndarray, token: int) -> np.ndarray | None:
         values = row[VIEW_CELLS : VIEW_CELLS + length].copy()
         return values if row[1] == token and length > 0 else None
 
-    return _consistent(row, 0, read)
+    return read_consistently(lambda: row[0], read)
 
 
 def _write_view(row: np.ndarray, token: int, values: np.ndarray | None) -> None:

@@ -343,16 +343,20 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_play_command_prints_and_writes_its_report(jack, tmp_path: Path) -> None:
+def play_default(jack, tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """``patcher play patches/default.json`` on the JACK device; its output and its report."""
     report_path = tmp_path / "report.json"
+    report_option = ("--report", report_path)
+    result = run_cli("play", "patches/default.json", "--device", jack.device, *options, *report_option)
+    assert result.returncode == 0, result.stderr
+    return result, json.loads(report_path.read_text())
 
+
+def test_play_command_prints_and_writes_its_report(jack, tmp_path: Path) -> None:
     def measure():
-        result = run_cli(
-            "play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--report", report_path
-        )
-        assert result.returncode == 0, result.stderr
+        result, report = play_default(jack, tmp_path, "--seconds", "1")
         assert "callbacks" in result.stdout and "underruns" in result.stdout
-        return types.SimpleNamespace(**json.loads(report_path.read_text()))
+        return types.SimpleNamespace(**report)
 
     report = without_stray_xruns(measure)
     assert report.callbacks == pytest.approx(187, abs=12)
@@ -360,14 +364,8 @@ def test_play_command_prints_and_writes_its_report(jack, tmp_path: Path) -> None
 
 
 def test_play_command_with_a_safety_buffer(jack, tmp_path: Path) -> None:
-    report_path = tmp_path / "report.json"
-    result = run_cli(
-        "play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--buffer", "20",
-        "--report", report_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    result, report = play_default(jack, tmp_path, "--seconds", "1", "--buffer", "20")
     assert "buffer 2" in result.stdout  # 21.3 ms on JACK: 1024 frames
-    report = json.loads(report_path.read_text())
     assert report["buffer_ms"] >= 20 and report["callbacks"] == pytest.approx(187, abs=12)
 
 
@@ -415,26 +413,14 @@ def test_play_at_a_rate_the_device_refuses_is_one_clear_line(jack, tmp_path: Pat
 def test_a_safety_buffer_shorter_than_a_block_holds_a_block(jack, tmp_path: Path) -> None:
     """10 ms at block 2048 (42.7 ms): the FIFO must hold the blocks the engine writes, and a
     starved one be counted (half the audio went missing, reported as no underrun)."""
-    report_path = tmp_path / "report.json"
-    result = run_cli(
-        "play", "patches/default.json", "--seconds", "2", "--device", jack.device, "--block", "2048",
-        "--buffer", "10", "--report", report_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(report_path.read_text())
+    _result, report = play_default(jack, tmp_path, "--seconds", "2", "--block", "2048", "--buffer", "10")
     assert report["buffer_ms"] >= 2048 / RATE * 1000
     assert report["callbacks"] == pytest.approx(report["expected_callbacks"], rel=0.05)
     assert report["callbacks"] * 2048 >= 0.95 * report["seconds"] * RATE
 
 
 def test_a_long_safety_buffer_does_not_eat_the_seconds_asked_for(jack, tmp_path: Path) -> None:
-    report_path = tmp_path / "report.json"
-    result = run_cli(
-        "play", "patches/default.json", "--seconds", "1", "--device", jack.device, "--buffer", "1000",
-        "--report", report_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(report_path.read_text())
+    _result, report = play_default(jack, tmp_path, "--seconds", "1", "--buffer", "1000")
     assert report["seconds"] == pytest.approx(1.0, abs=0.1) and report["underruns"] == 0
     assert report["callbacks"] == pytest.approx(report["expected_callbacks"], rel=0.05)
 

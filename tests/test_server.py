@@ -256,14 +256,20 @@ def _alive(pid: int) -> bool:
     return not status.startswith("Z")
 
 
-def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
-    front_end = subprocess.Popen(
-        [sys.executable, "-c", ORPHAN_SCRIPT, str(jack.device)],
+def start_front_end(script: str, jack, **options) -> subprocess.Popen:
+    """A front end script in a process of its own, playing on the JACK device."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(jack.device)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **options,
     )
+
+
+def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
+    front_end = start_front_end(ORPHAN_SCRIPT, jack)
     try:
         line = front_end.stdout.readline()
         assert line.strip().isdigit(), front_end.stderr.read() if front_end.poll() is not None else line
@@ -312,14 +318,8 @@ CTRL_C_SCRIPT = FRONT_END + textwrap.dedent(
 def test_ctrl_c_is_the_front_ends_to_handle_not_the_engine_process(jack) -> None:
     """A terminal's Ctrl+C goes to the whole process group: the engine must not die of it
     (with a traceback) under a front end that carries on."""
-    front_end = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_SCRIPT, str(jack.device)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, which this test interrupts
-    )
+    # Its own process group, which this test interrupts.
+    front_end = start_front_end(CTRL_C_SCRIPT, jack, start_new_session=True)
     try:
         assert front_end.stdout.readline().strip() == "playing", front_end.stderr.read()
         time.sleep(0.5)
