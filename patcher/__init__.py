@@ -7,13 +7,26 @@ The Python API, for scripts and notebooks::
     patch.add_node("oscillator", "osc", frequency_hz=440.0)
     patch.add_node("output", "out")
     patch.connect("osc.out", "out.left")
-    audio = patcher.render(patch, seconds=1.0)      # (frames, 2) float64
+    audio = patcher.render(patch, seconds=1.0)      # (frames, 2) float64, limited as a play is
+    patcher.render_to_file(patch, "tone.wav", seconds=60.0)   # streamed, any length
     patch.save("tone.json")
     same = patcher.load("tone.json")
 """
 
-from patcher.engine import Engine, render
+from patcher.engine import Engine
 from patcher.model import Patch, PatchError
 from patcher.patchfile import dumps, load, loads, save
+from patcher.render import Rendering, render, render_to_file
 
-__all__ = ["Engine", "Patch", "PatchError", "dumps", "load", "loads", "render", "save"]
+__all__ = [
+    "Engine",
+    "Patch",
+    "PatchError",
+    "Rendering",
+    "dumps",
+    "load",
+    "loads",
+    "render",
+    "render_to_file",
+    "save",
+]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import shutil
 from math import gcd
 from pathlib import Path
 
@@ -12,6 +15,9 @@ from scipy.signal import resample_poly
 from patcher.atomic import atomic_path
 
 WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+#: A RIFF WAV's sizes are 32-bit: larger files are written as RF64 (EBU Tech 3306).
+RIFF_LIMIT_BYTES = (1 << 32) - (1 << 20)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def read_audio(path: str | Path, sample_rate: int, channels: int | None = None) -> np.ndarray:
@@ -39,11 +45,65 @@ def read_audio(path: str | Path, sample_rate: int, channels: int | None = None) 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     """Write WAV or FLAC (by extension) atomically: the old file survives a failed write."""
-    path = Path(path)
-    file_format = WRITABLE_FORMATS.get(path.suffix.lower())
-    if file_format is None:
-        raise ValueError(f"cannot write {path.name}: use a .wav or .flac file name")
-    subtype = "FLOAT" if file_format == "WAV" else "PCM_24"
-    clipped = np.clip(audio, -1.0, 1.0) if file_format == "FLAC" else audio
-    with atomic_path(path) as temporary:
-        soundfile.write(temporary, clipped, sample_rate, format=file_format, subtype=subtype)
+    with AudioWriter(path, sample_rate, audio.shape[1] if audio.ndim > 1 else 1, len(audio)) as writer:
+        writer.write(audio)
+
+
+class AudioWriter:
+    """Write an audio file block by block, atomically: WAV as 32-bit float (RF64, the WAV
+    that may pass 4 GiB, when it will), FLAC as 24-bit. Use as a context manager; the file
+    appears whole when the block succeeds, and not at all when it fails."""
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int = 2, frames: int = 0) -> None:
+        self.path = Path(path)
+        file_format = WRITABLE_FORMATS.get(self.path.suffix.lower())
+        if file_format is None:
+            raise ValueError(f"cannot write {self.path.name}: use a .wav or .flac file name")
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.is_flac = file_format == "FLAC"
+        #: Whether a sample beyond ±1.0 was clipped (FLAC is fixed point).
+        self.clips = False
+        size = frames * channels * 4
+        if not self.is_flac and size > RIFF_LIMIT_BYTES:
+            file_format = "RF64"
+        self.format = file_format
+        self.subtype = "PCM_24" if self.is_flac else "FLOAT"
+        self.expected_bytes = 0 if self.is_flac else size
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> AudioWriter:
+        self._check_room()
+        with self._stack as stack:
+            temporary = stack.enter_context(atomic_path(self.path))
+            self._file = stack.enter_context(
+                soundfile.SoundFile(
+                    temporary, "w", self.sample_rate, self.channels, self.subtype, format=self.format
+                )
+            )
+            self._stack = stack.pop_all()
+        return self
+
+    def _check_room(self) -> None:
+        """Refuse at once what will not fit, rather than after minutes of rendering."""
+        if not self.expected_bytes or not self.path.parent.is_dir():
+            return
+        free = shutil.disk_usage(self.path.parent).free
+        if self.expected_bytes > free:
+            raise OSError(
+                errno.ENOSPC,
+                f"it takes {self.expected_bytes / 1e9:.2f} GB and {free / 1e9:.2f} GB are free there",
+            )
+
+    def write(self, block: np.ndarray) -> None:
+        """Write (frames, channels) samples."""
+        if self.is_flac:
+            if block.size and (block.max() > 1.0 or block.min() < -1.0):
+                self.clips = True
+                block = np.clip(block, -1.0, 1.0)
+        elif block.size and (block.max() > FLOAT32_MAX or block.min() < -FLOAT32_MAX):
+            block = np.clip(block, -FLOAT32_MAX, FLOAT32_MAX)  # not inf in the file
+        self._file.write(block)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.__exit__(*exc)

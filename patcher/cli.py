@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--input", type=Path, help="audio file to play through every input node")
     render.add_argument("--sample-rate", type=_int_in(8000, 192000), help="override the patch's rate")
     render.add_argument("--block", type=_int_in(1, 8192), help="override the patch's block size")
+    render.add_argument(
+        "--no-limit",
+        action="store_true",
+        help="write the engine's output unlimited (32-bit float WAV keeps peaks above 0 dBFS); by default "
+        "a render is protected as a play is: limited within ±1.0, runaway loops ducked",
+    )
     render.set_defaults(run=_render)
 
     check = commands.add_parser("check", help="validate a patch and describe it")
@@ -176,7 +182,13 @@ def _main_job(_args: argparse.Namespace) -> int:
     print("no display: rendering the default patch instead of opening the editor")
     _render(
         argparse.Namespace(
-            patch=DEFAULT_PATCH, output=output, seconds=None, input=None, sample_rate=None, block=None
+            patch=DEFAULT_PATCH,
+            output=output,
+            seconds=None,
+            input=None,
+            sample_rate=None,
+            block=None,
+            no_limit=False,
         )
     )
     _play_if_possible(DEFAULT_PATCH)
@@ -229,9 +241,9 @@ def _play_if_possible(patch_path: Path) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from patcher.audiofile import WRITABLE_FORMATS, write_audio
-    from patcher.engine import render
+    from patcher.audiofile import WRITABLE_FORMATS
     from patcher.patchfile import load
+    from patcher.render import render_to_file
 
     output: Path = args.output
     if output.suffix.lower() not in WRITABLE_FORMATS:
@@ -244,15 +256,17 @@ def _render(args: argparse.Namespace) -> int:
     if not _has_output(patch):
         print(f"patcher: warning: {args.patch} has no output node; the render is silent", file=sys.stderr)
     seconds = args.seconds or patch.settings.duration_s
-    audio = render(patch, seconds, args.sample_rate, args.block, show_progress=True)
-    sample_rate = args.sample_rate or patch.settings.sample_rate
     try:
-        write_audio(output, audio, sample_rate)
+        report = render_to_file(
+            patch, output, seconds, args.sample_rate, args.block, show_progress=True, limit=not args.no_limit
+        )
     except OSError as error:
         raise UserError(f"cannot write {output}: {error.strerror or error}") from None
     except RuntimeError as error:  # libsndfile's own errors (a full disk, say)
         raise UserError(f"cannot write {output}: {error}") from None
-    print(f"wrote {output} ({seconds:g} s, {sample_rate} Hz, peak {_dbfs(audio)})")
+    for warning in report.warnings:
+        print(f"patcher: warning: {warning}", file=sys.stderr)
+    print(f"wrote {output} ({seconds:g} s, {report.sample_rate} Hz, {report.peak_text()})")
     return 0
 
 
@@ -267,20 +281,16 @@ def _feed_input(patch: Patch, audio_path: Path) -> None:
         patch.set_param(node_id, "file", str(audio_path.resolve()))
 
 
-def _dbfs(audio: np.ndarray) -> str:
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return "silence" if peak == 0 else f"{20 * np.log10(peak):.1f} dBFS"
-
-
 def _play(args: argparse.Namespace) -> int:
     import time
 
     from patcher.patchfile import load
     from patcher.player import AudioDeviceError, Player, quiet_interpreter
 
-    patch = load(args.patch)
     if args.report is not None:
         _check_report_path(args.report)
+    _check_devices(args.device, args.input_device)  # before the patch: loading may take a while
+    patch = load(args.patch)
     if not _has_output(patch):
         print(f"patcher: warning: {args.patch} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
@@ -307,6 +317,16 @@ def _play(args: argparse.Namespace) -> int:
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
+
+
+def _check_devices(device: int | str | None, input_device: int | str | None) -> None:
+    """Refuse a missing device at once, as the stream would after the patch is compiled."""
+    from patcher.player import AudioDeviceError, find_devices
+
+    try:
+        find_devices(device, input_device)
+    except AudioDeviceError as error:
+        raise UserError(str(error)) from None
 
 
 def _has_output(patch: Patch) -> bool:

@@ -14,7 +14,6 @@ loop's delay can be as short as a few samples, whatever the block size.
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import networkx as nx
 import numpy as np
 
 from patcher.model import Patch, PatchError, relative_files
+from patcher.protection import all_finite, scrub
 from patcher.spec import Node
 
 Vertex = tuple[str, str]  # (node id, phase): phase is "node", "read" or "write"
@@ -162,9 +162,9 @@ class Step:
                 output.fill(0.0)
             return
         for output in self.outputs.values():
-            if not math.isfinite(output.sum()):
+            if not all_finite(output):
                 # As VCV Rack scrubs cables: silence instead of NaN, and a fresh start for the node.
-                np.nan_to_num(output, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                scrub(output)
                 node.nonfinite_blocks += 1
                 node.reset()
 

@@ -7,8 +7,6 @@ what is heard.
 from __future__ import annotations
 
 import collections
-import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +15,7 @@ import numpy as np
 
 from patcher.compiler import Schedule, compile_patch, resolved_params
 from patcher.model import Patch, PatchError
+from patcher.protection import all_finite, scrub
 from patcher.spec import Node, Ramp
 
 DECLICK_S = 0.003
@@ -105,8 +104,8 @@ class Engine:
                 if node.fault is not None:  # muted: not its last block, over and over
                     continue
                 stereo = node.stereo[:, :frames]
-                if not math.isfinite(stereo.sum()):  # a sink has no output port for its step to check
-                    np.nan_to_num(stereo, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                if not all_finite(stereo):  # a sink has no output port for its step to check
+                    scrub(stereo)
                     node.nonfinite_blocks += 1
                 mix += stereo
         if self.glide_next_block:
@@ -268,25 +267,3 @@ class Engine:
 
 def _params_of(patch: Patch) -> dict[str, dict[str, Any]]:
     return {node_id: resolved_params(node, patch.base_dir) for node_id, node in patch.nodes.items()}
-
-
-def render(
-    patch: Patch,
-    seconds: float | None = None,
-    sample_rate: int | None = None,
-    block_size: int | None = None,
-    show_progress: bool = False,
-) -> np.ndarray:
-    """Render a patch offline to a (frames, 2) float64 array."""
-    engine = Engine(patch, sample_rate, block_size)
-    seconds = patch.settings.duration_s if seconds is None else seconds
-    if not show_progress:
-        return engine.render(seconds)
-    from tqdm import tqdm
-
-    total = round(seconds * engine.sample_rate)
-    # tqdm shows nothing for renders shorter than its delay: a bar only where one helps.
-    with tqdm(
-        total=total, unit="frame", unit_scale=True, delay=1.0, file=sys.stderr, leave=False, disable=None
-    ) as bar:
-        return engine.render(seconds, bar.update)

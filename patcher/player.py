@@ -6,8 +6,9 @@ block boundary (param ramps and whole schedules, both prepared on the caller's t
 everything it reports (counts, loads, levels, faults) it writes into pre-allocated arrays and
 attributes that other threads read.
 
-Output protection is always on: NaN and infinity become silence, a runaway feedback loop is
-ducked and cleared, and a limiter with a hard ceiling keeps every sample within ±1.0.
+Output protection (``patcher.protection``) is always on: NaN and infinity become silence, a
+runaway feedback loop is ducked and cleared, and a limiter with a hard ceiling keeps every
+sample within ±1.0.
 
 With a safety buffer (``buffer_ms``, Pure Data's ``-audiobuf``), the engine instead runs in a
 thread of its own that computes blocks ahead into PortAudio's output FIFO (the blocking
@@ -32,15 +33,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from patcher.compiler import Group, Schedule
 from patcher.engine import Engine, ParamChange
 from patcher.model import Patch
+from patcher.protection import OutputProtection
 
 LOAD_HISTORY = 1 << 16
-CEILING = 0.99
-LIMITER_RELEASE_S = 0.2
-RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
-RECOVERY_S = 0.5
 MAX_BUFFER_MS = 1000.0
 T = TypeVar("T")
 TAP_SLOTS = 8  # node outputs a front end can watch at once (scopes)
@@ -107,69 +104,6 @@ class PlaybackReport:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
-
-
-class OutputProtection:
-    """NaN scrub, runaway-loop ducking and a ceiling limiter, in place on each output block."""
-
-    def __init__(self, sample_rate: int, block_size: int) -> None:
-        self.sample_rate = sample_rate
-        self.gain = 1.0
-        self.duck = 1.0
-        self.release = np.exp(-1.0 / (LIMITER_RELEASE_S * sample_rate))
-        self.recovery_step = 1.0 / (RECOVERY_S * sample_rate)
-        self.ramp = np.zeros(block_size)
-        self.steps = np.arange(1, block_size + 1, dtype=float)
-        self.nonfinite_blocks = 0
-        self.limited_blocks = 0
-        self.runaway_loops: list[Group] = []
-
-    def process(self, block: np.ndarray, schedule: Schedule) -> None:
-        frames = block.shape[1]
-        with np.errstate(invalid="ignore"):  # inf - inf: numpy would print from the audio thread
-            finite = np.isfinite(block.sum())
-        if not finite:
-            np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-            self.nonfinite_blocks += 1
-        self._catch_runaway(schedule)
-        if self.duck < 1.0:
-            self._apply_ramp(block, self.duck, min(1.0, self.duck + self.recovery_step * frames))
-            self.duck = min(1.0, self.duck + self.recovery_step * frames)
-        self._limit(block)
-
-    def _catch_runaway(self, schedule: Schedule) -> None:
-        for group in schedule.loops:
-            for buffer in group.loop_buffers:
-                if buffer.max() > RUNAWAY_LEVEL or buffer.min() < -RUNAWAY_LEVEL:
-                    if group not in self.runaway_loops:
-                        self.runaway_loops.append(group)
-                    for node in group.loop_nodes:
-                        node.reset()  # clear the delay lines: the loop starts from silence
-                    self.duck = 0.0
-                    break
-
-    def _limit(self, block: np.ndarray) -> None:
-        peak = max(float(block.max()), -float(block.min())) if block.size else 0.0
-        most = 1.0 if peak <= CEILING else CEILING / peak  # the gain that keeps this block in
-        if most < self.gain:  # attack at once: the whole block gets the lower gain
-            self.gain = most
-            block *= most
-            self.limited_blocks += 1
-        else:  # release smoothly towards unity, never above what this block allows
-            frames = block.shape[1]
-            released = min(1.0 - (1.0 - self.gain) * self.release**frames, most)
-            self._apply_ramp(block, self.gain, released)
-            self.gain = released
-        np.clip(block, -1.0, 1.0, out=block)  # the last word: never beyond ±1.0
-
-    def _apply_ramp(self, block: np.ndarray, start: float, end: float) -> None:
-        frames = block.shape[1]
-        if start == end == 1.0:
-            return
-        ramp = self.ramp[:frames]
-        np.multiply(self.steps[:frames], (end - start) / frames, out=ramp)
-        ramp += start
-        block *= ramp
 
 
 class Player:
@@ -359,11 +293,8 @@ class Player:
         Also frees what the audio thread replaced (call it now and then while playing)."""
         self.engine.release_retired()
         new = self.engine.take_reports()
-        loops = self.protection.runaway_loops
-        for group in loops[self._reported_loops :]:
-            path = " -> ".join([*group.node_ids, group.node_ids[0]])
-            new.append(f"runaway feedback in the loop {path}: output ducked and the loop cleared")
-        self._reported_loops = len(loops)
+        new += self.protection.loop_reports(self._reported_loops)
+        self._reported_loops = len(self.protection.runaway_loops)
         if self.stream is not None and not (self.has_input or self._said_no_input) and self.uses_live_input:
             self._said_no_input = True  # the stream's kind is fixed when it opens
             new.append(
@@ -541,6 +472,29 @@ def _ask_for_realtime_priority() -> bool:
     except (AttributeError, OSError):
         return False
     return True
+
+
+def find_devices(device: int | str | None, input_device: int | str | None = None) -> None:
+    """Raise AudioDeviceError, in the words a failed stream would use, when the output device
+    (or a named input device) does not exist: cheap, so commands ask before the slow work."""
+    try:
+        import sounddevice
+    except OSError as error:  # the PortAudio library itself is missing
+        raise AudioDeviceError(f"PortAudio is not installed ({error}); `make run` installs it") from None
+    wanted = [(device, "output")] + ([(input_device, "input")] if input_device is not None else [])
+    for which, kind in wanted:
+        try:
+            sounddevice.query_devices(which, kind)
+        except (sounddevice.PortAudioError, ValueError, OverflowError) as error:
+            if which is None:
+                raise AudioDeviceError(
+                    f"no audio {kind} device found; `patcher devices` lists them"
+                ) from None
+            name = "device" if kind == "output" else "input device"
+            reason = "" if isinstance(error, OverflowError) else f" ({error})"
+            raise AudioDeviceError(
+                f"{name} {which!r} does not exist{reason}; `patcher devices` lists them"
+            ) from None
 
 
 def _device_name(sounddevice: Any, device: Any) -> str:

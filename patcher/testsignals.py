@@ -266,7 +266,7 @@ def pedal_impulse_response(
                 patch.set_param(node_id, "gain_db", 0.0)
             elif node.type == "output":
                 patch.set_param(node_id, "level_db", 0.0)
-        audio = patcher.render(patch, frames / sample_rate, sample_rate=sample_rate)
+        audio = patcher.render(patch, frames / sample_rate, sample_rate=sample_rate, limit=False)
     return audio[:, 0] / float(impulse[0])
 
 

@@ -14,9 +14,9 @@ from scipy.signal import freqz, lfilter
 from nodes.filters import Filter
 from patcher import analysis
 from patcher.analysis import Probe, analyze, capture_patch
-from patcher.engine import render
 from patcher.model import Patch, PatchError, PortRef, Settings
 from patcher.patchfile import load
+from patcher.render import render
 
 RATE = 48000
 LEVEL_DBFS = -6.0

@@ -851,7 +851,7 @@ def test_a_broken_state_folder_is_a_warning_not_an_exception(tmp_path: Path, clo
 
 
 def test_save_as_in_another_folder_keeps_relative_files_found(tmp_path: Path, clock: Clock) -> None:
-    from patcher.engine import render
+    from patcher.render import render
 
     examples = Path(__file__).resolve().parent.parent / "patches"
     editor = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from patcher.engine import render
 from patcher.model import Patch, PatchError
 from patcher.patchfile import dumps, load, loads, save
+from patcher.render import render
 
 VALID = {
     "format": "patcher",

@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 
 import patcher
-from patcher.player import CEILING, OutputProtection, Player
+from patcher.player import Player
+from patcher.protection import CEILING, OutputProtection
 from tests.test_engine import dc_patch
 
 CLEAN = types.SimpleNamespace(output_underflow=False, input_overflow=False)

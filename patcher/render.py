@@ -1,0 +1,206 @@
+"""Offline renders that sound like a play: the engine's blocks through the output protection.
+
+``render`` returns the audio in memory (for scripts, notebooks and tests); ``render_to_file``
+streams it to a WAV or FLAC file block by block, so a render's memory does not grow with its
+length. Both report what the protection caught (a node that failed or made NaN, a runaway
+loop, how far the limiter pulled the output down), as ``patcher play`` does.
+``limit=False`` gives the engine's own output, unlimited (NaN is still scrubbed node by node).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from patcher.audiofile import FLOAT32_MAX
+from patcher.engine import Engine
+from patcher.model import Patch
+from patcher.protection import OutputProtection, all_finite, scrub
+
+#: An in-memory render larger than this is refused: ``render_to_file`` streams any length.
+MAX_IN_MEMORY_BYTES = 4 << 30
+
+
+@dataclass
+class RenderReport:
+    """What a render made and what the protection caught on the way."""
+
+    seconds: float
+    sample_rate: int
+    block_size: int
+    limited: bool
+    #: The largest |sample| written, and the largest before the limiter (equal when unlimited).
+    peak: float = 0.0
+    peak_before_limiter: float = 0.0
+    limited_blocks: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def peak_text(self) -> str:
+        """The peak in dBFS, and where the limiter acted, what it was before."""
+        if self.peak == 0.0:
+            return "silence"
+        text = f"peak {dbfs(self.peak):.1f} dBFS"
+        if self.limited_blocks:
+            text += f", limited from {dbfs(self.peak_before_limiter):+.1f} dBFS"
+        return text
+
+
+class Rendering(np.ndarray):
+    """A render: the (frames, 2) float64 array it always was, with its ``sample_rate`` and
+    ``report`` (what the protection caught) attached."""
+
+    sample_rate: int
+    report: RenderReport | None
+
+    def __new__(cls, audio: np.ndarray, report: RenderReport) -> Rendering:
+        rendering = np.asarray(audio).view(cls)
+        rendering.sample_rate = report.sample_rate
+        rendering.report = report
+        return rendering
+
+    def __array_finalize__(self, source: Any) -> None:
+        self.sample_rate = getattr(source, "sample_rate", 0)
+        self.report = getattr(source, "report", None)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [] if self.report is None else self.report.warnings
+
+
+def dbfs(peak: float) -> float:
+    return 20.0 * math.log10(peak)
+
+
+class _ProtectedBlocks:
+    """The engine's blocks, protected as a play protects them, and the reports as they come."""
+
+    def __init__(self, engine: Engine, report: RenderReport) -> None:
+        self.engine = engine
+        self.report = report
+        self.protection = OutputProtection(engine.sample_rate, engine.block_size) if report.limited else None
+        self.loops_reported = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        engine, report = self.engine, self.report
+        total = round(report.seconds * engine.sample_rate)
+        for start in range(0, total, engine.block_size):
+            block = engine.process_block(min(engine.block_size, total - start))
+            if self.protection is not None:
+                self.protection.process(block, engine.schedule)
+            elif not all_finite(block):  # two sinks' huge values may overflow their sum
+                scrub(block)
+            self._measure(block)
+            yield block.T
+
+    def _measure(self, block: np.ndarray) -> None:
+        peak = max(float(block.max()), -float(block.min())) if block.size else 0.0
+        report = self.report
+        report.peak = max(report.peak, peak)
+        protection = self.protection
+        report.peak_before_limiter = protection.peak_in if protection is not None else report.peak
+
+    def finish(self) -> RenderReport:
+        """Gather the warnings: nodes that failed or made NaN, runaway loops, unnamed NaN."""
+        report, protection = self.report, self.protection
+        report.warnings += self.engine.take_reports()
+        if protection is not None:
+            report.warnings += protection.loop_reports(0)
+            report.limited_blocks = protection.limited_blocks
+            if protection.nonfinite_blocks:
+                report.warnings.append("the output held NaN or infinity that no node was named for: silenced")
+        return report
+
+
+def render(
+    patch: Patch,
+    seconds: float | None = None,
+    sample_rate: int | None = None,
+    block_size: int | None = None,
+    show_progress: bool = False,
+    limit: bool = True,
+) -> Rendering:
+    """Render a patch offline to a (frames, 2) float64 array, protected as a play is (within
+    ±1.0, NaN silenced, runaway loops ducked) unless ``limit`` is False. What the protection
+    caught is in ``.report`` (and ``.warnings``). Raises ValueError for a render too large to
+    hold in memory: ``render_to_file`` streams any length."""
+    engine = Engine(patch, sample_rate, block_size)
+    seconds = patch.settings.duration_s if seconds is None else seconds
+    total = round(seconds * engine.sample_rate)
+    size = total * 2 * 8
+    if size > MAX_IN_MEMORY_BYTES:
+        raise ValueError(
+            f"rendering {seconds:g} s at {engine.sample_rate} Hz in memory takes {size / 2**30:.1f} GiB "
+            f"(the limit is {MAX_IN_MEMORY_BYTES / 2**30:g} GiB): render to a file instead "
+            "(patcher render, or patcher.render_to_file), which streams it"
+        )
+    report = RenderReport(seconds, engine.sample_rate, engine.block_size, limit)
+    blocks = _ProtectedBlocks(engine, report)
+    audio = np.empty((total, 2))
+    done = 0
+    with _progress(total, show_progress) as advance:
+        for block in blocks:
+            audio[done : done + len(block)] = block
+            done += len(block)
+            advance(len(block))
+    return Rendering(audio, blocks.finish())
+
+
+def render_to_file(
+    patch: Patch,
+    path: str | Path,
+    seconds: float | None = None,
+    sample_rate: int | None = None,
+    block_size: int | None = None,
+    show_progress: bool = False,
+    limit: bool = True,
+) -> RenderReport:
+    """Render a patch into a WAV (32-bit float) or FLAC (24-bit) file, block by block: the
+    file appears whole or not at all. Raises ValueError for a bad file name and OSError when
+    the file cannot be written (no room, no such folder)."""
+    from patcher.audiofile import AudioWriter
+
+    engine = Engine(patch, sample_rate, block_size)
+    seconds = patch.settings.duration_s if seconds is None else seconds
+    total = round(seconds * engine.sample_rate)
+    report = RenderReport(seconds, engine.sample_rate, engine.block_size, limit)
+    blocks = _ProtectedBlocks(engine, report)
+    with AudioWriter(path, engine.sample_rate, channels=2, frames=total) as writer:
+        with _progress(total, show_progress) as advance:
+            for block in blocks:
+                writer.write(block)
+                advance(len(block))
+        if not limit and report.peak > 1.0 and writer.clips:
+            report.warnings.append(
+                f"{Path(path).name}: FLAC holds samples within ±1.0: the peak of "
+                f"{dbfs(report.peak):+.1f} dBFS is clipped (a .wav file keeps it, as 32-bit float)"
+            )
+        elif report.peak > FLOAT32_MAX:
+            report.warnings.append(
+                f"{Path(path).name}: samples beyond 32-bit float's range ({FLOAT32_MAX:.3g}) are "
+                "written as its largest value"
+            )
+    return blocks.finish()
+
+
+@contextmanager
+def _progress(total: int, show: bool) -> Iterator[Callable[[int], Any]]:
+    """``advance(frames)``: a tqdm bar on stderr for renders long enough to need one (tqdm
+    shows nothing before its delay), or nothing."""
+    if not show:
+        yield _ignore
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="frame", unit_scale=True, delay=1.0, file=sys.stderr, leave=False) as bar:
+        yield bar.update
+
+
+def _ignore(_frames: int) -> None:
+    pass
