@@ -25,6 +25,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/edits.py
 	$(BIN)/python bench/realtime.py
 
 bench-realtime: setup

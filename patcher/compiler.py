@@ -14,8 +14,9 @@ loop's delay can be as short as a few samples, whatever the block size.
 from __future__ import annotations
 
 import functools
+import heapq
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,11 @@ def _input_vertex(cls: type[Node], node_id: str, port: str) -> Vertex:
     return (node_id, "read" if port in cls.READ_INPUTS else "write")
 
 
-def phase_graph(patch: Patch, node_ids: set[str] | None = None) -> nx.DiGraph:
-    """The graph the schedule follows: acyclic exactly when every loop passes a delay's tap."""
+def phase_graph(
+    patch: Patch, node_ids: set[str] | None = None, links: Iterable[Link] | None = None
+) -> nx.DiGraph:
+    """The graph the schedule follows: acyclic exactly when every loop passes a delay's tap.
+    Of ``node_ids`` only, if given (``links`` may narrow the links to look at)."""
     graph = nx.DiGraph()
     keep = set(patch.nodes) if node_ids is None else node_ids
     for node_id in keep:
@@ -70,7 +74,7 @@ def phase_graph(patch: Patch, node_ids: set[str] | None = None) -> nx.DiGraph:
             graph.add_edge((node_id, "read"), (node_id, "write"))
         else:
             graph.add_node((node_id, "node"))
-    for link in patch.links:
+    for link in patch.links if links is None else links:
         if link.source.node not in keep or link.target.node not in keep:
             continue
         source_cls = patch.nodes[link.source.node].spec
@@ -269,48 +273,50 @@ def compile_patch(
     block_size: int | None = None,
     reuse: Mapping[str, Node] | None = None,
     promised: Mapping[str, Mapping[str, Any]] | None = None,
+    pause: Callable[[], None] = lambda: None,
 ) -> Schedule:
     """Check ``patch`` and build its schedule; ``reuse`` keeps running nodes (live edits).
 
     ``promised`` holds each reused node's params (as :func:`resolved_params` gives them) as
     the changes already queued for the audio thread will leave them (its running params may
     not have them yet): what differs from those is prepared as a change, so a value set and
-    set back before a block boundary still ends as set back."""
+    set back before a block boundary still ends as set back. ``pause()`` is called between
+    nodes: a player beside a running audio callback makes way for it there."""
     problems = cycle_problems(patch)
     if problems:
         raise PatchError(problems)
     sample_rate = sample_rate or patch.settings.sample_rate
     block_size = block_size or patch.settings.block_size
-    graph = node_graph(patch)
-    live = _live_nodes(patch, graph)
+    into = links_by_target(patch)
+    live = _upstream((node_id for node_id, node in patch.nodes.items() if node.spec.IS_SINK), into)
+    live_in_order = [node_id for node_id in patch.nodes if node_id in live]  # sets' order varies
     changes: list[tuple[Node, str, Any, Any]] = []
-    nodes = {
-        node_id: _instantiate(patch, node_id, sample_rate, block_size, reuse or {}, promised or {}, changes)
-        for node_id in live
-    }
+    nodes = {}
+    for node_id in live_in_order:
+        pause()
+        nodes[node_id] = _instantiate(
+            patch, node_id, sample_rate, block_size, reuse or {}, promised or {}, changes
+        )
     outputs = {
         (node_id, port): np.zeros(block_size)
-        for node_id in live
+        for node_id in live_in_order
         for port in patch.nodes[node_id].spec.OUTPUTS
     }
-    into = links_by_target(patch)
     linked = {node_id: frozenset(ln.target.port for ln in into.get(node_id, ())) for node_id in nodes}
     for node_id, node in nodes.items():
         if not (reuse and reuse.get(node_id) is node):  # a new node: nobody runs it yet
             node.linked = linked[node_id]
-    groups = _groups(patch, graph.subgraph(live), nodes, outputs, block_size, into)
+    groups = _groups(patch, live_in_order, nodes, outputs, block_size, into, pause)
     pruned = sorted(set(patch.nodes) - live)
     sinks = [node for node in nodes.values() if hasattr(node, "stereo")]
-    heard = _heard(patch, graph, nodes)
+    heard = _heard(patch, nodes, into)
     return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks, changes, linked, heard)
 
 
-def _heard(patch: Patch, graph: nx.DiGraph, nodes: dict[str, Node]) -> Sound:
+def _heard(patch: Patch, nodes: dict[str, Node], into: Mapping[str, list[Link]]) -> Sound:
     """What reaches the output nodes: those nodes (each running instance) and their links."""
-    ids = {node_id for node_id, node in nodes.items() if hasattr(node, "stereo")}
-    for node_id in list(ids):
-        ids |= nx.ancestors(graph, node_id)
-    links = frozenset(link for link in patch.links if link.target.node in ids)
+    ids = _upstream((node_id for node_id, node in nodes.items() if hasattr(node, "stereo")), into)
+    links = frozenset(link for node_id in ids for link in into.get(node_id, ()))
     return Sound(frozenset(nodes[node_id] for node_id in ids), links)
 
 
@@ -322,12 +328,16 @@ def links_by_target(patch: Patch) -> dict[str, list[Link]]:
     return into
 
 
-def _live_nodes(patch: Patch, graph: nx.DiGraph) -> set[str]:
-    sinks = [node_id for node_id, node in patch.nodes.items() if node.spec.IS_SINK]
-    live = set(sinks)
-    for sink in sinks:
-        live |= nx.ancestors(graph, sink)
-    return live
+def _upstream(starts: Iterable[str], into: Mapping[str, list[Link]]) -> set[str]:
+    """``starts`` and every node with a path to one of them."""
+    found = set(starts)
+    stack = list(found)
+    while stack:
+        for link in into.get(stack.pop(), ()):
+            if link.source.node not in found:
+                found.add(link.source.node)
+                stack.append(link.source.node)
+    return found
 
 
 def _instantiate(
@@ -377,25 +387,36 @@ def _call_node(node_id: str, type_name: str, method: Any, *args: Any) -> Any:
 
 def _groups(
     patch: Patch,
-    graph: nx.DiGraph,
+    live: list[str],
     nodes: dict[str, Node],
     outputs: dict[tuple[str, str], np.ndarray],
     block_size: int,
     into: Mapping[str, list[Link]],
+    pause: Callable[[], None],
 ) -> list[Group]:
     silence = np.zeros(block_size)
     silence.flags.writeable = False
-    condensed = nx.condensation(graph)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(live)
+    graph.add_edges_from(
+        (link.source.node, node_id)
+        for node_id in live
+        for link in into.get(node_id, ())
+        if link.source.node in nodes
+    )
     groups = []
-    for component_index in nx.lexicographical_topological_sort(
-        condensed, key=lambda c: min(condensed.nodes[c]["members"])
-    ):
-        members = condensed.nodes[component_index]["members"]
-        is_loop = len(members) > 1 or any(graph.has_edge(m, m) for m in members)
+    for members in _components_in_order(graph):
+        pause()
+        is_loop = len(members) > 1 or graph.has_edge(members[0], members[0])
         if is_loop:
-            order = list(nx.lexicographical_topological_sort(phase_graph(patch, set(members)), key=str))
+            inside = [
+                link for node_id in members for link in into.get(node_id, ()) if link.source.node in members
+            ]
+            order = list(
+                nx.lexicographical_topological_sort(phase_graph(patch, set(members), inside), key=str)
+            )
         else:
-            order = [(next(iter(members)), "node")]
+            order = [(members[0], "node")]
         steps = [
             _step(patch, node_id, phase, nodes, outputs, block_size, silence, into.get(node_id, []))
             for node_id, phase in order
@@ -407,6 +428,31 @@ def _groups(
         ]
         groups.append(Group(steps, loop_nodes, node_ids, loop_buffers))
     return groups
+
+
+def _components_in_order(graph: nx.DiGraph) -> Iterator[list[str]]:
+    """The strongly connected components (a node, or a loop), each sorted, in topological
+    order of the graph they condense to, ties broken by their first node id: Kahn's algorithm
+    with a heap, as ``nx.lexicographical_topological_sort`` on ``nx.condensation`` would give,
+    without its per-lookup views (they cost most of a compile)."""
+    components = [sorted(component) for component in nx.strongly_connected_components(graph)]
+    index = {node_id: number for number, component in enumerate(components) for node_id in component}
+    successors: list[set[int]] = [set() for _ in components]
+    waiting = [0] * len(components)
+    for source, target in graph.edges:
+        before, after = index[source], index[target]
+        if before != after and after not in successors[before]:
+            successors[before].add(after)
+            waiting[after] += 1
+    ready = [(component[0], number) for number, component in enumerate(components) if not waiting[number]]
+    heapq.heapify(ready)
+    while ready:
+        _first, number = heapq.heappop(ready)
+        yield components[number]
+        for after in successors[number]:
+            waiting[after] -= 1
+            if not waiting[after]:
+                heapq.heappush(ready, (components[after][0], after))
 
 
 def _step(

@@ -197,11 +197,17 @@ class Engine:
     def set_param(self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S) -> None:
         self.apply(self.prepare_param_change(node_id, name, value, ramp_s))
 
-    def prepare_patch(self, patch: Patch) -> Schedule:
-        """Compile an edited patch, keeping the state of nodes that survive (raises PatchError)."""
+    def prepare_patch(self, patch: Patch, pause: Callable[[], None] = lambda: None) -> Schedule:
+        """Compile an edited patch, keeping the state of nodes that survive (raises PatchError);
+        ``pause()`` is called between nodes (to make way for an audio callback)."""
         self.release_retired()
         schedule = compile_patch(
-            patch, self.sample_rate, self.block_size, reuse=self.latest.nodes, promised=self.promised
+            patch,
+            self.sample_rate,
+            self.block_size,
+            reuse=self.latest.nodes,
+            promised=self.promised,
+            pause=pause,
         )
         heard = schedule.heard
         changed = any(node in heard.nodes for node, *_ in schedule.changes)

@@ -42,6 +42,8 @@ MAX_BUFFER_MS = 1000.0
 T = TypeVar("T")
 TAP_SLOTS = 8  # node outputs a front end can watch at once (scopes)
 REALTIME_PRIORITY = 1  # SCHED_FIFO, for the buffered engine thread: JACK's clients run at 5+
+MAKE_WAY_POLL_S = 0.0001
+MAKE_WAY_LIMIT_S = 0.05  # a block never takes this long; a stuck flag must not stall an edit
 
 
 def quiet_interpreter() -> None:
@@ -166,6 +168,8 @@ class Player:
         #: Whether the stream reads the sound card's input (decided when it starts).
         self.has_input = False
         self._said_no_input = False
+        #: True while the audio thread computes a block (``make_way`` waits for it to end).
+        self._in_block = False
 
     # -- control (any thread but the audio thread) ------------------------------------------
     @property
@@ -254,8 +258,19 @@ class Player:
         self.commands.append(self.engine.prepare_param_change(node_id, name, value))
 
     def update_patch(self, patch: Patch) -> None:
-        """Compile here (raises PatchError, leaving playback untouched); swap at a block boundary."""
-        self.commands.append(self.engine.prepare_patch(patch))
+        """Compile here (raises PatchError, leaving playback untouched); swap at a block boundary.
+        The compile makes way for the audio thread whenever it computes a block."""
+        self.commands.append(self.engine.prepare_patch(patch, pause=self.make_way))
+
+    def make_way(self) -> None:
+        """Wait while the audio thread computes a block. Python runs one thread at a time, and
+        two threads that both want to run share it about equally: a compile beside a callback
+        would halve the callback's speed, and a callback at half its budget would then miss its
+        deadline. Work off the audio thread calls this between small steps, so that the
+        callback, once it has the interpreter, keeps it until its block is done."""
+        deadline = time.perf_counter() + MAKE_WAY_LIMIT_S
+        while self._in_block and time.perf_counter() < deadline:
+            time.sleep(MAKE_WAY_POLL_S)
 
     def tap(self, node_id: str, port: str) -> np.ndarray | None:
         """A copy of the latest whole block of a node's output, for scopes; the first call
@@ -349,6 +364,7 @@ class Player:
         self, indata: np.ndarray | None, outdata: np.ndarray, frames: int, underflow: bool, overflow: bool
     ) -> None:
         started = time.perf_counter()
+        self._in_block = True
         try:
             self.underruns += bool(underflow)
             self.overruns += bool(overflow)
@@ -367,6 +383,7 @@ class Player:
             outdata.fill(0.0)
             self.callback_errors += 1
             self.last_error = error
+        self._in_block = False
         self.loads[self.callbacks % LOAD_HISTORY] = (
             (time.perf_counter() - started) * self.engine.sample_rate / frames
         )
@@ -401,7 +418,7 @@ class Player:
         silence), as does an underflow the host API reports."""
         stream, block = self.stream, self.engine.block_size
         live = self.has_input
-        self.realtime_priority = _ask_for_realtime_priority()
+        self.realtime_priority = ask_for_realtime_priority()
         try:
             self.fifo_frames = fifo_frames = self._fifo_frames(stream)
             self.started_at = time.perf_counter()
@@ -463,7 +480,7 @@ def read_consistently(sequence: Callable[[], float], read: Callable[[], T]) -> T
     return None
 
 
-def _ask_for_realtime_priority() -> bool:
+def ask_for_realtime_priority() -> bool:
     """Move the calling thread to the lowest real-time priority, where the system allows it
     (root, or an rtprio limit): above every ordinary thread, below JACK's and the device's own.
     It spends its time blocked on the FIFO, so it cannot starve the machine."""

@@ -215,7 +215,11 @@ class Node:
     @classmethod
     def input_ports(cls) -> tuple[str, ...]:
         """Signal inputs, then one port per modulatable param."""
-        return cls.INPUTS + tuple(n for n, p in cls.PARAMS.items() if p.modulatable)
+        ports = cls.__dict__.get("_input_ports")
+        if ports is None:  # asked for every node of every compile: made once per class
+            ports = cls.INPUTS + tuple(n for n, p in cls.PARAMS.items() if p.modulatable)
+            cls._input_ports = ports
+        return ports
 
     @classmethod
     def to_json(cls) -> dict[str, Any]:
@@ -296,4 +300,5 @@ def registry() -> dict[str, type[Node]]:
 
 
 def node_class(type_name: str) -> type[Node] | None:
-    return registry().get(type_name)
+    # Asked for every node of every patch loaded or compiled: no copy of the registry.
+    return _REGISTRY.get(type_name) or registry().get(type_name)
