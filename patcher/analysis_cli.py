@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from patcher.text import PATH_LIMIT, excerpt, safe_lines
+
 LEVEL_RANGE_DBFS = (-80.0, 12.0)
 
 
@@ -121,16 +123,18 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.beside and args.capture is None:
         raise UserError("--beside places a capture beside the chain: use it with --capture OUT.json")
     if args.capture is not None and not args.capture.resolve().parent.is_dir():
-        raise UserError(f"cannot write {args.capture}: folder {args.capture.parent} does not exist")
+        capture, folder = excerpt(args.capture, PATH_LIMIT), excerpt(args.capture.parent, PATH_LIMIT)
+        raise UserError(f"cannot write {capture}: folder {folder} does not exist")
     patch = load(args.patch)
     material, material_name = None, "test material"
     if args.material is not None:
+        shown = excerpt(args.material, PATH_LIMIT)
         if not args.material.is_file():
-            raise UserError(f"--input {args.material}: no such file")
+            raise UserError(f"--input {shown}: no such file")
         try:
             material = read_material(args.material, patch.settings.sample_rate)
         except OSError as error:
-            raise UserError(f"--input {args.material}: {error}") from None
+            raise UserError(f"--input {shown}: {error}") from None
         material_name = str(args.material)
     analysis = analyze(
         patch,
@@ -164,8 +168,10 @@ def run_analyze(args: argparse.Namespace) -> int:
         figures["files"] = [str(path) for path in written]
         print(json.dumps(figures, indent=2))
     else:
-        print(summary_text(analysis), end="")
-    print(f"wrote the report to {report_dir}/ ({', '.join(path.name for path in written)})", file=notes)
+        print("\n".join(safe_lines(summary_text(analysis))), end="")  # it names the patch and ports
+    files = ", ".join(excerpt(path.name) for path in written)
+    print(f"wrote the report to {excerpt(report_dir, PATH_LIMIT)}/ ({files})", file=notes)
     if args.capture is not None:
-        print(f"wrote {args.capture} and {args.capture.stem}-ir.wav beside it", file=notes)
+        capture, stem = excerpt(args.capture, PATH_LIMIT), excerpt(args.capture.stem)
+        print(f"wrote {capture} and {stem}-ir.wav beside it", file=notes)
     return 0

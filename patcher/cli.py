@@ -11,10 +11,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from patcher.model import Patch, PatchError
+from patcher.text import PATH_LIMIT, excerpt, first_few, paragraph, quote, safe_lines
 
 EXIT_USER_ERROR = 1
 MAX_SECONDS = 3600.0  # as a patch's duration_s
@@ -23,7 +25,7 @@ DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.js
 
 
 class UserError(Exception):
-    """A mistake the user can fix; its message is printed as it is."""
+    """A mistake the user can fix; its message is printed line by line, each made visible and short."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,12 +45,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> None:
-    lines = message.splitlines() or [message]
-    for line in lines:
-        print(
-            f"patcher: error: {line.strip()}" if line is lines[0] else f"patcher:   {line.strip()}",
-            file=sys.stderr,
-        )
+    """Print ``message`` on stderr, its lines made visible and short: it may quote a file name
+    or an OS error that nobody escaped."""
+    lines = safe_lines(message.strip())
+    print(f"patcher: error: {lines[0].strip()}", file=sys.stderr)
+    for line in lines[1:]:
+        print(f"patcher:   {line.strip()}", file=sys.stderr)
+
+
+def _print_lines(text: str, stream: TextIO | None = None) -> None:
+    """Print text that may name user data (node ids in a report, a warning), line by line."""
+    for line in safe_lines(text):
+        print(line, file=stream or sys.stdout)
+
+
+def _shown(path: Path | str) -> str:
+    """A file name from the command line as messages print it (it may hold escape sequences)."""
+    return excerpt(path, PATH_LIMIT)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,9 +141,9 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not a number") from None
     if not np.isfinite(value) or not 0 < value <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds in (0, {MAX_SECONDS:g}]")
+        raise argparse.ArgumentTypeError(f"{quote(text)} must be a number of seconds in (0, {MAX_SECONDS:g}]")
     return value
 
 
@@ -140,7 +153,7 @@ def _buffer_ms(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not a number") from None
     try:
         return check_buffer_ms(value)
     except ValueError as error:
@@ -152,7 +165,7 @@ def _int_in(low: int, high: int):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{quote(text)} is not a whole number") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range [{low}, {high}]")
         return value
@@ -237,7 +250,7 @@ def _play_if_possible(patch_path: Path) -> None:
         time.sleep(patch.settings.duration_s)
     finally:
         player.stop()
-    print(player.report().text())
+    _print_lines(player.report().text())
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -247,35 +260,36 @@ def _render(args: argparse.Namespace) -> int:
 
     output: Path = args.output
     if output.suffix.lower() not in WRITABLE_FORMATS:
-        raise UserError(f"cannot write {output}: the output must end in .wav or .flac")
+        raise UserError(f"cannot write {_shown(output)}: the output must end in .wav or .flac")
     if not output.parent.is_dir():
-        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+        raise UserError(f"cannot write {_shown(output)}: folder {_shown(output.parent)} does not exist")
     patch = load(args.patch)
     if args.input is not None:
         _feed_input(patch, args.input)
     if not _has_output(patch):
-        print(f"patcher: warning: {args.patch} has no output node; the render is silent", file=sys.stderr)
+        warning = f"{_shown(args.patch)} has no output node; the render is silent"
+        print(f"patcher: warning: {warning}", file=sys.stderr)
     seconds = args.seconds or patch.settings.duration_s
     try:
         report = render_to_file(
             patch, output, seconds, args.sample_rate, args.block, show_progress=True, limit=not args.no_limit
         )
     except OSError as error:
-        raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+        raise UserError(f"cannot write {_shown(output)}: {error.strerror or error}") from None
     except RuntimeError as error:  # libsndfile's own errors (a full disk, say)
-        raise UserError(f"cannot write {output}: {error}") from None
+        raise UserError(f"cannot write {_shown(output)}: {error}") from None
     for warning in report.warnings:
-        print(f"patcher: warning: {warning}", file=sys.stderr)
-    print(f"wrote {output} ({seconds:g} s, {report.sample_rate} Hz, {report.peak_text()})")
+        _print_lines(f"patcher: warning: {warning}", sys.stderr)
+    print(f"wrote {_shown(output)} ({seconds:g} s, {report.sample_rate} Hz, {report.peak_text()})")
     return 0
 
 
 def _feed_input(patch: Patch, audio_path: Path) -> None:
     inputs = [node_id for node_id, node in patch.nodes.items() if node.type == "input"]
     if not inputs:
-        raise UserError(f"--input {audio_path}: the patch has no input node to play it through")
+        raise UserError(f"--input {_shown(audio_path)}: the patch has no input node to play it through")
     if not audio_path.is_file():
-        raise UserError(f"--input {audio_path}: no such file")
+        raise UserError(f"--input {_shown(audio_path)}: no such file")
     for node_id in inputs:  # offline, a live input plays the file too
         patch.set_param(node_id, "source", "file")
         patch.set_param(node_id, "file", str(audio_path.resolve()))
@@ -292,14 +306,15 @@ def _play(args: argparse.Namespace) -> int:
     _check_devices(args.device, args.input_device)  # before the patch: loading may take a while
     patch = load(args.patch)
     if not _has_output(patch):
-        print(f"patcher: warning: {args.patch} has no output node; it plays silence", file=sys.stderr)
+        print(f"patcher: warning: {_shown(args.patch)} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
     quiet_interpreter()
     try:
         player.start()
     except AudioDeviceError as error:
         raise UserError(str(error)) from None
-    print(f"playing {args.patch} on {player.device_name}" + ("" if args.seconds else " (Ctrl+C stops)"))
+    until = "" if args.seconds else " (Ctrl+C stops)"
+    print(f"playing {_shown(args.patch)} on {player.device_name}{until}")
     try:
         # A safety buffer is measured before the engine feeds it: --seconds count from then.
         player.playing.wait(timeout=5.0 + 3.0 * args.buffer / 1000.0)
@@ -307,13 +322,13 @@ def _play(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
             for warning in player.warnings():
-                print(f"patcher: warning: {warning}", file=sys.stderr)
+                _print_lines(f"patcher: warning: {warning}", sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
         player.stop()
     report = player.report()
-    print(report.text())
+    _print_lines(report.text())
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
@@ -339,12 +354,12 @@ def _check_report_path(path: Path) -> None:
     import tempfile
 
     if path.is_dir() or not path.parent.is_dir():
-        raise UserError(f"cannot write the report to {path}: give a file in an existing folder")
+        raise UserError(f"cannot write the report to {_shown(path)}: give a file in an existing folder")
     try:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
             pass
     except OSError as error:
-        raise UserError(f"cannot write the report to {path}: {error.strerror or error}") from None
+        raise UserError(f"cannot write the report to {_shown(path)}: {error.strerror or error}") from None
 
 
 def _write_report(path: Path, text: str) -> None:
@@ -355,7 +370,7 @@ def _write_report(path: Path, text: str) -> None:
         with atomic_path(path) as temporary:
             temporary.write_text(text)
     except OSError as error:
-        raise UserError(f"cannot write the report to {path}: {error.strerror or error}") from None
+        raise UserError(f"cannot write the report to {_shown(path)}: {error.strerror or error}") from None
 
 
 def _edit(args: argparse.Namespace) -> int:
@@ -383,12 +398,12 @@ def _check(args: argparse.Namespace) -> int:
 
     patch = load(args.patch)
     schedule = compile_patch(patch)
-    print(f"{args.patch}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
+    print(f"{_shown(args.patch)}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
     if schedule.pruned:
-        print(f"not heard (no path to an output): {', '.join(schedule.pruned)}")
-    if patch.description:
+        print(f"not heard (no path to an output): {first_few(schedule.pruned)}")
+    if patch.description:  # a shared patch's text: printed as written, but never obeyed
         print()
-        print(patch.description)
+        print(paragraph(patch.description))
     return 0
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from patcher.model import Link, Patch, PatchError, relative_files
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node
+from patcher.text import excerpt, quote
 
 Vertex = tuple[str, str]  # (node id, phase): phase is "node", "read" or "write"
 
@@ -87,7 +88,7 @@ def phase_graph(
 
 
 def cycle_problems(patch: Patch) -> list[str]:
-    """One message per delay-free feedback loop, naming its path."""
+    """One message per delay-free feedback loop, naming its path and why it has no delay."""
     graph = phase_graph(patch)
     problems = []
     for component in nx.strongly_connected_components(graph):
@@ -96,11 +97,48 @@ def cycle_problems(patch: Patch) -> list[str]:
             continue
         cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
         path = _node_path([edge[0] for edge in cycle] + [cycle[0][0]])
-        problems.append(
-            f"delay-free feedback loop {' -> '.join(path)}: a loop must pass through a "
-            "delay's 'tap' output (a delay's 'out' includes its dry input)"
-        )
+        problems.append(f"delay-free feedback loop {_loop_text(path)}: {_why_no_delay(patch, cycle)}")
     return problems
+
+
+def _why_no_delay(patch: Patch, cycle: list[tuple[Vertex, Vertex]]) -> str:
+    """A loop that comes back into a port a delay reads before making its tap (``time_ms``)
+    does pass through that tap, and still has no delay in it: say so, not "use the tap"."""
+    for source, (node_id, phase) in cycle:
+        if phase != "read":
+            continue
+        cls = patch.nodes[node_id].spec
+        port = _port_entered(patch, source, node_id, cls.READ_INPUTS)
+        other_inputs = [name for name in cls.input_ports() if name not in cls.READ_INPUTS]
+        return (
+            f"{cls.TYPE} {quote(node_id)} needs its {port!r} before it can make its "
+            f"{_either(cls.READ_OUTPUTS)}, so a loop into {port!r} must pass through another "
+            f"{cls.TYPE}, entering by {_either(other_inputs)} and leaving by {_either(cls.READ_OUTPUTS)}"
+        )
+    return "a loop must pass through a delay's 'tap' output (a delay's 'out' includes its dry input)"
+
+
+def _port_entered(patch: Patch, source: Vertex, node_id: str, ports: tuple[str, ...]) -> str:
+    """Which of ``ports`` of ``node_id`` a link from the vertex ``source`` goes into."""
+    for link in patch.links_into(node_id):
+        source_cls = patch.nodes[link.source.node].spec
+        from_source = _output_vertex(source_cls, link.source.node, link.source.port) == source
+        if from_source and link.target.port in ports:
+            return link.target.port
+    raise AssertionError(f"no link from {source} into {ports} of {node_id!r}")
+
+
+def _either(names: list[str] | tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+
+
+def _loop_text(path: list[str], shown: int = 6) -> str:
+    """``a -> b -> a``; a long loop shows its first nodes and how many there are in all."""
+    if len(path) <= shown + 1:
+        return " -> ".join(excerpt(node_id, 30) for node_id in path)
+    start = " -> ".join(excerpt(node_id, 30) for node_id in path[:shown])
+    return f"{start} -> … ({len(path) - 1} nodes in all) -> {excerpt(path[-1], 30)}"
 
 
 def _node_path(vertices: list[Vertex]) -> list[str]:

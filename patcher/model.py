@@ -17,14 +17,21 @@ from pathlib import Path
 from typing import Any, SupportsIndex
 
 from patcher.spec import Node, node_class, registry
+from patcher.text import PATH_LIMIT, excerpt, quote
 
 FORMAT_NAME = "patcher"
 FORMAT_VERSION = 1
 NODE_ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+#: How many problems a message lists; the rest are counted (20,000 bad nodes are one screen).
+PROBLEMS_SHOWN = 20
+#: The longest a problem is shown (one naming an OS error's path may hold anything).
+PROBLEM_LIMIT = 400
 
 
 class PatchError(ValueError):
-    """A patch is not valid. ``problems`` lists every problem, each naming its culprit."""
+    """A patch is not valid. ``problems`` lists every problem, each naming its culprit; the
+    message shows the first :data:`PROBLEMS_SHOWN`, each one visible and at most a line long
+    (a problem may hold text nobody quoted, such as an OS error naming a path)."""
 
     def __init__(self, problems: str | Iterable[str], source: str | None = None) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
@@ -32,11 +39,14 @@ class PatchError(ValueError):
         super().__init__(self.message())
 
     def message(self) -> str:
-        prefix = f"{self.source}: " if self.source else ""
+        prefix = f"{excerpt(self.source, PATH_LIMIT)}: " if self.source else ""
+        shown = [excerpt(problem, PROBLEM_LIMIT) for problem in self.problems[:PROBLEMS_SHOWN]]
         if len(self.problems) == 1:
-            return prefix + self.problems[0]
+            return prefix + shown[0]
         lines = [f"{prefix}{len(self.problems)} problems:"]
-        lines += [f"  - {problem}" for problem in self.problems]
+        lines += [f"  - {problem}" for problem in shown]
+        if len(self.problems) > PROBLEMS_SHOWN:
+            lines.append(f"  … and {len(self.problems) - PROBLEMS_SHOWN} more problems")
         return "\n".join(lines)
 
 
@@ -63,7 +73,7 @@ class PortRef:
     def parse(cls, text: str) -> PortRef:
         node, dot, port = text.rpartition(".")
         if not dot or not node or not port:
-            raise ValueError(f"{text!r} is not of the form node.port")
+            raise ValueError(f"{quote(text)} is not of the form node.port")
         return cls(node, port)
 
     def __str__(self) -> str:
@@ -176,14 +186,14 @@ class Patch:
         """Add a node of ``type_name`` and return its id (``type1``, ``type2`` ... if not given)."""
         cls = node_class(type_name)
         if cls is None:
-            raise PatchError(f"unknown node type {type_name!r}; known: {', '.join(sorted(registry()))}")
+            raise PatchError(f"unknown node type {quote(type_name)}; known: {', '.join(sorted(registry()))}")
         node_id = node_id or self.fresh_id(type_name)
         if not NODE_ID_PATTERN.fullmatch(node_id):
             raise PatchError(
-                f"node id {node_id!r} must start with a letter and hold only letters, digits, _ or -"
+                f"node id {quote(node_id)} must start with a letter and hold only letters, digits, _ or -"
             )
         if node_id in self.nodes:
-            raise PatchError(f"node id {node_id!r} is already used")
+            raise PatchError(f"node id {quote(node_id)} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}
         self.nodes[node_id] = NodeData(node_id, type_name, values, (float(position[0]), float(position[1])))
         for name, value in params.items():
@@ -206,10 +216,11 @@ class Patch:
         param = node.spec.PARAMS.get(name)
         if param is None:
             known = ", ".join(node.spec.PARAMS) or "none"
-            raise PatchError(f"node {node_id!r} ({node.type}): unknown param {name!r}; params: {known}")
+            where = f"node {quote(node_id)} ({node.type})"
+            raise PatchError(f"{where}: unknown param {quote(name)}; params: {known}")
         problem = param.check(value)
         if problem:
-            raise PatchError(f"node {node_id!r} ({node.type}): param {name!r}: {problem}")
+            raise PatchError(f"node {quote(node_id)} ({node.type}): param {quote(name)}: {problem}")
         node.params[name] = param.coerce(value)
 
     def connect(self, source: str, target: str) -> Link:
@@ -224,7 +235,7 @@ class Patch:
     def disconnect(self, source: str, target: str) -> None:
         link = Link(PortRef.parse(source), PortRef.parse(target))
         if link not in self.links:
-            raise PatchError(f"link {link} does not exist")
+            raise PatchError(f"link {link_text(link)} does not exist")
         self.links.remove(link)
 
     def remove_node(self, node_id: str) -> None:
@@ -236,7 +247,7 @@ class Patch:
         try:
             return self.nodes[node_id]
         except KeyError:
-            raise PatchError(f"no node with id {node_id!r}") from None
+            raise PatchError(f"no node with id {quote(node_id)}") from None
 
     def links_into(self, node_id: str) -> list[Link]:
         return [ln for ln in self.links if ln.target.node == node_id]
@@ -267,13 +278,18 @@ def relative_files(spec: Any, params: Mapping[str, Any]) -> Iterator[tuple[str, 
             yield name, value
 
 
+def link_text(link: Link) -> str:
+    """``a.out -> b.in`` for a message: each end visible and short (ids may be anything)."""
+    return f"{excerpt(link.source)} -> {excerpt(link.target)}"
+
+
 def link_problem(patch: Patch, link: Link) -> str | None:
     """Why ``link`` cannot exist in ``patch`` (ports and direction only), or None."""
     problems = []
     for end, ref in (("source", link.source), ("target", link.target)):
         node = patch.nodes.get(ref.node)
         if node is None:
-            problems.append(f"its {end} node {ref.node!r} does not exist")
+            problems.append(f"its {end} node {quote(ref.node)} does not exist")
             continue
         cls = node_class(node.type)
         if cls is None:
@@ -284,13 +300,13 @@ def link_problem(patch: Patch, link: Link) -> str | None:
             continue
         if ref.port in other:
             kind = "an input" if end == "source" else "an output"
-            problems.append(f"{ref} is {kind}; a link goes from an output to an input")
+            problems.append(f"{excerpt(ref)} is {kind}; a link goes from an output to an input")
         else:
             listed = ", ".join(wanted) or "none"
             noun = "outputs" if end == "source" else "inputs"
-            problems.append(f"{node.type} {ref.node!r} has no port {ref.port!r} ({noun}: {listed})")
+            problems.append(f"{node.type} {quote(ref.node)} has no port {quote(ref.port)} ({noun}: {listed})")
     if not problems and link in patch.links:
         problems.append("it is already linked")
     if problems:
-        return f"link {link}: " + "; ".join(problems)
+        return f"link {link_text(link)}: " + "; ".join(problems)
     return None

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from patcher.model import (
     link_problem,
 )
 from patcher.spec import node_class, registry
+from patcher.text import PATH_LIMIT, excerpt, quote
 
 TOP_LEVEL_KEYS = {"format", "version", "description", "settings", "nodes", "links"}
 NODE_KEYS = {"id", "type", "params", "position"}
@@ -46,26 +49,33 @@ NODE_KEYS = {"id", "type", "params", "position"}
 def load(path: str | Path) -> Patch:
     """Read and validate a patch file; raise :class:`PatchError` listing every problem."""
     path = Path(path)
+    shown = excerpt(path, PATH_LIMIT)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PatchError(f"no such patch file: {path}") from None
+        raise PatchError(f"no such patch file: {shown}") from None
     except IsADirectoryError:
-        raise PatchError(f"{path} is a folder, not a patch file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PatchError(f"cannot read {path}: {error}") from None
+        raise PatchError(f"{shown} is a folder, not a patch file") from None
+    except OSError as error:
+        raise PatchError(f"cannot read {shown}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise PatchError(f"cannot read {shown}: {error}") from None
     return loads(text, source=str(path), base_dir=path.resolve().parent)
 
 
 def loads(text: str, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
-    """Parse and validate patch JSON text."""
+    """Parse and validate patch JSON text (a UTF-8 byte order mark before it is skipped, as
+    editors on Windows write one and most JSON tools accept it)."""
+    text = text.removeprefix("\ufeff")
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_int=_whole_number)
     except json.JSONDecodeError as error:
         problem = f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         raise PatchError(problem, source) from None
     except RecursionError:
         raise PatchError("the JSON is nested too deeply to be a patch", source) from None
+    except _TooManyDigits as error:
+        raise PatchError(_too_many_digits(text, error.digits), source) from None
     except ValueError as error:
         raise PatchError(str(error), source) from None
     return from_dict(document, source, base_dir)
@@ -75,21 +85,51 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number a patch may hold (use a finite value)")
 
 
+class _TooManyDigits(ValueError):
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits)
+        self.digits = digits
+
+
+def _whole_number(text: str) -> int:
+    """A JSON integer; one longer than Python will convert (4300 digits by default, against
+    quadratic-time denial of service) is a patch problem, not Python's advice to raise it."""
+    limit = sys.get_int_max_str_digits()
+    digits = len(text) - text.startswith("-")
+    if limit and digits > limit:
+        raise _TooManyDigits(digits)
+    return int(text)
+
+
+def _too_many_digits(text: str, digits: int) -> str:
+    """Where the too-long integer is: the first such run of digits outside a JSON string."""
+    integer = rf"(?<![\d.eE+-])-?\d{{{digits}}}\d*(?![\d.eE])"  # not a float's digits
+    token = re.compile(r'"(?:[^"\\]+|\\.)*"|' + integer)
+    for match in token.finditer(text):
+        if not match.group().startswith('"'):
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            return (
+                f"line {line}, column {column}: a number of {digits} digits is too long for a patch "
+                f"(the limit is {sys.get_int_max_str_digits()} digits)"
+            )
+    return f"a number of {digits} digits is too long for a patch"
+
+
 def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
     """Validate a decoded patch document and build a :class:`Patch`."""
     problems: list[str] = []
     if not isinstance(document, dict):
         raise PatchError("a patch file holds a JSON object at the top level", source)
     if document.get("format") != FORMAT_NAME:
-        problems.append(f"unknown format {document.get('format')!r}; expected {FORMAT_NAME!r}")
-    if document.get("version") != FORMAT_VERSION:
-        problems.append(
-            f"unsupported version {document.get('version')!r}; this patcher reads version {FORMAT_VERSION}"
-        )
+        problems.append(f"unknown format {quote(document.get('format'))}; expected {FORMAT_NAME!r}")
+    version_problem = _version_problem(document.get("version"))
+    if version_problem:
+        problems.append(version_problem)
     if problems:
         raise PatchError(problems, source)
     for key in sorted(set(document) - TOP_LEVEL_KEYS):
-        problems.append(f"unknown top-level key {key!r}")
+        problems.append(f"unknown top-level key {quote(key)}")
     patch = Patch(base_dir=base_dir or Path.cwd())
     description = document.get("description", "")
     if isinstance(description, str):
@@ -108,6 +148,18 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
     return patch
 
 
+def _version_problem(version: Any) -> str | None:
+    """The version names a format, as ``format`` does: it must be the integer written as 1.
+    ``true`` and ``1.0`` equal 1 in Python but are not what patcher writes; taking them would
+    let a file pass here that another reader of the format refuses."""
+    if type(version) is int and version == FORMAT_VERSION:
+        return None
+    if type(version) in (bool, float) and version == FORMAT_VERSION:
+        written = json.dumps(version)
+        return f'version must be written "version": {FORMAT_VERSION}, not {written}'
+    return f"unsupported version {quote(version)}; this patcher reads version {FORMAT_VERSION}"
+
+
 def _read_settings(raw: Any, problems: list[str]) -> Settings:
     if not isinstance(raw, dict):
         problems.append("settings must be an object")
@@ -115,7 +167,7 @@ def _read_settings(raw: Any, problems: list[str]) -> Settings:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in SETTING_RANGES:
-            problems.append(f"settings: unknown setting {key!r}; known: {', '.join(SETTING_RANGES)}")
+            problems.append(f"settings: unknown setting {quote(key)}; known: {', '.join(SETTING_RANGES)}")
             continue
         kind, low, high = SETTING_RANGES[key]
         problem = _number_problem(value, kind, low, high)
@@ -128,15 +180,15 @@ def _read_settings(raw: Any, problems: list[str]) -> Settings:
 
 def _number_problem(value: Any, kind: type, low: float, high: float) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"expected a number, got {value!r}"
+        return f"expected a number, got {quote(value)}"
     if isinstance(value, int) and abs(value) > 2**53:
-        return f"{str(value)[:20]}... is out of range [{low:g}, {high:g}]"
+        return f"{quote(value, 30)} is out of range [{low:g}, {high:g}]"
     if not math.isfinite(value):
-        return f"expected a finite number, got {value!r}"
+        return f"expected a finite number, got {quote(value)}"
     if kind is int and not float(value).is_integer():
-        return f"expected a whole number, got {value!r}"
+        return f"expected a whole number, got {quote(value)}"
     if not low <= value <= high:
-        return f"{value!r} is out of range [{low:g}, {high:g}]"
+        return f"{quote(value)} is out of range [{low:g}, {high:g}]"
     return None
 
 
@@ -153,7 +205,7 @@ def _read_nodes(raw: Any, patch: Patch, problems: list[str]) -> set[str]:
                 unusable.add(entry["id"])
             continue
         if node.id in patch.nodes:
-            problems.append(f"node {node.id!r}: duplicate id (node #{index + 1} reuses it)")
+            problems.append(f"node {quote(node.id)}: duplicate id (node #{index + 1} reuses it)")
             continue
         patch.nodes[node.id] = node
     return unusable
@@ -167,16 +219,17 @@ def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
     node_id = entry.get("id")
     if not isinstance(node_id, str) or not NODE_ID_PATTERN.fullmatch(node_id):
         problems.append(
-            f"{where}: id {node_id!r} must be text starting with a letter (letters, digits, _ or -)"
+            f"{where}: id {quote(node_id)} must be text starting with a letter (letters, digits, _ or -)"
         )
         return None
-    where = f"node {node_id!r}"
+    where = f"node {quote(node_id)}"
     for key in sorted(set(entry) - NODE_KEYS):
-        problems.append(f"{where}: unknown key {key!r}")
+        problems.append(f"{where}: unknown key {quote(key)}")
     type_name = entry.get("type")
     cls = node_class(type_name) if isinstance(type_name, str) else None
     if cls is None:
-        problems.append(f"{where}: unknown node type {type_name!r}; known: {', '.join(sorted(registry()))}")
+        known = ", ".join(sorted(registry()))
+        problems.append(f"{where}: unknown node type {quote(type_name)}; known: {known}")
         return None
     params = _read_params(where, cls, entry.get("params", {}), problems)
     position = _read_position(where, entry.get("position", [0, 0]), problems)
@@ -192,11 +245,11 @@ def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[st
         param = cls.PARAMS.get(name)
         if param is None:
             known = ", ".join(cls.PARAMS) or "none"
-            problems.append(f"{where} ({cls.TYPE}): unknown param {name!r}; params: {known}")
+            problems.append(f"{where} ({cls.TYPE}): unknown param {quote(name)}; params: {known}")
             continue
         problem = param.check(value)
         if problem:
-            problems.append(f"{where} ({cls.TYPE}): param {name!r}: {problem}")
+            problems.append(f"{where} ({cls.TYPE}): param {quote(name)}: {problem}")
         else:
             params[name] = param.coerce(value)
     return params
@@ -205,7 +258,7 @@ def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[st
 def _read_position(where: str, raw: Any, problems: list[str]) -> tuple[float, float]:
     ok = isinstance(raw, list) and len(raw) == 2 and all(_is_coordinate(v) for v in raw)
     if not ok:
-        problems.append(f"{where}: position must be [x, y] with two finite numbers, got {raw!r}")
+        problems.append(f"{where}: position must be [x, y] with two finite numbers, got {quote(raw)}")
         return (0.0, 0.0)
     return (float(raw[0]), float(raw[1]))
 

@@ -27,6 +27,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from patcher.text import quote
+
 ParamKind = Literal["float", "int", "bool", "choice", "path", "table"]
 ParamValue = float | np.ndarray
 
@@ -50,26 +52,26 @@ class Param:
         if self.kind in ("float", "int"):
             return self._check_number(value)
         if self.kind == "bool":
-            return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+            return None if isinstance(value, bool) else f"expected true or false, got {quote(value)}"
         if self.kind == "choice":
             if value in self.choices:
                 return None
-            return f"expected one of {', '.join(self.choices)}; got {value!r}"
+            return f"expected one of {', '.join(self.choices)}; got {quote(value)}"
         if self.kind == "path":
-            return None if isinstance(value, str) else f"expected a file path, got {value!r}"
+            return None if isinstance(value, str) else f"expected a file path, got {quote(value)}"
         return self._check_table(value)
 
     def _check_number(self, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"expected a number, got {value!r}"
+            return f"expected a number, got {quote(value)}"
         if isinstance(value, int) and abs(value) > 2**53:  # float() would overflow or round
-            return f"{str(value)[:20]}... is out of range [{_num(self.min)}, {_num(self.max)}]"
+            return f"{quote(value, 30)} is out of range [{_num(self.min)}, {_num(self.max)}]"
         if self.kind == "int" and not float(value).is_integer():
-            return f"expected a whole number, got {value!r}"
+            return f"expected a whole number, got {quote(value)}"
         if not math.isfinite(value):
-            return f"expected a finite number, got {value!r}"
+            return f"expected a finite number, got {quote(value)}"
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            return f"{value!r} is out of range [{_num(self.min)}, {_num(self.max)}]"
+            return f"{quote(value)} is out of range [{_num(self.min)}, {_num(self.max)}]"
         return None
 
     def _check_table(self, value: Any) -> str | None:
@@ -77,9 +79,11 @@ class Param:
             return "expected a list of 2 to 4096 numbers"
         for number in value:
             if isinstance(number, bool) or not isinstance(number, int | float):
-                return f"expected numbers in the table, got {number!r}"
+                return f"expected numbers in the table, got {quote(number)}"
+            if isinstance(number, int) and abs(number) > 2**53:  # float() would overflow or round
+                return f"expected table values a float can hold, got {quote(number, 30)}"
             if not math.isfinite(number):
-                return f"expected finite numbers in the table, got {number!r}"
+                return f"expected finite numbers in the table, got {quote(number)}"
         return None
 
     def coerce(self, value: Any) -> Any:

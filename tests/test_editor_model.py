@@ -470,6 +470,18 @@ def test_opening_a_bad_patch_keeps_the_current_one(editor: EditorModel, tmp_path
     assert "no such patch file" in editor.status.text
 
 
+def test_the_status_line_shows_a_hostile_patch_short_and_visible(editor: EditorModel, tmp_path: Path) -> None:
+    """A shared file's name and ids reach the status line made visible and short."""
+    bad = tmp_path / "\x1b]0;title\x07.json"
+    long_id = "a" + "x" * 999_999
+    document = {"format": "patcher", "version": 1, "nodes": [{"id": long_id, "type": "nope"}]}
+    bad.write_text(json.dumps(document))
+    assert not editor.open(bad)
+    text = editor.status.text
+    assert "\\x1b]0;title\\x07.json" in text and "unknown node type 'nope'" in text
+    assert "\x1b" not in text and "\x07" not in text and len(text) < 2000
+
+
 def test_unsaved_changes_are_asked_about_before_new_open_and_quit(
     editor: EditorModel, tmp_path: Path
 ) -> None:

@@ -168,6 +168,51 @@ def test_loop_through_a_delay_dry_output_is_refused_and_through_its_tap_accepted
     loads(json.dumps(doc))
 
 
+def test_a_loop_into_a_delays_time_ms_says_the_tap_needs_time_ms_first() -> None:
+    """The delay reads time_ms before it makes its tap: such a loop does pass through the tap
+    and still has no delay in it; another delay's tap, entered by 'in', breaks it."""
+    doc = with_node(id="echo", type="delay")
+    doc["links"] += [{"from": "echo.tap", "to": "level.in"}, {"from": "level.out", "to": "echo.time_ms"}]
+    message = problems_of(doc)
+    assert "delay-free feedback loop" in message and "echo" in message
+    assert "delay 'echo' needs its 'time_ms' before it can make its 'tap'" in message
+    advice = "must pass through another delay, entering by 'in', 'feedback' or 'mix' and leaving by 'tap'"
+    assert advice in message
+    assert "a loop must pass through a delay's 'tap' output" not in message
+    doc["nodes"].append({"id": "second", "type": "delay"})
+    doc["links"][-1] = {"from": "level.out", "to": "second.in"}
+    doc["links"].append({"from": "second.tap", "to": "echo.time_ms"})
+    loads(json.dumps(doc))  # the advice holds: through another delay's tap, the loop is legal
+
+
+@pytest.mark.parametrize(("version", "written"), [(True, "true"), (1.0, "1.0")])
+def test_version_must_be_the_integer_1(version: object, written: str) -> None:
+    message = problems_of(document(version=version))
+    assert message == f'p.json: version must be written "version": 1, not {written}'
+
+
+def test_a_utf8_byte_order_mark_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "windows.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(VALID).encode("utf-8"))
+    assert list(load(path).nodes) == ["a", "b", "level", "out"]
+
+
+def test_a_5000_digit_integer_is_one_line_naming_where_it_is() -> None:
+    doc = document(description="1" * 5000)  # digits in a string are not the number
+    text = json.dumps(doc, indent=1).replace('"gain_db": 0.0', '"gain_db": ' + "9" * 5000)
+    before = text[: text.index("9" * 5000)]
+    line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+    message = problems_of(text)
+    assert message.startswith(f"p.json: line {line}, column {column}: a number of 5000 digits is too long")
+    assert "\n" not in message and "set_int_max_str_digits" not in message
+
+
+def test_a_huge_integer_in_a_table_is_a_patch_problem() -> None:
+    doc = with_node(id="shape", type="waveshaper", params={"shape": "curve", "curve": [0, 10**400]})
+    message = problems_of(doc)
+    assert "node 'shape' (waveshaper): param 'curve': expected table values a float can hold" in message
+
+
 def test_every_problem_is_reported_at_once() -> None:
     doc = with_node(id="g", type="gain", params={"gain_db": 1000, "volume": 1})
     doc["nodes"].append({"id": "x", "type": "nope"})

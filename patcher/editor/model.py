@@ -45,6 +45,7 @@ from patcher.editor.layout import Size, arrange, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
 from patcher.spec import Node, registry
+from patcher.text import safe_lines
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "patches"
@@ -232,7 +233,9 @@ class EditorModel:
         return f"{name}{mark}{folder} - patcher"
 
     def say(self, text: str, level: str = "info") -> None:
-        self.messages.append(Message(level, text))
+        """Show ``text`` in the status line; it may quote a patch or a file name, so each line
+        is made visible and short (a 5 MB string is not a status message)."""
+        self.messages.append(Message(level, "\n".join(safe_lines(text))))
         del self.messages[:-STATUS_HISTORY]
         self.version += 1
 
