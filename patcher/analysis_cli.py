@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from patcher.files import ALLOW_FLAG, ALLOW_HELP
+
 LEVEL_RANGE_DBFS = (-80.0, 12.0)
 
 
@@ -86,6 +88,7 @@ def add_analyze_command(subparsers: Any) -> argparse.ArgumentParser:
         help="with --capture: keep the chain and put the convolver beside it, behind an A/B mix node",
     )
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     analyze.set_defaults(run=run_analyze)
     return analyze
 
@@ -122,7 +125,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise UserError("--beside places a capture beside the chain: use it with --capture OUT.json")
     if args.capture is not None and not args.capture.resolve().parent.is_dir():
         raise UserError(f"cannot write {args.capture}: folder {args.capture.parent} does not exist")
-    patch = load(args.patch)
+    patch = load(args.patch, args.allow_outside_files)
     material, material_name = None, "test material"
     if args.material is not None:
         if not args.material.is_file():

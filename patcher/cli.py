@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patcher.files import ALLOW_FLAG, ALLOW_HELP
 from patcher.model import Patch, PatchError
 
 EXIT_USER_ERROR = 1
@@ -66,10 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--input", type=Path, help="audio file to play through every input node")
     render.add_argument("--sample-rate", type=_int_in(8000, 192000), help="override the patch's rate")
     render.add_argument("--block", type=_int_in(1, 8192), help="override the patch's block size")
+    render.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     render.set_defaults(run=_render)
 
     check = commands.add_parser("check", help="validate a patch and describe it")
     check.add_argument("patch", type=Path)
+    check.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     check.set_defaults(run=_check)
 
     play = commands.add_parser("play", help="play a patch in real time on an audio device")
@@ -88,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         "device's callback)",
     )
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
+    play.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     play.set_defaults(run=_play)
 
     edit = commands.add_parser("edit", help="open the patch editor")
@@ -102,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG and exit"
     )
     edit.add_argument("--play", action="store_true", help="start playing at once")
+    edit.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP + " without asking")
     edit.set_defaults(run=_edit)
 
     devices = commands.add_parser("devices", help="list the audio devices")
@@ -176,7 +181,13 @@ def _main_job(_args: argparse.Namespace) -> int:
     print("no display: rendering the default patch instead of opening the editor")
     _render(
         argparse.Namespace(
-            patch=DEFAULT_PATCH, output=output, seconds=None, input=None, sample_rate=None, block=None
+            patch=DEFAULT_PATCH,
+            output=output,
+            seconds=None,
+            input=None,
+            sample_rate=None,
+            block=None,
+            allow_outside_files=False,
         )
     )
     _play_if_possible(DEFAULT_PATCH)
@@ -238,8 +249,8 @@ def _render(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {output}: the output must end in .wav or .flac")
     if not output.parent.is_dir():
         raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
-    patch = load(args.patch)
-    if args.input is not None:
+    patch = load(args.patch, args.allow_outside_files)
+    if args.input is not None:  # the user's own file: always allowed
         _feed_input(patch, args.input)
     if not _has_output(patch):
         print(f"patcher: warning: {args.patch} has no output node; the render is silent", file=sys.stderr)
@@ -278,7 +289,7 @@ def _play(args: argparse.Namespace) -> int:
     from patcher.patchfile import load
     from patcher.player import AudioDeviceError, Player, quiet_interpreter
 
-    patch = load(args.patch)
+    patch = load(args.patch, args.allow_outside_files)
     if args.report is not None:
         _check_report_path(args.report)
     if not _has_output(patch):
@@ -341,7 +352,9 @@ def _write_report(path: Path, text: str) -> None:
 def _edit(args: argparse.Namespace) -> int:
     from patcher.editor import run_editor
 
-    return run_editor(args.patch, screenshot=args.screenshot, play=args.play)
+    return run_editor(
+        args.patch, screenshot=args.screenshot, play=args.play, allow_outside_files=args.allow_outside_files
+    )
 
 
 def _devices(_args: argparse.Namespace) -> int:
@@ -361,7 +374,7 @@ def _check(args: argparse.Namespace) -> int:
     from patcher.compiler import compile_patch
     from patcher.patchfile import load
 
-    patch = load(args.patch)
+    patch = load(args.patch, args.allow_outside_files)
     schedule = compile_patch(patch)
     print(f"{args.patch}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
     if schedule.pruned:
