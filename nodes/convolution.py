@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from patcher.audiofile import read_audio
+from patcher.audiofile import audio_info, read_audio
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
@@ -360,15 +360,21 @@ class Convolver(Node):
         if not file:
             return np.zeros(1)
         path = Path(self.patch_dir) / file
+        # From the header first: a long file is refused before a sample is decoded.
+        self._check_length(path, audio_info(path).seconds)
         impulse_response = read_audio(path, self.sample_rate, channels=1)[:, 0]
         if len(impulse_response) == 0:
             raise ValueError(f"impulse response file {path} holds no samples; choose another file")
-        if len(impulse_response) > MAX_IR_SECONDS * self.sample_rate:
+        self._check_length(path, len(impulse_response) / self.sample_rate)  # as decoded and resampled
+        return impulse_response
+
+    @staticmethod
+    def _check_length(path: Path, seconds: float) -> None:
+        if seconds > MAX_IR_SECONDS:
             raise ValueError(
-                f"impulse response file {path} is {len(impulse_response) / self.sample_rate:.1f} s long; "
+                f"impulse response file {path} is {seconds:.1f} s long; "
                 f"the convolver takes at most {MAX_IR_SECONDS:g} s, so trim the file"
             )
-        return impulse_response
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         dry, out = inputs["in"], outputs["out"]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from patcher.files import ALLOW_FLAG, ALLOW_HELP
 from patcher.text import PATH_LIMIT, excerpt, safe_lines
 
 LEVEL_RANGE_DBFS = (-80.0, 12.0)
@@ -88,6 +89,7 @@ def add_analyze_command(subparsers: Any) -> argparse.ArgumentParser:
         help="with --capture: keep the chain and put the convolver beside it, behind an A/B mix node",
     )
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     analyze.set_defaults(run=run_analyze)
     return analyze
 
@@ -125,7 +127,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.capture is not None and not args.capture.resolve().parent.is_dir():
         capture, folder = excerpt(args.capture, PATH_LIMIT), excerpt(args.capture.parent, PATH_LIMIT)
         raise UserError(f"cannot write {capture}: folder {folder} does not exist")
-    patch = load(args.patch)
+    patch = load(args.patch, args.allow_outside_files)
     material, material_name = None, "test material"
     if args.material is not None:
         shown = excerpt(args.material, PATH_LIMIT)

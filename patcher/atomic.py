@@ -14,7 +14,9 @@ from pathlib import Path
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary file beside ``path`` to write into; renamed over ``path`` when the block
     succeeds, removed when it fails, so the old file survives any failed write. The new file
-    keeps the old file's permissions (or gets the umask's, as ``open`` would give)."""
+    keeps the old file's permissions (or gets the umask's, as ``open`` would give). Through
+    a symbolic link, the link's target is replaced and the link kept, as an editor saves."""
+    path = Path(os.path.realpath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:

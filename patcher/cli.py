@@ -15,6 +15,7 @@ from typing import TextIO
 
 import numpy as np
 
+from patcher.files import ALLOW_FLAG, ALLOW_HELP
 from patcher.model import Patch, PatchError
 from patcher.text import PATH_LIMIT, excerpt, first_few, paragraph, quote, safe_lines
 
@@ -85,10 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         help="write the engine's output unlimited (32-bit float WAV keeps peaks above 0 dBFS); by default "
         "a render is protected as a play is: limited within ±1.0, runaway loops ducked",
     )
+    render.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     render.set_defaults(run=_render)
 
     check = commands.add_parser("check", help="validate a patch and describe it")
     check.add_argument("patch", type=Path)
+    check.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     check.set_defaults(run=_check)
 
     play = commands.add_parser("play", help="play a patch in real time on an audio device")
@@ -107,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         "device's callback)",
     )
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
+    play.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     play.set_defaults(run=_play)
 
     edit = commands.add_parser("edit", help="open the patch editor")
@@ -121,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG and exit"
     )
     edit.add_argument("--play", action="store_true", help="start playing at once")
+    edit.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP + " without asking")
     edit.set_defaults(run=_edit)
 
     devices = commands.add_parser("devices", help="list the audio devices")
@@ -202,6 +207,7 @@ def _main_job(_args: argparse.Namespace) -> int:
             sample_rate=None,
             block=None,
             no_limit=False,
+            allow_outside_files=False,
         )
     )
     _play_if_possible(DEFAULT_PATCH)
@@ -263,8 +269,8 @@ def _render(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {_shown(output)}: the output must end in .wav or .flac")
     if not output.parent.is_dir():
         raise UserError(f"cannot write {_shown(output)}: folder {_shown(output.parent)} does not exist")
-    patch = load(args.patch)
-    if args.input is not None:
+    patch = load(args.patch, args.allow_outside_files)
+    if args.input is not None:  # the user's own file: always allowed
         _feed_input(patch, args.input)
     if not _has_output(patch):
         warning = f"{_shown(args.patch)} has no output node; the render is silent"
@@ -304,7 +310,7 @@ def _play(args: argparse.Namespace) -> int:
     if args.report is not None:
         _check_report_path(args.report)
     _check_devices(args.device, args.input_device)  # before the patch: loading may take a while
-    patch = load(args.patch)
+    patch = load(args.patch, args.allow_outside_files)
     if not _has_output(patch):
         print(f"patcher: warning: {_shown(args.patch)} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
@@ -376,7 +382,9 @@ def _write_report(path: Path, text: str) -> None:
 def _edit(args: argparse.Namespace) -> int:
     from patcher.editor import run_editor
 
-    return run_editor(args.patch, screenshot=args.screenshot, play=args.play)
+    return run_editor(
+        args.patch, screenshot=args.screenshot, play=args.play, allow_outside_files=args.allow_outside_files
+    )
 
 
 def _devices(_args: argparse.Namespace) -> int:
@@ -396,7 +404,7 @@ def _check(args: argparse.Namespace) -> int:
     from patcher.compiler import compile_patch
     from patcher.patchfile import load
 
-    patch = load(args.patch)
+    patch = load(args.patch, args.allow_outside_files)
     schedule = compile_patch(patch)
     print(f"{_shown(args.patch)}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
     if schedule.pruned:

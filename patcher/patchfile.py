@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from patcher.atomic import atomic_path
+from patcher.files import as_saved_in, check_files
 from patcher.model import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -46,8 +47,10 @@ TOP_LEVEL_KEYS = {"format", "version", "description", "settings", "nodes", "link
 NODE_KEYS = {"id", "type", "params", "position"}
 
 
-def load(path: str | Path) -> Patch:
-    """Read and validate a patch file; raise :class:`PatchError` listing every problem."""
+def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
+    """Read and validate a patch file; raise :class:`PatchError` listing every problem.
+    Its file params must name files in its folder unless ``allow_outside_files``
+    (:mod:`patcher.files`: a shared patch must not read the user's other files)."""
     path = Path(path)
     shown = excerpt(path, PATH_LIMIT)
     try:
@@ -60,12 +63,15 @@ def load(path: str | Path) -> Patch:
         raise PatchError(f"cannot read {shown}: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
         raise PatchError(f"cannot read {shown}: {error}") from None
-    return loads(text, source=str(path), base_dir=path.resolve().parent)
+    return loads(text, str(path), path.resolve().parent, allow_outside_files)
 
 
-def loads(text: str, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
-    """Parse and validate patch JSON text (a UTF-8 byte order mark before it is skipped, as
-    editors on Windows write one and most JSON tools accept it)."""
+def loads(
+    text: str, source: str = "<patch>", base_dir: Path | None = None, allow_outside_files: bool = False
+) -> Patch:
+    """Parse and validate patch JSON text, its files in ``base_dir`` (default: the current
+    folder) unless ``allow_outside_files``. A UTF-8 byte order mark before it is skipped, as
+    editors on Windows write one and most JSON tools accept it."""
     text = text.removeprefix("\ufeff")
     try:
         document = json.loads(text, parse_constant=_refuse_constant, parse_int=_whole_number)
@@ -78,7 +84,9 @@ def loads(text: str, source: str = "<patch>", base_dir: Path | None = None) -> P
         raise PatchError(_too_many_digits(text, error.digits), source) from None
     except ValueError as error:
         raise PatchError(str(error), source) from None
-    return from_dict(document, source, base_dir)
+    patch = from_dict(document, source, base_dir)
+    check_files(patch, allow_outside_files, source)
+    return patch
 
 
 def _refuse_constant(name: str) -> None:
@@ -117,7 +125,9 @@ def _too_many_digits(text: str, digits: int) -> str:
 
 
 def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
-    """Validate a decoded patch document and build a :class:`Patch`."""
+    """Validate a decoded patch document and build a :class:`Patch`. Its files are not
+    checked against the patch's folder: this is for a document the program already holds
+    (an autosave, the engine's copy); :func:`load` and :func:`loads` check them."""
     problems: list[str] = []
     if not isinstance(document, dict):
         raise PatchError("a patch file holds a JSON object at the top level", source)
@@ -351,9 +361,10 @@ def _is_number_list(value: list[Any]) -> bool:
 
 
 def save(patch: Patch, path: str | Path) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename over the target."""
+    """Write atomically: a temporary file in the same folder, then a rename over the target.
+    File params are written relative to the file's folder (:func:`patcher.files.as_saved_in`)."""
     path = Path(path)
-    text = dumps(patch)
+    text = dumps(as_saved_in(patch, path.resolve().parent))
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
         stream.write(text)
         stream.flush()

@@ -16,6 +16,7 @@ from patcher.audiofile import write_audio
 from patcher.editor.model import EditorModel
 from patcher.model import Patch
 from patcher.patchfile import load, save
+from tests.editor_sessions import crashed_session
 from tests.test_editor_workflow import CallbackDrivenPlayer
 
 RATE = 48000
@@ -78,7 +79,7 @@ def test_after_save_as_elsewhere_undo_paste_and_new_files_reach_the_engine(
     assert editor.set_param("voice", "file", "media/high.wav")  # chosen again, after the move
     assert playing_file(editor, "voice") == (media / "high.wav").resolve()
     assert editor.save()
-    reopened = load(saved)
+    reopened = load(saved, allow_outside_files=True)  # its media stayed in a/, outside b/deeper/
     assert (saved.parent / reopened.nodes["voice"].params["file"]).resolve() == (media / "high.wav").resolve()
 
 
@@ -120,11 +121,10 @@ def test_opening_a_patch_that_cannot_play_stops_the_old_one(editor: EditorModel,
 
 def test_an_untitled_autosave_is_recovered_with_its_folder(tmp_path: Path, monkeypatch) -> None:
     tone(tmp_path / "a" / "media" / "low.wav", 220.0)
-    monkeypatch.chdir(tmp_path / "a")
-    crashed = EditorModel(state_dir=tmp_path / "state")
-    crashed.new()
-    assert crashed.add_node("input", file="media/low.wav") == "input1"
-    assert crashed.autosave()
+    crashed = crashed_session(
+        tmp_path / "state", None, "input", {"file": "media/low.wav"}, cwd=tmp_path / "a"
+    )
+    assert '"id": "input1"' in crashed
     monkeypatch.chdir(tmp_path)  # the next session starts elsewhere
     fresh = EditorModel(state_dir=tmp_path / "state", player_factory=CallbackDrivenPlayer)
     assert fresh.recover()

@@ -19,9 +19,10 @@ from patcher.editor.model import (
 )
 from patcher.engine import Engine
 from patcher.model import Patch
-from patcher.patchfile import dumps, save
+from patcher.patchfile import dumps, from_dict, save
 from patcher.player import AudioDeviceError
 from patcher.spec import registry
+from tests.editor_sessions import crashed_session
 
 
 class Clock:
@@ -536,15 +537,19 @@ def test_a_corrupt_recent_list_is_ignored(tmp_path: Path) -> None:
     assert EditorModel(state_dir=tmp_path).recent_files == []
 
 
-def test_autosave_is_offered_back_after_a_crash(editor: EditorModel, tmp_path: Path, clock: Clock) -> None:
-    path = tmp_path / "work.json"
-    editor.save_as(path)
+def test_autosave_is_written_when_due(editor: EditorModel, clock: Clock) -> None:
     editor.add_node("noise", (1.0, 2.0))
     assert not editor.autosave_if_due()  # not yet
     clock.now += AUTOSAVE_SECONDS + 1
     assert editor.autosave_if_due()
-    crashed = snapshot(editor)
-    # The process dies here; a new session starts.
+    saved = json.loads(editor.autosave_file.read_text(encoding="utf-8"))
+    assert dumps(from_dict(saved["patch"])) == snapshot(editor)
+
+
+def test_autosave_is_offered_back_after_a_crash(editor: EditorModel, tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "work.json"
+    editor.save_as(path)
+    crashed = crashed_session(tmp_path / "state", opened=path)
     fresh = EditorModel(state_dir=tmp_path / "state", clock=clock)
     info = fresh.recovery_available()
     assert info is not None and info.original == path.resolve()
@@ -553,15 +558,48 @@ def test_autosave_is_offered_back_after_a_crash(editor: EditorModel, tmp_path: P
     assert fresh.dirty and fresh.path == path.resolve() and "*" in fresh.title()
     assert fresh.save()
     assert fresh.recovery_available() is None
+    assert EditorModel(state_dir=tmp_path / "state").recovery_available() is None
 
 
 def test_a_clean_exit_or_save_leaves_no_autosave(editor: EditorModel, tmp_path: Path) -> None:
     editor.add_node("noise")
-    editor.autosave()
-    assert editor.recovery_available() is not None
+    assert editor.autosave() and editor.autosave_file.is_file()
     editor.shutdown()
-    assert editor.recovery_available() is None
-    assert not editor.recover()
+    assert not editor.autosave_file.exists()
+    fresh = EditorModel(state_dir=tmp_path / "state")
+    assert fresh.recovery_available() is None
+    assert not fresh.recover()
+    assert list((tmp_path / "state").iterdir()) == []
+
+
+def test_two_sessions_keep_their_own_autosaves(tmp_path: Path, clock: Clock) -> None:
+    """Two editors open at once: neither overwrites the other's autosave, neither offers the
+    other's (it is alive), and a clean exit of one leaves the other's unsaved work."""
+    first = EditorModel(simple_patch(), state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    second = EditorModel(simple_patch(), state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    first.add_node("noise")
+    second.add_node("delay")
+    assert first.autosave() and second.autosave()
+    assert "noise1" in autosaved_ids(first) and "delay1" not in autosaved_ids(first)
+    assert "delay1" in autosaved_ids(second)
+    assert first.recovery_available() is None and second.recovery_available() is None
+    first.shutdown()
+    assert "delay1" in autosaved_ids(second)
+    assert EditorModel(state_dir=tmp_path / "state").recovery_available() is None, "a live session's work"
+
+
+def autosaved_ids(editor: EditorModel) -> set[str]:
+    document = json.loads(editor.autosave_file.read_text(encoding="utf-8"))
+    return {node["id"] for node in document["patch"]["nodes"]}
+
+
+def test_a_failed_autosave_leaves_no_temporary_file(editor: EditorModel, tmp_path: Path) -> None:
+    editor.add_node("noise")
+    editor.autosave_file.parent.mkdir(parents=True)
+    editor.autosave_file.mkdir()  # in the way: the rename over it fails
+    assert not editor.autosave()
+    assert editor.status.level == "warning" and "autosave failed" in editor.status.text
+    assert [path.name for path in (tmp_path / "state").iterdir() if path.suffix == ".tmp"] == []
 
 
 def test_autosave_is_skipped_when_nothing_changed(editor: EditorModel, clock: Clock) -> None:
@@ -832,11 +870,8 @@ def test_every_example_opens_and_draws(example: Path, tmp_path: Path) -> None:
 def test_opening_the_crashed_file_keeps_its_autosave_for_recovery(tmp_path: Path, clock: Clock) -> None:
     path = tmp_path / "song.json"
     save(simple_patch(), path)
-    crashed = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
-    assert crashed.open(path)
-    crashed.add_node("noise", (1.0, 2.0))
-    assert crashed.autosave()
-    # The process dies; `patcher edit song.json` starts a new session on the same file.
+    crashed_session(tmp_path / "state", opened=path)
+    # `patcher edit song.json` starts a new session on the same file.
     fresh = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
     assert fresh.open(path)
     assert fresh.recovery_available() is not None, "opening the file deleted the crashed autosave"
@@ -844,12 +879,12 @@ def test_opening_the_crashed_file_keeps_its_autosave_for_recovery(tmp_path: Path
 
 
 def test_declining_recovery_removes_the_autosave(tmp_path: Path, clock: Clock) -> None:
-    crashed = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
-    crashed.add_node("noise")
-    assert crashed.autosave()
+    crashed_session(tmp_path / "state")
     fresh = EditorModel(state_dir=tmp_path / "state", player_factory=FakePlayer, clock=clock)
+    assert fresh.recovery_available() is not None
     fresh.discard_autosave(declined=True)
     assert fresh.recovery_available() is None
+    assert list((tmp_path / "state").iterdir()) == []
 
 
 def test_a_broken_state_folder_is_a_warning_not_an_exception(tmp_path: Path, clock: Clock) -> None:
@@ -871,9 +906,11 @@ def test_save_as_in_another_folder_keeps_relative_files_found(tmp_path: Path, cl
     elsewhere = tmp_path / "mine" / "echo.json"
     elsewhere.parent.mkdir()
     assert editor.save_as(elsewhere)
+    # Its media stayed behind, outside its new folder: saving says so, opening must allow it.
+    assert editor.status.level == "warning" and "outside its folder" in editor.status.text
     from patcher.patchfile import load
 
-    saved = load(elsewhere)
+    saved = load(elsewhere, allow_outside_files=True)
     assert render(saved, 0.1).shape == (4800, 2)  # media/vowels.wav still found from there
     files = [node.params["file"] for node in saved.nodes.values() if node.type == "input"]
     assert all(

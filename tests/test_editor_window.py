@@ -24,6 +24,7 @@ from patcher.engine import Engine
 from patcher.model import Patch
 from patcher.patchfile import save
 from patcher.player import AudioDeviceError
+from tests.editor_sessions import crashed_session
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
 
@@ -411,27 +412,53 @@ def test_unsaved_changes_open_the_confirm_dialog(window: Any, tmp_path: Path) ->
     assert not dpg.does_item_exist("node:osc") and dpg.does_item_exist("node:out")
 
 
-def test_an_autosave_is_offered_back(window: Any, tmp_path: Path) -> None:
+def test_crashed_sessions_are_offered_back_one_by_one(window: Any, tmp_path: Path) -> None:
     import dearpygui.dearpygui as dpg
 
     model = window.model
-    model.add_node("noise")
-    model.autosave()
-    crashed = set(model.patch.nodes)
-    model.open(demo_patch(tmp_path))  # as a fresh session would start
-    model.autosave()
+    crashed_session(model.state_dir, opened=demo_patch(tmp_path))
+    crashed_session(model.state_dir)  # a later one, on a new patch
     assert window.offer_recovery()
     frames(window)
+    assert dpg.is_item_shown("recover_dialog") and "an untitled patch" in dpg.get_value("recover_text")
+    window.on_recover(False)  # the newest declined: the other is offered next
+    frames(window)
     assert dpg.is_item_shown("recover_dialog") and "demo.json" in dpg.get_value("recover_text")
-    window.on_recover(False)
-    assert not window.offer_recovery()
-    model.add_node("noise")
-    model.autosave()
-    window.offer_recovery()
     window.on_recover(True)
     frames(window)
-    assert set(model.patch.nodes) == crashed and model.dirty
+    assert model.path is not None and model.path.name == "demo.json"
+    assert "noise1" in model.patch.nodes and model.dirty
     assert dpg.does_item_exist("node:noise1") and not dpg.is_item_shown("recover_dialog")
+    assert not window.offer_recovery()
+
+
+def test_a_patch_reading_files_outside_its_folder_is_opened_only_when_allowed(
+    window: Any, tmp_path: Path
+) -> None:
+    import dearpygui.dearpygui as dpg
+    import soundfile
+
+    soundfile.write(tmp_path / "private.wav", np.full(4800, 0.5), 48000)
+    shared = Patch(base_dir=tmp_path / "downloads")
+    shared.add_node("input", "reader", file="../private.wav")
+    shared.add_node("output", "out")
+    shared.connect("reader.out", "out.left")
+    (tmp_path / "downloads").mkdir()
+    path = tmp_path / "downloads" / "shared.json"
+    save(shared, path)
+    model = window.model
+    assert not model.open(path)
+    frames(window)
+    assert dpg.is_item_shown("outside_dialog") and "'../private.wav'" in dpg.get_value("outside_text")
+    window.on_outside_files(False)
+    frames(window)
+    assert not dpg.is_item_shown("outside_dialog") and model.path != path
+    assert not dpg.does_item_exist("node:reader")
+    model.open(path)
+    frames(window)
+    window.on_outside_files(True)
+    frames(window)
+    assert model.path == path and dpg.does_item_exist("node:reader")
 
 
 # -- real input through xdotool -----------------------------------------------------------------

@@ -290,3 +290,19 @@ def test_saved_files_get_normal_permissions_and_keep_existing_ones(tmp_path: Pat
     os.umask(umask)
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
     assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_saving_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    """A patch kept elsewhere and linked into a project: saving must not break the link."""
+    target = tmp_path / "library" / "patch.json"
+    target.parent.mkdir()
+    target.write_text("old contents")
+    target.chmod(0o600)
+    link = tmp_path / "project" / "patch.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    save(loads(json.dumps(VALID)), link)
+    assert link.is_symlink() and link.resolve() == target
+    assert json.loads(target.read_text())["nodes"][0]["id"] == "a"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [path.name for path in link.parent.iterdir()] == ["patch.json"]

@@ -23,6 +23,7 @@ def run_editor(
     play: bool = False,
     player_factory: PlayerFactory | None = None,
     state_dir: Path | None = None,
+    allow_outside_files: bool = False,
 ) -> int:
     """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -36,7 +37,7 @@ def run_editor(
     options = {"state_dir": state_dir} if state_dir else {}
     if player_factory is not None:
         options["player_factory"] = player_factory
-    model = EditorModel(**options)
+    model = EditorModel(**options, allow_outside_files=allow_outside_files)
     opened = True
     if path is not None:
         path = Path(path)
@@ -45,7 +46,7 @@ def run_editor(
         else:
             model.path = path
             model.say(f"new patch: Save writes {path}")
-    if not opened:
+    if not opened and model.outside_question is None:  # that question is asked in the window
         print(f"patcher: error: {model.status.text}", file=sys.stderr)
     view = EditorView(model)
     view.build(show=True)

@@ -22,14 +22,17 @@ import contextlib
 import copy
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 
+from patcher.atomic import atomic_path
+from patcher.audiofile import audio_info
 from patcher.compiler import cycle_problems
 from patcher.editor.commands import (
     AddNodes,
@@ -43,9 +46,15 @@ from patcher.editor.commands import (
 )
 from patcher.editor.layout import Size, arrange, node_size, piled_up
 from patcher.editor.visuals import has_view
+from patcher.files import OutsideFilesError, as_saved_in, outside_files
 from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
 from patcher.spec import Node, registry
 from patcher.text import safe_lines
+
+try:
+    import fcntl
+except ImportError:  # Windows: every other session's autosave is offered back
+    fcntl = None  # type: ignore[assignment]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "patches"
@@ -114,6 +123,15 @@ class PendingAction:
 
     action: str  # "new", "open" or "quit"
     path: Path | None = None
+
+
+@dataclass
+class OutsideFilesQuestion:
+    """A patch that names files outside its folder, waiting for the user to allow them (it
+    opens, reading them) or not (it does not open)."""
+
+    path: Path
+    files: list[tuple[str, str, str]]  # (node id, param name, path text)
 
 
 @dataclass
@@ -186,6 +204,7 @@ class EditorModel:
         player_factory: PlayerFactory = default_player_factory,
         clock: Callable[[], float] = time.monotonic,
         examples_dir: Path = EXAMPLES_DIR,
+        allow_outside_files: bool = False,
     ) -> None:
         self.patch = patch if patch is not None else new_patch()
         self.path = Path(path) if path is not None else None
@@ -201,6 +220,9 @@ class EditorModel:
         self.messages: list[Message] = []
         self.palette: Palette | None = None
         self.pending: PendingAction | None = None
+        #: Files outside an opened patch's folder are read only if the user allows them.
+        self.allow_outside_files = allow_outside_files
+        self.outside_question: OutsideFilesQuestion | None = None
         self.player: PlayerLike | None = None
         #: Which node the param panel shows (the last one clicked).
         self.focused_node: str | None = None
@@ -212,6 +234,8 @@ class EditorModel:
         self._last_merge_time = -1e9
         self._autosaved_version = 0
         self._owns_autosave = False  # a crashed session's autosave is not ours to remove
+        self._session = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._session_lock: IO[bytes] | None = None
         self._last_autosave = clock()
         self.recent_files: list[Path] = self._read_recent()
         self._playing_with_input = False
@@ -418,14 +442,12 @@ class EditorModel:
 
     def _file_problem(self, value: str) -> str | None:
         """Why an audio file param cannot work (the engine would refuse every later edit)."""
-        import soundfile
-
         if not value:
             return None
         path = Path(self.patch.base_dir) / value
         try:
-            soundfile.info(str(path))
-        except (RuntimeError, OSError, TypeError, ValueError):  # missing, or not audio
+            audio_info(path)  # a pipe is refused unopened: it would hang the editor
+        except OSError:  # missing, or not audio
             return f"{path} is not a readable audio file"
         return None
 
@@ -669,13 +691,23 @@ class EditorModel:
         self._replace(new_patch(), None)
         return True
 
-    def open(self, path: Path | str) -> bool:
-        """Load ``path``; a bad file leaves the current patch as it was and says why."""
+    def open(self, path: Path | str, allow_outside_files: bool | None = None) -> bool:
+        """Load ``path``; a bad file leaves the current patch as it was and says why. A patch
+        naming files outside its folder opens only once the user allows them: until then
+        ``outside_question`` asks (:meth:`answer_outside_files`)."""
         from patcher.patchfile import load
 
         path = Path(path)
+        allowed = self.allow_outside_files if allow_outside_files is None else allow_outside_files
         try:
-            patch = load(path)
+            patch = load(path, allow_outside_files=allowed)
+        except OutsideFilesError as error:
+            self.outside_question = OutsideFilesQuestion(path, error.files)
+            count = len(error.files)
+            self.say(
+                f"{path} reads {count} file{'s' * (count > 1)} outside its folder: allow them?", "warning"
+            )
+            return False
         except PatchError as error:
             self.say(f"could not open {path}: {error}", "error")
             return False
@@ -686,6 +718,18 @@ class EditorModel:
             self.arrange()
             self.say(f"opened {path}; its nodes had no places, so they were arranged (undo puts them back)")
         return True
+
+    def answer_outside_files(self, allow: bool) -> bool:
+        """The user's answer to ``outside_question``: open the patch reading its files
+        outside its folder, or leave it unopened."""
+        question, self.outside_question = self.outside_question, None
+        self._changed()
+        if question is None:
+            return False
+        if allow:
+            return self.open(question.path, allow_outside_files=True)
+        self.say(f"did not open {question.path}: it reads files outside its folder")
+        return False
 
     def _replace(self, patch: Patch, path: Path | None) -> None:
         self.patch = patch
@@ -718,12 +762,10 @@ class EditorModel:
         path = Path(path)
         if path.suffix != ".json":
             path = path.with_name(path.name + ".json")
-        # The file names relative files from its own folder; in memory they stay relative to
-        # the patch's folder, which the undo history, the clipboard and the engine share.
-        moved = copy.deepcopy(self.patch)
-        moved.rebase(path.resolve().parent)
+        # The file names files relative to its own folder (save does it); in memory they stay
+        # relative to the patch's folder, which the undo history, the clipboard and the engine share.
         try:
-            save(moved, path)
+            save(self.patch, path)
         except (OSError, ValueError) as error:
             self.say(f"could not save {path}: {error}", "error")
             return False
@@ -732,7 +774,17 @@ class EditorModel:
         self._unsaved_without_command = False
         self._remember(path)
         self.discard_autosave()
-        self.say(f"saved {path}")
+        outside = outside_files(as_saved_in(self.patch, path.resolve().parent))
+        if outside:
+            count = len(outside)
+            self.say(
+                f"saved {path}; {count} of its files {'are' if count > 1 else 'is'} outside its folder "
+                f"(such as {outside[0][2]!r}): whoever opens it must allow that, so copy them into "
+                "its folder to share it",
+                "warning",
+            )
+        else:
+            self.say(f"saved {path}")
         return True
 
     def example_patches(self) -> list[Path]:
@@ -763,9 +815,13 @@ class EditorModel:
             self.say(f"could not remember recent files in {self.state_dir}: {error}", "warning")
 
     # -- autosave and crash recovery ----------------------------------------------------------------
+    # Each session autosaves to a file of its own and holds a lock on it while it lives (the
+    # system drops the lock when the process dies, however it dies): an autosave whose lock
+    # nobody holds is a crashed session's, offered back; a live session's is left alone.
     @property
     def autosave_file(self) -> Path:
-        return self.state_dir / "autosave.json"
+        """This session's autosave (another editor running beside it has its own)."""
+        return self.state_dir / f"autosave-{self._session}.json"
 
     def autosave_if_due(self) -> bool:
         """Called every frame: write the autosave when there are unsaved edits not yet in it."""
@@ -788,9 +844,10 @@ class EditorModel:
         }
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            temporary = self.autosave_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
-            os.replace(temporary, self.autosave_file)
+            if self._session_lock is None:
+                self._session_lock = _hold_lock(_lock_file(self.autosave_file))
+            with atomic_path(self.autosave_file) as temporary:  # removed if the write fails
+                temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
         except (OSError, ValueError) as error:
             self.say(f"autosave failed: {error}", "warning")
             return False
@@ -799,29 +856,53 @@ class EditorModel:
         return True
 
     def discard_autosave(self, declined: bool = False) -> None:
-        """Remove this session's autosave (a crashed session's one only when the user declines
-        to recover it: opening the file it came from must not delete it unasked)."""
-        if not (self._owns_autosave or declined):
+        """Remove this session's autosave; with ``declined``, the crashed session's autosave
+        the user declined to recover instead (opening the file it came from must not delete
+        it unasked)."""
+        if declined:
+            info = self.recovery_available()
+            if info is not None:
+                self._remove_autosave(info.file)
             return
-        try:
-            self.autosave_file.unlink(missing_ok=True)
-        except OSError as error:
-            self.say(f"could not remove the autosave {self.autosave_file}: {error}", "warning")
+        if not self._owns_autosave:
+            return
+        self._remove_autosave(self.autosave_file)
+        if self._session_lock is not None:
+            self._session_lock.close()
+            self._session_lock = None
         self._owns_autosave = False
 
-    def recovery_available(self) -> Autosave | None:
-        """The autosave a crashed session left behind (a clean exit removes it), if any."""
+    def _remove_autosave(self, file: Path) -> None:
         try:
-            document = json.loads(self.autosave_file.read_text(encoding="utf-8"))
-            original = document.get("original")
-            return Autosave(
-                self.autosave_file, Path(original) if original else None, float(document["saved_at"])
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+            file.unlink(missing_ok=True)
+            _lock_file(file).unlink(missing_ok=True)
+        except OSError as error:
+            self.say(f"could not remove the autosave {file}: {error}", "warning")
+
+    def crashed_autosaves(self) -> list[Autosave]:
+        """The autosaves crashed sessions left behind (a clean exit removes its own), newest
+        first; those of editors still running are not among them."""
+        found = []
+        for file in self.state_dir.glob("autosave*.json"):
+            if file == self.autosave_file or _is_locked(_lock_file(file)):
+                continue
+            try:
+                document = json.loads(file.read_text(encoding="utf-8"))
+                original = document.get("original")
+                saved_at = float(document["saved_at"])
+                found.append(Autosave(file, Path(original) if original else None, saved_at))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return sorted(found, key=lambda autosave: autosave.saved_at, reverse=True)
+
+    def recovery_available(self) -> Autosave | None:
+        """The newest autosave a crashed session left behind, if any."""
+        crashed = self.crashed_autosaves()
+        return crashed[0] if crashed else None
 
     def recover(self) -> bool:
-        """Reopen the autosaved patch, unsaved, under the file it belonged to."""
+        """Reopen the autosaved patch, unsaved, under the file it belonged to; it becomes this
+        session's autosave."""
         from patcher.patchfile import from_dict
 
         info = self.recovery_available()
@@ -838,7 +919,8 @@ class EditorModel:
         self.say("recovered the autosaved patch: save it to keep it")
         self._replace(patch, info.original)
         self._unsaved_without_command = True
-        self.autosave()  # keep it until the recovered patch is saved
+        if self.autosave():  # keep it, as ours, until the recovered patch is saved
+            self._remove_autosave(info.file)
         return True
 
     # -- transport ---------------------------------------------------------------------------------
@@ -917,3 +999,38 @@ class EditorModel:
         """A clean exit: stop the sound and drop the autosave (unsaved work was asked about)."""
         self.stop()
         self.discard_autosave()
+
+
+def _lock_file(autosave: Path) -> Path:
+    return autosave.with_suffix(".lock")
+
+
+def _hold_lock(path: Path) -> IO[bytes]:
+    """``path`` opened and locked for as long as the returned file stays open."""
+    stream = open(path, "wb")  # noqa: SIM115 (held open for the session's life)
+    if fcntl is not None:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            stream.close()
+            raise
+    return stream
+
+
+def _is_locked(path: Path) -> bool:
+    """Whether a live session holds the lock ``path`` (no lock file: its session is gone)."""
+    if fcntl is None:
+        return False
+    try:
+        stream = open(path, "rb")  # noqa: SIM115
+    except OSError:
+        return False
+    with stream:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(stream, fcntl.LOCK_UN)
+        return False

@@ -323,6 +323,15 @@ class EditorView:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Recover", width=100, callback=lambda: self.on_recover(True))
                 dpg.add_button(label="Discard", width=100, callback=lambda: self.on_recover(False))
+        with dpg.window(
+            tag="outside_dialog", label="Files outside the patch", modal=True, show=False, no_close=True
+        ):
+            dpg.add_text("", tag="outside_text", wrap=520)
+            with dpg.group(horizontal=True):
+                dpg.add_button(
+                    label="Allow and Open", width=130, callback=lambda: self.on_outside_files(True)
+                )
+                dpg.add_button(label="Don't Open", width=130, callback=lambda: self.on_outside_files(False))
         with dpg.window(tag="help_window", label="Help", show=False, width=560, height=460, pos=(300, 120)):
             dpg.add_text("", tag="help_text", wrap=520)
 
@@ -427,6 +436,10 @@ class EditorView:
         if model.palette is not None:
             self.palette_key(key)
             return
+        if dpg.is_item_shown("outside_dialog"):
+            if key == dpg.mvKey_Escape:
+                self.on_outside_files(False)
+            return
         if dpg.is_item_shown("confirm_dialog") or dpg.is_item_shown("recover_dialog"):
             if key == dpg.mvKey_Escape and model.pending is not None:
                 self.on_confirm("cancel")
@@ -497,6 +510,11 @@ class EditorView:
         else:
             self.model.discard_autosave(declined=True)
             self.model.say("discarded the autosaved patch")
+            self.offer_recovery()  # another crashed session's, if any
+
+    def on_outside_files(self, allow: bool) -> None:
+        dpg.configure_item("outside_dialog", show=False)
+        self.model.answer_outside_files(allow)
 
     def on_param(self, sender: Any, app_data: Any, user_data: tuple[str, str, str]) -> None:
         """Every param widget calls this: (node id, param name, how the widget holds the value)."""
@@ -1012,6 +1030,7 @@ class EditorView:
             dpg.add_text("no node type matches", parent="palette_list", color=(200, 120, 120))
 
     def _sync_dialogs(self) -> None:
+        self._sync_outside_dialog()
         pending = self.model.pending
         if pending is None:
             dpg.configure_item("confirm_dialog", show=False)
@@ -1028,6 +1047,24 @@ class EditorView:
         ]
         dpg.set_value("confirm_text", f"Save the changes to {name} before {doing}?")
         dpg.configure_item("confirm_dialog", show=True, pos=[self.width // 2 - 200, self.height // 2 - 80])
+
+    def _sync_outside_dialog(self) -> None:
+        question = self.model.outside_question
+        if question is None or dpg.is_item_shown("outside_dialog"):
+            return
+        listed = [f"  {node_id}.{name}: {value[:100]!r}" for node_id, name, value in question.files[:8]]
+        if len(question.files) > 8:
+            listed.append(f"  and {len(question.files) - 8} more")
+        text = "\n".join(
+            [
+                f"{question.path.name} reads files outside its folder:",
+                *listed,
+                "A patch someone shared could play your other files this way.",
+                "Open it and let it read them?",
+            ]
+        )
+        dpg.set_value("outside_text", text)
+        dpg.configure_item("outside_dialog", show=True, pos=[self.width // 2 - 280, self.height // 2 - 100])
 
     def _sync_menus(self) -> None:
         recent = list(self.model.recent_files)

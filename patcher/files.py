@@ -1,0 +1,99 @@
+"""Which files a patch may read: the file policy for shared patches.
+
+A patch reads the audio files in its own folder (and below it), as a Pd patch finds its
+soundfiles beside it. A file anywhere else is read only with the user's consent: a shared
+patch must not play the user's other files into its output, nor tell, by its error
+messages, whether a path exists. Consent is ``--allow-outside-files`` on the command line,
+``allow_outside_files=True`` in the Python API, and in the editor a question when such a
+patch is opened, or choosing the file in its file dialog.
+
+The check is made where a patch comes in from a file, before anything reads or looks at
+its files: a path outside the folder is refused from its text alone, without touching the
+file system; a path inside it is followed through symbolic links, which must stay inside.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from patcher.model import Patch, PatchError
+from patcher.text import PATH_LIMIT, quote
+
+ALLOW_FLAG = "--allow-outside-files"
+ALLOW_HELP = "let the patch read audio files outside its own folder (refused by default)"
+#: No system opens a longer path (Linux's PATH_MAX); following one through its links would
+#: take seconds, so it is refused unfollowed.
+LONGEST_PATH = 4096
+
+
+class OutsideFilesError(PatchError):
+    """A patch names files outside its folder and the user has not allowed them; ``files``
+    lists them as (node id, param name, path text)."""
+
+    def __init__(self, files: list[tuple[str, str, str]], patch: Patch, source: str | None = None) -> None:
+        self.files = files
+        problems = [
+            f"node {quote(node_id)} ({patch.nodes[node_id].type}): {name} {quote(value, PATH_LIMIT)} is "
+            f"outside the patch's folder; a patch reads only files in its own folder unless you allow "
+            f"others ({ALLOW_FLAG})"
+            for node_id, name, value in files
+        ]
+        super().__init__(problems, source)
+
+
+def is_inside(folder: str | os.PathLike[str], file: str) -> bool:
+    """Whether ``file`` (a file param's text) names a file in ``folder`` or below it."""
+    if "\0" in file or os.path.isabs(file) or len(file) > LONGEST_PATH:
+        return False
+    if os.path.normpath(file).split(os.sep)[0] == os.pardir:
+        return False  # "../x" leaves the folder: no need to ask the file system
+    real_folder = os.path.realpath(folder)
+    # Resolved as the system will open it: "link/../x" goes up from the link's target.
+    real_file = os.path.realpath(os.path.join(real_folder, file))
+    return os.path.commonpath([real_folder, real_file]) == real_folder
+
+
+def file_params(patch: Patch) -> Iterator[tuple[str, str, str]]:
+    """Every non-empty file param of ``patch``: (node id, param name, path text)."""
+    for node_id, node in patch.nodes.items():
+        for name, param in node.spec.PARAMS.items():
+            value = node.params.get(name)
+            if param.kind == "path" and value:
+                yield node_id, name, value
+
+
+def outside_files(patch: Patch) -> list[tuple[str, str, str]]:
+    """The file params of ``patch`` naming files outside its folder: (node id, param, path)."""
+    return [entry for entry in file_params(patch) if not is_inside(patch.base_dir, entry[2])]
+
+
+def check_files(patch: Patch, allow_outside_files: bool = False, source: str | None = None) -> None:
+    """Refuse ``patch`` (OutsideFilesError, one problem per file) if it names files outside
+    its folder, unless they are allowed. The message is the same whether a file exists."""
+    if allow_outside_files:
+        return
+    outside = outside_files(patch)
+    if outside:
+        raise OutsideFilesError(outside, patch, source)
+
+
+def as_saved_in(patch: Patch, folder: str | os.PathLike[str]) -> Patch:
+    """A copy of ``patch`` to save in ``folder``: every file param relative to it, those
+    outside it too (an absolute path would tell a patch's readers where its author keeps
+    their files; a relative one still finds them when the patch and its media move together)."""
+    moved = copy.deepcopy(patch)
+    moved.rebase(folder)
+    for node_id, name, value in file_params(moved):
+        if os.path.isabs(value):
+            moved.nodes[node_id].params[name] = _relative(value, Path(folder).resolve())
+    return moved
+
+
+def _relative(path: str, folder: Path) -> str:
+    try:
+        return os.path.relpath(path, folder)
+    except ValueError:  # another drive (Windows): there is no relative path
+        return path
