@@ -7,25 +7,16 @@ ceiling keeps every sample within ±1.0. Each step counts what it caught, for th
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+
+from patcher.kernels import all_finite
 
 CEILING = 0.99
 LIMITER_RELEASE_S = 0.2
 RUNAWAY_LEVEL = 8.0  # +18 dBFS inside a loop: no musical feedback gets there
 RECOVERY_S = 0.5
-
-
-def all_finite(block: np.ndarray) -> bool:
-    """Whether every sample is a finite number, without allocating or overflowing.
-
-    NaN and infinity carry through ``min`` and ``max``; a sum would overflow on finite values
-    near 1e308 and take them for infinity (and make numpy warn from the audio thread)."""
-    if block.size == 0:
-        return True
-    return math.isfinite(block.min()) and math.isfinite(block.max())
 
 
 def scrub(block: np.ndarray) -> None:
