@@ -153,7 +153,13 @@ def _node_path(vertices: list[Vertex]) -> list[str]:
 # -- schedule ---------------------------------------------------------------------------
 @dataclass(eq=False)  # identity, not field equality: fields hold numpy buffers
 class Step:
-    """One call of one node (or one phase of a two-phase node) with its buffers wired."""
+    """One call of one node (or one phase of a two-phase node) with its buffers wired.
+
+    Most calls run a whole block: for those, the dicts the node receives are made once, at
+    compile time, with whole buffers in them; only fan-in sums, ramps and modulation are
+    computed per call. A modulatable param is always an array of the call's length: a set
+    value is filled into its buffer only when it changes, so a kernel has one signature.
+    """
 
     node_id: str
     node: Node
@@ -165,6 +171,18 @@ class Step:
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Each param buffer's constant value, while it holds nothing else (None: refill it).
+    filled: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.block_size = len(self.silence)
+        self.summed_inputs = [source for source in self.input_sources if len(source[1]) > 1]
+        self.whole_inputs = {
+            port: sources[0] if len(sources) == 1 else summed if sources else self.silence
+            for port, sources, summed in self.input_sources
+        }
+        self.whole_outputs = dict(self.output_buffers)
+        self.filled = {name: None for name, _sources, _buffer in self.param_sources}
 
     def run(self, start: int, length: int) -> None:
         node = self.node
@@ -173,37 +191,51 @@ class Step:
             for _port, buffer in self.output_buffers:  # silent, not the last block looping
                 buffer[start:stop] = 0.0
             return
-        for port, sources, sum_buffer in self.input_sources:
-            self.inputs[port] = _gather(sources, sum_buffer, start, stop, self.silence)
+        if length == self.block_size:  # a whole block: the dicts hold whole buffers already
+            inputs, outputs = self.whole_inputs, self.whole_outputs
+            for _port, sources, summed in self.summed_inputs:
+                np.copyto(summed, sources[0])
+                for source in sources[1:]:
+                    summed += source
+        else:
+            inputs, outputs = self.inputs, self.outputs
+            for port, sources, summed in self.input_sources:
+                inputs[port] = _gather(sources, summed, start, stop, self.silence)
+            for port, buffer in self.output_buffers:
+                outputs[port] = buffer[start:stop]
+        params = self.params
         for name, sources, buffer in self.param_sources:
             ramp = node.ramps.get(name)
-            if ramp is None and not sources:
-                self.params[name] = node.params[name]
-                continue
             view = buffer[:length]
+            if ramp is None and not sources:
+                value = node.params[name]
+                if self.filled[name] != value:
+                    buffer.fill(value)
+                    self.filled[name] = value
+                params[name] = view
+                continue
+            self.filled[name] = None
             if ramp is None:
                 view.fill(node.params[name])
             elif ramp.fill(view):
                 del node.ramps[name]
             for source in sources:
                 view += source[start:stop]
-            self.params[name] = view
-        for port, buffer in self.output_buffers:
-            self.outputs[port] = buffer[start:stop]
+            params[name] = view
         try:
             if self.phase == "node":
-                node.process(self.inputs, self.params, self.outputs)
+                node.process(inputs, params, outputs)
             elif self.phase == "read":
-                node.read(self.params, self.outputs)
+                node.read(params, outputs)
             else:
-                node.write(self.inputs, self.params, self.outputs)
+                node.write(inputs, params, outputs)
         except Exception as error:  # the audio must go on: mute this node, report it outside
             node.fault = node.last_fault = error
             node.fault_count += 1
-            for output in self.outputs.values():
-                output.fill(0.0)
+            for output in outputs.values():
+                output[: len(output)] = 0.0
             return
-        for output in self.outputs.values():
+        for output in outputs.values():
             if not all_finite(output):
                 # As VCV Rack scrubs cables: silence instead of NaN, and a fresh start for the node.
                 scrub(output)
@@ -516,15 +548,14 @@ def _step(
         if link.target.port in sources and buffer is not None:
             sources[link.target.port].append(buffer)
     input_sources, param_sources = [], []
-    step = Step(node_id, node, phase, input_sources, param_sources, [], silence)
     for port, linked in sources.items():
         if port in cls.PARAMS:  # modulatable: a signal, a ramp, or just the set value
             param_sources.append((port, linked, np.zeros(block_size)))
         else:
             input_sources.append((port, linked, np.zeros(block_size)))
+    output_buffers = [(port, outputs[(node_id, port)]) for port in _phase_outputs(cls, phase)]
+    step = Step(node_id, node, phase, input_sources, param_sources, output_buffers, silence)
     step.params = node.block_params
-    produced = _phase_outputs(cls, phase)
-    step.output_buffers = [(port, outputs[(node_id, port)]) for port in produced]
     return step
 
 

@@ -14,8 +14,8 @@ The DSP contract (as in pedalboard and VCV Rack):
   and the output must not depend on how a signal is cut into blocks.
 
 A modulatable param is also an input port of the same name. Its value in ``process`` is the
-set value *plus* the linked signal (VCV Rack's knob + CV), as a float when nothing is linked
-and nothing is ramping, else as an array of ``n`` samples.
+set value *plus* the linked signal (VCV Rack's knob + CV), always as an array of ``n`` samples
+(a set value fills it), so a node's compiled kernel has one signature.
 """
 
 from __future__ import annotations

@@ -41,9 +41,11 @@ def run_node(
             for port in cls.INPUTS
         }
         block_params = dict(node.params)
-        for name in cls.PARAMS:
+        for name, param in cls.PARAMS.items():  # a modulatable param is always an array
+            if param.modulatable:
+                block_params[name] = np.full(stop - start, float(node.params[name]))
             if name in inputs:
-                block_params[name] = node.params[name] + np.asarray(inputs[name][start:stop], dtype=float)
+                block_params[name] += np.asarray(inputs[name][start:stop], dtype=float)
         outputs = {port: np.zeros(stop - start) for port in cls.OUTPUTS}
         node.process(block_inputs, block_params, outputs)
         for port, values in outputs.items():
