@@ -164,19 +164,19 @@ class Engine:
         value = data.params[name]
         node = self.latest.nodes.get(node_id)
         param = data.spec.PARAMS[name]
-        if param.modulatable and ramp_s > 0:
-            self.promised.setdefault(node_id, {})[name] = value
-            return ParamChange(node, name, value, Ramp(0.0, value, round(ramp_s * self.sample_rate)))
         prepared = None
         params = resolved_params(data, self.patch.base_dir)  # the node may come from elsewhere
         value = params[name]
-        if node is not None:
+        if node is not None:  # even a ramped change may need room made for it (a longer delay)
             try:
                 prepared = node.prepare_change(name, value, params)
             except (OSError, ValueError) as error:
                 data.params[name] = previous
                 raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None
         self.promised.setdefault(node_id, {})[name] = value
+        if param.modulatable and ramp_s > 0:
+            ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate))
+            return ParamChange(node, name, value, ramp, prepared)
         return ParamChange(node, name, value, None, prepared, node in self.latest.heard.nodes)
 
     def apply(self, change: ParamChange) -> None:
@@ -191,6 +191,9 @@ class Engine:
             return
         current = node.ramps.get(change.name)
         change.ramp.begin(current.value if current is not None else node.params[change.name])
+        if change.prepared is not None:  # what the glide needs in place first (a longer line)
+            self.retired.append(dict(vars(node)))
+            node.install_change(change.name, change.value, change.prepared)
         node.params[change.name] = change.value
         node.ramps[change.name] = change.ramp
 

@@ -270,12 +270,15 @@ class Node:
         raise NotImplementedError
 
     def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
-        """Caller's thread: the slow part of a param change (read a file, build an IR), done
-        before the audio thread sees anything; raise OSError or ValueError for a value that
-        cannot work. ``params`` are all of the node's params as they will be once every
-        change queued so far is in (``self.params`` lags behind them until the audio thread
-        installs those changes). Must not touch state the audio thread reads. Returns what
-        ``install_change`` takes."""
+        """Caller's thread: the slow part of a param change (read a file, build an IR, make a
+        delay line longer), done before the audio thread sees anything; raise OSError or
+        ValueError for a value that cannot work. ``params`` are all of the node's params as
+        they will be once every change queued so far is in (``self.params`` lags behind them
+        until the audio thread installs those changes). Must not touch state the audio thread
+        reads. Returns what ``install_change`` takes, or None when there is nothing to install.
+        It is called for modulatable params too: for those, a non-None result is installed at
+        the block boundary where the param's ramp starts, the ramp then gliding as usual (so
+        ``install_change`` must leave ``self.params[name]`` as it was)."""
         return None
 
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
