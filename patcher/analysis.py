@@ -46,8 +46,8 @@ import soundfile
 from scipy.signal import fftconvolve, welch
 
 from patcher.audiofile import read_audio, write_audio
-from patcher.compiler import node_graph
 from patcher.engine import Engine
+from patcher.graph import node_graph
 from patcher.model import Patch, PatchError, PortRef
 
 DEFAULT_LEVEL_DBFS = -6.0

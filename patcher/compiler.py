@@ -14,140 +14,17 @@ loop's delay can be as short as a few samples, whatever the block size.
 from __future__ import annotations
 
 import functools
-import heapq
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
-from patcher.model import Link, Patch, PatchError, relative_files
+from patcher.graph import components_in_order, cycle_problems, is_loop, phase_graph, topological_order
+from patcher.model import Link, Patch, PatchError, collector_paused, relative_files
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node
-from patcher.text import excerpt, quote
-
-Vertex = tuple[str, str]  # (node id, phase): phase is "node", "read" or "write"
-
-
-# -- graphs -----------------------------------------------------------------------------
-def node_graph(patch: Patch) -> nx.DiGraph:
-    """Nodes and links as a directed graph; each edge holds its links in ``links``."""
-    graph = nx.DiGraph()
-    for node_id, node in patch.nodes.items():
-        graph.add_node(node_id, type=node.type)
-    for link in patch.links:
-        source, target = link.source.node, link.target.node
-        if graph.has_edge(source, target):
-            graph.edges[source, target]["links"].append(link)
-        else:
-            graph.add_edge(source, target, links=[link])
-    return graph
-
-
-def _is_two_phase(cls: type[Node]) -> bool:
-    return bool(cls.READ_OUTPUTS)
-
-
-def _output_vertex(cls: type[Node], node_id: str, port: str) -> Vertex:
-    if not _is_two_phase(cls):
-        return (node_id, "node")
-    return (node_id, "read" if port in cls.READ_OUTPUTS else "write")
-
-
-def _input_vertex(cls: type[Node], node_id: str, port: str) -> Vertex:
-    if not _is_two_phase(cls):
-        return (node_id, "node")
-    return (node_id, "read" if port in cls.READ_INPUTS else "write")
-
-
-def phase_graph(
-    patch: Patch, node_ids: set[str] | None = None, links: Iterable[Link] | None = None
-) -> nx.DiGraph:
-    """The graph the schedule follows: acyclic exactly when every loop passes a delay's tap.
-    Of ``node_ids`` only, if given (``links`` may narrow the links to look at)."""
-    graph = nx.DiGraph()
-    keep = set(patch.nodes) if node_ids is None else node_ids
-    for node_id in keep:
-        cls = patch.nodes[node_id].spec
-        if _is_two_phase(cls):
-            graph.add_edge((node_id, "read"), (node_id, "write"))
-        else:
-            graph.add_node((node_id, "node"))
-    for link in patch.links if links is None else links:
-        if link.source.node not in keep or link.target.node not in keep:
-            continue
-        source_cls = patch.nodes[link.source.node].spec
-        target_cls = patch.nodes[link.target.node].spec
-        graph.add_edge(
-            _output_vertex(source_cls, link.source.node, link.source.port),
-            _input_vertex(target_cls, link.target.node, link.target.port),
-        )
-    return graph
-
-
-def cycle_problems(patch: Patch) -> list[str]:
-    """One message per delay-free feedback loop, naming its path and why it has no delay."""
-    graph = phase_graph(patch)
-    problems = []
-    for component in nx.strongly_connected_components(graph):
-        first = next(iter(component))
-        if len(component) == 1 and not graph.has_edge(first, first):
-            continue
-        cycle = nx.find_cycle(graph.subgraph(component), source=min(component))
-        path = _node_path([edge[0] for edge in cycle] + [cycle[0][0]])
-        problems.append(f"delay-free feedback loop {_loop_text(path)}: {_why_no_delay(patch, cycle)}")
-    return problems
-
-
-def _why_no_delay(patch: Patch, cycle: list[tuple[Vertex, Vertex]]) -> str:
-    """A loop that comes back into a port a delay reads before making its tap (``time_ms``)
-    does pass through that tap, and still has no delay in it: say so, not "use the tap"."""
-    for source, (node_id, phase) in cycle:
-        if phase != "read":
-            continue
-        cls = patch.nodes[node_id].spec
-        port = _port_entered(patch, source, node_id, cls.READ_INPUTS)
-        other_inputs = [name for name in cls.input_ports() if name not in cls.READ_INPUTS]
-        return (
-            f"{cls.TYPE} {quote(node_id)} needs its {port!r} before it can make its "
-            f"{_either(cls.READ_OUTPUTS)}, so a loop into {port!r} must pass through another "
-            f"{cls.TYPE}, entering by {_either(other_inputs)} and leaving by {_either(cls.READ_OUTPUTS)}"
-        )
-    return "a loop must pass through a delay's 'tap' output (a delay's 'out' includes its dry input)"
-
-
-def _port_entered(patch: Patch, source: Vertex, node_id: str, ports: tuple[str, ...]) -> str:
-    """Which of ``ports`` of ``node_id`` a link from the vertex ``source`` goes into."""
-    for link in patch.links_into(node_id):
-        source_cls = patch.nodes[link.source.node].spec
-        from_source = _output_vertex(source_cls, link.source.node, link.source.port) == source
-        if from_source and link.target.port in ports:
-            return link.target.port
-    raise AssertionError(f"no link from {source} into {ports} of {node_id!r}")
-
-
-def _either(names: list[str] | tuple[str, ...]) -> str:
-    quoted = [repr(name) for name in names]
-    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
-
-
-def _loop_text(path: list[str], shown: int = 6) -> str:
-    """``a -> b -> a``; a long loop shows its first nodes and how many there are in all."""
-    if len(path) <= shown + 1:
-        return " -> ".join(excerpt(node_id, 30) for node_id in path)
-    start = " -> ".join(excerpt(node_id, 30) for node_id in path[:shown])
-    return f"{start} -> … ({len(path) - 1} nodes in all) -> {excerpt(path[-1], 30)}"
-
-
-def _node_path(vertices: list[Vertex]) -> list[str]:
-    """Node ids along a closed vertex path, a delay's read and write counted once."""
-    path: list[str] = []
-    for node_id, _phase in vertices:
-        if not path or path[-1] != node_id:
-            path.append(node_id)
-    return path if len(path) > 1 else path * 2
 
 
 # -- schedule ---------------------------------------------------------------------------
@@ -337,6 +214,7 @@ class Schedule:
         return list(seen)
 
 
+@collector_paused()
 def compile_patch(
     patch: Patch,
     sample_rate: int | None = None,
@@ -466,25 +344,18 @@ def _groups(
 ) -> list[Group]:
     silence = np.zeros(block_size)
     silence.flags.writeable = False
-    graph = nx.DiGraph()
-    graph.add_nodes_from(live)
-    graph.add_edges_from(
-        (link.source.node, node_id)
-        for node_id in live
-        for link in into.get(node_id, ())
-        if link.source.node in nodes
-    )
+    successors: dict[str, list[str]] = {node_id: [] for node_id in live}
+    for node_id in live:
+        for link in into.get(node_id, ()):
+            if link.source.node in nodes and node_id not in successors[link.source.node]:
+                successors[link.source.node].append(node_id)
     groups = []
-    for members in _components_in_order(graph):
+    for members in components_in_order(successors):
         pause()
-        is_loop = len(members) > 1 or graph.has_edge(members[0], members[0])
-        if is_loop:
-            inside = [
-                link for node_id in members for link in into.get(node_id, ()) if link.source.node in members
-            ]
-            order = list(
-                nx.lexicographical_topological_sort(phase_graph(patch, set(members), inside), key=str)
-            )
+        if is_loop(members, successors):
+            ids = set(members)
+            inside = [link for member in members for link in into.get(member, ()) if link.source.node in ids]
+            order = topological_order(phase_graph(patch, members, inside))
         else:
             order = [(members[0], "node")]
         steps = [
@@ -498,31 +369,6 @@ def _groups(
         ]
         groups.append(Group(steps, loop_nodes, node_ids, loop_buffers))
     return groups
-
-
-def _components_in_order(graph: nx.DiGraph) -> Iterator[list[str]]:
-    """The strongly connected components (a node, or a loop), each sorted, in topological
-    order of the graph they condense to, ties broken by their first node id: Kahn's algorithm
-    with a heap, as ``nx.lexicographical_topological_sort`` on ``nx.condensation`` would give,
-    without its per-lookup views (they cost most of a compile)."""
-    components = [sorted(component) for component in nx.strongly_connected_components(graph)]
-    index = {node_id: number for number, component in enumerate(components) for node_id in component}
-    successors: list[set[int]] = [set() for _ in components]
-    waiting = [0] * len(components)
-    for source, target in graph.edges:
-        before, after = index[source], index[target]
-        if before != after and after not in successors[before]:
-            successors[before].add(after)
-            waiting[after] += 1
-    ready = [(component[0], number) for number, component in enumerate(components) if not waiting[number]]
-    heapq.heapify(ready)
-    while ready:
-        _first, number = heapq.heappop(ready)
-        yield components[number]
-        for after in successors[number]:
-            waiting[after] -= 1
-            if not waiting[after]:
-                heapq.heappush(ready, (components[after][0], after))
 
 
 def _step(

@@ -9,6 +9,8 @@ compiler.
 from __future__ import annotations
 
 import collections
+import contextlib
+import gc
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +28,20 @@ NODE_ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 PROBLEMS_SHOWN = 20
 #: The longest a problem is shown (one naming an OS error's path may hold anything).
 PROBLEM_LIMIT = 400
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a patch is built in bulk (loaded,
+    compiled): each of its passes walks every object made so far, so a pass every few
+    hundred new objects made loading and compiling grow with the square of the patch."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class PatchError(ValueError):
@@ -169,6 +185,9 @@ class Patch:
     description: str = ""
     #: The folder relative file paths (impulse responses, input files) are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
+    #: Per type, a number below which every ``typeN`` id is taken: where ``fresh_id`` looks
+    #: first (counting from 1 every time made building a large patch quadratic).
+    _taken_below: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "links" and not isinstance(value, LinkList):
@@ -206,9 +225,11 @@ class Patch:
         return any(node.type == "input" and node.params.get("source") == "live" for node in nodes)
 
     def fresh_id(self, type_name: str) -> str:
-        number = 1
+        """``type1``, ``type2``...: the first one free."""
+        number = self._taken_below.get(type_name, 1)
         while f"{type_name}{number}" in self.nodes:
             number += 1
+        self._taken_below[type_name] = number
         return f"{type_name}{number}"
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
@@ -239,9 +260,18 @@ class Patch:
         self.links.remove(link)
 
     def remove_node(self, node_id: str) -> None:
-        self.node(node_id)
-        del self.nodes[node_id]
+        self.forget_node(node_id)
         self.links = [ln for ln in self.links if node_id not in (ln.source.node, ln.target.node)]
+
+    def forget_node(self, node_id: str) -> NodeData:
+        """Take a node out, leaving its links (the caller deals with them); its id may be
+        given again by ``fresh_id``."""
+        node = self.node(node_id)
+        del self.nodes[node_id]
+        number = node_id.removeprefix(node.type)
+        if number.isdigit():
+            self._taken_below[node.type] = min(self._taken_below.get(node.type, 1), int(number))
+        return node
 
     def node(self, node_id: str) -> NodeData:
         try:

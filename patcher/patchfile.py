@@ -27,6 +27,7 @@ from typing import Any
 
 from patcher.atomic import atomic_path
 from patcher.files import as_saved_in, check_files
+from patcher.graph import cycle_problems
 from patcher.model import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -38,6 +39,7 @@ from patcher.model import (
     PatchError,
     PortRef,
     Settings,
+    collector_paused,
     link_problem,
 )
 from patcher.spec import node_class, registry
@@ -124,6 +126,7 @@ def _too_many_digits(text: str, digits: int) -> str:
     return f"a number of {digits} digits is too long for a patch"
 
 
+@collector_paused()
 def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
     """Validate a decoded patch document and build a :class:`Patch`. Its files are not
     checked against the patch's folder: this is for a document the program already holds
@@ -150,8 +153,6 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
     unusable = _read_nodes(document.get("nodes", []), patch, problems)
     _read_links(document.get("links", []), patch, problems, unusable)
     if not problems:
-        from patcher.compiler import cycle_problems
-
         problems += cycle_problems(patch)
     if problems:
         raise PatchError(problems, source)

@@ -47,7 +47,7 @@ class AddNodes(Command):
         for link in reversed(self.links):
             patch.links.remove(link)
         for node in self.nodes:
-            del patch.nodes[node.id]
+            patch.forget_node(node.id)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class RemoveItems(Command):
         removed = {link for _index, link in self.removed_links}
         patch.links[:] = [link for link in patch.links if link not in removed]
         for node_id in self.node_ids:
-            del patch.nodes[node_id]
+            patch.forget_node(node_id)
 
     def revert(self, patch: Patch) -> None:
         nodes = list(patch.nodes.values())

@@ -33,7 +33,6 @@ import numpy as np
 
 from patcher.atomic import atomic_path
 from patcher.audiofile import audio_info
-from patcher.compiler import cycle_problems
 from patcher.editor.commands import (
     AddNodes,
     Command,
@@ -47,6 +46,7 @@ from patcher.editor.commands import (
 from patcher.editor.layout import Size, arrange, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
+from patcher.graph import cycle_problems
 from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
 from patcher.spec import Node, registry
 from patcher.text import safe_lines
