@@ -61,7 +61,7 @@ class Step:
         self.whole_outputs = dict(self.output_buffers)
         self.filled = {name: None for name, _sources, _buffer in self.param_sources}
 
-    def run(self, start: int, length: int) -> None:
+    def run(self, length: int, start: int = 0) -> None:
         node = self.node
         stop = start + length
         if node.fault is not None:  # a node that raised stays muted until it is replaced
@@ -147,13 +147,13 @@ class Group:
     def run(self, frames: int) -> None:
         if not self.loop_nodes:
             for step in self.steps:
-                step.run(0, frames)
+                step.run(frames)
             return
         chunk = max(1, min(node.loop_chunk() for node in self.loop_nodes))
         for start in range(0, frames, chunk):
             length = min(chunk, frames - start)
             for step in self.steps:
-                step.run(start, length)
+                step.run(length, start)
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,11 @@ class Schedule:
                 node.fault = None
                 revived = revived or node in self.heard.nodes
         return revived
+
+    @functools.cached_property
+    def calls(self) -> list[Callable[[int], None]]:
+        """What runs a block of ``frames``, in order: a node's step, or a loop's group."""
+        return [group.steps[0].run if not group.loop_nodes else group.run for group in self.groups]
 
     @functools.cached_property
     def loops(self) -> list[Group]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from patcher.compiler import Schedule, compile_patch, resolved_params
+from patcher.kernels import kernel
 from patcher.model import Patch, PatchError
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node, Ramp
@@ -62,6 +63,8 @@ class Engine:
         self.frame_before_last = self.recent[:, -2]
         self.declick = np.exp(-np.arange(1, self.block_size + 1) / (DECLICK_S * self.sample_rate))
         self.glide = np.zeros(2)
+        self.gliding = False
+        self.whole_mix = self.mix  # a block of the block size: no view to make
         self.scratch = np.zeros((2, self.block_size))
         #: At a change, the largest step per channel in the recent output.
         self.motion = np.zeros(2)
@@ -89,41 +92,39 @@ class Engine:
 
     def process_block(self, frames: int | None = None) -> np.ndarray:
         """Run one block of ``frames`` (at most the block size); return a (2, frames) view."""
-        frames = self.block_size if frames is None else frames
-        schedule = self.schedule
         # NaN and overflow are the engine's to catch (each node's output is checked, and the
         # culprit named); numpy must not warn, which would print from the audio thread.
-        mix = self.mix[:, :frames]
+        with np.errstate(all="ignore"):
+            return self.run_block(frames)
+
+    def run_block(self, frames: int | None = None) -> np.ndarray:
+        """``process_block`` for a thread that has numpy's warnings off already (the audio
+        thread turns them off once, with ``np.seterr``: numpy keeps it per thread; entering
+        ``np.errstate`` for every block costs 1.5 µs)."""
+        whole = frames is None or frames == self.block_size
+        frames = self.block_size if frames is None else frames
+        schedule = self.schedule
+        mix = self.whole_mix if whole else self.mix[:, :frames]
         if self.glide_next_block:
             self._measure_motion()  # of the block just played, before it is overwritten
-        with np.errstate(all="ignore"):
-            for group in schedule.groups:
-                group.run(frames)
-            mix.fill(0.0)
-            for node in schedule.sinks:
-                if node.fault is not None:  # muted: not its last block, over and over
-                    continue
-                stereo = node.stereo[:, :frames]
-                if not all_finite(stereo):  # a sink has no output port for its step to check
-                    scrub(stereo)
-                    node.nonfinite_blocks += 1
-                mix += stereo
+        for call in schedule.calls:
+            call(frames)
+        mix.fill(0.0)
+        for node in schedule.sinks:
+            if node.fault is not None:  # muted: not its last block, over and over
+                continue
+            stereo = node.stereo if whole else node.stereo[:, :frames]
+            if not all_finite(stereo):  # a sink has no output port for its step to check
+                scrub(stereo)
+                node.nonfinite_blocks += 1
+            mix += stereo
         if self.glide_next_block:
             self.glide_next_block = False
             self._start_glide(mix)
-        if self.glide.any():
+        if self.gliding:
             self._declick(mix, frames)
-        self._remember(mix, frames)
+        _remember(self.recent, mix, frames)
         return mix
-
-    def _remember(self, mix: np.ndarray, frames: int) -> None:
-        """Keep the last MOTION_WINDOW frames played, across blocks of any size."""
-        recent, kept = self.recent, MOTION_WINDOW - frames
-        if kept <= 0:
-            np.copyto(recent, mix[:, frames - MOTION_WINDOW : frames])
-        else:
-            recent[:, :kept] = recent[:, frames:]
-            recent[:, kept:] = mix[:, :frames]
 
     def _measure_motion(self) -> None:
         """Each channel's largest step between samples in the recent output: a change whose
@@ -140,6 +141,7 @@ class Engine:
         heading = 2.0 * self.last_frame - self.frame_before_last
         jumped = np.abs(mix[:, 0] - self.last_frame) > self.motion
         self.glide += np.where(jumped, heading - mix[:, 0], 0.0)
+        self.gliding = bool(self.glide.any())
 
     def _declick(self, mix: np.ndarray, frames: int) -> None:
         """After a graph edit or an installed change, glide from where the output was heading."""
@@ -150,6 +152,7 @@ class Engine:
         self.glide *= curve[-1]
         if np.max(np.abs(self.glide)) < 1e-10:  # ended by size, not by block: blocks agree
             self.glide[:] = 0.0
+            self.gliding = False
 
     # -- live changes -----------------------------------------------------------------------
     def prepare_param_change(
@@ -272,6 +275,18 @@ class Engine:
             if progress is not None:
                 progress(frames)
         return result
+
+
+@kernel
+def _remember(recent: np.ndarray, mix: np.ndarray, frames: int) -> None:
+    """Keep the last frames played (as many as ``recent`` holds), across blocks of any size."""
+    window = recent.shape[1]
+    kept = max(window - frames, 0)
+    for channel in range(2):
+        for index in range(kept):
+            recent[channel, index] = recent[channel, index + frames]
+        for index in range(kept, window):
+            recent[channel, index] = mix[channel, frames - window + index]
 
 
 def _params_of(patch: Patch) -> dict[str, dict[str, Any]]:

@@ -170,6 +170,8 @@ class Player:
         self._said_no_input = False
         #: True while the audio thread computes a block (``make_way`` waits for it to end).
         self._in_block = False
+        #: The thread that turned numpy's warnings off for itself (the audio thread).
+        self._quiet_thread: int | None = None
 
     # -- control (any thread but the audio thread) ------------------------------------------
     @property
@@ -372,7 +374,10 @@ class Player:
             engine = self.engine
             if indata is not None:
                 engine.device_input[:frames] = indata[:, 0]
-            block = engine.process_block(frames)
+            if self._quiet_thread != threading.get_ident():  # numpy keeps this per thread
+                np.seterr(all="ignore")
+                self._quiet_thread = threading.get_ident()
+            block = engine.run_block(frames)
             self.protection.process(block, engine.schedule)
             outdata[:] = block.T
             self._record(outdata, frames)

@@ -71,7 +71,7 @@ def test_nan_from_a_node_never_reaches_the_output() -> None:
 
 def test_callback_survives_a_broken_engine_and_reports_it() -> None:
     player = Player(dc_patch())
-    player.engine.process_block = None  # the callback's own code path fails
+    player.engine.run_block = None  # the callback's own code path fails
     out = run_callback(player, 2)
     assert np.all(out == 0.0) and player.callbacks == 2
     assert "the audio callback failed 2 times" in player.warnings()[0]
