@@ -59,14 +59,16 @@ class Step:
             for port, sources, summed in self.input_sources
         }
         self.whole_outputs = dict(self.output_buffers)
+        self.output_arrays = [buffer for _port, buffer in self.output_buffers]
         self.filled = {name: None for name, _sources, _buffer in self.param_sources}
+        #: The last call was part of a block: the params dict holds short views.
+        self.partial = True
 
     def run(self, length: int, start: int = 0) -> None:
         node = self.node
-        stop = start + length
         if node.fault is not None:  # a node that raised stays muted until it is replaced
-            for _port, buffer in self.output_buffers:  # silent, not the last block looping
-                buffer[start:stop] = 0.0
+            for buffer in self.output_arrays:  # silent, not the last block looping
+                buffer[start : start + length] = 0.0
             return
         if length == self.block_size:  # a whole block: the dicts hold whole buffers already
             inputs, outputs = self.whole_inputs, self.whole_outputs
@@ -74,38 +76,17 @@ class Step:
                 np.copyto(summed, sources[0])
                 for source in sources[1:]:
                     summed += source
+            if self.param_sources:
+                self._whole_params(node)
         else:
-            inputs, outputs = self.inputs, self.outputs
-            for port, sources, summed in self.input_sources:
-                inputs[port] = _gather(sources, summed, start, stop, self.silence)
-            for port, buffer in self.output_buffers:
-                outputs[port] = buffer[start:stop]
-        params = self.params
-        for name, sources, buffer in self.param_sources:
-            ramp = node.ramps.get(name)
-            view = buffer[:length]
-            if ramp is None and not sources:
-                value = node.params[name]
-                if self.filled[name] != value:
-                    buffer.fill(value)
-                    self.filled[name] = value
-                params[name] = view
-                continue
-            self.filled[name] = None
-            if ramp is None:
-                view.fill(node.params[name])
-            elif ramp.fill(view):
-                del node.ramps[name]
-            for source in sources:
-                view += source[start:stop]
-            params[name] = view
+            inputs, outputs = self._part(start, length)
         try:
             if self.phase == "node":
-                node.process(inputs, params, outputs)
+                node.process(inputs, self.params, outputs)
             elif self.phase == "read":
-                node.read(params, outputs)
+                node.read(self.params, outputs)
             else:
-                node.write(inputs, params, outputs)
+                node.write(inputs, self.params, outputs)
         except Exception as error:  # the audio must go on: mute this node, report it outside
             node.fault = node.last_fault = error
             node.fault_count += 1
@@ -118,6 +99,58 @@ class Step:
                 scrub(output)
                 node.nonfinite_blocks += 1
                 node.reset()
+
+    def _whole_params(self, node: Node) -> None:
+        """Each modulatable param's buffer for a whole block: the set value (filled only when
+        it changed), its ramp, plus its linked signals."""
+        params, filled, ramps, values = self.params, self.filled, node.ramps, node.params
+        restore = self.partial
+        self.partial = False
+        for name, sources, buffer in self.param_sources:
+            if restore:
+                params[name] = buffer
+            ramp = ramps.get(name) if ramps else None
+            if ramp is None and not sources:
+                value = values[name]
+                if filled[name] != value:
+                    buffer.fill(value)
+                    filled[name] = value
+                continue
+            filled[name] = None
+            if ramp is None:
+                buffer.fill(values[name])
+            elif ramp.fill(buffer):
+                del ramps[name]
+            for source in sources:
+                buffer += source
+
+    def _part(self, start: int, length: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The inputs, outputs and params of part of a block (a loop's chunk, a render's end)."""
+        node, stop = self.node, start + length
+        inputs, outputs, params = self.inputs, self.outputs, self.params
+        for port, sources, summed in self.input_sources:
+            inputs[port] = _gather(sources, summed, start, stop, self.silence)
+        for port, buffer in self.output_buffers:
+            outputs[port] = buffer[start:stop]
+        self.partial = True
+        for name, sources, buffer in self.param_sources:
+            ramp = node.ramps.get(name)
+            view = buffer[:length]
+            params[name] = view
+            if ramp is None and not sources:
+                value = node.params[name]
+                if self.filled[name] != value:
+                    buffer.fill(value)
+                    self.filled[name] = value
+                continue
+            self.filled[name] = None
+            if ramp is None:
+                view.fill(node.params[name])
+            elif ramp.fill(view):
+                del node.ramps[name]
+            for source in sources:
+                view += source[start:stop]
+        return inputs, outputs
 
 
 def _gather(
