@@ -1,14 +1,18 @@
 """Real-time benchmark on the JACK dummy device: CPU load per block and underruns.
 
 First the machine's floor: JACK xruns under reference callbacks that do nothing or only
-busy-wait a fixed time, which no engine can beat. Then, for each example patch: the CPU load of
-one block (time to compute it over its duration) at blocks 64, 128, 256 and 512, and underruns
-while playing in real time at block 64:
+busy-wait a fixed time (up to half the period), which no engine can beat, and how many callbacks
+came against the clock's count (how well the machine keeps time: the tests only check that the
+device is paced by its clock). Then, for each example patch: the CPU load of one block (time to
+compute it over its duration) at blocks 64, 128, 256 and 512, and underruns while playing in
+real time at block 64:
 
 * in the device's callback, alone and beside a GUI-like busy thread, with the engine in this
   process (sharing the GIL with the busy thread) and in its own (patcher.server.EngineProcess);
 * with a safety buffer (``Player(buffer_ms=...)``): the engine computes ahead in its own thread
-  and the device's thread only copies, in C. Its cells read "FIFO underruns / JACK xruns".
+  and the device's thread only copies, in C. Its cells read "FIFO underruns / JACK xruns";
+* with the sound card's input too (a duplex stream, as a live input node has): its cells add
+  the input's overruns, "+N over".
 
 Prints figures; asserts nothing.
 """
@@ -66,10 +70,13 @@ class BusyThread(threading.Thread):
         self.join()
 
 
-def floor_xruns(jack: JackServer, seconds: float, busy_us: float) -> int:
-    """JACK xruns under a callback that only busy-waits ``busy_us`` (no numpy, no allocation)."""
+def floor_xruns(jack: JackServer, seconds: float, busy_us: float) -> tuple[int, float]:
+    """JACK xruns under a callback that only busy-waits ``busy_us`` (no numpy, no allocation),
+    and the callbacks counted over ``seconds`` as a fraction of the clock's count."""
+    calls = [0]
 
     def callback(outdata: np.ndarray, _frames: int, _time: object, _status: object) -> None:
+        calls[0] += 1
         until = time.perf_counter() + busy_us * 1e-6
         while time.perf_counter() < until:
             pass
@@ -79,9 +86,11 @@ def floor_xruns(jack: JackServer, seconds: float, busy_us: float) -> int:
     with sd.OutputStream(
         device=jack.device, samplerate=RATE, blocksize=jack.period, channels=2, callback=callback
     ):
+        started, calls_before = time.perf_counter(), calls[0]
         time.sleep(seconds)
+        counted, elapsed = calls[0] - calls_before, time.perf_counter() - started
     time.sleep(0.2)
-    return jack.xruns_since_mark()
+    return jack.xruns_since_mark(), counted / (elapsed * RATE / jack.period)
 
 
 def underruns(
@@ -91,13 +100,15 @@ def underruns(
     busy: bool,
     separate: bool = False,
     buffer_ms: float = 0.0,
+    live_input: bool = False,
 ) -> str:
     busy_thread = BusyThread() if busy else None
     jack.mark_xruns()
+    device = {"device": jack.device, "input_device": jack.device if live_input else None}
     if separate:
-        player = EngineProcess(patch, device=jack.device, block_size=jack.period, buffer_ms=buffer_ms)
+        player = EngineProcess(patch, **device, block_size=jack.period, buffer_ms=buffer_ms)
     else:
-        player = Player(patch, device=jack.device, block_size=jack.period, buffer_ms=buffer_ms)
+        player = Player(patch, **device, block_size=jack.period, buffer_ms=buffer_ms)
         quiet_interpreter()  # after building the player, as `patcher play` does
     player.start()
     if busy_thread:
@@ -114,19 +125,22 @@ def underruns(
             report = player.report()
     time.sleep(0.2)
     xruns = jack.xruns_since_mark()
-    if not buffer_ms:
-        return str(xruns)
-    return f"{'?' if report is None else report.underruns} / {xruns}"
+    cell = f"{'?' if report is None else report.underruns} / {xruns}" if buffer_ms else str(xruns)
+    if live_input:  # on JACK an xrun is flagged as an overrun too, in the callback
+        cell += f" +{'?' if report is None else report.overruns} over"
+    return cell
 
 
-# The underrun runs, one column each: (heading, busy thread, engine process, buffered).
+# The underrun runs, one column each: (heading, busy thread, engine process, buffered, input).
 RUNS = {
-    "callback": ("callback, alone", False, False, False),
-    "callback-busy": ("+ busy thread", True, False, False),
-    "callback-busy-process": ("+ busy, engine process", True, True, False),
-    "buffered": ("buffered {buffer} ms, alone", False, False, True),
-    "buffered-busy": ("+ busy thread", True, False, True),
-    "buffered-busy-process": ("+ busy, engine process", True, True, True),
+    "callback": ("callback, alone", False, False, False, False),
+    "callback-busy": ("+ busy thread", True, False, False, False),
+    "callback-busy-process": ("+ busy, engine process", True, True, False, False),
+    "buffered": ("buffered {buffer} ms, alone", False, False, True, False),
+    "buffered-busy": ("+ busy thread", True, False, True, False),
+    "buffered-busy-process": ("+ busy, engine process", True, True, True, False),
+    "callback-input": ("callback, with input", False, False, False, True),
+    "buffered-input": ("buffered, with input", False, False, True, True),
 }
 
 
@@ -164,25 +178,27 @@ def print_block_loads(paths: list[Path]) -> None:
 
 
 def print_floor(jack: JackServer, args: argparse.Namespace) -> None:
-    waits = (0, 50, 100, 200, 400)
+    half_period_us = round(jack.period / RATE * 1e6 / 2)
+    waits = (0, 50, 100, 200, 400, half_period_us)
     print(f"\n## The machine's floor: JACK xruns in {args.seconds:g} s at block {args.block}\n")
-    print("a callback that busy-waits (us):  " + "  ".join(f"{us:>4}" for us in waits))
+    print("a callback that busy-waits (us):  " + "  ".join(f"{us:>6}" for us in waits))
     floors = [floor_xruns(jack, args.seconds, us) for us in waits]
-    print("xruns:                            " + "  ".join(f"{x:>4}" for x in floors), flush=True)
+    print("xruns:                            " + "  ".join(f"{x:>6}" for x, _ in floors))
+    print("callbacks, % of the clock's:      " + "  ".join(f"{r:>6.1%}" for _, r in floors), flush=True)
 
 
 def print_underruns(jack: JackServer, paths: list[Path], runs: list[str], args: argparse.Namespace) -> None:
     print(f"\n## Underruns in {args.seconds:g} s at block {args.block}\n")
-    print("In the callback: JACK xruns. Buffered: FIFO underruns / JACK xruns.\n")
+    print("In the callback: JACK xruns. Buffered: FIFO underruns / JACK xruns. With input: +overruns.\n")
     headings = [RUNS[run][0].format(buffer=f"{args.buffer:g}") for run in runs]
     print(f"{'patch':<20}" + "".join(f"{h:>24}" for h in headings))
     for path in paths:
         patch = patcher.load(path)
         cells = []
         for run in runs:
-            _heading, busy, separate, buffered = RUNS[run]
+            _heading, busy, separate, buffered, live_input = RUNS[run]
             buffer_ms = args.buffer if buffered else 0.0
-            cells.append(underruns(patch, jack, args.seconds, busy, separate, buffer_ms))
+            cells.append(underruns(patch, jack, args.seconds, busy, separate, buffer_ms, live_input))
         print(f"{path.stem:<20}" + "".join(f"{c:>24}" for c in cells), flush=True)
 
 
