@@ -61,7 +61,8 @@ class Delay(Node):
         self.line = np.zeros(1 << (length - 1).bit_length())
         self.mask = len(self.line) - 1
         self.offsets = np.arange(max_block)
-        self.tap_scratch = np.zeros(max_block)
+        self.tap_scratch = np.zeros(max_block)  # silence: never written
+        self._tap = self._returned = self.tap_scratch
         # Working space for reading and writing, so a block allocates no arrays.
         self.indices = np.zeros((2, max_block), dtype=np.int64)
         self.work = np.zeros((10, max_block))
@@ -72,8 +73,9 @@ class Delay(Node):
         self.written = 0
         self.damping_state = np.zeros(1)
         self._chunk_minimum = float(MIN_DELAY_SAMPLES)
-        self._tap = self.tap_scratch
-        self._returned = self.tap_scratch
+        # The engine's NaN scrub may reset a delay in a loop between its read and its write of
+        # one chunk: that write then takes a silent tap of the chunk's length.
+        self._tap = self._returned = self.tap_scratch[: len(self._tap)]
 
     # -- two-phase interface (inside a feedback loop) -------------------------------------
     def loop_chunk(self) -> int:

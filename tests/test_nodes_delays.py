@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from patcher.engine import render
+from patcher.engine import Engine, render
 from patcher.model import Patch
 from tests.nodetools import run_node
 
@@ -167,3 +167,38 @@ def test_a_delay_time_gliding_inside_a_loop_sounds_the_same_at_any_block(start_m
     reference = _saw_through_a_loop(1, start_ms, target_ms)
     for block in (16, 64, 256):
         np.testing.assert_allclose(_saw_through_a_loop(block, start_ms, target_ms), reference, atol=1e-9)
+
+
+def _blowing_up_loop(block: int) -> Engine:
+    """A delay in a loop whose feedback is pushed to 1000: its tap overflows within 0.2 s
+    and the engine scrubs it and resets the delay between its read and write."""
+    patch = Patch()
+    patch.add_node("oscillator", "tone", frequency_hz=220.0, amplitude=0.5)
+    patch.add_node("delay", "echo", time_ms=1.0, mix=0.5)
+    patch.add_node("gain", "loop_gain", gain_db=-20.0)
+    patch.add_node("math", "push", op="constant", b=1000.0)
+    patch.add_node("output", "out")
+    for source, target in (
+        ("tone.out", "echo.in"),
+        ("echo.tap", "loop_gain.in"),
+        ("loop_gain.out", "echo.in"),
+        ("push.out", "echo.feedback"),
+        ("echo.out", "out.left"),
+    ):
+        patch.connect(source, target)
+    return Engine(patch, 48000, block)
+
+
+@pytest.mark.parametrize("block", [64, 1024])
+def test_a_delay_reset_by_the_nan_scrub_inside_a_loop_plays_on(block: int) -> None:
+    engine = _blowing_up_loop(block)
+    engine.render(0.2)
+    echo = engine.schedule.nodes["echo"]
+    assert echo.nonfinite_blocks > 0  # the scrub reset it between its read and its write
+    engine.set_param("push", "b", 0.0)  # the loop calms down: the echo must be heard again
+    engine.render(0.1)
+    after = engine.render(0.1)[:, 0]
+    assert echo.fault_count == 0, echo.last_fault
+    # The tone and its 1 ms echo, each at half level: about 0.4 peak, far from silence.
+    assert np.all(np.isfinite(after))
+    assert 0.2 < np.sqrt(np.mean(after**2)) < 0.5
