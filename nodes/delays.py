@@ -9,10 +9,17 @@ alone; ``out`` mixes in the dry input and so cannot close a loop). The compiler 
 in chunks of at most ``loop_chunk()`` samples: inside a loop, the time is held at or above half
 its set value (and at least 2 samples), so a loop can be as short as a few samples whatever the
 block size.
+
+Memory follows what a patch uses: the line holds ``max_time_ms`` (or a longer ``time_ms``),
+plus the few samples the interpolation and a block need, rounded up to a power of two. A
+modulated time beyond that is held at the line's end. Turning either up while playing makes
+a longer line off the audio thread, and the echoes already in the line carry on in it; a line
+never shrinks while it plays (turning them down again keeps the longer line and its end).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +31,33 @@ from patcher.spec import Node, Param
 MAX_DELAY_S = 10.0
 MIN_DELAY_SAMPLES = 2.0
 NO_DAMPING_HZ = 20000.0
+#: Beyond the longest delay, the line keeps a block (written before it is read) and this many
+#: samples more (the cubic's neighbours either side, and a margin).
+LINE_MARGIN = 8
+
+
+def _longest_delay(params: Mapping[str, Any], sample_rate: int) -> float:
+    """In samples: the longest delay a line for these params serves."""
+    return max(params["max_time_ms"], params["time_ms"]) * sample_rate / 1000.0
+
+
+def _line_length(longest: float, max_block: int) -> int:
+    """Room for the longest delay, a block and the margin, as a power of two (the write
+    position wraps with a mask)."""
+    length = math.ceil(longest) + max_block + LINE_MARGIN
+    return 1 << (length - 1).bit_length()
+
+
+def _copy_recent(old: np.ndarray, new: np.ndarray, written: int) -> None:
+    """Copy the samples ``old`` holds (the last ``len(old)`` written) into the longer ring
+    ``new`` at their own places: sample ``k`` lives at ``k % len(line)`` in either. At most
+    three slice copies (one wrap in each ring)."""
+    position = written - len(old)
+    while position < written:
+        old_slot, new_slot = position % len(old), position % len(new)
+        count = min(written - position, len(old) - old_slot, len(new) - new_slot)
+        new[new_slot : new_slot + count] = old[old_slot : old_slot + count]
+        position += count
 
 
 def _part(value: Any, start: int, stop: int) -> Any:
@@ -40,7 +74,21 @@ class Delay(Node):
     READ_INPUTS = ("time_ms",)
     PARAMS = {
         "time_ms": Param(
-            250.0, 0.0, MAX_DELAY_S * 1000, "ms", "Delay time (held at 2 samples or more).", modulatable=True
+            250.0,
+            0.0,
+            MAX_DELAY_S * 1000,
+            "ms",
+            "Delay time, held at 2 samples or more, and at the line's end (max_time_ms, or a longer "
+            "set time) when modulated beyond it.",
+            modulatable=True,
+        ),
+        "max_time_ms": Param(
+            1000.0,
+            1.0,
+            MAX_DELAY_S * 1000,
+            "ms",
+            doc="Longest time the line holds, modulation included: what memory it takes. "
+            "A longer time_ms lengthens it.",
         ),
         "feedback": Param(0.0, -0.99, 0.99, "", "Share of the delayed signal fed back in.", modulatable=True),
         "damping_hz": Param(
@@ -57,8 +105,10 @@ class Delay(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
-        length = int(MAX_DELAY_S * sample_rate) + max_block + 8
-        self.line = np.zeros(1 << (length - 1).bit_length())
+        #: The longest delay read, in samples (a longer one is held here): what the line was
+        #: made for, or the longest time set since, as a glide down starts from there.
+        self.longest = _longest_delay(self.params, sample_rate)
+        self.line = np.zeros(_line_length(self.longest, max_block))
         self.mask = len(self.line) - 1
         self.offsets = np.arange(max_block)
         self.tap_scratch = np.zeros(max_block)  # silence: never written
@@ -77,8 +127,39 @@ class Delay(Node):
         # one chunk: that write then takes a silent tap of the chunk's length.
         self._tap = self._returned = self.tap_scratch[: len(self._tap)]
 
+    # -- a longer line, live ---------------------------------------------------------------
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
+        """A longer line, made here (off the audio thread), when the new time needs one."""
+        if name not in ("time_ms", "max_time_ms"):
+            return None
+        length = _line_length(_longest_delay(params, self.sample_rate), self.max_block)
+        if length <= len(self.line):  # it fits (a line only grows)
+            return None
+        line = np.empty(length)
+        line.fill(0.0)  # its pages are touched here, not by the audio thread
+        return line
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        """Move into the longer line: the recent samples keep their places relative to the
+        write position, so the echoes under way go on. For a glide the engine sets the same
+        value right after (the glide began from the old one); a graph edit steps to it."""
+        if prepared is not None and len(prepared) > len(self.line):
+            _copy_recent(self.line, prepared, self.written)
+            self.line, self.mask = prepared, len(prepared) - 1
+        elif prepared is not None:  # another change made it longer already: freed with the
+            self.spare_line = prepared  # node's state the engine retires at the next install
+        Node.param_changed(self, name, value)
+        self._hold_longest()
+
+    def _hold_longest(self) -> float:
+        """The longest delay read: at least the longest time set (a glide within the line's
+        room needs no new line, and may start before the engine installs anything)."""
+        self.longest = max(self.longest, _longest_delay(self.params, self.sample_rate))
+        return self.longest
+
     # -- two-phase interface (inside a feedback loop) -------------------------------------
     def loop_chunk(self) -> int:
+        self._hold_longest()
         # Reads in this block may come as close as the chunk allows, and no closer: the floor
         # is fixed with the chunk, not moved by a ramp within the block (block size would matter).
         self._chunk_minimum = self._loop_minimum()
@@ -108,6 +189,7 @@ class Delay(Node):
         signal, time_ms, feedback = inputs["in"], params["time_ms"], params["feedback"]
         tap = outputs["tap"]
         frames = len(signal)
+        self._hold_longest()
         if not np.any(feedback):
             # Without feedback the line does not depend on what is read: write first, read after.
             self._write(signal, 0.0)
@@ -131,7 +213,7 @@ class Delay(Node):
             :, :frames
         ]
         np.multiply(time_ms, self.sample_rate / 1000.0, out=delay)
-        np.clip(delay, minimum, MAX_DELAY_S * self.sample_rate, out=delay)
+        np.clip(delay, minimum, self.longest, out=delay)
         np.add(self.offsets[:frames], first, out=index)
         np.subtract(index, delay, out=position)
         whole = delay  # the delay is used up: its row holds the whole part from here
