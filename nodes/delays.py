@@ -189,13 +189,15 @@ class Delay(Node):
         signal, time_ms, feedback = inputs["in"], params["time_ms"], params["feedback"]
         tap = outputs["tap"]
         frames = len(signal)
-        self._hold_longest()
+        longest = self._hold_longest()
         if not np.any(feedback):
             # Without feedback the line does not depend on what is read: write first, read after.
             self._write(signal, 0.0)
             self._read(time_ms, tap, MIN_DELAY_SAMPLES, self.written - frames)
         else:
-            shortest = np.min(time_ms) * self.sample_rate / 1000.0
+            # A read must not reach into its own chunk: chunks are shorter than the shortest
+            # delay read, a time beyond the line counting as the line's end.
+            shortest = min(np.min(time_ms) * self.sample_rate / 1000.0, longest)
             chunk = max(1, int(max(MIN_DELAY_SAMPLES, shortest)) - 1)
             for start in range(0, frames, chunk):
                 stop = min(start + chunk, frames)

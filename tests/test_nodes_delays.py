@@ -11,7 +11,7 @@ import soundfile
 from patcher.engine import Engine
 from patcher.model import Patch, Settings
 from patcher.render import render
-from tests.nodetools import run_node
+from tests.nodetools import probe_signal, run_node
 
 
 def impulse(frames: int, at: int = 0) -> np.ndarray:
@@ -323,3 +323,14 @@ def test_a_graph_edit_grows_a_running_line_and_keeps_the_echoes(tmp_path, edits:
     after = engine.render(2.5)[:, 0]
     assert _heard_at(before) == [2.6]
     assert _heard_at(after, 3.0) == [5.0]
+
+
+def test_feedback_beyond_the_line_sounds_the_same_at_any_block() -> None:
+    """A time pushed far beyond a short line is held at its end: the feedback's chunks must be
+    no longer than that held time, or a read would take samples of its own chunk unwritten."""
+    params = {"time_ms": 3.0, "max_time_ms": 5.0, "feedback": 0.7, "mix": 1.0}
+    inputs = {"in": probe_signal(700), "time_ms": np.full(700, 400.0)}
+    reference = run_node("delay", params, inputs, sample_rate=1000, block=1)["out"]
+    for block in (7, 64, 256):
+        out = run_node("delay", params, inputs, sample_rate=1000, block=block)["out"]
+        np.testing.assert_allclose(out, reference, atol=1e-12)
