@@ -14,6 +14,8 @@ from nodes.io import Input, Output
 class ReferenceInput(Input):
     """Input as it was before its kernel (numpy), for tests/test_nodes_io.py."""
 
+    TYPE = ""  # not registered: the tests and reference renders use it by name
+
     def reset(self) -> None:
         self.position = 0
 
@@ -55,6 +57,8 @@ class ReferenceInput(Input):
 
 class ReferenceOutput(Output):
     """Output as it was before its kernel (numpy)."""
+
+    TYPE = ""  # not registered: the tests and reference renders use it by name
 
     def reset(self) -> None:
         self.stereo = np.zeros((2, self.max_block))

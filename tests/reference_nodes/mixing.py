@@ -16,6 +16,8 @@ Signals = Mapping[str, np.ndarray]
 class ReferenceGain(Gain):
     """Gain as it was before its kernel (numpy), for tests/test_nodes_mixing.py."""
 
+    TYPE = ""  # not registered: the tests and reference renders use it by name
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
         np.power(10.0, np.divide(params["gain_db"], 20.0), out=out)
@@ -24,6 +26,8 @@ class ReferenceGain(Gain):
 
 class ReferenceMix(Mix):
     """Mix as it was before its kernel (numpy)."""
+
+    TYPE = ""  # not registered: the tests and reference renders use it by name
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
@@ -36,6 +40,8 @@ class ReferenceMix(Mix):
 class ReferencePan(Pan):
     """Pan as it was before its kernel (numpy)."""
 
+    TYPE = ""  # not registered: the tests and reference renders use it by name
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         angle = (np.clip(params["pan"], -1.0, 1.0) + 1.0) * (np.pi / 4.0)
         np.multiply(inputs["in"], np.cos(angle), out=outputs["left"])
@@ -44,6 +50,8 @@ class ReferencePan(Pan):
 
 class ReferenceMath(Math):
     """Math as it was before its kernel (numpy), choosing the operation by name every block."""
+
+    TYPE = ""  # not registered: the tests and reference renders use it by name
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         a, b, out = inputs["a"], params["b"], outputs["out"]
