@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
+from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
 MAX_DELAY_S = 10.0
@@ -58,10 +58,6 @@ def _copy_recent(old: np.ndarray, new: np.ndarray, written: int) -> None:
         count = min(written - position, len(old) - old_slot, len(new) - new_slot)
         new[new_slot : new_slot + count] = old[old_slot : old_slot + count]
         position += count
-
-
-def _part(value: Any, start: int, stop: int) -> Any:
-    return value[start:stop] if isinstance(value, np.ndarray) else value
 
 
 class Delay(Node):
@@ -110,22 +106,35 @@ class Delay(Node):
         self.longest = _longest_delay(self.params, sample_rate)
         self.line = np.zeros(_line_length(self.longest, max_block))
         self.mask = len(self.line) - 1
-        self.offsets = np.arange(max_block)
+        self.samples_per_ms = sample_rate / 1000.0
         self.tap_scratch = np.zeros(max_block)  # silence: never written
+        #: What a loop's read leaves for its write: the tap (the read's output) and the tap as
+        #: fed back (through the damping), kept here; both silence after a reset.
         self._tap = self._returned = self.tap_scratch
-        # Working space for reading and writing, so a block allocates no arrays.
-        self.indices = np.zeros((2, max_block), dtype=np.int64)
-        self.work = np.zeros((10, max_block))
+        self.returned = np.zeros(max_block)
+        self.damping_state = np.zeros(1)
         super().prepare(sample_rate, max_block)
+        self._tune_damping()
 
     def reset(self) -> None:
-        self.line[:] = 0.0
+        self.line.fill(0.0)
         self.written = 0
-        self.damping_state = np.zeros(1)
+        self.damping_state.fill(0.0)
         self._chunk_minimum = float(MIN_DELAY_SAMPLES)
         # The engine's NaN scrub may reset a delay in a loop between its read and its write of
-        # one chunk: that write then takes a silent tap of the chunk's length.
-        self._tap = self._returned = self.tap_scratch[: len(self._tap)]
+        # one chunk: that write then takes a silent tap.
+        self._tap = self._returned = self.tap_scratch
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "damping_hz":
+            self._tune_damping()
+
+    def _tune_damping(self) -> None:
+        """The feedback low-pass's pole, once per change (20000 Hz and above: no low-pass)."""
+        cutoff = self.params["damping_hz"]
+        self.damping = bool(cutoff < NO_DAMPING_HZ)
+        self.pole = float(np.exp(-2.0 * np.pi * min(cutoff, 0.49 * self.sample_rate) / self.sample_rate))
 
     # -- a longer line, live ---------------------------------------------------------------
     def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
@@ -148,7 +157,7 @@ class Delay(Node):
             self.line, self.mask = prepared, len(prepared) - 1
         elif prepared is not None:  # another change made it longer already: freed with the
             self.spare_line = prepared  # node's state the engine retires at the next install
-        Node.param_changed(self, name, value)
+        self.param_changed(name, value)
         self._hold_longest()
 
     def _hold_longest(self) -> float:
@@ -170,113 +179,177 @@ class Delay(Node):
         ramp = self.ramps.get("time_ms")
         if ramp is not None:  # while a change glides in, from where the glide is
             set_time_ms = min(set_time_ms, ramp.value)
-        half_set_time = set_time_ms * self.sample_rate / 2000.0
-        return max(MIN_DELAY_SAMPLES, np.floor(half_set_time))
+        half_set_time = float(math.floor(set_time_ms * self.sample_rate / 2000.0))
+        return half_set_time if half_set_time > MIN_DELAY_SAMPLES else MIN_DELAY_SAMPLES
 
     def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
-        self._read(params["time_ms"], outputs["tap"], min(self._loop_minimum(), self._chunk_minimum))
+        tap = self._tap = outputs["tap"]
+        self._returned = self.returned
+        minimum = min(self._loop_minimum(), self._chunk_minimum)
+        _read_line(
+            self.line,
+            self.written,
+            params["time_ms"],
+            self.samples_per_ms,
+            minimum,
+            self.longest,
+            self.damping,
+            self.pole,
+            self.damping_state,
+            tap,
+            self._returned,
+        )
 
     def write(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        self._write(inputs["in"], params["feedback"])
-        self._mix(inputs["in"], self._tap, params["mix"], outputs["out"])
+        out = outputs["out"]
+        _write_line(
+            self.line,
+            self.written,
+            inputs["in"],
+            params["feedback"],
+            self._returned,
+            self._tap,
+            params["mix"],
+            out,
+        )
+        self.written += len(out)
 
     # -- one call per block (no loop through this node) -----------------------------------
     def process(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        signal, time_ms, feedback = inputs["in"], params["time_ms"], params["feedback"]
-        tap = outputs["tap"]
-        frames = len(signal)
-        longest = self._hold_longest()
-        if not np.any(feedback):
-            # Without feedback the line does not depend on what is read: write first, read after.
-            self._write(signal, 0.0)
-            self._read(time_ms, tap, MIN_DELAY_SAMPLES, self.written - frames)
-        else:
-            # A read must not reach into its own chunk: chunks are shorter than the shortest
-            # delay read, a time beyond the line counting as the line's end.
-            shortest = min(np.min(time_ms) * self.sample_rate / 1000.0, longest)
-            chunk = max(1, int(max(MIN_DELAY_SAMPLES, shortest)) - 1)
-            for start in range(0, frames, chunk):
-                stop = min(start + chunk, frames)
-                self._read(_part(time_ms, start, stop), tap[start:stop], MIN_DELAY_SAMPLES)
-                self._write(signal[start:stop], _part(feedback, start, stop))
-        self._mix(signal, tap, params["mix"], outputs["out"])
+        out = outputs["out"]
+        _delay_line(
+            self.line,
+            self.written,
+            inputs["in"],
+            params["time_ms"],
+            params["feedback"],
+            params["mix"],
+            self.samples_per_ms,
+            self._hold_longest(),
+            self.damping,
+            self.pole,
+            self.damping_state,
+            outputs["tap"],
+            out,
+        )
+        self.written += len(out)
 
-    # -- the line -------------------------------------------------------------------------
-    def _read(self, time_ms: Any, tap: np.ndarray, minimum: float, first: int | None = None) -> None:
-        """Fill ``tap`` with the line read ``time_ms`` behind samples ``first``, ``first + 1``..."""
-        frames = len(tap)
-        first = self.written if first is None else first
-        index, shifted = self.indices[:, :frames]
-        delay, position, fraction, before, at, after, later, slope_at, slope_after, difference = self.work[
-            :, :frames
-        ]
-        np.multiply(time_ms, self.sample_rate / 1000.0, out=delay)
-        np.clip(delay, minimum, self.longest, out=delay)
-        np.add(self.offsets[:frames], first, out=index)
-        np.subtract(index, delay, out=position)
-        whole = delay  # the delay is used up: its row holds the whole part from here
-        np.floor(position, out=whole)
-        np.subtract(position, whole, out=fraction)
-        index[:] = whole
-        for shift, samples in zip((-1, 0, 1, 2), (before, at, after, later), strict=True):
-            np.add(index, shift, out=shifted)
-            np.bitwise_and(shifted, self.mask, out=shifted)
-            np.take(self.line, shifted, out=samples, mode="clip")  # in range: masked
-        # Catmull–Rom: exact at the samples, continuous slope between them. In place, with the
-        # same operations in the same order as
-        #   at + f * (slope_at + f * (3 d - 2 slope_at - slope_after + f * (slope_at + slope_after - 2 d)))
-        np.subtract(after, before, out=slope_at)
-        slope_at *= 0.5
-        np.subtract(later, at, out=slope_after)
-        slope_after *= 0.5
-        np.subtract(after, at, out=difference)
-        cubic, quadratic, scratch = before, later, after  # free rows from here
-        np.add(slope_at, slope_after, out=cubic)
-        np.multiply(difference, 2, out=scratch)
-        cubic -= scratch
-        cubic *= fraction
-        np.multiply(difference, 3, out=quadratic)
-        np.multiply(slope_at, 2, out=scratch)
-        quadratic -= scratch
-        quadratic -= slope_after
-        quadratic += cubic
-        quadratic *= fraction
-        np.add(slope_at, quadratic, out=quadratic)
-        quadratic *= fraction
-        np.add(at, quadratic, out=tap)
-        self._tap = tap
-        # The damping filter runs on every read, so its state never depends on the chunking.
-        self._returned = self._damp(tap)
 
-    def _write(self, signal: np.ndarray, feedback: Any) -> None:
-        frames = len(signal)
-        index = self.indices[0, :frames]
-        np.add(self.offsets[:frames], self.written, out=index)
-        np.bitwise_and(index, self.mask, out=index)
-        if np.any(feedback):
-            fed = self.work[0, :frames]
-            np.multiply(feedback, self._returned, out=fed)
-            np.add(signal, fed, out=fed)
-            self.line[index] = fed
-        else:
-            self.line[index] = signal
-        self.written += frames
+# -- the kernels: one sample at a time, the line a ring indexed by samples written -----------
+@kernel
+def _delay_line(
+    line: np.ndarray,
+    written: int,
+    signal: np.ndarray,
+    time_ms: np.ndarray,
+    feedback: np.ndarray,
+    mix: np.ndarray,
+    samples_per_ms: float,
+    longest: float,
+    damping: bool,
+    pole: float,
+    damping_state: np.ndarray,
+    tap: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """A block: each sample reads the line ``time_ms`` behind, then writes the input plus the
+    damped tap times ``feedback``. A read reaches back 2 samples or more, so it never needs
+    what its own sample writes (the same as reading the whole block first, chunk by chunk)."""
+    for i in range(len(signal)):
+        delay = _delay_samples(time_ms[i], samples_per_ms, MIN_DELAY_SAMPLES, longest)
+        tap[i] = _catmull_rom(line, written + i - delay)
+        returned = _one_pole(tap[i], pole, damping_state) if damping else tap[i]
+        line[(written + i) & (len(line) - 1)] = _fed(signal[i], feedback[i], returned)
+        out[i] = _dry_wet(signal[i], tap[i], mix[i])
 
-    def _damp(self, tap: np.ndarray) -> np.ndarray:
-        cutoff = self.params["damping_hz"]
-        if cutoff >= NO_DAMPING_HZ:
-            return tap
-        pole = np.exp(-2.0 * np.pi * min(cutoff, 0.49 * self.sample_rate) / self.sample_rate)
-        damped, self.damping_state = lfilter([1.0 - pole], [1.0, -pole], tap, zi=self.damping_state)
-        return damped
 
-    def _mix(self, signal: np.ndarray, tap: np.ndarray, mix: Any, out: np.ndarray) -> None:
-        dry = self.work[0, : len(out)]
-        np.multiply(tap, mix, out=out)
-        np.subtract(1.0, mix, out=dry)
-        dry *= signal
-        out += dry
+@kernel
+def _read_line(
+    line: np.ndarray,
+    written: int,
+    time_ms: np.ndarray,
+    samples_per_ms: float,
+    minimum: float,
+    longest: float,
+    damping: bool,
+    pole: float,
+    damping_state: np.ndarray,
+    tap: np.ndarray,
+    returned: np.ndarray,
+) -> None:
+    """A loop's first phase: the tap of a chunk no longer than its shortest delay, and the tap
+    as it is fed back (damped), for the write."""
+    for i in range(len(tap)):
+        delay = _delay_samples(time_ms[i], samples_per_ms, minimum, longest)
+        tap[i] = _catmull_rom(line, written + i - delay)
+        returned[i] = _one_pole(tap[i], pole, damping_state) if damping else tap[i]
+
+
+@kernel
+def _write_line(
+    line: np.ndarray,
+    written: int,
+    signal: np.ndarray,
+    feedback: np.ndarray,
+    returned: np.ndarray,
+    tap: np.ndarray,
+    mix: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """A loop's second phase: write the chunk's input (the loop's return in it) plus the
+    internal feedback, and mix."""
+    for i in range(len(signal)):
+        line[(written + i) & (len(line) - 1)] = _fed(signal[i], feedback[i], returned[i])
+        out[i] = _dry_wet(signal[i], tap[i], mix[i])
+
+
+@kernel
+def _delay_samples(time_ms: float, samples_per_ms: float, minimum: float, longest: float) -> float:
+    """The delay in samples, held between ``minimum`` and the line's end."""
+    delay = time_ms * samples_per_ms
+    if delay < minimum:
+        return minimum
+    if delay > longest:
+        return longest
+    return delay
+
+
+@kernel
+def _catmull_rom(line: np.ndarray, position: float) -> float:
+    """The line at a fractional ``position`` (in samples written), from the 4 samples around
+    it: exact at the samples, with a continuous slope between them."""
+    whole = np.floor(position)
+    fraction = position - whole
+    index, mask = int(whole), len(line) - 1
+    before, at = line[(index - 1) & mask], line[index & mask]
+    after, later = line[(index + 1) & mask], line[(index + 2) & mask]
+    slope_at = (after - before) * 0.5  # the slopes at ``at`` and ``after``
+    slope_after = (later - at) * 0.5
+    difference = after - at
+    cubic = (slope_at + slope_after - difference * 2.0) * fraction
+    quadratic = (difference * 3.0 - slope_at * 2.0 - slope_after + cubic) * fraction
+    return at + (slope_at + quadratic) * fraction
+
+
+@kernel
+def _one_pole(sample: float, pole: float, state: np.ndarray) -> float:
+    """The damping low-pass, y[n] = (1 - p) x[n] + p y[n-1], in the order scipy's lfilter
+    computes it (its state holds p y[n-1])."""
+    damped = state[0] + (1.0 - pole) * sample
+    state[0] = pole * damped
+    return damped
+
+
+@kernel
+def _fed(sample: float, feedback: float, returned: float) -> float:
+    """What goes into the line: the input, plus the tap fed back."""
+    return sample + feedback * returned if feedback != 0.0 else sample
+
+
+@kernel
+def _dry_wet(sample: float, tap: float, mix: float) -> float:
+    return tap * mix + (1.0 - mix) * sample

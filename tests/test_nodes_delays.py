@@ -11,7 +11,7 @@ import soundfile
 from patcher.engine import Engine
 from patcher.model import Patch, Settings
 from patcher.render import render
-from tests.nodetools import probe_signal, run_node
+from tests.nodetools import probe_signal, run_node, run_node_class
 
 
 def impulse(frames: int, at: int = 0) -> np.ndarray:
@@ -334,3 +334,111 @@ def test_feedback_beyond_the_line_sounds_the_same_at_any_block() -> None:
     for block in (7, 64, 256):
         out = run_node("delay", params, inputs, sample_rate=1000, block=block)["out"]
         np.testing.assert_allclose(out, reference, atol=1e-12)
+
+
+# -- the compiled kernels against the numpy DSP they replaced (tests/reference_nodes) --------
+def _wander(rng: np.random.Generator, frames: int, low: float, high: float) -> np.ndarray:
+    """A random signal that sweeps between ``low`` and ``high`` (a modulation)."""
+    steps = np.cumsum(rng.standard_normal(frames))
+    steps = (steps - steps.min()) / max(np.ptp(steps), 1e-12)
+    return low + (high - low) * steps
+
+
+def assert_matches_reference(params: dict, inputs: dict, block: int, sample_rate: int) -> None:
+    from nodes.delays import Delay
+    from tests.reference_nodes.delays import ReferenceDelay
+
+    expected = run_node_class(ReferenceDelay, params, inputs, block, sample_rate)
+    got = run_node_class(Delay, params, inputs, block, sample_rate)
+    for port in Delay.OUTPUTS:
+        np.testing.assert_array_equal(got[port], expected[port], err_msg=port)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 48000, 96000])
+@pytest.mark.parametrize("block", [1, 7, 64, 65, 256, 1024])
+def test_the_kernel_matches_the_reference_with_every_param_modulated(sample_rate: int, block: int) -> None:
+    rng = np.random.default_rng(sample_rate + block)
+    frames = 3000
+    params = {
+        "time_ms": float(rng.uniform(0.0, 20.0)),
+        "max_time_ms": 30.0,
+        "feedback": 0.0,
+        "damping_hz": float(rng.choice([20000.0, rng.uniform(100.0, 19000.0)])),
+        "mix": 0.5,
+    }
+    inputs = {
+        "in": rng.standard_normal(frames),
+        "time_ms": _wander(rng, frames, -5.0, 40.0),  # beyond the line too, and below 2 samples
+        "feedback": _wander(rng, frames, -0.99, 0.99),
+        "mix": _wander(rng, frames, 0.0, 1.0),
+    }
+    assert_matches_reference(params, inputs, block, sample_rate)
+
+
+@pytest.mark.parametrize("block", [1, 64, 256])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"time_ms": 0.0, "feedback": 0.99, "damping_hz": 100.0, "mix": 1.0},
+        {"time_ms": 10000.0, "max_time_ms": 10000.0, "feedback": -0.99, "mix": 0.0},
+        {"time_ms": 1.0, "max_time_ms": 1.0, "feedback": 0.5, "damping_hz": 20000.0, "mix": 0.3},
+        {"time_ms": 7.3, "feedback": 0.0, "damping_hz": 3000.0, "mix": 0.5},  # static, no feedback
+        {"time_ms": 7.3, "feedback": 0.9, "damping_hz": 19999.0, "mix": 0.5},  # static feedback
+    ],
+)
+def test_the_kernel_matches_the_reference_at_the_params_extremes(params: dict, block: int) -> None:
+    rng = np.random.default_rng(block)
+    assert_matches_reference(params, {"in": rng.standard_normal(2000)}, block, 8000)
+
+
+def _swap_in_reference(monkeypatch) -> None:
+    from patcher import spec
+    from tests.reference_nodes.delays import ReferenceDelay
+
+    monkeypatch.setitem(spec._REGISTRY, "delay", ReferenceDelay)
+
+
+def _loop_with_live_changes(block: int) -> np.ndarray:
+    """Noise into a delay whose tap comes back through a gain (an external loop), its time
+    swept by an LFO; while it plays the time glides up beyond its line and down, the damping
+    and the internal feedback change and the line is made longer by an edit."""
+    patch = Patch()
+    patch.add_node("noise", "noise", amplitude=0.3)
+    patch.add_node("mix", "sum", level2=0.6)
+    patch.add_node("delay", "echo", time_ms=3.0, max_time_ms=20.0, mix=0.7, feedback=0.3, damping_hz=4000.0)
+    patch.add_node("lfo", "wobble", rate_hz=7.0, depth=2.0)
+    patch.add_node("output", "out")
+    for source, target in (
+        ("noise.out", "sum.in1"),
+        ("sum.out", "echo.in"),
+        ("echo.tap", "sum.in2"),
+        ("wobble.out", "echo.time_ms"),
+        ("echo.out", "out.left"),
+    ):
+        patch.connect(source, target)
+    engine = Engine(patch, 8000, block)
+    played = []
+    changes = [
+        ("time_ms", 45.0),  # beyond the 20 ms line: a longer one is installed
+        ("damping_hz", 20000.0),
+        ("feedback", -0.8),
+        ("time_ms", 1.0),
+        ("max_time_ms", 80.0),
+        ("time_ms", 60.0),
+    ]
+    for name, value in changes:
+        for _ in range(832 // block):  # 832 = 13 blocks of 64: changes at the same sample
+            played.append(engine.process_block()[0].copy())
+        engine.set_param("echo", name, value)
+    for _ in range(832 // block):
+        played.append(engine.process_block()[0].copy())
+    return np.concatenate(played)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 256])
+def test_the_kernel_matches_the_reference_in_a_loop_through_live_changes(monkeypatch, block: int) -> None:
+    got = _loop_with_live_changes(block)
+    _swap_in_reference(monkeypatch)
+    expected = _loop_with_live_changes(block)
+    assert np.max(np.abs(expected)) > 0.1
+    np.testing.assert_array_equal(got, expected)
