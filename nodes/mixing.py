@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from patcher.kernels import kernel
+from patcher.kernels import decibels_to_factor, kernel
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
@@ -37,12 +37,6 @@ def _gain(signal: np.ndarray, gain_db: np.ndarray, out: np.ndarray) -> None:
         if gain_db[i] != factor_db:  # a new level: its factor, once
             factor, factor_db = decibels_to_factor(gain_db[i]), gain_db[i]
         out[i] = factor * signal[i]
-
-
-@kernel
-def decibels_to_factor(decibels: float) -> float:
-    """An amplitude factor: +20 dB is 10 times."""
-    return 10.0 ** (decibels / 20.0)
 
 
 class Mix(Node):
