@@ -9,25 +9,55 @@ alone; ``out`` mixes in the dry input and so cannot close a loop). The compiler 
 in chunks of at most ``loop_chunk()`` samples: inside a loop, the time is held at or above half
 its set value (and at least 2 samples), so a loop can be as short as a few samples whatever the
 block size.
+
+Memory follows what a patch uses: the line holds ``max_time_ms`` (or a longer ``time_ms``),
+plus the few samples the interpolation and a block need, rounded up to a power of two. A
+modulated time beyond that is held at the line's end. Turning either up while playing makes
+a longer line off the audio thread, and the echoes already in the line carry on in it; a line
+never shrinks while it plays (turning them down again keeps the longer line and its end).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
+from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
 MAX_DELAY_S = 10.0
 MIN_DELAY_SAMPLES = 2.0
 NO_DAMPING_HZ = 20000.0
+#: Beyond the longest delay, the line keeps a block (written before it is read) and this many
+#: samples more (the cubic's neighbours either side, and a margin).
+LINE_MARGIN = 8
 
 
-def _part(value: Any, start: int, stop: int) -> Any:
-    return value[start:stop] if isinstance(value, np.ndarray) else value
+def _longest_delay(params: Mapping[str, Any], sample_rate: int) -> float:
+    """In samples: the longest delay a line for these params serves."""
+    return max(params["max_time_ms"], params["time_ms"]) * sample_rate / 1000.0
+
+
+def _line_length(longest: float, max_block: int) -> int:
+    """Room for the longest delay, a block and the margin, as a power of two (the write
+    position wraps with a mask)."""
+    length = math.ceil(longest) + max_block + LINE_MARGIN
+    return 1 << (length - 1).bit_length()
+
+
+def _copy_recent(old: np.ndarray, new: np.ndarray, written: int) -> None:
+    """Copy the samples ``old`` holds (the last ``len(old)`` written) into the longer ring
+    ``new`` at their own places: sample ``k`` lives at ``k % len(line)`` in either. At most
+    three slice copies (one wrap in each ring)."""
+    position = written - len(old)
+    while position < written:
+        old_slot, new_slot = position % len(old), position % len(new)
+        count = min(written - position, len(old) - old_slot, len(new) - new_slot)
+        new[new_slot : new_slot + count] = old[old_slot : old_slot + count]
+        position += count
 
 
 class Delay(Node):
@@ -40,7 +70,21 @@ class Delay(Node):
     READ_INPUTS = ("time_ms",)
     PARAMS = {
         "time_ms": Param(
-            250.0, 0.0, MAX_DELAY_S * 1000, "ms", "Delay time (held at 2 samples or more).", modulatable=True
+            250.0,
+            0.0,
+            MAX_DELAY_S * 1000,
+            "ms",
+            "Delay time, held at 2 samples or more, and at the line's end (max_time_ms, or a longer "
+            "set time) when modulated beyond it.",
+            modulatable=True,
+        ),
+        "max_time_ms": Param(
+            1000.0,
+            1.0,
+            MAX_DELAY_S * 1000,
+            "ms",
+            doc="Longest time the line holds, modulation included: what memory it takes. "
+            "A longer time_ms lengthens it.",
         ),
         "feedback": Param(0.0, -0.99, 0.99, "", "Share of the delayed signal fed back in.", modulatable=True),
         "damping_hz": Param(
@@ -57,28 +101,74 @@ class Delay(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
-        length = int(MAX_DELAY_S * sample_rate) + max_block + 8
-        self.line = np.zeros(1 << (length - 1).bit_length())
+        #: The longest delay read, in samples (a longer one is held here): what the line was
+        #: made for, or the longest time set since, as a glide down starts from there.
+        self.longest = _longest_delay(self.params, sample_rate)
+        self.line = np.zeros(_line_length(self.longest, max_block))
         self.mask = len(self.line) - 1
-        self.offsets = np.arange(max_block)
+        self.samples_per_ms = sample_rate / 1000.0
         self.tap_scratch = np.zeros(max_block)  # silence: never written
+        #: What a loop's read leaves for its write: the tap (the read's output) and the tap as
+        #: fed back (through the damping), kept here; both silence after a reset.
         self._tap = self._returned = self.tap_scratch
-        # Working space for reading and writing, so a block allocates no arrays.
-        self.indices = np.zeros((2, max_block), dtype=np.int64)
-        self.work = np.zeros((10, max_block))
+        self.returned = np.zeros(max_block)
+        self.damping_state = np.zeros(1)
         super().prepare(sample_rate, max_block)
+        self._tune_damping()
 
     def reset(self) -> None:
-        self.line[:] = 0.0
+        self.line.fill(0.0)
         self.written = 0
-        self.damping_state = np.zeros(1)
+        self.damping_state.fill(0.0)
         self._chunk_minimum = float(MIN_DELAY_SAMPLES)
         # The engine's NaN scrub may reset a delay in a loop between its read and its write of
-        # one chunk: that write then takes a silent tap of the chunk's length.
-        self._tap = self._returned = self.tap_scratch[: len(self._tap)]
+        # one chunk: that write then takes a silent tap.
+        self._tap = self._returned = self.tap_scratch
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "damping_hz":
+            self._tune_damping()
+
+    def _tune_damping(self) -> None:
+        """The feedback low-pass's pole, once per change (20000 Hz and above: no low-pass)."""
+        cutoff = self.params["damping_hz"]
+        self.damping = bool(cutoff < NO_DAMPING_HZ)
+        self.pole = float(np.exp(-2.0 * np.pi * min(cutoff, 0.49 * self.sample_rate) / self.sample_rate))
+
+    # -- a longer line, live ---------------------------------------------------------------
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
+        """A longer line, made here (off the audio thread), when the new time needs one."""
+        if name not in ("time_ms", "max_time_ms"):
+            return None
+        length = _line_length(_longest_delay(params, self.sample_rate), self.max_block)
+        if length <= len(self.line):  # it fits (a line only grows)
+            return None
+        line = np.empty(length)
+        line.fill(0.0)  # its pages are touched here, not by the audio thread
+        return line
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        """Move into the longer line: the recent samples keep their places relative to the
+        write position, so the echoes under way go on. For a glide the engine sets the same
+        value right after (the glide began from the old one); a graph edit steps to it."""
+        if prepared is not None and len(prepared) > len(self.line):
+            _copy_recent(self.line, prepared, self.written)
+            self.line, self.mask = prepared, len(prepared) - 1
+        elif prepared is not None:  # another change made it longer already: freed with the
+            self.spare_line = prepared  # node's state the engine retires at the next install
+        self.param_changed(name, value)
+        self._hold_longest()
+
+    def _hold_longest(self) -> float:
+        """The longest delay read: at least the longest time set (a glide within the line's
+        room needs no new line, and may start before the engine installs anything)."""
+        self.longest = max(self.longest, _longest_delay(self.params, self.sample_rate))
+        return self.longest
 
     # -- two-phase interface (inside a feedback loop) -------------------------------------
     def loop_chunk(self) -> int:
+        self._hold_longest()
         # Reads in this block may come as close as the chunk allows, and no closer: the floor
         # is fixed with the chunk, not moved by a ramp within the block (block size would matter).
         self._chunk_minimum = self._loop_minimum()
@@ -89,110 +179,177 @@ class Delay(Node):
         ramp = self.ramps.get("time_ms")
         if ramp is not None:  # while a change glides in, from where the glide is
             set_time_ms = min(set_time_ms, ramp.value)
-        half_set_time = set_time_ms * self.sample_rate / 2000.0
-        return max(MIN_DELAY_SAMPLES, np.floor(half_set_time))
+        half_set_time = float(math.floor(set_time_ms * self.sample_rate / 2000.0))
+        return half_set_time if half_set_time > MIN_DELAY_SAMPLES else MIN_DELAY_SAMPLES
 
     def read(self, params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]) -> None:
-        self._read(params["time_ms"], outputs["tap"], min(self._loop_minimum(), self._chunk_minimum))
+        tap = self._tap = outputs["tap"]
+        self._returned = self.returned
+        minimum = min(self._loop_minimum(), self._chunk_minimum)
+        _read_line(
+            self.line,
+            self.written,
+            params["time_ms"],
+            self.samples_per_ms,
+            minimum,
+            self.longest,
+            self.damping,
+            self.pole,
+            self.damping_state,
+            tap,
+            self._returned,
+        )
 
     def write(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        self._write(inputs["in"], params["feedback"])
-        self._mix(inputs["in"], self._tap, params["mix"], outputs["out"])
+        out = outputs["out"]
+        _write_line(
+            self.line,
+            self.written,
+            inputs["in"],
+            params["feedback"],
+            self._returned,
+            self._tap,
+            params["mix"],
+            out,
+        )
+        self.written += len(out)
 
     # -- one call per block (no loop through this node) -----------------------------------
     def process(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        signal, time_ms, feedback = inputs["in"], params["time_ms"], params["feedback"]
-        tap = outputs["tap"]
-        frames = len(signal)
-        if not np.any(feedback):
-            # Without feedback the line does not depend on what is read: write first, read after.
-            self._write(signal, 0.0)
-            self._read(time_ms, tap, MIN_DELAY_SAMPLES, self.written - frames)
-        else:
-            shortest = np.min(time_ms) * self.sample_rate / 1000.0
-            chunk = max(1, int(max(MIN_DELAY_SAMPLES, shortest)) - 1)
-            for start in range(0, frames, chunk):
-                stop = min(start + chunk, frames)
-                self._read(_part(time_ms, start, stop), tap[start:stop], MIN_DELAY_SAMPLES)
-                self._write(signal[start:stop], _part(feedback, start, stop))
-        self._mix(signal, tap, params["mix"], outputs["out"])
+        out = outputs["out"]
+        _delay_line(
+            self.line,
+            self.written,
+            inputs["in"],
+            params["time_ms"],
+            params["feedback"],
+            params["mix"],
+            self.samples_per_ms,
+            self._hold_longest(),
+            self.damping,
+            self.pole,
+            self.damping_state,
+            outputs["tap"],
+            out,
+        )
+        self.written += len(out)
 
-    # -- the line -------------------------------------------------------------------------
-    def _read(self, time_ms: Any, tap: np.ndarray, minimum: float, first: int | None = None) -> None:
-        """Fill ``tap`` with the line read ``time_ms`` behind samples ``first``, ``first + 1``..."""
-        frames = len(tap)
-        first = self.written if first is None else first
-        index, shifted = self.indices[:, :frames]
-        delay, position, fraction, before, at, after, later, slope_at, slope_after, difference = self.work[
-            :, :frames
-        ]
-        np.multiply(time_ms, self.sample_rate / 1000.0, out=delay)
-        np.clip(delay, minimum, MAX_DELAY_S * self.sample_rate, out=delay)
-        np.add(self.offsets[:frames], first, out=index)
-        np.subtract(index, delay, out=position)
-        whole = delay  # the delay is used up: its row holds the whole part from here
-        np.floor(position, out=whole)
-        np.subtract(position, whole, out=fraction)
-        index[:] = whole
-        for shift, samples in zip((-1, 0, 1, 2), (before, at, after, later), strict=True):
-            np.add(index, shift, out=shifted)
-            np.bitwise_and(shifted, self.mask, out=shifted)
-            np.take(self.line, shifted, out=samples, mode="clip")  # in range: masked
-        # Catmull–Rom: exact at the samples, continuous slope between them. In place, with the
-        # same operations in the same order as
-        #   at + f * (slope_at + f * (3 d - 2 slope_at - slope_after + f * (slope_at + slope_after - 2 d)))
-        np.subtract(after, before, out=slope_at)
-        slope_at *= 0.5
-        np.subtract(later, at, out=slope_after)
-        slope_after *= 0.5
-        np.subtract(after, at, out=difference)
-        cubic, quadratic, scratch = before, later, after  # free rows from here
-        np.add(slope_at, slope_after, out=cubic)
-        np.multiply(difference, 2, out=scratch)
-        cubic -= scratch
-        cubic *= fraction
-        np.multiply(difference, 3, out=quadratic)
-        np.multiply(slope_at, 2, out=scratch)
-        quadratic -= scratch
-        quadratic -= slope_after
-        quadratic += cubic
-        quadratic *= fraction
-        np.add(slope_at, quadratic, out=quadratic)
-        quadratic *= fraction
-        np.add(at, quadratic, out=tap)
-        self._tap = tap
-        # The damping filter runs on every read, so its state never depends on the chunking.
-        self._returned = self._damp(tap)
 
-    def _write(self, signal: np.ndarray, feedback: Any) -> None:
-        frames = len(signal)
-        index = self.indices[0, :frames]
-        np.add(self.offsets[:frames], self.written, out=index)
-        np.bitwise_and(index, self.mask, out=index)
-        if np.any(feedback):
-            fed = self.work[0, :frames]
-            np.multiply(feedback, self._returned, out=fed)
-            np.add(signal, fed, out=fed)
-            self.line[index] = fed
-        else:
-            self.line[index] = signal
-        self.written += frames
+# -- the kernels: one sample at a time, the line a ring indexed by samples written -----------
+@kernel
+def _delay_line(
+    line: np.ndarray,
+    written: int,
+    signal: np.ndarray,
+    time_ms: np.ndarray,
+    feedback: np.ndarray,
+    mix: np.ndarray,
+    samples_per_ms: float,
+    longest: float,
+    damping: bool,
+    pole: float,
+    damping_state: np.ndarray,
+    tap: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """A block: each sample reads the line ``time_ms`` behind, then writes the input plus the
+    damped tap times ``feedback``. A read reaches back 2 samples or more, so it never needs
+    what its own sample writes (the same as reading the whole block first, chunk by chunk)."""
+    for i in range(len(signal)):
+        delay = _delay_samples(time_ms[i], samples_per_ms, MIN_DELAY_SAMPLES, longest)
+        tap[i] = _catmull_rom(line, written + i - delay)
+        returned = _one_pole(tap[i], pole, damping_state) if damping else tap[i]
+        line[(written + i) & (len(line) - 1)] = _fed(signal[i], feedback[i], returned)
+        out[i] = _dry_wet(signal[i], tap[i], mix[i])
 
-    def _damp(self, tap: np.ndarray) -> np.ndarray:
-        cutoff = self.params["damping_hz"]
-        if cutoff >= NO_DAMPING_HZ:
-            return tap
-        pole = np.exp(-2.0 * np.pi * min(cutoff, 0.49 * self.sample_rate) / self.sample_rate)
-        damped, self.damping_state = lfilter([1.0 - pole], [1.0, -pole], tap, zi=self.damping_state)
-        return damped
 
-    def _mix(self, signal: np.ndarray, tap: np.ndarray, mix: Any, out: np.ndarray) -> None:
-        dry = self.work[0, : len(out)]
-        np.multiply(tap, mix, out=out)
-        np.subtract(1.0, mix, out=dry)
-        dry *= signal
-        out += dry
+@kernel
+def _read_line(
+    line: np.ndarray,
+    written: int,
+    time_ms: np.ndarray,
+    samples_per_ms: float,
+    minimum: float,
+    longest: float,
+    damping: bool,
+    pole: float,
+    damping_state: np.ndarray,
+    tap: np.ndarray,
+    returned: np.ndarray,
+) -> None:
+    """A loop's first phase: the tap of a chunk no longer than its shortest delay, and the tap
+    as it is fed back (damped), for the write."""
+    for i in range(len(tap)):
+        delay = _delay_samples(time_ms[i], samples_per_ms, minimum, longest)
+        tap[i] = _catmull_rom(line, written + i - delay)
+        returned[i] = _one_pole(tap[i], pole, damping_state) if damping else tap[i]
+
+
+@kernel
+def _write_line(
+    line: np.ndarray,
+    written: int,
+    signal: np.ndarray,
+    feedback: np.ndarray,
+    returned: np.ndarray,
+    tap: np.ndarray,
+    mix: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """A loop's second phase: write the chunk's input (the loop's return in it) plus the
+    internal feedback, and mix."""
+    for i in range(len(signal)):
+        line[(written + i) & (len(line) - 1)] = _fed(signal[i], feedback[i], returned[i])
+        out[i] = _dry_wet(signal[i], tap[i], mix[i])
+
+
+@kernel
+def _delay_samples(time_ms: float, samples_per_ms: float, minimum: float, longest: float) -> float:
+    """The delay in samples, held between ``minimum`` and the line's end."""
+    delay = time_ms * samples_per_ms
+    if delay < minimum:
+        return minimum
+    if delay > longest:
+        return longest
+    return delay
+
+
+@kernel
+def _catmull_rom(line: np.ndarray, position: float) -> float:
+    """The line at a fractional ``position`` (in samples written), from the 4 samples around
+    it: exact at the samples, with a continuous slope between them."""
+    whole = np.floor(position)
+    fraction = position - whole
+    index, mask = int(whole), len(line) - 1
+    before, at = line[(index - 1) & mask], line[index & mask]
+    after, later = line[(index + 1) & mask], line[(index + 2) & mask]
+    slope_at = (after - before) * 0.5  # the slopes at ``at`` and ``after``
+    slope_after = (later - at) * 0.5
+    difference = after - at
+    cubic = (slope_at + slope_after - difference * 2.0) * fraction
+    quadratic = (difference * 3.0 - slope_at * 2.0 - slope_after + cubic) * fraction
+    return at + (slope_at + quadratic) * fraction
+
+
+@kernel
+def _one_pole(sample: float, pole: float, state: np.ndarray) -> float:
+    """The damping low-pass, y[n] = (1 - p) x[n] + p y[n-1], in the order scipy's lfilter
+    computes it (its state holds p y[n-1])."""
+    damped = state[0] + (1.0 - pole) * sample
+    state[0] = pole * damped
+    return damped
+
+
+@kernel
+def _fed(sample: float, feedback: float, returned: float) -> float:
+    """What goes into the line: the input, plus the tap fed back."""
+    return sample + feedback * returned if feedback != 0.0 else sample
+
+
+@kernel
+def _dry_wet(sample: float, tap: float, mix: float) -> float:
+    return tap * mix + (1.0 - mix) * sample

@@ -1,14 +1,19 @@
-"""Sources from and sinks to the outside world: the file player and the stereo output."""
+"""Sources from and sinks to the outside world: the file player and the stereo output.
+
+The file is decoded whole when it is chosen (off the audio thread while playing); a kernel
+copies each block out of it with the gain, wrapping to the offset when it loops.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from patcher.audiofile import read_audio
+from patcher.kernels import decibels_to_factor, kernel
 from patcher.spec import Node, Param
 
 
@@ -40,6 +45,7 @@ class Input(Node):
         super().param_changed(name, value)
         if name == "file":
             self._load()
+        self._settle()
 
     def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
         """Decode a new file here, off the audio thread."""
@@ -50,10 +56,12 @@ class Input(Node):
         if name == "file":
             self.audio = prepared
             self.reset()
+        self._settle()
 
     def _load(self) -> None:
         self.audio = self._decode(self.params["file"])
         self.reset()
+        self._settle()
 
     def _decode(self, file: str) -> np.ndarray:
         """The whole file, decoded and resampled to the engine's rate (silence for no file)."""
@@ -61,43 +69,57 @@ class Input(Node):
             return np.zeros((0, 2))
         return read_audio(Path(self.patch_dir) / file, self.sample_rate, channels=2)
 
+    def _settle(self) -> None:
+        """What the kernels take, worked out from the params once per change, not per block."""
+        self.live = self.params["source"] == "live"
+        self.looping = bool(self.params["loop"])
+        self.gain = 10.0 ** (self.params["gain_db"] / 20.0)
+        self.start_frame = min(round(self.params["start_s"] * self.sample_rate), len(self.audio))
+
     def reset(self) -> None:
         self.position = 0
 
     def process(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        frames = len(outputs["out"])
-        gain = 10.0 ** (params["gain_db"] / 20.0)
-        if params["source"] == "live":
-            for port in self.OUTPUTS:
-                np.multiply(self.device_input[:frames], gain, out=outputs[port])
+        out, left, right = outputs["out"], outputs["left"], outputs["right"]
+        if self.live:
+            _play_live(self.device_input, self.gain, out, left, right)
             return
-        left, right = outputs["left"], outputs["right"]
-        left.fill(0.0)
-        right.fill(0.0)
-        for done, source, count in self._segments(frames):
-            np.multiply(self.audio[source : source + count, 0], gain, out=left[done : done + count])
-            np.multiply(self.audio[source : source + count, 1], gain, out=right[done : done + count])
-        np.add(left, right, out=outputs["out"])
-        outputs["out"] *= 0.5
+        _play_file(self.audio, self.start_frame, self.position, self.looping, self.gain, left, right, out)
+        self.position += len(out)
 
-    def _segments(self, frames: int) -> Iterator[tuple[int, int, int]]:
-        """The file's runs in this block, as (output offset, file frame, length): one, or
-        several where a loop wraps; silence after the end. Advances the play position."""
-        start = min(round(self.params["start_s"] * self.sample_rate), len(self.audio))
-        length = len(self.audio) - start
-        played, done = self.position, 0
-        self.position += frames
-        while done < frames and length > 0:
-            if self.params["loop"]:
-                played %= length
-            elif played >= length:
-                return
-            count = min(frames - done, length - played)
-            yield done, start + played, count
-            done += count
-            played += count
+
+@kernel
+def _play_file(
+    audio: np.ndarray,
+    start: int,
+    position: int,
+    looping: bool,
+    gain: float,
+    left: np.ndarray,
+    right: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """The file's frames from ``start``, ``position`` frames in: when looping, back to
+    ``start`` at the end; otherwise silence after it. ``out`` is the mono mix."""
+    length = len(audio) - start
+    for i in range(len(out)):
+        played = position + i
+        if looping and length > 0:
+            played %= length
+        if played < length:
+            left[i] = audio[start + played, 0] * gain
+            right[i] = audio[start + played, 1] * gain
+        else:
+            left[i] = right[i] = 0.0
+        out[i] = (left[i] + right[i]) * 0.5
+
+
+@kernel
+def _play_live(device: np.ndarray, gain: float, out: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    for i in range(len(out)):
+        out[i] = left[i] = right[i] = device[i] * gain
 
 
 class Output(Node):
@@ -108,14 +130,27 @@ class Output(Node):
     PARAMS = {"level_db": Param(0.0, -60.0, 12.0, "dB", "Master level.", modulatable=True)}
     IS_SINK = True
 
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        #: What the engine adds to its mix: this block's left and right.
+        self.stereo = np.zeros((2, max_block))
+        super().prepare(sample_rate, max_block)
+
     def reset(self) -> None:
-        self.stereo = np.zeros((2, self.max_block))
+        self.stereo.fill(0.0)
 
     def process(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        frames = len(inputs["left"])
-        gain = 10.0 ** (params["level_db"] / 20.0)
-        right = inputs["right"] if "right" in self.linked or "left" not in self.linked else inputs["left"]
-        np.multiply(inputs["left"], gain, out=self.stereo[0, :frames])
-        np.multiply(right, gain, out=self.stereo[1, :frames])
+        left = inputs["left"]
+        right = inputs["right"] if "right" in self.linked or "left" not in self.linked else left
+        _output(left, right, params["level_db"], self.stereo)
+
+
+@kernel
+def _output(left: np.ndarray, right: np.ndarray, level_db: np.ndarray, stereo: np.ndarray) -> None:
+    factor, factor_db = 1.0, 0.0
+    for i in range(len(left)):
+        if level_db[i] != factor_db:  # a new level: its factor, once
+            factor, factor_db = decibels_to_factor(level_db[i]), level_db[i]
+        stereo[0, i] = left[i] * factor
+        stereo[1, i] = right[i] * factor

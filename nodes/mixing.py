@@ -1,12 +1,18 @@
-"""Glue: gain, a four-input mixer, an equal-power panner and sample-by-sample math."""
+"""Glue: gain, a four-input mixer, an equal-power panner and sample-by-sample math.
+
+Each node's work is a one-line kernel over the block. A level in dB becomes a factor with a
+power per sample; a level that holds still (a set value, no signal) costs one power per block.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from patcher.kernels import decibels_to_factor, kernel
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
@@ -21,9 +27,16 @@ class Gain(Node):
     PARAMS = {"gain_db": Param(0.0, -90.0, 24.0, "dB", "Level change (a signal adds dB).", modulatable=True)}
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        out = outputs["out"]
-        np.power(10.0, np.divide(params["gain_db"], 20.0), out=out)
-        out *= inputs["in"]
+        _gain(inputs["in"], params["gain_db"], outputs["out"])
+
+
+@kernel
+def _gain(signal: np.ndarray, gain_db: np.ndarray, out: np.ndarray) -> None:
+    factor, factor_db = 1.0, 0.0
+    for i in range(len(out)):
+        if gain_db[i] != factor_db:  # a new level: its factor, once
+            factor, factor_db = decibels_to_factor(gain_db[i]), gain_db[i]
+        out[i] = factor * signal[i]
 
 
 class Mix(Node):
@@ -38,11 +51,53 @@ class Mix(Node):
     }
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        out = outputs["out"]
-        out.fill(0.0)
-        for index in range(1, 5):
-            if f"in{index}" in self.linked:
-                out += inputs[f"in{index}"] * params[f"level{index}"]
+        # Unlinked inputs are silence and are skipped: the kernel is handed ``out`` in their
+        # place (never read), so it is compiled once, not once per combination of silences.
+        linked, out = self.linked, outputs["out"]
+        _mix(
+            inputs["in1"] if "in1" in linked else out,
+            inputs["in2"] if "in2" in linked else out,
+            inputs["in3"] if "in3" in linked else out,
+            inputs["in4"] if "in4" in linked else out,
+            params["level1"],
+            params["level2"],
+            params["level3"],
+            params["level4"],
+            "in1" in linked,
+            "in2" in linked,
+            "in3" in linked,
+            "in4" in linked,
+            out,
+        )
+
+
+@kernel
+def _mix(
+    in1: np.ndarray,
+    in2: np.ndarray,
+    in3: np.ndarray,
+    in4: np.ndarray,
+    level1: np.ndarray,
+    level2: np.ndarray,
+    level3: np.ndarray,
+    level4: np.ndarray,
+    use1: bool,
+    use2: bool,
+    use3: bool,
+    use4: bool,
+    out: np.ndarray,
+) -> None:
+    for i in range(len(out)):
+        total = 0.0
+        if use1:
+            total += in1[i] * level1[i]
+        if use2:
+            total += in2[i] * level2[i]
+        if use3:
+            total += in3[i] * level3[i]
+        if use4:
+            total += in4[i] * level4[i]
+        out[i] = total
 
 
 class Pan(Node):
@@ -56,9 +111,24 @@ class Pan(Node):
     }
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        angle = (np.clip(params["pan"], -1.0, 1.0) + 1.0) * (np.pi / 4.0)
-        np.multiply(inputs["in"], np.cos(angle), out=outputs["left"])
-        np.multiply(inputs["in"], np.sin(angle), out=outputs["right"])
+        _pan(inputs["in"], params["pan"], outputs["left"], outputs["right"])
+
+
+@kernel
+def _pan(signal: np.ndarray, pan: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """Equal power: the sides are the cosine and sine of an angle from 0 (left) to pi/2."""
+    left_gain, right_gain, gains_pan = 0.0, 0.0, np.nan
+    for i in range(len(signal)):
+        if pan[i] != gains_pan:  # a new position (the first sample's too): its gains, once
+            angle = (np.minimum(np.maximum(pan[i], -1.0), 1.0) + 1.0) * (math.pi / 4.0)
+            left_gain, right_gain, gains_pan = math.cos(angle), math.sin(angle), pan[i]
+        left[i] = signal[i] * left_gain
+        right[i] = signal[i] * right_gain
+
+
+#: Math's operations, as the kernel numbers them (the order of the param's choices).
+OPERATIONS = ("add", "subtract", "multiply", "min", "max", "abs", "constant")
+ADD, SUBTRACT, MULTIPLY, MINIMUM, MAXIMUM, ABSOLUTE, CONSTANT = range(len(OPERATIONS))
 
 
 class Math(Node):
@@ -71,7 +141,7 @@ class Math(Node):
         "op": Param(
             "add",
             kind="choice",
-            choices=("add", "subtract", "multiply", "min", "max", "abs", "constant"),
+            choices=OPERATIONS,
             doc="add a+b, subtract a-b, multiply a*b, min, max, abs |a|, constant b.",
         ),
         "b": Param(
@@ -84,20 +154,37 @@ class Math(Node):
         ),
     }
 
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        super().prepare(sample_rate, max_block)
+        self.operation = OPERATIONS.index(self.params["op"])
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "op":
+            self.operation = OPERATIONS.index(value)
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        a, b, out = inputs["a"], params["b"], outputs["out"]
-        operation = params["op"]
-        if operation == "add":
-            np.add(a, b, out=out)
-        elif operation == "subtract":
-            np.subtract(a, b, out=out)
-        elif operation == "multiply":
-            np.multiply(a, b, out=out)
-        elif operation == "min":
-            np.minimum(a, b, out=out)
-        elif operation == "max":
-            np.maximum(a, b, out=out)
-        elif operation == "abs":
-            np.abs(a, out=out)
-        else:
-            out[:] = b
+        _math(self.operation, inputs["a"], params["b"], outputs["out"])
+
+
+@kernel
+def _math(operation: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(out)):
+        out[i] = _operate(operation, a[i], b[i])
+
+
+@kernel
+def _operate(operation: int, a: float, b: float) -> float:
+    if operation == ADD:
+        return a + b
+    if operation == SUBTRACT:
+        return a - b
+    if operation == MULTIPLY:
+        return a * b
+    if operation == MINIMUM:
+        return np.minimum(a, b)  # NaN in either gives NaN, as numpy's
+    if operation == MAXIMUM:
+        return np.maximum(a, b)
+    if operation == ABSOLUTE:
+        return abs(a)
+    return b

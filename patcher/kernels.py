@@ -54,3 +54,9 @@ def all_finite(block: np.ndarray) -> bool:
         if not np.isfinite(sample):
             return False
     return True
+
+
+@kernel
+def decibels_to_factor(decibels: float) -> float:
+    """An amplitude factor: +20 dB is 10 times (for a level that may move every sample)."""
+    return 10.0 ** (decibels / 20.0)

@@ -63,3 +63,48 @@ def probe_signal(frames: int, seed: int = 1) -> np.ndarray:
     signal = 0.3 * rng.standard_normal(frames) + 0.5 * np.sin(2 * np.pi * 220 * t)
     signal[::1000] += 0.9
     return signal
+
+
+def run_node_class(
+    cls: type,
+    params: dict[str, Any],
+    inputs: dict[str, np.ndarray],
+    block: int,
+    sample_rate: int = 48000,
+    patch_dir: str = ".",
+    frames: int | None = None,
+) -> dict[str, np.ndarray]:
+    """``run_node`` for a class (a reference in tests/reference_nodes is not registered), with
+    the engine's call sizes: blocks of at most ``block``, cut at random into shorter calls as a
+    loop's chunks are. A sink's ``stereo`` comes back as "left" and "right"."""
+    frames = len(next(iter(inputs.values()))) if frames is None else frames
+    node = cls(params, patch_dir)
+    node.linked = frozenset(inputs)
+    node.prepare(sample_rate, block)
+    ports = ("left", "right") if cls.IS_SINK else cls.OUTPUTS
+    results = {port: np.zeros(frames) for port in ports}
+    cuts = np.random.default_rng(block).integers(1, block + 1, size=frames)
+    start = 0
+    for length in cuts:
+        stop = min(start + int(length), frames)
+        block_inputs = {
+            port: inputs[port][start:stop].copy() if port in inputs else np.zeros(stop - start)
+            for port in cls.INPUTS
+        }
+        block_params = dict(node.block_params)
+        for name, param in cls.PARAMS.items():
+            if param.modulatable:
+                block_params[name] = np.full(stop - start, float(node.params[name]))
+                if name in inputs:
+                    block_params[name] += inputs[name][start:stop]
+        outputs = {port: np.zeros(stop - start) for port in cls.OUTPUTS}
+        node.process(block_inputs, block_params, outputs)
+        for port, values in outputs.items():
+            results[port][start:stop] = values
+        if cls.IS_SINK:
+            results["left"][start:stop] = node.stereo[0, : stop - start]
+            results["right"][start:stop] = node.stereo[1, : stop - start]
+        start = stop
+        if start >= frames:
+            break
+    return results

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.nodetools import run_node
+from tests.nodetools import run_node, run_node_class
 
 RATE = 48000
 BLOCKS = (1, 64, 65, 1024)
@@ -82,3 +82,73 @@ def test_a_lone_left_plays_on_both_sides_and_the_level_applies() -> None:
     np.testing.assert_allclose(out["right"], out["left"])
     both = run_node("output", {}, {"left": signal, "right": -signal})
     np.testing.assert_allclose(both["right"], -signal)
+
+
+# -- the compiled kernels against the numpy they replaced (tests/reference_nodes) -------------
+def _compare_input(path: Path, frames: int, block: int, sample_rate: int = RATE, **params) -> None:
+    from nodes.io import Input
+    from tests.reference_nodes.io import ReferenceInput
+
+    def play_with(cls: type) -> dict[str, np.ndarray]:
+        params_with_file = {"file": path.name, **params}
+        return run_node_class(cls, params_with_file, {}, block, sample_rate, str(path.parent), frames)
+
+    expected, got = play_with(ReferenceInput), play_with(Input)
+    assert np.any(expected["out"])
+    for port in Input.OUTPUTS:
+        np.testing.assert_array_equal(got[port], expected[port], err_msg=port)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 65, 256, 1024])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"loop": True, "gain_db": -60.0},
+        {"loop": True, "start_s": 999 / RATE, "gain_db": 24.0},  # a loop of one frame
+        {"loop": False, "start_s": 300 / RATE, "gain_db": -7.5},
+    ],
+)
+def test_the_file_players_kernel_matches_the_reference(stereo_file, block: int, params: dict) -> None:
+    path, _audio = stereo_file
+    _compare_input(path, 2500, block, **params)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 96000])
+def test_the_file_players_kernel_matches_the_reference_resampled(stereo_file, sample_rate: int) -> None:
+    path, _audio = stereo_file
+    _compare_input(path, 3000, 64, sample_rate, loop=True, start_s=0.001)
+
+
+def test_the_file_player_takes_a_new_file_live_from_its_start(tmp_path: Path, stereo_file) -> None:
+    from patcher.spec import node_class
+
+    path, audio = stereo_file
+    other = tmp_path / "other.wav"
+    soundfile.write(other, audio[::-1] * 0.5, RATE, subtype="FLOAT")
+    node = node_class("input")({"file": path.name, "loop": True}, str(tmp_path))
+    node.prepare(RATE, 64)
+    outputs = {port: np.zeros(64) for port in node.OUTPUTS}
+    node.process({}, dict(node.block_params), outputs)
+    node.install_change("file", other.name, node.prepare_change("file", other.name, {}))
+    node.install_change("gain_db", 6.0, node.prepare_change("gain_db", 6.0, {}))
+    node.process({}, dict(node.block_params), outputs)
+    np.testing.assert_allclose(outputs["left"], audio[::-1][:64, 0] * 0.5 * 10 ** (6 / 20), rtol=1e-7)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 65, 256, 1024])
+@pytest.mark.parametrize("ports", [("left",), ("left", "right"), ("right",)])
+def test_the_outputs_kernel_matches_the_reference(block: int, ports: tuple[str, ...]) -> None:
+    from nodes.io import Output
+    from tests.reference_nodes.io import ReferenceOutput
+
+    rng = np.random.default_rng(block)
+    inputs = {port: rng.standard_normal(1500) for port in ports}
+    for params, level in (({"level_db": -60.0}, None), ({"level_db": 12.0}, None), ({}, (-60.0, 12.0))):
+        if level is not None:
+            inputs["level_db"] = np.linspace(*level, 1500)
+        expected = run_node_class(ReferenceOutput, params, inputs, block)
+        got = run_node_class(Output, params, inputs, block)
+        for port in ("left", "right"):
+            # numpy's power uses SIMD code that may differ from the C library's by an ulp.
+            np.testing.assert_allclose(got[port], expected[port], rtol=0, atol=1e-9, err_msg=port)
