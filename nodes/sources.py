@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import scipy.signal
 
 from patcher.kernels import kernel
 from patcher.spec import Node, Param, ParamValue
@@ -329,6 +328,8 @@ def pink_filter(sample_rate: int) -> tuple[np.ndarray, float]:
     -3 dB/octave (within about 1 dB up to 20 kHz at 44.1 kHz, much closer at higher rates);
     placed by the matched-z transform, so any sample rate gets the same curve.
     """
+    import scipy.signal  # here, not at the top: only pink noise needs it, and it is slow to import
+
     poles_hz = 20.0 * 2.0 ** np.arange(40)
     poles_hz = poles_hz[poles_hz < 2.0 * sample_rate]
     zeros_hz = poles_hz * np.sqrt(2.0)
@@ -343,30 +344,26 @@ def pink_filter(sample_rate: int) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(sections, dtype=float), float(gain)
 
 
-def _direct_sosfilt() -> Any:
-    """scipy's sosfilt kernel, which filters in place without sosfilt's checks and copies.
-
-    Only when it is there and, tried on a small case, gives what ``scipy.signal.sosfilt``
-    gives; else None (and the noise uses ``sosfilt``).
-    """
-    try:
-        from scipy.signal._sosfilt import _sosfilt
-    except ImportError:
-        return None
-    sections = np.array([[0.5, 0.2, 0.1, 1.0, -0.3, 0.05], [1.0, -0.4, 0.0, 1.0, 0.2, 0.0]])
-    signal = np.array([1.0, -0.5, 0.25, 2.0, 0.0, -1.0])
-    state = np.array([[0.1, -0.2], [0.3, 0.05]])
-    expected, expected_state = scipy.signal.sosfilt(sections, signal, zi=state)
-    try:
-        _sosfilt(sections, signal.reshape(1, -1), state.reshape(1, -1, 2))
-    except Exception:
-        return None
-    if np.array_equal(signal, expected) and np.array_equal(state, expected_state):
-        return _sosfilt
-    return None
-
-
-_SOSFILT_IN_PLACE = _direct_sosfilt()
+@kernel
+def _noise_kernel(
+    pink: bool, sections: np.ndarray, gain: float, state: np.ndarray, amplitude: np.ndarray, out: np.ndarray
+) -> None:
+    """Uniform draws in ``out`` (0 to 1) made white noise (-1 to 1) or, with ``pink``,
+    filtered by second-order ``sections`` (``state`` their memory) and scaled by ``gain``;
+    then by ``amplitude``."""
+    for i in range(len(out)):
+        sample = out[i] * 2.0 - 1.0
+        if pink:
+            # Each section in transposed direct form II, as scipy.signal.sosfilt runs it.
+            for section in range(len(sections)):
+                b0, b1, b2 = sections[section, 0], sections[section, 1], sections[section, 2]
+                a1, a2 = sections[section, 4], sections[section, 5]  # a0 is 1
+                filtered = b0 * sample + state[section, 0]
+                state[section, 0] = b1 * sample - a1 * filtered + state[section, 1]
+                state[section, 1] = b2 * sample - a2 * filtered
+                sample = filtered
+            sample *= gain
+        out[i] = sample * amplitude[i]
 
 
 class Noise(Node):
@@ -386,30 +383,46 @@ class Noise(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
-        self.sections, self.pink_gain = pink_filter(int(sample_rate))
+        self.pink = self.params["color"] == "pink"
+        # The pink filter is designed (with scipy) only once pink is asked for.
+        self.sections, self.pink_gain, self.pink_state = np.zeros((0, 6)), 1.0, np.zeros((0, 2))
+        if self.pink:
+            self.sections, self.pink_gain, self.pink_state = self._pink_filter(sample_rate)
+        self.constants = np.zeros(max_block)  # amplitude, when passed as a number
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
         self.generator = np.random.default_rng(int(self.params["seed"]))
-        self.pink_state = np.zeros((len(self.sections), 2))
+        self.pink_state.fill(0.0)
+
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
+        if name == "color" and value == "pink" and not len(self.sections):
+            return self._pink_filter(self.sample_rate)
+        return None
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        if prepared is not None and not len(self.sections):  # (two quick edits may prepare two)
+            self.sections, self.pink_gain, self.pink_state = prepared
+        self.param_changed(name, value)
 
     def param_changed(self, name: str, value: Any) -> None:
         super().param_changed(name, value)
         if name == "seed":
             self.generator = np.random.default_rng(int(value))
+        elif name == "color":
+            self.pink = value == "pink"
+            if self.pink and not len(self.sections):  # offline: design it here and now
+                self.sections, self.pink_gain, self.pink_state = self._pink_filter(self.sample_rate)
+
+    @staticmethod
+    def _pink_filter(sample_rate: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """The pink filter's sections, gain and (zeroed) state."""
+        sections, gain = pink_filter(int(sample_rate))
+        return sections, gain, np.zeros((len(sections), 2))
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
         # Generator.random draws one double per sample, so chunking never changes the stream.
         self.generator.random(out=out)
-        out *= 2.0
-        out -= 1.0
-        if params["color"] == "pink":
-            state = self.pink_state
-            # (Generator.random has already required out to be contiguous.)
-            if _SOSFILT_IN_PLACE is not None and state.flags.c_contiguous:
-                _SOSFILT_IN_PLACE(self.sections, out.reshape(1, -1), state.reshape(1, -1, 2))
-            else:
-                out[:], self.pink_state = scipy.signal.sosfilt(self.sections, out, zi=state)
-            out *= self.pink_gain
-        np.multiply(out, params["amplitude"], out=out)
+        amplitude = as_signal(params["amplitude"], self.constants, len(out))
+        _noise_kernel(self.pink, self.sections, self.pink_gain, self.pink_state, amplitude, out)

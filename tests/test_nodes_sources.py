@@ -14,7 +14,7 @@ import nodes.sources
 from nodes.sources import Noise, Oscillator, naive_wave, pink_filter
 from patcher.spec import Node, node_class
 from tests.nodetools import run_node
-from tests.reference_nodes.sources import ReferenceOscillator
+from tests.reference_nodes.sources import ReferenceNoise, ReferenceOscillator
 
 RATE = 48000
 WAVEFORMS = ("sine", "triangle", "saw", "square")
@@ -298,12 +298,7 @@ def test_noise_does_not_depend_on_block_size(color: str) -> None:
         np.testing.assert_array_equal(result, reference, err_msg=f"{color} at block {block}")
 
 
-@pytest.mark.parametrize("in_place", [True, False])
-def test_pink_noise_is_scipy_sosfilt_of_the_white_sequence(in_place: bool, monkeypatch) -> None:
-    if not in_place:
-        monkeypatch.setattr(nodes.sources, "_SOSFILT_IN_PLACE", None)
-    elif nodes.sources._SOSFILT_IN_PLACE is None:
-        pytest.skip("scipy's sosfilt kernel is not available here")
+def test_pink_noise_is_scipy_sosfilt_of_the_white_sequence() -> None:
     frames = 3000
     out = run_node("noise", {"color": "pink", "amplitude": 0.7, "seed": 5}, frames=frames, block=64)["out"]
     sections, gain = pink_filter(RATE)
@@ -499,3 +494,61 @@ def test_oscillator_matches_its_reference_through_live_changes(chunks: tuple[int
         changes,
     )
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=f"in calls of {chunks}")
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("color", ["white", "pink"])
+def test_noise_matches_its_numpy_reference(color: str, sample_rate: int) -> None:
+    frames = 1200
+    amplitude = {"amplitude": np.sin(np.arange(frames) * 0.01)}
+    for signals in ({}, amplitude):
+        for chunks in CHUNKINGS:
+            result, expected = side_by_side(
+                Noise, ReferenceNoise, {"color": color, "seed": 9}, signals, frames, chunks, sample_rate
+            )
+            np.testing.assert_allclose(
+                result, expected, rtol=0, atol=1e-9, err_msg=f"{color} in calls of {chunks}"
+            )
+
+
+@pytest.mark.parametrize("chunks", [(7,), (64,), (1024,)])
+def test_noise_matches_its_reference_through_live_changes(chunks: tuple[int, ...]) -> None:
+    frames = 6000
+    changes = {
+        900: {"color": "pink"},
+        2000: {"seed": 12},
+        2600: {"color": "white"},
+        3100: {"color": "pink"},  # the filter goes on from where it was
+        4000: {"reset": True},
+        5000: {"seed": 3, "color": "white"},
+    }
+    glide = np.linspace(0.0, 0.5, frames)
+    result, expected = side_by_side(
+        Noise, ReferenceNoise, {"seed": 5}, {"amplitude": glide}, frames, chunks, 44100, changes
+    )
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=f"in calls of {chunks}")
+
+
+def test_noise_designs_its_pink_filter_before_the_audio_thread_takes_it() -> None:
+    node = Noise({"color": "white"})
+    node.prepare(RATE, 64)
+    prepared = node.prepare_change("color", "pink", node.params | {"color": "pink"})
+    assert prepared is not None, "white to pink should bring the filter, designed on the caller's thread"
+    assert len(node.sections) == 0, "preparing must not touch what the audio thread reads"
+    node.install_change("color", "pink", prepared)
+    assert node.sections is prepared[0]
+    out = np.zeros(64)
+    node.process({}, {"amplitude": np.full(64, 1.0)}, {"out": out})
+    sections, gain = pink_filter(RATE)
+    white = 2.0 * np.random.default_rng(1).random(64) - 1.0
+    np.testing.assert_allclose(out, scipy.signal.sosfilt(sections, white) * gain, rtol=0, atol=1e-12)
+
+
+def test_white_noise_designs_no_pink_filter(monkeypatch) -> None:
+    # The design imports scipy.signal, slow to load: a patch with white noise only starts faster.
+    def no_design(sample_rate: int) -> None:
+        raise AssertionError("white noise designed the pink filter")
+
+    monkeypatch.setattr(nodes.sources, "pink_filter", no_design)
+    out = _noise({"color": "white", "seed": 2}, 300, block=64)
+    np.testing.assert_array_equal(out, 0.5 * (2.0 * np.random.default_rng(2).random(300) - 1.0))
