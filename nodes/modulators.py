@@ -3,8 +3,8 @@
 An LFO's output is in the target's own unit (``offset + depth * wave``), so it links straight
 into a param such as a filter's cutoff in Hz or a delay's time in ms. LFOs are not
 band-limited: their rates sit far below hearing, and a hard square edge is what a gate wants.
-The phase is the oscillator's exact integer accumulator, so edges and sample-and-hold steps
-land on the same samples whatever the block size.
+The phase is the oscillator's exact integer phase, stepped sample by sample in a compiled
+kernel, so edges and sample-and-hold steps land on the same samples whatever the block size.
 """
 
 from __future__ import annotations
@@ -14,14 +14,76 @@ from typing import Any
 
 import numpy as np
 
-from nodes.sources import PHASE_MASK, PHASE_ONE, PHASE_SCALE, PhaseAccumulator, naive_wave
+from nodes.sources import (
+    PHASE_HALF,
+    PHASE_MASK,
+    PHASE_ONE,
+    PHASE_QUARTER,
+    PHASE_SCALE,
+    RADIANS_PER_PHASE,
+    as_signal,
+    cycles_passed,
+    naive_wave,
+    phase_step,
+)
+from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
 
 LFO_SHAPES = ("sine", "triangle", "saw", "square", "sample_and_hold")
+#: The shapes' numbers in the kernel (their places in LFO_SHAPES).
+SINE, TRIANGLE, SAW, SQUARE, SAMPLE_AND_HOLD = range(len(LFO_SHAPES))
 #: How many held values the sample-and-hold preview shows (one cycle would be one flat line).
 PREVIEW_STEPS = 8
+
+
+@kernel
+def _lfo_kernel(
+    shape: int,
+    unipolar: bool,
+    rate_hz: np.ndarray,
+    depth: np.ndarray,
+    offset: np.ndarray,
+    steps_per_hz: float,
+    state: np.ndarray,
+    draws: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """One block of ``offset + depth * wave``.
+
+    ``state`` holds the phase, the last sample's step and how many of ``draws`` (uniform
+    random numbers, 0 to 1, in the seeded order) are used: the last used one is held.
+    Triangle, saw and square are exact in the integer phase, unipolar or not; the sine and
+    the held values are made unipolar as (wave + 1) / 2.
+    """
+    phase, last_step, used = state[0], state[1], state[2]
+    for i in range(len(out)):
+        step = phase_step(rate_hz[i], steps_per_hz)
+        if shape == SINE:
+            wave = np.sin(phase * RADIANS_PER_PHASE)
+            if unipolar:
+                wave = (wave + 1.0) * 0.5
+        elif shape == TRIANGLE:  # 1 - 4 |frac(phase + 1/4) - 1/2|
+            distance = np.abs(((phase + PHASE_QUARTER) & PHASE_MASK) - PHASE_HALF)
+            if unipolar:
+                wave = (PHASE_HALF - distance) * (2.0 * PHASE_SCALE)
+            else:
+                wave = (PHASE_QUARTER - distance) * (4.0 * PHASE_SCALE)
+        elif shape == SAW:  # 2 frac(phase + 1/2) - 1
+            shifted = (phase + PHASE_HALF) & PHASE_MASK
+            wave = shifted * PHASE_SCALE if unipolar else (shifted - PHASE_HALF) * (2.0 * PHASE_SCALE)
+        elif shape == SQUARE:  # high for the first half of each cycle
+            wave = 1.0 if (phase & PHASE_MASK) < PHASE_HALF else 0.0 if unipolar else -1.0
+        else:  # sample and hold: a new value each time a whole cycle passes, either way round
+            used += np.abs(cycles_passed(phase - last_step, phase))
+            wave = 2.0 * draws[used - 1] - 1.0
+            if unipolar:
+                wave = (wave + 1.0) * 0.5
+        out[i] = wave * depth[i] + offset[i]
+        last_step = step
+        phase = (phase + step) & PHASE_MASK
+    state[0], state[1], state[2] = phase, last_step, used
 
 
 class Lfo(Node):
@@ -72,24 +134,45 @@ class Lfo(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
-        self.accumulator = PhaseAccumulator()
-        self.accumulator.prepare(max_block)
-        self._high = np.zeros(max_block, dtype=bool)
-        self._passed = np.zeros(max_block, dtype=np.int64)
+        #: phase, last step, draws used (the held value is the last used one)
+        self.phase_state = np.zeros(3, dtype=np.int64)
+        # A block passes at most one cycle a sample (steps are under half a cycle): with room
+        # for a block's draws ahead, the kernel never runs out. Drawing ahead does not change
+        # the sequence: Generator.random draws one double per value.
+        self.draws = np.zeros(2 * max_block + 1)
+        self.constants = np.zeros((3, max_block))  # the params, when passed as numbers
+        self.steps_per_hz = PHASE_ONE / sample_rate
+        self.shape = LFO_SHAPES.index(self.params["shape"])
+        self.unipolar = self.params["polarity"] == "unipolar"
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
-        self.accumulator.reset(self.params["phase_deg"] / 360.0)
+        start = round(self.params["phase_deg"] / 360.0 % 1.0 * PHASE_ONE) & PHASE_MASK
+        self.phase_state[:2] = (start, 0)
         self._reseed(self.params["seed"])
 
     def _reseed(self, seed: int) -> None:
+        """Start the held values' sequence again from ``seed``: its first draw is held."""
         self.generator = np.random.default_rng(int(seed))
-        self.held = 2.0 * self.generator.random() - 1.0
+        self.generator.random(out=self.draws)
+        self.phase_state[2] = 1
+
+    def _draw_ahead(self) -> None:
+        """Keep the held draw, and fill the rest of ``draws`` with the next ones."""
+        used = int(self.phase_state[2])
+        kept = len(self.draws) - used + 1
+        self.draws[:kept] = self.draws[used - 1 :]
+        self.generator.random(out=self.draws[kept:])
+        self.phase_state[2] = 1
 
     def param_changed(self, name: str, value: Any) -> None:
         super().param_changed(name, value)
         if name == "seed":
             self._reseed(value)
+        elif name == "shape":
+            self.shape = LFO_SHAPES.index(value)
+        elif name == "polarity":
+            self.unipolar = value == "unipolar"
 
     @classmethod
     def waveform_preview(cls, params: Mapping[str, Any], points: int = 256) -> np.ndarray:
@@ -108,105 +191,17 @@ class Lfo(Node):
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
         frames = len(out)
-        if frames == 0:
-            return
-        self.accumulator.advance(params["rate_hz"], self.sample_rate, frames)
-        shape = params["shape"]
-        unipolar = params["polarity"] == "unipolar"
-        depth, offset = params["depth"], params["offset"]
-        # Triangle, saw and square are exact in the integer phase, unipolar or not; the
-        # sine and the held values are made unipolar as (wave + 1) / 2.
-        if shape == "sample_and_hold":
-            level = self._sample_and_hold(out)
-        elif shape == "square":
-            level = self._square(unipolar, out)
-        else:
-            level = None
-            self._ramp_shape(shape, unipolar, out)
-        if level is not None:  # the same value all block long
-            if unipolar and shape == "sample_and_hold":
-                level = (level + 1.0) * 0.5
-            if not isinstance(depth, np.ndarray) and not isinstance(offset, np.ndarray):
-                out.fill(level * depth + offset)
-                return
-            out.fill(level)
-        elif unipolar and shape in ("sine", "sample_and_hold"):
-            out += 1.0
-            out *= 0.5
-        if isinstance(depth, np.ndarray) or depth != 1.0:
-            np.multiply(out, depth, out=out)
-        if isinstance(offset, np.ndarray) or offset != 0.0:
-            np.add(out, offset, out=out)
-
-    def _ramp_shape(self, shape: str, unipolar: bool, out: np.ndarray) -> None:
-        """Sine, or ``naive_wave``'s triangle and saw computed exactly in phase units."""
-        accumulator = self.accumulator
-        half, quarter = PHASE_ONE >> 1, PHASE_ONE >> 2
-        if shape == "sine":
-            np.multiply(accumulator.masked(), 2.0 * np.pi * PHASE_SCALE, out=out)
-            np.sin(out, out=out)
-        elif shape == "saw":  # 2 frac(phase + 1/2) - 1
-            masked = accumulator.masked(half)
-            if not unipolar:
-                masked -= half
-            np.multiply(masked, (1.0 if unipolar else 2.0) * PHASE_SCALE, out=out)
-        else:  # triangle: 1 - 4 |frac(phase + 1/4) - 1/2|
-            masked = accumulator.masked(quarter)
-            masked -= half
-            np.abs(masked, out=masked)
-            np.subtract(half if unipolar else quarter, masked, out=masked)
-            np.multiply(masked, (2.0 if unipolar else 4.0) * PHASE_SCALE, out=out)
-
-    def _square(self, unipolar: bool, out: np.ndarray) -> float | None:
-        """High for the first half of each cycle; returns the level if it holds all block."""
-        accumulator = self.accumulator
-        half = PHASE_ONE >> 1
-        high, low = 1.0, 0.0 if unipolar else -1.0
-        step = accumulator.step
-        if step is not None:
-            rises, falls = accumulator.edges(), accumulator.edges(-half)
-            if not isinstance(rises, tuple) and not isinstance(falls, tuple):
-                first = accumulator.first
-                level = high if (first & PHASE_MASK) < half else low
-                changes = sorted({edge[0] for edge in (rises or []) + (falls or [])} - {0})
-                if not changes:
-                    return level
-                out.fill(level)
-                for index in changes:
-                    out[index:] = high if ((first + index * step) & PHASE_MASK) < half else low
-                return None
-        is_high = np.less(accumulator.masked(), half, out=self._high[: len(out)])
-        out.fill(low)
-        np.copyto(out, high, where=is_high)
-        return None
-
-    def _sample_and_hold(self, out: np.ndarray) -> float | None:
-        """A new value each time the phase passes a whole cycle, either way round.
-
-        Returns the held value if no cycle ends in this block.
-        """
-        edges = self.accumulator.edges()
-        if edges is None:
-            return self.held
-        # Generator.random draws one double per value, so chunking never changes the sequence.
-        if isinstance(edges, list):
-            total = sum(abs(edge[1]) for edge in edges)
-            values = (2.0 * self.generator.random(total) - 1.0).tolist()
-            out.fill(self.held)
-            drawn = 0
-            for index, count, _, _ in edges:
-                drawn += abs(count)
-                out[index:] = values[drawn - 1]
-            self.held = values[-1]
-            return None
-        index, count, _, _ = edges
-        passed = self._passed[: len(out)]
-        passed.fill(0)
-        passed[index] = np.abs(count)
-        total = int(passed.sum())
-        values = np.empty(total + 1)
-        values[0] = self.held
-        values[1:] = 2.0 * self.generator.random(total) - 1.0
-        np.take(values, np.cumsum(passed), out=out)
-        self.held = float(values[-1])
-        return None
+        if self.shape == SAMPLE_AND_HOLD and len(self.draws) - self.phase_state[2] < frames:
+            self._draw_ahead()
+        constants = self.constants
+        _lfo_kernel(
+            self.shape,
+            self.unipolar,
+            as_signal(params["rate_hz"], constants[0], frames),
+            as_signal(params["depth"], constants[1], frames),
+            as_signal(params["offset"], constants[2], frames),
+            self.steps_per_hz,
+            self.phase_state,
+            self.draws,
+            out,
+        )

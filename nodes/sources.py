@@ -10,37 +10,36 @@ a 5 kHz saw's aliases only 22 dB down at 48 kHz; this kernel (Kaiser-windowed si
 0.44 of the sample rate) puts them about 90 dB down. The price of minimum phase is ringing
 after each edge: a saw or pulse overshoots its amplitude by up to ~40 %, a high pulse ~60 %.
 
-Speed at small blocks comes from doing per block only what the block needs: a param that is a
-float (not modulated) gives a constant integer phase step, whose few edges per block are found
-and corrected one by one with integer arithmetic; a modulated param gives per-sample arrays,
-searched as arrays (skipped at once when the phase, moving one way, passes no whole cycle).
-Both paths describe the same integer phases, so they agree on every edge.
+The DSP runs sample by sample in compiled kernels (``patcher.kernels``): each sample moves
+the phase on by its own integer step, and where the phase (or the phase minus the pulse
+width) passes a whole cycle between two samples, the BLEP residual is added to the samples
+from there on, in a ring of ``BLEP_TAPS`` pending corrections.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import scipy.signal
 
+from patcher.kernels import kernel
 from patcher.spec import Node, Param, ParamValue
 
 Signals = Mapping[str, np.ndarray]
-#: Where a block's phase passes whole cycles, or None: ``(index, count, distance, delta)`` for
-#: each edge as a list of tuples when there are few, else as a tuple of four arrays (or three
-#: and one int ``delta`` shared by all); see ``PhaseAccumulator.edges``.
-Edges = list[tuple[int, int, float, int]] | tuple[np.ndarray, np.ndarray, np.ndarray, Any] | None
 
 PHASE_BITS = 40
 PHASE_ONE = 1 << PHASE_BITS
 PHASE_MASK = PHASE_ONE - 1
 PHASE_SCALE = 1.0 / PHASE_ONE
+PHASE_HALF = PHASE_ONE >> 1
+PHASE_QUARTER = PHASE_ONE >> 2
+#: Phase units to radians.
+RADIANS_PER_PHASE = 2.0 * np.pi * PHASE_SCALE
 #: Fastest phase step: faster instantaneous frequencies are clamped just under Nyquist.
 MAX_CYCLES_PER_SAMPLE = 0.49
-_MAX_STEP = MAX_CYCLES_PER_SAMPLE * PHASE_ONE
+MAX_STEP = MAX_CYCLES_PER_SAMPLE * PHASE_ONE
 
 BLEP_TAPS = 32
 BLEP_OVERSAMPLE = 128
@@ -48,14 +47,8 @@ BLEP_CUTOFF = 0.44
 BLEP_KAISER_BETA = 7.0
 
 WAVEFORMS = ("sine", "triangle", "saw", "square")
-
-#: A constant step's edges are found one by one up to this many a block, else as arrays.
-LISTED_EDGES = 4
-#: BLEPs are added one by one up to this many at once; more are added as arrays.
-LOOPED_BLEPS = 6
-
-_lowest = np.minimum.reduce
-_highest = np.maximum.reduce
+#: The waveforms' numbers in the kernel (their places in WAVEFORMS).
+SINE, TRIANGLE, SAW, SQUARE = range(len(WAVEFORMS))
 
 
 def naive_wave(shape: str, phase: np.ndarray, pulse_width: ParamValue = 0.5) -> np.ndarray:
@@ -63,7 +56,7 @@ def naive_wave(shape: str, phase: np.ndarray, pulse_width: ParamValue = 0.5) -> 
 
     Every shape crosses zero rising (or, for the square, steps up) at phase 0, like a sine;
     the saw jumps down at half a cycle. The square is DC-free: ``1 - pw`` high, ``-pw`` low,
-    times two. Used for the editor's previews and by the LFO.
+    times two. Used for the editor's previews (the oscillator's and the LFO's).
     """
     phase = np.mod(phase, 1.0)
     if shape == "sine":
@@ -76,230 +69,29 @@ def naive_wave(shape: str, phase: np.ndarray, pulse_width: ParamValue = 0.5) -> 
     return 2.0 * (phase < width) - 2.0 * width
 
 
-def constant_step(frequency_hz: float, sample_rate: float) -> int:
-    """The integer phase step of a constant frequency, NaN-safe and clamped under Nyquist."""
-    cycles = float(frequency_hz) * (1.0 / sample_rate)
-    if cycles != cycles:
-        cycles = 0.0
-    cycles = min(max(cycles, -MAX_CYCLES_PER_SAMPLE), MAX_CYCLES_PER_SAMPLE)
-    return round(cycles * PHASE_ONE)
+@kernel
+def phase_step(frequency_hz: float, steps_per_hz: float) -> int:
+    """The integer phase step of one sample at ``frequency_hz`` (``steps_per_hz`` is
+    ``PHASE_ONE / sample_rate``): NaN gives 0, and it is clamped just under Nyquist."""
+    step = frequency_hz * steps_per_hz
+    if step != step:
+        step = 0.0
+    return np.int64(np.rint(min(max(step, -MAX_STEP), MAX_STEP)))
 
 
+@kernel
+def cycles_passed(before: int, after: int) -> int:
+    """How many whole cycles an unwrapped phase passed going from ``before`` to ``after``
+    (negative when running backwards): the difference of their whole parts."""
+    return (after >> PHASE_BITS) - (before >> PHASE_BITS)
+
+
+@kernel
 def pulse_width_phase(pulse_width: float) -> int:
-    """A constant pulse width in phase units, NaN-safe and clamped to 0.01..0.99."""
-    width = float(pulse_width)
-    if width != width:
-        width = 0.5
-    return round(min(max(width, 0.01), 0.99) * PHASE_ONE)
-
-
-def _clamped(past: int, step: int) -> float:
-    return min(max(past / step, 0.0), 1.0)
-
-
-class PhaseAccumulator:
-    """An exact integer phase, advanced a block at a time, shared by oscillators and LFOs.
-
-    ``advance`` moves it on by one block and describes that block: ``previous`` is the phase
-    of the sample before it and ``first`` that of its sample 0. A constant frequency gives a
-    constant ``step`` (sample ``i`` is at ``first + i * step``); a modulated one sets ``step``
-    to None and gives ``steps`` (sample ``i`` moves on by ``steps[i]``) and ``phases``
-    (``phases[0]`` is ``previous`` and ``phases[1 + i]`` sample ``i``'s, unwrapped).
-    """
-
-    def prepare(self, max_block: int) -> None:
-        self._cycles = np.zeros(max_block)
-        # The phase at the block's start, then the steps: summed in one pass into the phases.
-        self._start_and_steps = np.zeros(max_block + 1, dtype=np.int64)
-        self._phases = np.zeros(max_block + 1, dtype=np.int64)
-        self._shifted = np.zeros(max_block + 1, dtype=np.int64)
-        self._turns = np.zeros(max_block + 1, dtype=np.int64)
-        self._counts = np.zeros(max_block, dtype=np.int64)
-        self._masked = np.zeros(max_block, dtype=np.int64)
-        self._unit_ramp = np.arange(max_block, dtype=np.int64)
-        self._whole_cycles = self._unit_ramp << PHASE_BITS
-        self._plus = np.ones(max_block, dtype=np.int64)
-        self._minus = -self._plus
-        self._ramp = np.zeros(max_block, dtype=np.int64)
-        self._ramp_step = 0
-        self.frames = 0
-        self.step: int | None = 0
-        #: 1 when no step of the block is negative, -1 when none is positive, else 0.
-        self.direction = 0
-
-    def reset(self, start_cycles: float) -> None:
-        self.phase = round(start_cycles % 1.0 * PHASE_ONE) & PHASE_MASK
-        self.last_step = 0
-
-    def advance(self, frequency_hz: ParamValue, sample_rate: float, frames: int) -> None:
-        """Move on by a block of ``frames`` samples at ``frequency_hz`` (a float or an array)."""
-        self.frames = frames
-        self.previous = self.phase - self.last_step
-        self.first = self.phase
-        if isinstance(frequency_hz, np.ndarray):
-            self.step = None
-            self._advance_steps(self.cycles_per_sample(frequency_hz, sample_rate, frames))
-            return
-        step = constant_step(frequency_hz, sample_rate)
-        self.step = step
-        self.direction = (step > 0) - (step < 0)
-        self.last_step = step
-        self.phase = (self.phase + frames * step) & PHASE_MASK
-
-    def cycles_per_sample(self, frequency_hz: np.ndarray, sample_rate: float, frames: int) -> np.ndarray:
-        """Frequency as a phase step per sample in phase units (cycles times ``PHASE_ONE``),
-        NaN-safe and clamped under Nyquist; not yet rounded to integers."""
-        # (f / rate) * PHASE_ONE and f * (PHASE_ONE / rate) round alike: PHASE_ONE is a power of 2.
-        cycles = self._cycles[:frames]
-        np.multiply(frequency_hz, PHASE_ONE / sample_rate, out=cycles)
-        low, high = _lowest(cycles), _highest(cycles)
-        if low >= -_MAX_STEP and high <= _MAX_STEP:  # False for a NaN
-            self.direction = 1 if low >= 0.0 else -1 if high <= 0.0 else 0
-            return cycles
-        self.direction = 0
-        np.nan_to_num(cycles, copy=False, nan=0.0, posinf=_MAX_STEP, neginf=-_MAX_STEP)
-        return np.clip(cycles, -_MAX_STEP, _MAX_STEP, out=cycles)
-
-    def _advance_steps(self, cycles: np.ndarray) -> None:
-        frames = len(cycles)
-        start_and_steps = self._start_and_steps[: frames + 1]
-        start_and_steps[0] = self.phase
-        steps = start_and_steps[1:]
-        np.rint(cycles, out=steps, casting="unsafe")
-        phases = self._phases[: frames + 1]
-        phases[0] = self.previous
-        np.add.accumulate(start_and_steps[:-1], out=phases[1:])
-        self.last_step = last_step = int(steps[-1])
-        self.phase = (int(phases[-1]) + last_step) & PHASE_MASK
-        self.steps, self.phases = steps, phases
-
-    def _ramp_of(self, step: int) -> np.ndarray:
-        """``i * step`` for every sample ``i`` (kept while the step stays the same)."""
-        if step != self._ramp_step:
-            np.multiply(self._unit_ramp, step, out=self._ramp)
-            self._ramp_step = step
-        return self._ramp
-
-    def masked(self, offset: int = 0) -> np.ndarray:
-        """``(phase + offset) & PHASE_MASK`` at each sample of the block (a scratch buffer)."""
-        frames = self.frames
-        out = self._masked[:frames]
-        if self.step is None:
-            if offset:
-                np.add(self.phases[1:], offset, out=out)
-                return np.bitwise_and(out, PHASE_MASK, out=out)
-            return np.bitwise_and(self.phases[1:], PHASE_MASK, out=out)
-        start = (self.first + offset) & PHASE_MASK
-        np.add(self._ramp_of(self.step)[:frames], start, out=out)
-        if not 0 <= start + (frames - 1) * self.step < PHASE_ONE:  # it wraps in this block
-            np.bitwise_and(out, PHASE_MASK, out=out)
-        return out
-
-    def unwrapped(self) -> np.ndarray:
-        """``phases``, made from the constant step when there is one."""
-        if self.step is None:
-            return self.phases
-        phases = self._phases[: self.frames + 1]
-        np.add(self._ramp_of(self.step)[: self.frames], self.first, out=phases[1:])
-        phases[0] = self.previous
-        return phases
-
-    def edges(self, offset: int | np.ndarray = 0, offset_before: int | None = None) -> Edges:
-        """Where ``phase + offset`` passes a whole cycle, from the sample before the block on.
-
-        ``offset`` is an int or an array of ``frames + 1`` (like ``phases``); an int may have
-        another value, ``offset_before``, for the sample before the block. Returns None when
-        nothing passes, else for each crossing: the sample just after it, how many cycles it
-        passed (negative when running backwards), how long ago it happened in samples (0 to
-        1, by linear interpolation of the phase) and the phase difference across it.
-        """
-        if isinstance(offset, np.ndarray):
-            return self._search(offset)
-        before = self.previous + (offset if offset_before is None else offset_before)
-        first = self.first + offset
-        step = self.step
-        last = first + (self.frames - 1) * step if step is not None else int(self.phases[-1]) + offset
-        turned = (first >> PHASE_BITS) - (before >> PHASE_BITS)
-        passes = (last >> PHASE_BITS) - (first >> PHASE_BITS)
-        if step is None:
-            if self.direction and not turned and not passes:  # monotonic and within one cycle
-                return None
-            return self._search(offset, before)
-        if not turned and not passes:
-            return None
-        if abs(passes) > LISTED_EDGES:
-            return self._constant_search(step, first, before, turned, passes)
-        edges = []
-        if turned:
-            delta = first - before
-            past = first & PHASE_MASK if turned > 0 else PHASE_ONE - (first & PHASE_MASK)
-            edges.append((0, turned, _clamped(past, abs(delta)), delta))
-        if passes > 0:
-            for cycle in range((first >> PHASE_BITS) + 1, (last >> PHASE_BITS) + 1):
-                index = -((first - (cycle << PHASE_BITS)) // step)
-                past = (first + index * step) & PHASE_MASK
-                edges.append((index, 1, _clamped(past, step), step))
-        elif passes < 0:
-            for cycle in range(first >> PHASE_BITS, last >> PHASE_BITS, -1):
-                index = (first - (cycle << PHASE_BITS)) // -step + 1
-                past = PHASE_ONE - ((first + index * step) & PHASE_MASK)
-                edges.append((index, -1, _clamped(past, -step), step))
-        return edges
-
-    def _constant_search(self, step: int, first: int, before: int, turned: int, passes: int) -> Edges:
-        """``edges`` of a constant step as arrays, from the cycle boundaries it passes."""
-        within = first & PHASE_MASK
-        cycles = self._whole_cycles[1 : abs(passes) + 1]  # j whole cycles, for j = 1, 2, ...
-        if passes > 0:  # boundary j is j cycles above first's cycle: ``gap`` ahead of first
-            gap = cycles - within
-            index = gap + (step - 1)
-            index //= step
-            count = self._plus[: len(index)]
-        else:  # boundary j is j - 1 cycles below first's cycle start: ``gap`` behind first
-            gap = cycles + (within - PHASE_ONE)
-            index = gap // -step
-            index += 1
-            count = self._minus[: len(index)]
-        past = index * abs(step)
-        past -= gap
-        distance = past / abs(step)
-        if not turned:
-            return index, count, distance, step
-        delta = first - before
-        past = within if turned > 0 else PHASE_ONE - within
-        return (
-            np.concatenate(((0,), index)),
-            np.concatenate(((turned,), count)),
-            np.concatenate(((_clamped(past, abs(delta)),), distance)),
-            np.concatenate(((delta,), np.full(len(index), step))),
-        )
-
-    def _search(self, offset: int | np.ndarray, before: int | None = None) -> Edges:
-        """``edges`` by array operations over the block's unwrapped phases."""
-        phases = self.unwrapped()
-        frames = self.frames
-        shifted = np.add(phases, offset, out=self._shifted[: frames + 1])
-        if before is not None:
-            shifted[0] = before
-        turns = np.right_shift(shifted, PHASE_BITS, out=self._turns[: frames + 1])
-        counts = np.subtract(turns[1:], turns[:-1], out=self._counts[:frames])
-        index = counts.nonzero()[0]
-        if index.size == 0:
-            return None
-        if index.size <= LOOPED_BLEPS:
-            edges = []
-            for sample in index.tolist():
-                before, after = shifted.item(sample), shifted.item(sample + 1)
-                count = (after >> PHASE_BITS) - (before >> PHASE_BITS)
-                past = after & PHASE_MASK if count > 0 else PHASE_ONE - (after & PHASE_MASK)
-                edges.append((sample, count, _clamped(past, abs(after - before)), after - before))
-            return edges
-        count = counts[index]
-        after = shifted[index + 1]
-        delta = after - shifted[index]
-        past = np.where(count > 0, after & PHASE_MASK, PHASE_ONE - (after & PHASE_MASK))
-        distance = np.clip(past / np.abs(delta), 0.0, 1.0)
-        return index, count, distance, delta
+    """A pulse width in phase units: NaN gives 0.5, and it is clamped to 0.01..0.99."""
+    if pulse_width != pulse_width:
+        pulse_width = 0.5
+    return np.int64(np.rint(min(max(pulse_width, 0.01), 0.99) * PHASE_ONE))
 
 
 @functools.cache
@@ -335,91 +127,113 @@ def blep_tables() -> tuple[np.ndarray, np.ndarray, float]:
     return step_residual[rows], ramp_residual[rows], delay
 
 
-@functools.cache
-def blep_pairs() -> tuple[np.ndarray, np.ndarray]:
-    """``blep_tables``' residuals as ``row_pairs``: the BLEP's, then the BLAMP's."""
-    step_residual, ramp_residual, _delay = blep_tables()
-    return row_pairs(step_residual), row_pairs(ramp_residual)
+@kernel
+def _crossing_distance(before: int, after: int) -> float:
+    """How long before ``after`` the phase crossed a cycle's boundary, in samples (0 to 1),
+    by linear interpolation between the two samples' phases."""
+    within = after & PHASE_MASK
+    past = within if after > before else PHASE_ONE - within
+    return min(max(past / abs(after - before), 0.0), 1.0)
 
 
-def row_pairs(table: np.ndarray) -> np.ndarray:
-    """``pairs[row]`` is ``table[row : row + 2]``, contiguous: what linear interpolation reads.
+@kernel
+def _add_residual(
+    pending: np.ndarray, now: int, residual: np.ndarray, before: int, after: int, size: float
+) -> None:
+    """Add ``size`` times the residual of an edge between phases ``before`` and ``after``
+    into the ring of ``pending`` corrections (``now`` is the current sample's slot).
 
-    The last row, ``BLEP_OVERSAMPLE`` (an edge a whole sample back), pairs the last with itself.
+    The residual is read between two rows of the oversampled table, linearly interpolated.
     """
-    following = np.concatenate((table[1:], table[-1:]))
-    return np.ascontiguousarray(np.stack((table, following), axis=1))
+    position = _crossing_distance(before, after) * BLEP_OVERSAMPLE
+    row = int(position)
+    following = min(row + 1, BLEP_OVERSAMPLE)  # the last row is its own neighbour
+    late = (position - row) * size
+    early = size - late
+    for tap in range(BLEP_TAPS):
+        pending[(now + tap) % BLEP_TAPS] += early * residual[row, tap] + late * residual[following, tap]
 
 
-class BandLimiter:
-    """Sums BLEP/BLAMP corrections into the samples they reach, across block boundaries.
+@kernel
+def _oscillator_kernel(
+    waveform: int,
+    frequency_hz: np.ndarray,
+    amplitude: np.ndarray,
+    pulse_width: np.ndarray,
+    steps_per_hz: float,
+    ramp_delay: float,
+    residual: np.ndarray,
+    state: np.ndarray,
+    pending: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """One block of the band-limited oscillator.
 
-    A correction is a residual table's row pair ``table[row : row + 2]`` (see ``blep_tables``)
-    mixed by a 2-vector of weights: one small matrix product per edge.
+    ``state`` holds the phase, the last sample's step, the last pulse width (in phase units)
+    and the ring slot of the current sample in ``pending``; ``residual`` is the BLEP table
+    (the BLAMP table for the triangle), whose low frequencies lag by ``ramp_delay`` samples.
+    Where the phase passes a whole cycle (shifted to where the wave has its edge), the
+    residual of the jump (or of the change of slope) is added from that sample on.
     """
+    phase, last_step, last_width, now = state[0], state[1], state[2], state[3]
+    # The BLEP delays the jumps by ramp_delay; the saw's and triangle's ramps are read as
+    # late (a ramp late by d is the ramp minus slope * d), else the saw gains a DC of 2 f d.
+    saw_delay = 2.0 * ramp_delay * PHASE_SCALE
+    triangle_delay = ramp_delay * PHASE_SCALE
+    for i in range(len(out)):
+        step = phase_step(frequency_hz[i], steps_per_hz)
+        before = phase - last_step  # the previous sample's phase, unwrapped against this one
+        if waveform == SINE:
+            value = np.sin(phase * RADIANS_PER_PHASE)
+        elif waveform == SAW:  # 2 frac(phase + 1/2) - 1: down by 2 at each half cycle
+            value = ((phase + PHASE_HALF) & PHASE_MASK) * (2.0 * PHASE_SCALE) - 1.0 - step * saw_delay
+            falls = cycles_passed(before + PHASE_HALF, phase + PHASE_HALF)
+            if falls:
+                _add_residual(pending, now, residual, before + PHASE_HALF, phase + PHASE_HALF, -2.0 * falls)
+        elif waveform == SQUARE:  # 2 (1 - width) while the phase is under the width, else -2 width
+            width = pulse_width_phase(pulse_width[i])
+            value = -width * (2.0 * PHASE_SCALE)
+            if (phase & PHASE_MASK) < width:
+                value += 2.0
+            rises = cycles_passed(before, phase)  # up by 2 at each whole cycle
+            if rises:
+                _add_residual(pending, now, residual, before, phase, 2.0 * rises)
+            falls = cycles_passed(before - last_width, phase - width)  # down by 2 at the width
+            if falls:
+                _add_residual(pending, now, residual, before - last_width, phase - width, -2.0 * falls)
+            last_width = width
+        else:  # triangle: 1 - 4 |w - round(w)| with w = phase - 1/4, read ramp_delay late
+            late = (phase & PHASE_MASK) * PHASE_SCALE - step * triangle_delay - 0.25
+            value = np.abs(late - np.rint(late)) * -4.0 + 1.0
+            # Its slope (+-4 a cycle) turns by -8 at a quarter cycle and by +8 at three quarters:
+            # a change of slope per sample of 8 times the step across the corner.
+            bend = 8.0 * (last_step * PHASE_SCALE)
+            peaks = cycles_passed(before + PHASE_QUARTER, phase + PHASE_QUARTER)
+            if peaks:
+                _add_residual(
+                    pending, now, residual, before + PHASE_QUARTER, phase + PHASE_QUARTER, peaks * bend
+                )
+            troughs = cycles_passed(before - PHASE_QUARTER, phase - PHASE_QUARTER)
+            if troughs:
+                _add_residual(
+                    pending, now, residual, before - PHASE_QUARTER, phase - PHASE_QUARTER, -troughs * bend
+                )
+        out[i] = (value + pending[now]) * amplitude[i]
+        pending[now] = 0.0  # the slot comes round again BLEP_TAPS samples on
+        now = (now + 1) % BLEP_TAPS
+        last_step = step
+        phase = (phase + step) & PHASE_MASK
+    state[0], state[1], state[2], state[3] = phase, last_step, last_width, now
 
-    def prepare(self, max_block: int) -> None:
-        self._pending = np.zeros(max_block + BLEP_TAPS)
-        self._taps = np.arange(BLEP_TAPS)
-        self._weights = np.zeros((2 * max_block + 2, 1, 2))  # up to two edges a sample
-        self._live = 0  # _pending[_live:] is all zero
 
-    def reset(self) -> None:
-        self._pending.fill(0.0)
-        self._live = 0
-
-    def add(self, pairs: np.ndarray, index: np.ndarray, distance: np.ndarray, size: np.ndarray) -> None:
-        """Correct for discontinuities ``distance`` samples before samples ``index``.
-
-        ``pairs`` is ``row_pairs(table)``; ``size`` is each discontinuity's height.
-        """
-        if index.size == 0:
-            return
-        edges = len(index)
-        position = distance * BLEP_OVERSAMPLE
-        row = position.astype(np.intp)
-        weights = self._weights[:edges]
-        late = np.multiply(np.subtract(position, row, out=weights[:, 0, 1]), size, out=weights[:, 0, 1])
-        np.subtract(size, late, out=weights[:, 0, 0])
-        values = np.matmul(weights, pairs[row])
-        targets = (index[:, None] + self._taps).ravel()
-        sums = np.bincount(targets, weights=values.ravel())
-        self._pending[: len(sums)] += sums
-        self._live = max(self._live, len(sums))
-
-    def add_listed(self, pairs: np.ndarray, edges: list[tuple[int, float, float]]) -> None:
-        """``add`` for a list of ``(index, distance, size)``."""
-        if len(edges) > LOOPED_BLEPS:
-            index, distance, size = zip(*edges, strict=True)
-            self.add(pairs, np.array(index), np.array(distance), np.array(size))
-            return
-        pending = self._pending
-        live = self._live
-        for index, distance, size in edges:
-            position = distance * BLEP_OVERSAMPLE
-            row = int(position)
-            late = (position - row) * size
-            pending[index : index + BLEP_TAPS] += np.dot((size - late, late), pairs[row])
-            live = max(live, index + BLEP_TAPS)
-        self._live = live
-
-    def apply(self, out: np.ndarray) -> None:
-        """Add the corrections due in this block to ``out``; carry the rest to the next."""
-        live = self._live
-        if live == 0:
-            return
-        frames = len(out)
-        pending = self._pending
-        if live <= frames:
-            out[:live] += pending[:live]
-            pending[:live] = 0.0
-            self._live = 0
-            return
-        out += pending[:frames]
-        carried = live - frames
-        pending[:carried] = pending[frames:live]
-        pending[carried:live] = 0.0
-        self._live = carried
+def as_signal(value: ParamValue, scratch: np.ndarray, frames: int) -> np.ndarray:
+    """A modulatable param as a kernel takes it: the engine's array, or a plain number (from
+    a direct caller) filled into ``scratch``."""
+    if isinstance(value, np.ndarray):
+        return value
+    signal = scratch[:frames]
+    signal.fill(value)
+    return signal
 
 
 class Oscillator(Node):
@@ -456,21 +270,30 @@ class Oscillator(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
-        self.accumulator = PhaseAccumulator()
-        self.accumulator.prepare(max_block)
-        self.band_limiter = BandLimiter()
-        self.band_limiter.prepare(max_block)
         self.ramp_delay = blep_tables()[2]
-        self.step_pairs, self.ramp_pairs = blep_pairs()
-        self._scratch = np.zeros(max_block)
-        self._high = np.zeros(max_block, dtype=bool)
-        self._offsets = np.zeros(max_block + 1, dtype=np.int64)
+        #: phase, last step, last pulse width (phase units), ring slot of the current sample
+        self.phase_state = np.zeros(4, dtype=np.int64)
+        self.pending = np.zeros(BLEP_TAPS)
+        self.constants = np.zeros((3, max_block))  # the params, when passed as numbers
+        self.steps_per_hz = PHASE_ONE / sample_rate
+        self._choose_waveform(self.params["waveform"])
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
-        self.accumulator.reset(self.params["phase_deg"] / 360.0)
-        self.band_limiter.reset()
-        self.last_width = round(0.5 * PHASE_ONE)
+        start = round(self.params["phase_deg"] / 360.0 % 1.0 * PHASE_ONE) & PHASE_MASK
+        self.phase_state[:] = (start, 0, round(0.5 * PHASE_ONE), 0)
+        self.pending.fill(0.0)
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "waveform":
+            self._choose_waveform(value)
+
+    def _choose_waveform(self, waveform: str) -> None:
+        self.waveform = WAVEFORMS.index(waveform)
+        step_residual, ramp_residual, _delay = blep_tables()
+        # The triangle's corners are changes of slope (BLAMPs); the other edges are jumps.
+        self.residual = ramp_residual if waveform == "triangle" else step_residual
 
     @classmethod
     def waveform_preview(cls, params: Mapping[str, Any], points: int = 256) -> np.ndarray:
@@ -482,131 +305,19 @@ class Oscillator(Node):
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
         frames = len(out)
-        if frames == 0:
-            return
-        self.accumulator.advance(params["frequency_hz"], self.sample_rate, frames)
-        waveform = params["waveform"]
-        if waveform == "saw":
-            self._saw(out)
-        elif waveform == "square":
-            self._square(params["pulse_width"], out)
-        elif waveform == "triangle":
-            self._triangle(out)
-        else:
-            np.multiply(self.accumulator.masked(), 2.0 * np.pi * PHASE_SCALE, out=out)
-            np.sin(out, out=out)
-        self.band_limiter.apply(out)
-        np.multiply(out, params["amplitude"], out=out)
-
-    def _correct(self, pairs: np.ndarray, groups: Sequence[tuple[Edges, float]], slope: bool = False) -> None:
-        """Correct each edge of each ``(edges, scale)`` group by ``scale`` times its count (and,
-        with ``slope``, times the phase step across it: a BLAMP's change of slope)."""
-        listed: list[tuple[int, float, float]] = []
-        arrays = []
-        for edges, scale in groups:
-            if edges is None:
-                continue
-            if isinstance(edges, list):
-                if slope:
-                    listed += [(i, d, scale * c * (delta * PHASE_SCALE)) for i, c, d, delta in edges]
-                else:
-                    listed += [(i, d, scale * c) for i, c, d, _ in edges]
-                continue
-            index, count, distance, delta = edges
-            size = scale * count
-            if slope:
-                size *= delta * PHASE_SCALE
-            arrays.append((index, distance, size))
-        if not arrays:
-            if listed:
-                self.band_limiter.add_listed(pairs, listed)
-            return
-        if listed:
-            arrays.append(tuple(np.array(column) for column in zip(*listed, strict=True)))
-        if len(arrays) == 1:
-            index, distance, size = arrays[0]
-        else:
-            index, distance, size = (np.concatenate(column) for column in zip(*arrays, strict=True))
-        self.band_limiter.add(pairs, index, distance, size)
-
-    def _saw(self, out: np.ndarray) -> None:
-        accumulator = self.accumulator
-        half = PHASE_ONE >> 1
-        np.multiply(accumulator.masked(half), 2.0 * PHASE_SCALE, out=out)
-        # The BLEP delays the jumps by the kernel's ramp_delay; delay the ramp as much (a
-        # ramp late by d is the ramp minus slope * d), else the saw gains a DC of 2 * f * d.
-        delay = 2.0 * self.ramp_delay * PHASE_SCALE
-        if accumulator.step is None:
-            out -= 1.0
-            out -= np.multiply(accumulator.steps, delay, out=self._scratch[: len(out)])
-        else:
-            out -= 1.0 + accumulator.step * delay
-        self._correct(self.step_pairs, ((accumulator.edges(half), -2.0),))
-
-    def _square(self, pulse_width: ParamValue, out: np.ndarray) -> None:
-        if isinstance(pulse_width, np.ndarray):
-            self._modulated_square(pulse_width, out)
-            return
-        accumulator = self.accumulator
-        width = pulse_width_phase(pulse_width)
-        before, self.last_width = self.last_width, width
-        rises = accumulator.edges()
-        falls = accumulator.edges(-width, -before)
-        low = width * (-2.0 * PHASE_SCALE)
-        high = low + 2.0
-        step = accumulator.step
-        if step is not None and not isinstance(rises, tuple) and not isinstance(falls, tuple):
-            # High while the phase is under the width: constant between this block's edges.
-            first = accumulator.first
-            out.fill(high if (first & PHASE_MASK) < width else low)
-            for index in sorted({edge[0] for edge in (rises or []) + (falls or [])} - {0}):
-                out[index:] = high if ((first + index * step) & PHASE_MASK) < width else low
-        else:
-            is_high = np.less(accumulator.masked(), width, out=self._high[: len(out)])
-            out.fill(low)
-            np.copyto(out, high, where=is_high)
-        self._correct(self.step_pairs, ((rises, 2.0), (falls, -2.0)))
-
-    def _modulated_square(self, pulse_width: np.ndarray, out: np.ndarray) -> None:
-        accumulator = self.accumulator
-        frames = len(out)
-        scratch = self._scratch[:frames]
-        # Minus the widths, in phase units: the pulse falls where phase - width passes a cycle.
-        offsets = self._offsets[: frames + 1]
-        offsets[0] = -self.last_width
-        if _lowest(pulse_width) >= 0.01 and _highest(pulse_width) <= 0.99:  # False for a NaN
-            np.multiply(pulse_width, -PHASE_ONE, out=scratch)
-        else:
-            np.multiply(np.clip(np.nan_to_num(pulse_width, nan=0.5), 0.01, 0.99), -PHASE_ONE, out=scratch)
-        np.rint(scratch, out=offsets[1:], casting="unsafe")
-        self.last_width = -int(offsets[-1])
-        # High while the phase is under the width.
-        below = accumulator.masked()
-        below += offsets[1:]
-        is_high = np.less(below, 0, out=self._high[:frames])
-        np.multiply(offsets[1:], 2.0 * PHASE_SCALE, out=out)
-        out += np.multiply(is_high, 2.0, out=scratch)
-        self._correct(self.step_pairs, ((accumulator.edges(), 2.0), (accumulator.edges(offsets), -2.0)))
-
-    def _triangle(self, out: np.ndarray) -> None:
-        accumulator = self.accumulator
-        quarter = PHASE_ONE >> 2
-        scratch = self._scratch[: len(out)]
-        # Read the naive wave ramp_delay samples late, as the BLAMP residual expects:
-        # 1 - 4 |w - round(w)| with w = phase - 1/4 - delay, in cycles.
-        np.multiply(accumulator.masked(), PHASE_SCALE, out=out)
-        delay = self.ramp_delay * PHASE_SCALE
-        if accumulator.step is None:
-            out -= np.multiply(accumulator.steps, delay, out=scratch)
-            out -= 0.25
-        else:
-            out -= 0.25 + accumulator.step * delay
-        out -= np.rint(out, out=scratch)
-        np.abs(out, out=out)
-        out *= -4.0
-        out += 1.0
-        corners = ((accumulator.edges(quarter), 8.0), (accumulator.edges(-quarter), -8.0))
-        self._correct(self.ramp_pairs, corners, slope=True)
+        constants = self.constants
+        _oscillator_kernel(
+            self.waveform,
+            as_signal(params["frequency_hz"], constants[0], frames),
+            as_signal(params["amplitude"], constants[1], frames),
+            as_signal(params["pulse_width"], constants[2], frames),
+            self.steps_per_hz,
+            self.ramp_delay,
+            self.residual,
+            self.phase_state,
+            self.pending,
+            out,
+        )
 
 
 @functools.cache
@@ -617,6 +328,8 @@ def pink_filter(sample_rate: int) -> tuple[np.ndarray, float]:
     -3 dB/octave (within about 1 dB up to 20 kHz at 44.1 kHz, much closer at higher rates);
     placed by the matched-z transform, so any sample rate gets the same curve.
     """
+    import scipy.signal  # here, not at the top: only pink noise needs it, and it is slow to import
+
     poles_hz = 20.0 * 2.0 ** np.arange(40)
     poles_hz = poles_hz[poles_hz < 2.0 * sample_rate]
     zeros_hz = poles_hz * np.sqrt(2.0)
@@ -631,30 +344,26 @@ def pink_filter(sample_rate: int) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(sections, dtype=float), float(gain)
 
 
-def _direct_sosfilt() -> Any:
-    """scipy's sosfilt kernel, which filters in place without sosfilt's checks and copies.
-
-    Only when it is there and, tried on a small case, gives what ``scipy.signal.sosfilt``
-    gives; else None (and the noise uses ``sosfilt``).
-    """
-    try:
-        from scipy.signal._sosfilt import _sosfilt
-    except ImportError:
-        return None
-    sections = np.array([[0.5, 0.2, 0.1, 1.0, -0.3, 0.05], [1.0, -0.4, 0.0, 1.0, 0.2, 0.0]])
-    signal = np.array([1.0, -0.5, 0.25, 2.0, 0.0, -1.0])
-    state = np.array([[0.1, -0.2], [0.3, 0.05]])
-    expected, expected_state = scipy.signal.sosfilt(sections, signal, zi=state)
-    try:
-        _sosfilt(sections, signal.reshape(1, -1), state.reshape(1, -1, 2))
-    except Exception:
-        return None
-    if np.array_equal(signal, expected) and np.array_equal(state, expected_state):
-        return _sosfilt
-    return None
-
-
-_SOSFILT_IN_PLACE = _direct_sosfilt()
+@kernel
+def _noise_kernel(
+    pink: bool, sections: np.ndarray, gain: float, state: np.ndarray, amplitude: np.ndarray, out: np.ndarray
+) -> None:
+    """Uniform draws in ``out`` (0 to 1) made white noise (-1 to 1) or, with ``pink``,
+    filtered by second-order ``sections`` (``state`` their memory) and scaled by ``gain``;
+    then by ``amplitude``."""
+    for i in range(len(out)):
+        sample = out[i] * 2.0 - 1.0
+        if pink:
+            # Each section in transposed direct form II, as scipy.signal.sosfilt runs it.
+            for section in range(len(sections)):
+                b0, b1, b2 = sections[section, 0], sections[section, 1], sections[section, 2]
+                a1, a2 = sections[section, 4], sections[section, 5]  # a0 is 1
+                filtered = b0 * sample + state[section, 0]
+                state[section, 0] = b1 * sample - a1 * filtered + state[section, 1]
+                state[section, 1] = b2 * sample - a2 * filtered
+                sample = filtered
+            sample *= gain
+        out[i] = sample * amplitude[i]
 
 
 class Noise(Node):
@@ -674,30 +383,46 @@ class Noise(Node):
     }
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
-        self.sections, self.pink_gain = pink_filter(int(sample_rate))
+        self.pink = self.params["color"] == "pink"
+        # The pink filter is designed (with scipy) only once pink is asked for.
+        self.sections, self.pink_gain, self.pink_state = np.zeros((0, 6)), 1.0, np.zeros((0, 2))
+        if self.pink:
+            self.sections, self.pink_gain, self.pink_state = self._pink_filter(sample_rate)
+        self.constants = np.zeros(max_block)  # amplitude, when passed as a number
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
         self.generator = np.random.default_rng(int(self.params["seed"]))
-        self.pink_state = np.zeros((len(self.sections), 2))
+        self.pink_state.fill(0.0)
+
+    def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
+        if name == "color" and value == "pink" and not len(self.sections):
+            return self._pink_filter(self.sample_rate)
+        return None
+
+    def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        if prepared is not None and not len(self.sections):  # (two quick edits may prepare two)
+            self.sections, self.pink_gain, self.pink_state = prepared
+        self.param_changed(name, value)
 
     def param_changed(self, name: str, value: Any) -> None:
         super().param_changed(name, value)
         if name == "seed":
             self.generator = np.random.default_rng(int(value))
+        elif name == "color":
+            self.pink = value == "pink"
+            if self.pink and not len(self.sections):  # offline: design it here and now
+                self.sections, self.pink_gain, self.pink_state = self._pink_filter(self.sample_rate)
+
+    @staticmethod
+    def _pink_filter(sample_rate: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """The pink filter's sections, gain and (zeroed) state."""
+        sections, gain = pink_filter(int(sample_rate))
+        return sections, gain, np.zeros((len(sections), 2))
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
         # Generator.random draws one double per sample, so chunking never changes the stream.
         self.generator.random(out=out)
-        out *= 2.0
-        out -= 1.0
-        if params["color"] == "pink":
-            state = self.pink_state
-            # (Generator.random has already required out to be contiguous.)
-            if _SOSFILT_IN_PLACE is not None and state.flags.c_contiguous:
-                _SOSFILT_IN_PLACE(self.sections, out.reshape(1, -1), state.reshape(1, -1, 2))
-            else:
-                out[:], self.pink_state = scipy.signal.sosfilt(self.sections, out, zi=state)
-            out *= self.pink_gain
-        np.multiply(out, params["amplitude"], out=out)
+        amplitude = as_signal(params["amplitude"], self.constants, len(out))
+        _noise_kernel(self.pink, self.sections, self.pink_gain, self.pink_state, amplitude, out)

@@ -7,7 +7,8 @@ import pytest
 
 from nodes.modulators import LFO_SHAPES, PREVIEW_STEPS, Lfo
 from tests.nodetools import run_node
-from tests.test_nodes_sources import _run_with_arrays
+from tests.reference_nodes.modulators import ReferenceLfo
+from tests.test_nodes_sources import CHUNKINGS, SAMPLE_RATES, _run_with_arrays, side_by_side
 
 RATE = 48000
 
@@ -170,3 +171,84 @@ def test_preview_is_what_the_lfo_plays(shape: str) -> None:
     preview = Lfo.waveform_preview(params, points=256)
     played = run_node("lfo", params | {"rate_hz": rate_hz}, frames=256, sample_rate=256)["out"]
     np.testing.assert_allclose(preview, played, atol=1e-9, err_msg=f"{shape} preview")
+
+
+# -- the kernel against its numpy reference -------------------------------------------------
+def _lfo_signals(frames: int, sample_rate: int, seed: int = 6) -> dict[str, np.ndarray]:
+    """Rates through zero and up past Nyquist (many held values a block), NaN here and there."""
+    rng = np.random.default_rng(seed)
+    rate = 0.6 * sample_rate * np.sin(np.arange(frames) * 0.004) ** 3 + rng.normal(0.0, 30.0, frames)
+    rate[::101] = np.nan
+    return {
+        "rate_hz": rate,
+        "depth": rng.normal(0.0, 2000.0, frames),
+        "offset": np.linspace(-20000.0, 20000.0, frames),
+    }
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("shape", LFO_SHAPES)
+def test_lfo_matches_its_numpy_reference(shape: str, sample_rate: int) -> None:
+    frames = 1200
+    for polarity in ("bipolar", "unipolar"):
+        params = {"shape": shape, "polarity": polarity, "rate_hz": 0.013 * sample_rate, "phase_deg": 200.0}
+        for signals in ({}, _lfo_signals(frames, sample_rate)):
+            for chunks in CHUNKINGS:
+                result, expected = side_by_side(
+                    Lfo, ReferenceLfo, params, signals, frames, chunks, sample_rate
+                )
+                np.testing.assert_allclose(
+                    result,
+                    expected,
+                    rtol=0,
+                    atol=1e-9,
+                    err_msg=f"{shape} {polarity} in calls of {chunks}, modulated: {bool(signals)}",
+                )
+
+
+@pytest.mark.parametrize(
+    ("rate_hz", "depth", "offset", "phase_deg"),
+    [(0.001, 20000.0, -20000.0, 0.0), (100.0, -20000.0, 20000.0, 360.0), (100.0, 0.0, 0.0, 359.9)],
+)
+def test_lfo_matches_its_reference_at_the_params_extremes(
+    rate_hz: float, depth: float, offset: float, phase_deg: float
+) -> None:
+    for shape in LFO_SHAPES:
+        for polarity in ("bipolar", "unipolar"):
+            params = {
+                "shape": shape,
+                "polarity": polarity,
+                "rate_hz": rate_hz,
+                "depth": depth,
+                "offset": offset,
+                "phase_deg": phase_deg,
+            }
+            result, expected = side_by_side(Lfo, ReferenceLfo, params, {}, 8000, (64,), 8000)
+            np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=str(params))
+
+
+@pytest.mark.parametrize("chunks", [(7,), (64,), (1024,)])
+def test_lfo_matches_its_reference_through_live_changes(chunks: tuple[int, ...]) -> None:
+    frames = 8000
+    glide = np.zeros(frames)
+    glide[1000:5000] = np.linspace(0.0, 3000.0, 4000)  # a rate ramp, as the engine glides
+    changes = {
+        600: {"shape": "sample_and_hold"},
+        1800: {"seed": 77, "polarity": "unipolar"},
+        2500: {"shape": "square"},
+        3000: {"shape": "sample_and_hold", "phase_deg": 45.0},
+        3500: {"reset": True},
+        4400: {"polarity": "bipolar", "shape": "triangle"},
+        6000: {"shape": "sample_and_hold", "seed": 5},
+    }
+    result, expected = side_by_side(
+        Lfo,
+        ReferenceLfo,
+        {"shape": "saw", "rate_hz": 40.0},
+        {"rate_hz": glide},
+        frames,
+        chunks,
+        48000,
+        changes,
+    )
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=f"in calls of {chunks}")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import pytest
 import scipy.signal
 
 import nodes.sources
 from nodes.sources import Noise, Oscillator, naive_wave, pink_filter
-from patcher.spec import node_class
+from patcher.spec import Node, node_class
 from tests.nodetools import run_node
+from tests.reference_nodes.sources import ReferenceNoise, ReferenceOscillator
 
 RATE = 48000
 WAVEFORMS = ("sine", "triangle", "saw", "square")
@@ -293,12 +298,7 @@ def test_noise_does_not_depend_on_block_size(color: str) -> None:
         np.testing.assert_array_equal(result, reference, err_msg=f"{color} at block {block}")
 
 
-@pytest.mark.parametrize("in_place", [True, False])
-def test_pink_noise_is_scipy_sosfilt_of_the_white_sequence(in_place: bool, monkeypatch) -> None:
-    if not in_place:
-        monkeypatch.setattr(nodes.sources, "_SOSFILT_IN_PLACE", None)
-    elif nodes.sources._SOSFILT_IN_PLACE is None:
-        pytest.skip("scipy's sosfilt kernel is not available here")
+def test_pink_noise_is_scipy_sosfilt_of_the_white_sequence() -> None:
     frames = 3000
     out = run_node("noise", {"color": "pink", "amplitude": 0.7, "seed": 5}, frames=frames, block=64)["out"]
     sections, gain = pink_filter(RATE)
@@ -349,3 +349,206 @@ def test_pink_noise_falls_3_db_per_octave(sample_rate: int) -> None:
     smoothed = np.convolve(10 * np.log10(power[band]) - fit, np.ones(31) / 31, mode="valid")
     assert np.max(np.abs(smoothed)) < 1.0, "pink noise spectrum strays over 1 dB from a straight line"
     assert np.std(out[sample_rate:]) == pytest.approx(0.25, rel=0.1), "pink RMS should be amplitude / 4"
+
+
+# -- the kernels against their numpy references ---------------------------------------------
+#: Calls of one size each, and calls of sizes that vary from call to call (as in a feedback loop).
+CHUNKINGS = ((1,), (7,), (64,), (65,), (256,), (1024,), (1, 64, 7, 256, 65, 3, 1024))
+SAMPLE_RATES = (8000, 44100, 48000, 96000)
+
+
+def side_by_side(
+    node_type: type[Node],
+    reference: type[Node],
+    params: dict,
+    signals: Mapping[str, np.ndarray],
+    frames: int,
+    chunks: Sequence[int],
+    sample_rate: int,
+    changes: Mapping[int, Mapping[str, Any]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The outputs of a node type and of its numpy reference, run on the same params and
+    signals (added to the set values) in calls of ``chunks`` samples, cycled, into buffers
+    full of NaN. ``changes`` maps a sample to the live changes made before it ({name: value},
+    prepared then installed as the engine does; "reset": True resets the node), where a call
+    ends."""
+    changes = changes or {}
+    outputs = []
+    for cls in (node_type, reference):
+        node = cls(params)
+        node.linked = frozenset(signals)
+        node.prepare(sample_rate, max(chunks))
+        out = np.full(frames, np.nan)
+        start, sizes = 0, itertools.cycle(chunks)
+        while start < frames:
+            for name, value in changes.get(start, {}).items():
+                if name == "reset":
+                    node.reset()
+                    continue
+                prepared = node.prepare_change(name, value, node.params | {name: value})
+                node.install_change(name, value, prepared)
+            due = [sample for sample in changes if sample > start]
+            stop = min([start + next(sizes), frames, *due])
+            block_params = dict(node.params)
+            for name, param in cls.PARAMS.items():  # a modulatable param is always an array
+                if param.modulatable:
+                    block_params[name] = np.full(stop - start, float(node.params[name]))
+                    if name in signals:
+                        block_params[name] += signals[name][start:stop]
+            chunk = np.full(stop - start, np.nan)
+            node.process({}, block_params, {"out": chunk})
+            out[start:stop] = chunk
+            start = stop
+        outputs.append(out)
+    return outputs[0], outputs[1]
+
+
+def _oscillator_signals(frames: int, sample_rate: int, seed: int = 4) -> dict[str, np.ndarray]:
+    """FM through zero and past Nyquist (clamped), PWM past both limits, NaN here and there."""
+    rng = np.random.default_rng(seed)
+    sweep = np.sin(np.cumsum(rng.uniform(0.0, 0.01, frames)))
+    frequency = 0.6 * sample_rate * sweep + rng.normal(0.0, 0.05 * sample_rate, frames)
+    pulse_width = 0.6 * np.sin(np.arange(frames) * 0.013) + rng.normal(0.0, 0.02, frames)
+    frequency[::97] = np.nan
+    pulse_width[::89] = np.nan
+    amplitude = 0.5 * np.sin(np.arange(frames) * 0.002)
+    return {"frequency_hz": frequency, "pulse_width": pulse_width, "amplitude": amplitude}
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("waveform", WAVEFORMS)
+def test_oscillator_matches_its_numpy_reference(waveform: str, sample_rate: int) -> None:
+    frames = 1200
+    params = {
+        "waveform": waveform,
+        "frequency_hz": 0.37 * sample_rate,
+        "pulse_width": 0.3,
+        "phase_deg": 100.0,
+    }
+    for signals in ({}, _oscillator_signals(frames, sample_rate)):
+        for chunks in CHUNKINGS:
+            result, expected = side_by_side(
+                Oscillator, ReferenceOscillator, params, signals, frames, chunks, sample_rate
+            )
+            np.testing.assert_allclose(
+                result,
+                expected,
+                rtol=0,
+                atol=1e-9,
+                err_msg=f"{waveform} at {sample_rate} Hz in calls of {chunks}, modulated: {bool(signals)}",
+            )
+
+
+@pytest.mark.parametrize(
+    ("frequency_hz", "pulse_width", "amplitude", "phase_deg", "sample_rate"),
+    [
+        (0.1, 0.01, 1.0, 0.0, 8000),
+        (20000.0, 0.99, 1.0, 360.0, 8000),  # far past Nyquist: clamped
+        (20000.0, 0.01, 0.0, 360.0, 44100),
+        (0.1, 0.99, 1.0, 359.9, 96000),
+        (20000.0, 0.5, 1.0, 90.0, 96000),
+    ],
+)
+def test_oscillator_matches_its_reference_at_the_params_extremes(
+    frequency_hz: float, pulse_width: float, amplitude: float, phase_deg: float, sample_rate: int
+) -> None:
+    for waveform in WAVEFORMS:
+        params = {
+            "waveform": waveform,
+            "frequency_hz": frequency_hz,
+            "pulse_width": pulse_width,
+            "amplitude": amplitude,
+            "phase_deg": phase_deg,
+        }
+        for chunks in ((64,), (65,)):
+            result, expected = side_by_side(
+                Oscillator, ReferenceOscillator, params, {}, 2000, chunks, sample_rate
+            )
+            np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=f"{waveform} {params}")
+
+
+@pytest.mark.parametrize("chunks", [(7,), (64,), (1024,)])
+def test_oscillator_matches_its_reference_through_live_changes(chunks: tuple[int, ...]) -> None:
+    frames = 6000
+    glide = np.zeros(frames)
+    glide[1000:3000] = np.linspace(0.0, 4000.0, 2000)  # a frequency ramp, as the engine glides
+    glide[3000:] = 4000.0
+    width = np.zeros(frames)
+    width[2500:4000] = np.linspace(0.0, 0.45, 1500)
+    changes = {
+        700: {"waveform": "saw"},
+        1500: {"waveform": "square"},
+        2900: {"waveform": "triangle", "phase_deg": 270.0},
+        3333: {"reset": True},
+        4100: {"waveform": "sine"},
+        5000: {"waveform": "square", "reset": True},
+    }
+    result, expected = side_by_side(
+        Oscillator,
+        ReferenceOscillator,
+        {"waveform": "triangle", "frequency_hz": 300.0, "pulse_width": 0.4},
+        {"frequency_hz": glide, "pulse_width": width},
+        frames,
+        chunks,
+        48000,
+        changes,
+    )
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=f"in calls of {chunks}")
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("color", ["white", "pink"])
+def test_noise_matches_its_numpy_reference(color: str, sample_rate: int) -> None:
+    frames = 1200
+    amplitude = {"amplitude": np.sin(np.arange(frames) * 0.01)}
+    for signals in ({}, amplitude):
+        for chunks in CHUNKINGS:
+            result, expected = side_by_side(
+                Noise, ReferenceNoise, {"color": color, "seed": 9}, signals, frames, chunks, sample_rate
+            )
+            np.testing.assert_allclose(
+                result, expected, rtol=0, atol=1e-9, err_msg=f"{color} in calls of {chunks}"
+            )
+
+
+@pytest.mark.parametrize("chunks", [(7,), (64,), (1024,)])
+def test_noise_matches_its_reference_through_live_changes(chunks: tuple[int, ...]) -> None:
+    frames = 6000
+    changes = {
+        900: {"color": "pink"},
+        2000: {"seed": 12},
+        2600: {"color": "white"},
+        3100: {"color": "pink"},  # the filter goes on from where it was
+        4000: {"reset": True},
+        5000: {"seed": 3, "color": "white"},
+    }
+    glide = np.linspace(0.0, 0.5, frames)
+    result, expected = side_by_side(
+        Noise, ReferenceNoise, {"seed": 5}, {"amplitude": glide}, frames, chunks, 44100, changes
+    )
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-9, err_msg=f"in calls of {chunks}")
+
+
+def test_noise_designs_its_pink_filter_before_the_audio_thread_takes_it() -> None:
+    node = Noise({"color": "white"})
+    node.prepare(RATE, 64)
+    prepared = node.prepare_change("color", "pink", node.params | {"color": "pink"})
+    assert prepared is not None, "white to pink should bring the filter, designed on the caller's thread"
+    assert len(node.sections) == 0, "preparing must not touch what the audio thread reads"
+    node.install_change("color", "pink", prepared)
+    assert node.sections is prepared[0]
+    out = np.zeros(64)
+    node.process({}, {"amplitude": np.full(64, 1.0)}, {"out": out})
+    sections, gain = pink_filter(RATE)
+    white = 2.0 * np.random.default_rng(1).random(64) - 1.0
+    np.testing.assert_allclose(out, scipy.signal.sosfilt(sections, white) * gain, rtol=0, atol=1e-12)
+
+
+def test_white_noise_designs_no_pink_filter(monkeypatch) -> None:
+    # The design imports scipy.signal, slow to load: a patch with white noise only starts faster.
+    def no_design(sample_rate: int) -> None:
+        raise AssertionError("white noise designed the pink filter")
+
+    monkeypatch.setattr(nodes.sources, "pink_filter", no_design)
+    out = _noise({"color": "white", "seed": 2}, 300, block=64)
+    np.testing.assert_array_equal(out, 0.5 * (2.0 * np.random.default_rng(2).random(300) - 1.0))
