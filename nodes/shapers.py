@@ -355,8 +355,8 @@ class Waveshaper(Node):
             signal, drive_db, self.bias, oversampler.interpolator, oversampler.base, oversampler.phases
         )
         if shape_code == TANH:
-            block = oversampler.block(frames)
-            np.tanh(block, out=block)
+            for block in oversampler.blocks(frames):  # row by row: contiguous, so nothing allocated
+                np.tanh(block, out=block)
         _decimate_kernel(
             shape_code,
             points,
@@ -427,7 +427,7 @@ class _Oversampler:
         self.max_block = max_block
         self.base = np.zeros(self.history + max_block)  # [T samples of history | block]
         self.phases = np.zeros((self.factor, self.history + max_block))  # same, per phase
-        self._blocks: dict[int, np.ndarray] = {}
+        self._blocks: dict[int, tuple[np.ndarray, ...]] = {}
 
     def grow(self, frames: int) -> None:
         """Room for a block of ``frames``, the histories kept."""
@@ -436,12 +436,13 @@ class _Oversampler:
         self._allocate(frames)
         self.base[:history], self.phases[:, :history] = base, phases
 
-    def block(self, frames: int) -> np.ndarray:
-        """The phases' block part for ``frames`` (a view, made once per block length)."""
-        view = self._blocks.get(frames)
-        if view is None:
-            view = self._blocks[frames] = self.phases[:, self.history : self.history + frames]
-        return view
+    def blocks(self, frames: int) -> tuple[np.ndarray, ...]:
+        """Each phase's block part for ``frames`` (views, made once per block length)."""
+        views = self._blocks.get(frames)
+        if views is None:
+            views = tuple(row[self.history : self.history + frames] for row in self.phases)
+            self._blocks[frames] = views
+        return views
 
 
 def transfer(x: np.ndarray, params: Mapping[str, Any] | None = None) -> np.ndarray:

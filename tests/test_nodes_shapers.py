@@ -313,3 +313,19 @@ def test_the_filter_lengths_are_kaiser_estimates_as_scipy_makes_them() -> None:
         assert len(anti_alias_taps(factor)) == -(-(numtaps - 1) // factor) * factor + 1
         assert latency_samples(f"{factor}x") == -(-(numtaps - 1) // factor)
         assert beta == 0.1102 * (STOPBAND_DB - 8.7)
+
+
+def test_a_block_longer_than_promised_keeps_the_oversamplers_history() -> None:
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    signal = probe_signal(1000)
+    outputs = []
+    for cls in (ReferenceWaveshaper, Waveshaper):
+        node = cls({"oversampling": "4x", "drive_db": 12.0})
+        node.prepare(RATE, 64)
+        out = np.zeros(len(signal))
+        for start, stop in ((0, 64), (64, 300), (300, 364), (364, 1000)):
+            params = {**node.block_params, "drive_db": np.full(stop - start, 12.0)}
+            node.process({"in": signal[start:stop]}, params, {"out": out[start:stop]})
+        outputs.append(out)
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=0, atol=1e-9)
