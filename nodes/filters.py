@@ -2,32 +2,27 @@
 
 The coefficients change only at control periods aligned to the absolute sample count, and each
 period uses the param values at its first sample, so the output never depends on how a signal
-is cut into blocks. Between changes the biquad runs as ``scipy.signal.lfilter`` (transposed
-direct form II, its ``zi`` carried across blocks); at a change the state carries over as the
-integrators of the equivalent state-variable filter, so a swept or audio-rate modulated
-cutoff neither clicks nor blows up.
-
-Modulated, the node filters one control period at a time, so what it costs is per-period
-overhead, not arithmetic: it calls the C routine behind ``lfilter`` directly (checked at import
-to give exactly what ``lfilter`` gives, else ``lfilter`` itself), reads the block's control
-values at the grid points in one go, and does the coefficient and state maths on Python floats.
+is cut into blocks. Between changes the biquad runs in transposed direct form II (as scipy's
+``lfilter`` runs it, bit for bit); at a change the state carries over as the integrators of the
+equivalent state-variable filter, so a swept or audio-rate modulated cutoff neither clicks nor
+blows up. All of it, the cookbook formulas included, runs in one compiled kernel per block.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from itertools import repeat
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
+from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
 
 FILTER_TYPES = ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf", "allpass")
+LOWPASS, HIGHPASS, BANDPASS, NOTCH, PEAK, LOWSHELF, HIGHSHELF, ALLPASS = range(len(FILTER_TYPES))
 #: Samples per control period: coefficients change only on this grid of the absolute sample count.
 CONTROL_PERIOD = 32
 CUTOFF_MIN_HZ, CUTOFF_MAX_HZ = 10.0, 20000.0
@@ -36,15 +31,32 @@ CUTOFF_MAX_FRACTION = 0.49
 Q_MIN, Q_MAX = 0.1, 30.0
 GAIN_MIN_DB, GAIN_MAX_DB = -30.0, 30.0
 
+# The kernel's state, one array: the biquad's two registers (transposed direct form II), the
+# same two of w = x / a(z) (its poles alone), w's last two samples, the state-variable filter's
+# scales of the coefficients in force, the params they were made from, and the grid position.
+Z1, Z2, P1, P2, W1, W2 = range(6)
+SVF_DIFFERENCE_SCALE, SVF_TOTAL_SCALE = 6, 7
+KEY_SET, KEY_TYPE, KEY_CUTOFF, KEY_Q, KEY_GAIN = range(8, 13)
+TO_GRID = 13  # samples until the next control grid point
+STATE_SIZE = 14
 
+
+def _type_code(filter_type: str) -> int:
+    """The kernel's number for a response (an unknown one, refused by patch validation, is
+    run as a high shelf, as the cookbook's last case)."""
+    return FILTER_TYPES.index(filter_type) if filter_type in FILTER_TYPES else HIGHSHELF
+
+
+@kernel
 def _clamp(value: float, low: float, high: float) -> float:
-    """min(max(value, low), high), a NaN kept as it is, without the builtins' call overhead."""
+    """min(max(value, low), high), a NaN kept as it is."""
     value = low if low > value else value
     return high if high < value else value
 
 
+@kernel
 def _rbj(
-    filter_type: str, cutoff_hz: float, q: float, gain_db: float, sample_rate: float
+    filter_type: int, cutoff_hz: float, q: float, gain_db: float, sample_rate: float
 ) -> tuple[float, float, float, float, float, float]:
     """Unnormalised (b0, b1, b2, a0, a1, a2) from the Audio-EQ-Cookbook, params clamped to range."""
     highest = CUTOFF_MAX_FRACTION * sample_rate
@@ -54,27 +66,31 @@ def _rbj(
     w0 = 2.0 * math.pi * cutoff_hz / sample_rate
     cos_w0 = math.cos(w0)
     alpha = math.sin(w0) / (2.0 * q)
-    if filter_type == "lowpass":
+    if filter_type == LOWPASS:
         side = (1.0 - cos_w0) / 2.0
         return side, 2.0 * side, side, 1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha
-    if filter_type == "highpass":
+    if filter_type == HIGHPASS:
         side = (1.0 + cos_w0) / 2.0
         return side, -2.0 * side, side, 1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha
-    if filter_type == "bandpass":  # constant 0 dB peak gain
+    if filter_type == BANDPASS:  # constant 0 dB peak gain
         return alpha, 0.0, -alpha, 1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha
-    if filter_type == "notch":
+    if filter_type == NOTCH:
         return 1.0, -2.0 * cos_w0, 1.0, 1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha
-    if filter_type == "allpass":
+    if filter_type == ALLPASS:
         return 1.0 - alpha, -2.0 * cos_w0, 1.0 + alpha, 1.0 + alpha, -2.0 * cos_w0, 1.0 - alpha
     amplitude = 10.0 ** (gain_db / 40.0)
-    if filter_type == "peak":
+    if filter_type == PEAK:
         return (
-            *(1.0 + alpha * amplitude, -2.0 * cos_w0, 1.0 - alpha * amplitude),
-            *(1.0 + alpha / amplitude, -2.0 * cos_w0, 1.0 - alpha / amplitude),
+            1.0 + alpha * amplitude,
+            -2.0 * cos_w0,
+            1.0 - alpha * amplitude,
+            1.0 + alpha / amplitude,
+            -2.0 * cos_w0,
+            1.0 - alpha / amplitude,
         )
     plus, minus = amplitude + 1.0, amplitude - 1.0
     shelf = 2.0 * math.sqrt(amplitude) * alpha
-    if filter_type == "lowshelf":
+    if filter_type == LOWSHELF:
         return (
             amplitude * (plus - minus * cos_w0 + shelf),
             2.0 * amplitude * (minus - plus * cos_w0),
@@ -83,8 +99,7 @@ def _rbj(
             -2.0 * (minus + plus * cos_w0),
             plus + minus * cos_w0 - shelf,
         )
-    # highshelf (an unknown type was refused by patch validation)
-    return (
+    return (  # HIGHSHELF
         amplitude * (plus + minus * cos_w0 + shelf),
         -2.0 * amplitude * (minus + plus * cos_w0),
         amplitude * (plus + minus * cos_w0 - shelf),
@@ -94,40 +109,97 @@ def _rbj(
     )
 
 
-_ONE = np.array([1.0])
+@kernel
+def _retune(
+    filter_type: int,
+    cutoff_hz: float,
+    q: float,
+    gain_db: float,
+    sample_rate: float,
+    coefficients: np.ndarray,
+    state: np.ndarray,
+) -> None:
+    """New coefficients, the state carried over as a state-variable filter's integrators.
+
+    Keeping a direct form's state across a coefficient change lets fast modulation pump
+    energy into a resonant filter until it blows up; the trapezoidal state-variable filter
+    (Simper; Wishnick, DAFx 2014) behaves well under modulation. Any stable biquad
+    denominator is such an SVF with g, k > 0, whose integrator states are
+        s1 = sqrt(a(1) a(-1)) / 2 * (w[n-1] - w[n-2]),   s2 = a(1) / 2 * (w[n-1] + w[n-2]).
+    So: s from the old history, the new history from s, and both registers from that history.
+    """
+    state[KEY_SET], state[KEY_TYPE] = 1.0, filter_type
+    state[KEY_CUTOFF], state[KEY_Q], state[KEY_GAIN] = cutoff_hz, q, gain_db
+    b0, b1, b2, a0, a1, a2 = _rbj(filter_type, cutoff_hz, q, gain_db, sample_rate)
+    if not math.isfinite(b0 + b1 + b2 + a0 + a1 + a2):  # a NaN param: keep the old ones
+        return
+    b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
+    # a(1) and a(-1), both > 0 for a stable biquad (held there against rounding at tiny g)
+    at_dc, at_nyquist = 1.0 + a1 + a2, 1.0 - a1 + a2
+    at_dc = 1e-300 if at_dc < 1e-300 else at_dc
+    at_nyquist = 1e-300 if at_nyquist < 1e-300 else at_nyquist
+    scale_difference, scale_total = math.sqrt(at_dc * at_nyquist) / 2.0, at_dc / 2.0
+    w1, w2 = state[W1], state[W2]
+    difference = state[SVF_DIFFERENCE_SCALE] * (w1 - w2) / scale_difference
+    total = state[SVF_TOTAL_SCALE] * (w1 + w2) / scale_total
+    w1, w2 = (total + difference) / 2.0, (total - difference) / 2.0
+    state[W1], state[W2] = w1, w2
+    state[SVF_DIFFERENCE_SCALE], state[SVF_TOTAL_SCALE] = scale_difference, scale_total
+    coefficients[0], coefficients[1], coefficients[2], coefficients[3], coefficients[4] = b0, b1, b2, a1, a2
+    # the registers that history leaves in each transposed direct form
+    state[P1], state[P2] = -a1 * w1 - a2 * w2, -a2 * w1
+    state[Z1] = (b1 - a1 * b0) * w1 + (b2 - a2 * b0) * w2
+    state[Z2] = (b2 - a2 * b0) * w1 + (a1 * b2 - a2 * b1) * w2
 
 
-def _check_linear_filter() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    """scipy's private ``_linear_filter`` (what ``lfilter`` calls after checking its arguments),
-    if it gives exactly what ``lfilter`` gives; else a wrapper round the public ``lfilter``."""
-
-    def public(b: np.ndarray, a: np.ndarray, x: np.ndarray, axis: int, zi: np.ndarray) -> Any:
-        return lfilter(b, a, x, axis=axis, zi=zi)
-
-    try:
-        from scipy.signal._sigtools import _linear_filter as private
-    except ImportError:  # pragma: no cover - depends on the scipy version
-        return public
-    probe = np.random.default_rng(0).standard_normal(37)
-    a, zi = np.array([1.0, -1.3, 0.6]), np.array([0.25, -0.5])
-    try:
-        for b in (np.array([0.2, 0.4, 0.2]), _ONE):
-            got, expected = private(b, a, probe, -1, zi), lfilter(b, a, probe, zi=zi)
-            if not all(np.array_equal(mine, theirs) for mine, theirs in zip(got, expected, strict=True)):
-                return public  # pragma: no cover
-    except Exception:  # pragma: no cover - a changed private signature
-        return public
-    return private
-
-
-_linear_filter = _check_linear_filter()
-
-
-def _grid_values(value: Any, first: int) -> Any:
-    """A modulatable param's values at the control grid points from ``first`` on, as floats."""
-    if isinstance(value, np.ndarray):
-        return np.asarray(value[first::CONTROL_PERIOD], dtype=np.float64).tolist()
-    return repeat(float(value))
+@kernel
+def _biquad_kernel(
+    signal: np.ndarray,
+    cutoff_hz: np.ndarray,
+    q: np.ndarray,
+    gain_db: np.ndarray,
+    filter_type: int,
+    sample_rate: float,
+    coefficients: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """One block of the biquad; at each grid point whose params differ from those in force,
+    retune (the params are read there only: the output cannot depend on the block size)."""
+    b0, b1, b2, a1, a2 = coefficients[0], coefficients[1], coefficients[2], coefficients[3], coefficients[4]
+    z1, z2, p1, p2, w1, w2 = state[Z1], state[Z2], state[P1], state[P2], state[W1], state[W2]
+    to_grid = int(state[TO_GRID])
+    for n in range(len(signal)):
+        if to_grid == 0:
+            to_grid = CONTROL_PERIOD
+            if (
+                state[KEY_SET] == 0.0
+                or filter_type != state[KEY_TYPE]
+                or cutoff_hz[n] != state[KEY_CUTOFF]
+                or q[n] != state[KEY_Q]
+                or gain_db[n] != state[KEY_GAIN]
+            ):
+                state[Z1], state[Z2], state[P1], state[P2], state[W1], state[W2] = z1, z2, p1, p2, w1, w2
+                _retune(filter_type, cutoff_hz[n], q[n], gain_db[n], sample_rate, coefficients, state)
+                b0, b1, b2 = coefficients[0], coefficients[1], coefficients[2]
+                a1, a2 = coefficients[3], coefficients[4]
+                z1, z2, p1, p2, w1, w2 = state[Z1], state[Z2], state[P1], state[P2], state[W1], state[W2]
+        to_grid -= 1
+        x = signal[n]
+        # y = (b0 + b1/z + b2/z^2) / (1 + a1/z + a2/z^2) x, transposed direct form II
+        y = z1 + b0 * x
+        z1 = z2 + x * b1 - y * a1
+        z2 = x * b2 - y * a2
+        out[n] = y
+        # w = x / (1 + a1/z + a2/z^2) in the same form: the history a retune carries over
+        w = p1 + x
+        p1 = p2 - w * a1
+        p2 = -w * a2
+        w1, w2 = w, w1
+    if not (math.isfinite(w1) and math.isfinite(w2)):  # a NaN that got in must not stay for good
+        z1 = z2 = p1 = p2 = w1 = w2 = 0.0
+    state[Z1], state[Z2], state[P1], state[P2], state[W1], state[W2] = z1, z2, p1, p2, w1, w2
+    state[TO_GRID] = to_grid
 
 
 class Filter(Node):
@@ -176,95 +248,39 @@ class Filter(Node):
         filter_type: str, cutoff_hz: float, q: float, gain_db: float, sample_rate: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """(b, a) with a[0] == 1, exactly as the node runs them (params clamped to range)."""
-        b0, b1, b2, a0, a1, a2 = _rbj(filter_type, cutoff_hz, q, gain_db, sample_rate)
+        b0, b1, b2, a0, a1, a2 = _rbj(
+            _type_code(filter_type), float(cutoff_hz), float(q), float(gain_db), float(sample_rate)
+        )
         return np.array([b0, b1, b2]) / a0, np.array([1.0, a1 / a0, a2 / a0])
 
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self.coefficients_in_force = np.zeros(5)  # b0, b1, b2, a1, a2 (a0 = 1)
+        self.state = np.zeros(STATE_SIZE)
+        self.type_code = _type_code(self.params["type"])
+        super().prepare(sample_rate, max_block)
+        self.rate = float(sample_rate)
+
     def reset(self) -> None:
-        self.position = 0  # absolute sample count: places the control grid
-        self.b = np.array([1.0, 0.0, 0.0])
-        self.a = np.array([1.0, 0.0, 0.0])
-        self.key: tuple[Any, ...] | None = None
-        self.output_state = np.zeros(2)  # lfilter's zi for the biquad (TDF-II)
-        self.pole_state = np.zeros(2)  # lfilter's zi for 1 / a(z), which tracks the history below
-        self.history = [0.0, 0.0]  # w[n-1], w[n-2] of w = x / a(z): the state that survives changes
-        self.svf_scale = (0.0, 0.0)
+        self.coefficients_in_force[:] = (1.0, 0.0, 0.0, 0.0, 0.0)  # until the first grid point
+        self.state[:] = 0.0  # silence, no params in force, a grid point next
+
+    def param_changed(self, name: str, value: Any) -> None:
+        super().param_changed(name, value)
+        if name == "type":
+            self.type_code = _type_code(value)
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        signal, out = inputs["in"], outputs["out"]
+        signal = inputs["in"]
         if signal.dtype != np.float64:
-            signal = signal.astype(np.float64)  # what lfilter would filter
-        frames = len(signal)
-        first_grid = (-self.position) % CONTROL_PERIOD
-        self.position += frames
-        start = 0
-        if first_grid < frames:
-            filter_type = params["type"]
-            cutoff, q, gain = params["cutoff_hz"], params["q"], params["gain_db"]
-            if isinstance(cutoff, np.ndarray) or isinstance(q, np.ndarray) or isinstance(gain, np.ndarray):
-                grid: Any = zip(
-                    range(first_grid, frames, CONTROL_PERIOD),
-                    _grid_values(cutoff, first_grid),
-                    _grid_values(q, first_grid),
-                    _grid_values(gain, first_grid),
-                    strict=False,  # a set value repeats without end
-                )
-            else:  # set values are the same at every grid point of the block: check only the first
-                grid = ((first_grid, float(cutoff), float(q), float(gain)),)
-            for index, cutoff_hz, q_value, gain_db in grid:
-                key = (filter_type, cutoff_hz, q_value, gain_db)
-                if key != self.key:
-                    if index > start:
-                        self._filter(signal, out, start, index)
-                    self._set_coefficients(key)
-                    start = index
-        if frames > start:
-            self._filter(signal, out, start, frames)
-        if not (math.isfinite(self.history[0]) and math.isfinite(self.history[1])):
-            self.reset_state()  # a NaN that got in must not silence the filter for good
-
-    def reset_state(self) -> None:
-        self.output_state[:] = 0.0
-        self.pole_state[:] = 0.0
-        self.history = [0.0, 0.0]
-
-    def _filter(self, signal: np.ndarray, out: np.ndarray, start: int, stop: int) -> None:
-        """Run the biquad over signal[start:stop] (not empty), and the history beside it."""
-        chunk, a = signal[start:stop], self.a
-        out[start:stop], self.output_state = _linear_filter(self.b, a, chunk, -1, self.output_state)
-        poles, self.pole_state = _linear_filter(_ONE, a, chunk, -1, self.pole_state)
-        if stop - start > 1:
-            w2, w1 = poles[-2:].tolist()
-            self.history = [w1, w2]
-        else:
-            self.history = [poles.item(), self.history[0]]
-
-    def _set_coefficients(self, key: tuple[Any, ...]) -> None:
-        """New coefficients, the state carried over as a state-variable filter's integrators.
-
-        Keeping a direct form's state across a coefficient change lets fast modulation pump
-        energy into a resonant filter until it blows up; the trapezoidal state-variable filter
-        (Simper; Wishnick, DAFx 2014) behaves well under modulation. Any stable biquad
-        denominator is such an SVF with g, k > 0, whose integrator states are
-            s1 = sqrt(a(1) a(-1)) / 2 * (w[n-1] - w[n-2]),   s2 = a(1) / 2 * (w[n-1] + w[n-2]).
-        So: s from the old history, the new history from s, and both zi from that history.
-        """
-        self.key = key
-        b0, b1, b2, a0, a1, a2 = _rbj(*key, self.sample_rate)
-        if not math.isfinite(b0 + b1 + b2 + a0 + a1 + a2):  # a NaN param: keep the old ones
-            return
-        b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
-        # a(1) and a(-1), both > 0 for a stable biquad (held there against rounding at tiny g)
-        at_dc, at_nyquist = 1.0 + a1 + a2, 1.0 - a1 + a2
-        at_dc = 1e-300 if at_dc < 1e-300 else at_dc  # max(at_dc, 1e-300) without the call
-        at_nyquist = 1e-300 if at_nyquist < 1e-300 else at_nyquist
-        scale_difference, scale_total = math.sqrt(at_dc * at_nyquist) / 2.0, at_dc / 2.0
-        (old_difference, old_total), (w1, w2) = self.svf_scale, self.history
-        difference = old_difference * (w1 - w2) / scale_difference
-        total = old_total * (w1 + w2) / scale_total
-        w1, w2 = (total + difference) / 2.0, (total - difference) / 2.0
-        self.history, self.svf_scale = [w1, w2], (scale_difference, scale_total)
-        b, a, pole_state, output_state = self.b, self.a, self.pole_state, self.output_state
-        b[0], b[1], b[2], a[1], a[2] = b0, b1, b2, a1, a2
-        pole_state[0], pole_state[1] = -a1 * w1 - a2 * w2, -a2 * w1
-        output_state[0] = (b1 - a1 * b0) * w1 + (b2 - a2 * b0) * w2
-        output_state[1] = (b2 - a2 * b0) * w1 + (a1 * b2 - a2 * b1) * w2
+            signal = signal.astype(np.float64)  # one compiled kernel: float64 throughout
+        _biquad_kernel(
+            signal,
+            params["cutoff_hz"],
+            params["q"],
+            params["gain_db"],
+            self.type_code,
+            self.rate,
+            self.coefficients_in_force,
+            self.state,
+            outputs["out"],
+        )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.signal import freqz, lfilter
 
-from nodes.filters import CONTROL_PERIOD, FILTER_TYPES, Filter, _linear_filter
+from nodes.filters import CONTROL_PERIOD, FILTER_TYPES, Filter
 from tests.nodetools import probe_signal, run_node
+from tests.reference_nodes.filters import _linear_filter
 
 SAMPLE_RATES = (44100, 48000, 96000)
 
@@ -254,3 +257,131 @@ def test_a_nan_in_the_input_does_not_silence_the_filter_for_good() -> None:
     signal[100] = np.nan
     out = run_node("filter", {}, {"in": signal})["out"]
     assert np.all(np.isfinite(out[256:])), "the filter must recover after a NaN"
+
+
+# -- the compiled kernel against the numpy/scipy DSP it replaced (tests/reference_nodes) ---------
+REFERENCE_RATES = (8000, 44100, 48000, 96000)
+REFERENCE_BLOCKS = (1, 7, 64, 65, 256, 1024)
+
+
+def _run_class(
+    cls: type[Filter],
+    params: dict,
+    signal: np.ndarray,
+    modulation: dict[str, np.ndarray],
+    block: int,
+    sample_rate: int,
+    changes: dict[int, tuple[str, object]] | None = None,
+) -> np.ndarray:
+    """run_node for a class (the reference is not registered); ``changes`` maps a block's first
+    sample to a live param change, installed there as the engine installs it."""
+    node = cls(params)
+    node.prepare(sample_rate, block)
+    out = np.zeros(len(signal))
+    for start in range(0, len(signal), block):
+        stop = min(start + block, len(signal))
+        if changes and start in changes:
+            name, value = changes[start]
+            node.install_change(name, value, node.prepare_change(name, value, {**node.params, name: value}))
+        block_params = dict(node.block_params)
+        for name in ("cutoff_hz", "q", "gain_db"):
+            block_params[name] = np.full(stop - start, float(node.params[name]))
+            if name in modulation:
+                block_params[name] += modulation[name][start:stop]
+        node.process({"in": signal[start:stop].copy()}, block_params, {"out": out[start:stop]})
+    return out
+
+
+def _wild_modulation(frames: int, seed: int) -> dict[str, np.ndarray]:
+    """Every param swept fast and far, beyond its range at times (as a patch's signals may)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)
+    return {
+        "cutoff_hz": 6000.0 * np.sin(t / rng.uniform(5.0, 200.0)) + 500.0 * rng.standard_normal(frames),
+        "q": 4.0 * rng.standard_normal(frames),
+        "gain_db": 25.0 * np.sin(t / rng.uniform(3.0, 90.0)),
+    }
+
+
+@pytest.mark.parametrize("sample_rate", REFERENCE_RATES)
+@pytest.mark.parametrize("filter_type", FILTER_TYPES)
+def test_the_kernel_gives_the_references_bits(filter_type: str, sample_rate: int) -> None:
+    """Static and modulated, at every block size: exactly what the lfilter-based node gave."""
+    from tests.reference_nodes.filters import ReferenceFilter
+
+    frames = 1200
+    signal = probe_signal(frames, seed=sample_rate)
+    params = {"type": filter_type, "cutoff_hz": 2500.0, "q": 4.0, "gain_db": 9.0}
+    for block in REFERENCE_BLOCKS:
+        for modulation in ({}, _wild_modulation(frames, block)):
+            expected = _run_class(ReferenceFilter, params, signal, modulation, block, sample_rate)
+            got = _run_class(Filter, params, signal, modulation, block, sample_rate)
+            label = f"block {block}, {'modulated' if modulation else 'static'}"
+            np.testing.assert_array_equal(got, expected, err_msg=label)
+
+
+@pytest.mark.parametrize("filter_type", FILTER_TYPES)
+def test_the_kernel_gives_the_references_bits_at_the_params_extremes(filter_type: str) -> None:
+    from tests.reference_nodes.filters import ReferenceFilter
+
+    signal = probe_signal(700)
+    for sample_rate in (8000, 96000):
+        for cutoff, q, gain in itertools.product((10.0, 20000.0), (0.1, 30.0), (-30.0, 30.0)):
+            params = {"type": filter_type, "cutoff_hz": cutoff, "q": q, "gain_db": gain}
+            expected = _run_class(ReferenceFilter, params, signal, {}, 64, sample_rate)
+            got = _run_class(Filter, params, signal, {}, 64, sample_rate)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{params} at {sample_rate} Hz")
+
+
+def test_the_kernel_gives_the_references_bits_through_live_changes() -> None:
+    """The type changed mid-stream (installed at block boundaries, as the engine does) while a
+    cutoff ramp and a q step run: the state carries over as the reference carries it."""
+    from tests.reference_nodes.filters import ReferenceFilter
+
+    frames = 3000
+    signal = probe_signal(frames)
+    ramp = {"cutoff_hz": np.linspace(0.0, 6000.0, frames), "q": np.where(np.arange(frames) < 1500, 0.0, 6.0)}
+    changes = {
+        195: ("type", "bandpass"),
+        975: ("type", "peak"),
+        1950: ("gain_db", -12.0),
+        2340: ("type", "lowpass"),
+    }
+    for block in (1, 65, 195):
+        expected = _run_class(ReferenceFilter, {"q": 2.0}, signal, ramp, block, 44100, changes)
+        got = _run_class(Filter, {"q": 2.0}, signal, ramp, block, 44100, changes)
+        np.testing.assert_array_equal(got, expected, err_msg=f"block {block}")
+
+
+def test_the_kernel_recovers_from_a_nan_as_the_reference_does() -> None:
+    from tests.reference_nodes.filters import ReferenceFilter
+
+    signal = probe_signal(2000)
+    signal[300] = np.nan
+    modulation = {"cutoff_hz": np.where(np.arange(2000) == 1000, np.nan, 0.0)}  # one NaN cutoff
+    for block in (1, 64, 1024):
+        expected = _run_class(
+            ReferenceFilter, {"type": "peak", "gain_db": 6.0}, signal, modulation, block, 48000
+        )
+        got = _run_class(Filter, {"type": "peak", "gain_db": 6.0}, signal, modulation, block, 48000)
+        np.testing.assert_array_equal(got, expected, err_msg=f"block {block}")
+        assert np.all(np.isfinite(got[block * (300 // block + 1) :])), f"block {block}: no recovery"
+
+
+def test_coefficients_are_the_cookbooks_on_python_floats() -> None:
+    """The compiled cookbook formulas give the bits the Python ones gave (the editor draws them)."""
+    from tests.reference_nodes.filters import _rbj
+
+    rng = np.random.default_rng(9)
+    for filter_type in FILTER_TYPES:
+        for cutoff, q, gain, rate in zip(
+            rng.uniform(-100.0, 30000.0, 40),
+            rng.uniform(-1.0, 40.0, 40),
+            rng.uniform(-40.0, 40.0, 40),
+            rng.choice(REFERENCE_RATES, 40),
+            strict=True,
+        ):
+            b0, b1, b2, a0, a1, a2 = _rbj(filter_type, float(cutoff), float(q), float(gain), int(rate))
+            b, a = Filter.coefficients(filter_type, cutoff, q, gain, int(rate))
+            np.testing.assert_array_equal(b, np.array([b0, b1, b2]) / a0)
+            np.testing.assert_array_equal(a, [1.0, a1 / a0, a2 / a0])

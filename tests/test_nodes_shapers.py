@@ -177,3 +177,155 @@ def test_the_oversampler_is_built_off_the_audio_thread_and_kept_across_a_reset(m
     engine.render(0.1)
     shaper = engine.schedule.nodes["shaper"]
     assert shaper.oversampler.factor == 8 and shaper.fault is None
+
+
+# -- the compiled kernels against the numpy DSP they replaced (tests/reference_nodes) ----------
+REFERENCE_BLOCKS = (1, 7, 64, 65, 256, 1024)
+TABLE = [0.0, 1.0, -1.0, 0.5, 0.2]  # steep segments, a fold in the middle
+
+
+def _run_class(
+    cls: type[Waveshaper],
+    params: dict,
+    signal: np.ndarray,
+    drive_db: np.ndarray | None,
+    block: int,
+    sample_rate: int = RATE,
+    changes: dict[int, tuple[str, object]] | None = None,
+) -> np.ndarray:
+    """run_node for a class (the reference is not registered); ``changes`` maps a block's first
+    sample to a live param change, prepared and installed there as the engine does it."""
+    node = cls(params)
+    node.prepare(sample_rate, block)
+    out = np.zeros(len(signal))
+    for start in range(0, len(signal), block):
+        stop = min(start + block, len(signal))
+        if changes and start in changes:
+            name, value = changes[start]
+            node.install_change(name, value, node.prepare_change(name, value, {**node.params, name: value}))
+        block_params = dict(node.block_params)
+        block_params["drive_db"] = np.full(stop - start, float(node.params["drive_db"]))
+        if drive_db is not None:
+            block_params["drive_db"] += drive_db[start:stop]
+        node.process({"in": signal[start:stop].copy()}, block_params, {"out": out[start:stop]})
+    return out
+
+
+@pytest.mark.parametrize("oversampling", OVERSAMPLING)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_kernels_match_the_reference(shape: str, oversampling: str) -> None:
+    """Every block size, static and modulated drive, with and without bias: within 1e-9 of the
+    numpy node (the filters sum in another order, and pow and expm1 are the C library's)."""
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    frames = 1200
+    signal = 2.0 * probe_signal(frames, seed=len(shape))
+    sweep = 20.0 * np.sin(np.arange(frames) / 40.0) + 20.0
+    for block in REFERENCE_BLOCKS:
+        for drive, bias in ((None, 0.0), (sweep, 0.4), (None, -0.7)):
+            params = {"shape": shape, "oversampling": oversampling, "bias": bias, "curve": TABLE}
+            params |= {"drive_db": 6.0, "output_db": -4.5}
+            expected = _run_class(ReferenceWaveshaper, params, signal, drive, block)
+            got = _run_class(Waveshaper, params, signal, drive, block)
+            label = f"block {block}, bias {bias}, {'modulated' if drive is not None else 'static'}"
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9, err_msg=label)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the reference's mod of inf
+@pytest.mark.parametrize("shape", [name for name in SHAPES if name != "asymmetric"])
+def test_at_rest_the_kernels_give_the_references_bits(shape: str) -> None:
+    """No drive, no bias, 1x: the curve alone, bit for bit (asymmetric's expm1 is libm's)."""
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    signal = np.concatenate(
+        [4.0 * probe_signal(2000), np.linspace(-5.0, 5.0, 1001), [np.inf, -np.inf, np.nan]]
+    )
+    params = {"shape": shape, "curve": TABLE}
+    expected = _run_class(ReferenceWaveshaper, params, signal, None, 64)
+    np.testing.assert_array_equal(_run_class(Waveshaper, params, signal, None, 64), expected)
+    np.testing.assert_array_equal(transfer(signal, params), expected)
+
+
+@pytest.mark.parametrize("oversampling", ["1x", "8x"])
+def test_the_kernels_match_the_reference_at_the_params_extremes(oversampling: str) -> None:
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    signal = 3.0 * probe_signal(800)
+    for sample_rate in (8000, 96000):  # the node's DSP does not depend on the rate; the rate is passed
+        for shape, drive, bias, level in itertools.product(SHAPES, (0.0, 48.0), (-1.0, 1.0), (-48.0, 12.0)):
+            params = {"shape": shape, "oversampling": oversampling, "drive_db": drive, "bias": bias}
+            params |= {"output_db": level, "curve": [-3.0, 2.0]}
+            expected = _run_class(ReferenceWaveshaper, params, signal, None, 65, sample_rate)
+            got = _run_class(Waveshaper, params, signal, None, 65, sample_rate)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9, err_msg=str(params))
+
+
+def test_the_kernels_match_the_reference_through_live_changes() -> None:
+    """Oversampling, shape, bias, curve and level changed mid-stream (installed at block
+    boundaries, the oversampler prepared beforehand) while the drive sweeps."""
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    frames = 4000
+    signal = probe_signal(frames)
+    sweep = 12.0 + 12.0 * np.sin(np.arange(frames) / 300.0)
+    changes = {
+        520: ("oversampling", "4x"),
+        1040: ("shape", "curve"),
+        1560: ("curve", [1.0, -1.0, 1.0]),
+        2080: ("bias", 0.3),
+        2600: ("oversampling", "2x"),
+        3120: ("output_db", -6.0),
+        3640: ("oversampling", "1x"),
+    }
+    for block in (1, 65, 520):
+        expected = _run_class(
+            ReferenceWaveshaper, {"shape": "foldback"}, signal, sweep, block, changes=changes
+        )
+        got = _run_class(Waveshaper, {"shape": "foldback"}, signal, sweep, block, changes=changes)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9, err_msg=f"block {block}")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the reference's matmul
+@pytest.mark.parametrize("oversampling", OVERSAMPLING)
+def test_the_kernels_recover_from_a_nan_as_the_reference_does(oversampling: str) -> None:
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    signal = probe_signal(1500)
+    signal[200] = np.nan
+    signal[900] = np.inf
+    for block in (1, 64, 1024):
+        params = {"oversampling": oversampling, "bias": 0.2}
+        expected = _run_class(ReferenceWaveshaper, params, signal, None, block)
+        got = _run_class(Waveshaper, params, signal, None, block)
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected), err_msg=f"block {block}")
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(got[finite], expected[finite], rtol=0, atol=1e-9, err_msg=f"block {block}")
+
+
+def test_the_filter_lengths_are_kaiser_estimates_as_scipy_makes_them() -> None:
+    """The latency is worked out without scipy (its import is slow); it must agree with it."""
+    from scipy.signal import kaiserord
+
+    from nodes.shapers import PASSBAND_EDGE, STOPBAND_DB, anti_alias_taps
+
+    for factor in (2, 4, 8):
+        numtaps, beta = kaiserord(STOPBAND_DB, 2.0 * (0.5 - PASSBAND_EDGE) / factor)
+        assert len(anti_alias_taps(factor)) == -(-(numtaps - 1) // factor) * factor + 1
+        assert latency_samples(f"{factor}x") == -(-(numtaps - 1) // factor)
+        assert beta == 0.1102 * (STOPBAND_DB - 8.7)
+
+
+def test_a_block_longer_than_promised_keeps_the_oversamplers_history() -> None:
+    from tests.reference_nodes.shapers import ReferenceWaveshaper
+
+    signal = probe_signal(1000)
+    outputs = []
+    for cls in (ReferenceWaveshaper, Waveshaper):
+        node = cls({"oversampling": "4x", "drive_db": 12.0})
+        node.prepare(RATE, 64)
+        out = np.zeros(len(signal))
+        for start, stop in ((0, 64), (64, 300), (300, 364), (364, 1000)):
+            params = {**node.block_params, "drive_db": np.full(stop - start, 12.0)}
+            node.process({"in": signal[start:stop]}, params, {"out": out[start:stop]})
+        outputs.append(out)
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=0, atol=1e-9)
