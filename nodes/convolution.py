@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 from patcher.audiofile import audio_info, read_audio
+from patcher.kernels import at, kernel, signal_and_value
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
@@ -61,6 +61,8 @@ def room_impulse_response(
     # 60 dB in amplitude is a factor 1000: envelope = 1000 ** (-t / decay_s).
     low_envelope = np.exp(-np.log(1000.0) * seconds / decay_s)
     if damping > 0.0:
+        from scipy.signal import butter, sosfilt  # a second to import: only for a damped room
+
         crossover = min(DAMPING_CROSSOVER_HZ, 0.4 * sample_rate)
         lows = sosfilt(butter(2, crossover, fs=sample_rate, output="sos"), noise)
         high_decay_s = decay_s * (1.0 - 0.9 * damping)
@@ -90,12 +92,16 @@ class PartitionedConvolver:
     """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned tail.
 
     ``process`` may be called with any number of samples; the result equals
-    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``.
+    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The FFTs and the
+    tail's multiply-accumulate are numpy's (pocketfft and BLAS, faster than a loop of ours);
+    the head's FIR and the bookkeeping around them are kernels.
     """
 
     def __init__(self, impulse_response: np.ndarray, partition_size: int = PARTITION_SIZE) -> None:
         self.partition_size = partition_size
         self.spectra_count = 0
+        # [previous partition | current partition]: the head's history and the FFT's input.
+        self.input_buffer = np.zeros(2 * partition_size)
         self._load(impulse_response)
         self.reset()
 
@@ -118,8 +124,8 @@ class PartitionedConvolver:
         impulse_response = np.asarray(impulse_response, dtype=float).ravel()
         if len(impulse_response) == 0:
             impulse_response = np.zeros(1)
-        # np.correlate with the reversed head is a convolution with the head.
-        self.head_reversed = np.ascontiguousarray(impulse_response[:size][::-1])
+        #: The head's taps h[0] .. h[P - 1] (fewer for a shorter IR), for the direct FIR.
+        self.head = impulse_response[:size].copy()
         tail = impulse_response[size:]
         self.spectra_count = -(-len(tail) // size)
         partitions = np.zeros(self.spectra_count * size)
@@ -129,20 +135,28 @@ class PartitionedConvolver:
         # (bin, partition, 1): per bin, a dot product over partitions is one batched matmul,
         # about twice as fast as multiplying whole arrays and summing.
         self.tail_spectra = np.ascontiguousarray(np.fft.rfft(padded, axis=1).T)[:, :, np.newaxis]
+        #: Tail partition 0's spectrum, the one the newest input spectrum meets.
+        self.first_tail_spectrum = np.zeros(size + 1, dtype=complex)
+        if self.spectra_count:
+            self.first_tail_spectrum[:] = self.tail_spectra[:, 0, 0]
         self.spectrum = np.empty(size + 1, dtype=complex)
         self.spectrum_sum = np.empty((size + 1, 1, 1), dtype=complex)
-        self.tail_block = np.empty(2 * size)
+        self.tail_block = np.zeros(2 * size)
+        #: The next P tail samples: overlap-save keeps the last P of the inverse FFT's 2P.
+        self.tail_output = self.tail_block[size:]
         #: The next tail's spectrum but for the newest partition's term, summed ahead by slices
         #: of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
         self.ahead = np.zeros((size + 1, 1, 1), dtype=complex)
+        self.ahead_bins = self.ahead[:, 0, 0]  # the same, as the kernel takes it
+        #: The next tail's spectrum, whole, at a partition boundary.
+        self.next_tail_spectrum = self.spectrum_sum[:, 0, 0]
         self.bin_bounds = np.linspace(0, size + 1, TAIL_SLICES + 1).astype(int)
         self.slice_length = max(1, size // TAIL_SLICES)
         self.slices_done = 0
 
     def reset(self) -> None:
         size = self.partition_size
-        # [previous partition | current partition]: the head's history and the FFT's input.
-        self.input_buffer = np.zeros(2 * size)
+        self.input_buffer.fill(0.0)
         self.position = 0
         # Frequency-domain delay line, (bin, 2 x partitions): a mirrored ring where each input
         # spectrum is written at columns c and c + count, so columns write_column ..
@@ -153,25 +167,26 @@ class PartitionedConvolver:
         # Zeroed in place, which also maps its pages now rather than in an audio callback.
         self.delay_line.fill(0.0)
         self.write_column = 0
-        self.tail_output = np.zeros(size)
-        self.ahead[:] = 0.0
+        self.tail_block.fill(0.0)
+        self.ahead.fill(0.0)
         self.slices_done = 0
 
     def process(self, samples: np.ndarray, out: np.ndarray) -> None:
         """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
         size = self.partition_size
-        head_length = len(self.head_reversed)
         start, total = 0, len(samples)
         while start < total:
             take = min(total - start, size - self.position)
             self._sum_slices_due_before(self.position + take)
             stop = start + take
-            write = size + self.position
-            self.input_buffer[write : write + take] = samples[start:stop]
-            window = self.input_buffer[write - head_length + 1 : write + take]
-            out[start:stop] = np.correlate(window, self.head_reversed, "valid")
-            if self.spectra_count:
-                out[start:stop] += self.tail_output[self.position : self.position + take]
+            _convolve_chunk(
+                self.input_buffer,
+                self.position,
+                self.head,
+                self.tail_output,
+                samples[start:stop],
+                out[start:stop],
+            )
             self.position += take
             if self.position == size:
                 self._next_partition()
@@ -199,18 +214,19 @@ class PartitionedConvolver:
         if count:
             self._sum_slices_due_before(TAIL_SLICES * self.slice_length)  # any left (tiny P)
             self.write_column = (self.write_column - 1) % count
-            column = self.write_column
             np.fft.rfft(self.input_buffer, out=self.spectrum)
-            self.delay_line[:, column] = self.spectrum
-            self.delay_line[:, column + count] = self.spectrum
-            # The newest spectrum's term, plus all the others summed ahead.
-            total = self.spectrum_sum[:, 0, 0]
-            np.multiply(self.spectrum, self.tail_spectra[:, 0, 0], out=total)
-            if count > 1:
-                total += self.ahead[:, 0, 0]
-            self._finish_tail(total)
+        _push_partition(
+            self.input_buffer,
+            self.spectrum,
+            self.delay_line,
+            self.write_column,
+            self.first_tail_spectrum,
+            self.ahead_bins,
+            self.next_tail_spectrum,
+        )
+        if count:
+            np.fft.irfft(self.next_tail_spectrum, 2 * size, out=self.tail_block)
             self.slices_done = 0
-        self.input_buffer[:size] = self.input_buffer[size:]
         self.position = 0
 
     def _compute_tail(self) -> None:
@@ -221,14 +237,73 @@ class PartitionedConvolver:
             return
         newest_first = self.delay_line[:, np.newaxis, self.write_column : self.write_column + count]
         np.matmul(newest_first, self.tail_spectra, out=self.spectrum_sum)
-        self._finish_tail(self.spectrum_sum[:, 0, 0])
+        np.fft.irfft(self.spectrum_sum[:, 0, 0], 2 * self.partition_size, out=self.tail_block)
         self.slices_done = 0  # the slices summed so far used the old IR
 
-    def _finish_tail(self, spectrum: np.ndarray) -> None:
-        size = self.partition_size
-        np.fft.irfft(spectrum, 2 * size, out=self.tail_block)
-        # Overlap-save: the last P samples of the circular convolution are the linear ones.
-        self.tail_output[:] = self.tail_block[size:]
+
+@kernel
+def _convolve_chunk(
+    history: np.ndarray,
+    position: int,
+    head: np.ndarray,
+    tail: np.ndarray,
+    samples: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Append ``samples`` to the current partition (at ``position``) and write their output:
+    the head's direct FIR over the latest input, plus the tail computed a partition ahead.
+
+    ``history`` is [previous partition | current partition], so the FIR's oldest tap, P - 1
+    samples back, is still in it.
+    """
+    write = len(history) // 2 + position
+    frames = len(samples)
+    for n in range(frames):
+        history[write + n] = samples[n]
+        out[n] = tail[position + n]
+    # y[n] = sum over k of h[k] x[n - k], added tap by tap over the whole chunk (four taps a
+    # pass): the inner loop then runs along the samples, which the compiler vectorises.
+    taps = len(head)
+    k = 0
+    while k + 4 <= taps:
+        h0, h1, h2, h3 = head[k], head[k + 1], head[k + 2], head[k + 3]
+        x0 = history[write - k : write - k + frames]  # x[n - k] for n in the chunk
+        x1 = history[write - k - 1 : write - k - 1 + frames]
+        x2 = history[write - k - 2 : write - k - 2 + frames]
+        x3 = history[write - k - 3 : write - k - 3 + frames]
+        for n in range(frames):
+            out[n] += h0 * x0[n] + h1 * x1[n] + h2 * x2[n] + h3 * x3[n]
+        k += 4
+    for last_k in range(k, taps):
+        delayed = history[write - last_k : write - last_k + frames]
+        for n in range(frames):
+            out[n] += head[last_k] * delayed[n]
+
+
+@kernel
+def _push_partition(
+    history: np.ndarray,
+    spectrum: np.ndarray,
+    delay_line: np.ndarray,
+    column: int,
+    first_tail_spectrum: np.ndarray,
+    ahead: np.ndarray,
+    total: np.ndarray,
+) -> None:
+    """A partition is complete and ``spectrum`` is its FFT: it enters the delay line at
+    ``column`` (and its mirror), and ``total`` becomes the next tail's spectrum. The partition
+    then becomes the previous one in ``history``."""
+    count = delay_line.shape[1] // 2
+    if count:
+        for index in range(len(spectrum)):
+            delay_line[index, column] = spectrum[index]
+            delay_line[index, column + count] = spectrum[index]
+            # The newest spectrum meets the tail's first partition; the older ones' terms were
+            # summed ahead (zero while there is only one tail partition).
+            total[index] = spectrum[index] * first_tail_spectrum[index] + ahead[index]
+    size = len(history) // 2
+    for n in range(size):
+        history[n] = history[size + n]
 
 
 class Convolver(Node):
@@ -237,8 +312,11 @@ class Convolver(Node):
     The IR is split at ``PARTITION_SIZE`` (512) samples: a direct FIR for the head and
     uniformly partitioned overlap-save FFT convolution for the rest; latency is zero samples.
     On one core a 2 s IR at 48 kHz runs about 80 times faster than real time at blocks 64 and
-    256; the tail's work is spread evenly over each partition's blocks, so at block 64 the
-    slowest block in a hundred takes 44 us (98 us when every 8th block did it all). An IR
+    256. Most of that time is the tail's FFTs and multiply-accumulate (numpy's pocketfft and
+    BLAS; for a long IR the multiply-accumulate waits on memory); the head's FIR and the
+    bookkeeping are compiled kernels, which took a fifth off a block at block 64. The tail's
+    work is spread evenly over each partition's blocks, so at block 64 the slowest block in a
+    hundred costs under three times the mean (six times when every 8th block did it all). An IR
     changed offline (``param_changed``) keeps the input history, so the new IR takes over at
     once without a gap; live, the new IR's convolver is built off the audio thread and starts
     from silence, and the engine glides the output across the change.
@@ -379,9 +457,25 @@ class Convolver(Node):
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         dry, out = inputs["in"], outputs["out"]
         self.convolver.process(dry, out)
-        gain = np.power(10.0, np.divide(params["output_db"], 20.0))
-        wet_level = params["mix"] * gain
-        dry_level = (1.0 - params["mix"]) * gain
-        out *= wet_level
-        if not isinstance(dry_level, float) or dry_level != 0.0:
-            out += dry * dry_level
+        mix, mix_value = signal_and_value(params["mix"])
+        output_db, output_db_value = signal_and_value(params["output_db"])
+        _mix_dry_and_wet(dry, mix, mix_value, output_db, output_db_value, out)
+
+
+@kernel
+def _mix_dry_and_wet(
+    dry: np.ndarray,
+    mix: np.ndarray,
+    mix_value: float,
+    output_db: np.ndarray,
+    output_db_value: float,
+    out: np.ndarray,
+) -> None:
+    """``out`` (the wet signal) becomes wet x mix + dry x (1 - mix), at ``output_db``."""
+    level_db, gain = np.nan, 1.0
+    for n in range(len(out)):
+        if at(output_db, output_db_value, n) != level_db:  # a power per change, not per sample
+            level_db = at(output_db, output_db_value, n)
+            gain = 10.0 ** (level_db / 20.0)
+        wet_share = at(mix, mix_value, n)
+        out[n] = out[n] * (wet_share * gain) + dry[n] * ((1.0 - wet_share) * gain)

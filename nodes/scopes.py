@@ -2,8 +2,8 @@
 
 Both are sinks with one input and no outputs: the compiler keeps them (and everything feeding
 them) even with no path to an ``output``. While playing, ``process`` only copies each block
-into a ring buffer (no allocation); the picture is computed from outside the audio thread,
-so the analysis lives with the node and the editor draws what it is given.
+into a ring buffer (a compiled kernel: no allocation); the picture is computed from outside
+the audio thread, so the analysis lives with the node and the editor draws what it is given.
 
 Both implement the node *view* channel: ``view()`` returns one bounded 1-D float64 array (the
 scope's triggered waveform, min/max-decimated to at most ``SCOPE_VIEW_POINTS``; the
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
@@ -54,13 +55,8 @@ class _Recorder(Node):
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         signal = inputs["in"]
-        frames = len(signal)
-        start = self.written % HISTORY
-        first = min(frames, HISTORY - start)
-        self.history[start : start + first] = signal[:first]
-        if first < frames:
-            self.history[: frames - first] = signal[first:]
-        self.written += frames
+        _write_ring(self.history, self.written % HISTORY, signal)
+        self.written += len(signal)
 
     def latest(self, frames: int) -> np.ndarray:
         """The last ``frames`` samples in time order (a copy; called outside the audio thread)."""
@@ -69,6 +65,17 @@ class _Recorder(Node):
         if frames <= end:
             return self.history[end - frames : end].copy()
         return np.concatenate((self.history[HISTORY - (frames - end) :], self.history[:end]))
+
+
+@kernel
+def _write_ring(ring: np.ndarray, start: int, signal: np.ndarray) -> None:
+    """Copy ``signal`` into ``ring`` from index ``start`` on, wrapping round at its end."""
+    index = start
+    for sample in signal:
+        ring[index] = sample
+        index += 1
+        if index == len(ring):
+            index = 0
 
 
 class Scope(_Recorder):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,13 +12,16 @@ import soundfile
 from scipy.signal import fftconvolve, resample_poly
 
 from nodes.convolution import (
+    NORMALIZE_MODES,
     PARTITION_SIZE,
     Convolver,
     PartitionedConvolver,
     normalize_impulse_response,
     room_impulse_response,
 )
+from patcher import spec
 from tests.nodetools import probe_signal, run_node
+from tests.reference_nodes.convolution import ReferenceConvolver, ReferencePartitionedConvolver
 
 P = PARTITION_SIZE
 IR_LENGTHS = (1, 100, P - 1, P, P + 1, 3 * P + 17)
@@ -259,3 +264,124 @@ def test_an_ir_file_edited_elsewhere_and_chosen_again_is_read_again(tmp_path: Pa
     _write_ir(tmp_path, np.array([0.25, 0.0, -0.25]))  # edited in another program
     engine.set_param("room", "file", name)
     np.testing.assert_array_equal(engine.schedule.nodes["room"].impulse_response, [0.25, 0.0, -0.25])
+
+
+# -- the kernels against the numpy convolver they replaced (tests/reference_nodes) -----------------
+def _run_with_reference(
+    monkeypatch: pytest.MonkeyPatch, *args: Any, **kwargs: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """run_node's output for the convolver, then for its numpy reference swapped in."""
+    result = run_node("convolver", *args, **kwargs)["out"]
+    monkeypatch.setitem(spec._REGISTRY, "convolver", ReferenceConvolver)
+    reference = run_node("convolver", *args, **kwargs)["out"]
+    monkeypatch.undo()
+    return result, reference
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 48000, 96000])
+@pytest.mark.parametrize("block", [1, 7, 64, 65, 256, 1024])
+def test_kernels_match_the_numpy_convolver(
+    monkeypatch: pytest.MonkeyPatch, sample_rate: int, block: int
+) -> None:
+    signal = probe_signal(5 * P + 123, seed=sample_rate)
+    room = {"room_length_s": 0.15, "decay_s": 0.1, "damping": 0.3, "seed": block}
+    for params in ({**room, "mix": 0.3, "output_db": -4.0}, {**room, "mix": 1.0, "output_db": 12.0}):
+        result, reference = _run_with_reference(
+            monkeypatch, params, {"in": signal}, block=block, sample_rate=sample_rate
+        )
+        assert np.max(np.abs(reference)) > 0.1
+        np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=str(params))
+
+
+@pytest.mark.parametrize("block", [1, 64, 65, 1024])
+def test_kernels_match_the_numpy_convolver_with_mix_and_level_modulated(
+    monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    rng = np.random.default_rng(block)
+    frames = 3 * P + 50
+    inputs = {
+        "in": probe_signal(frames),
+        "mix": rng.uniform(0.0, 1.0, frames),  # added to the set value 0
+        "output_db": np.repeat(rng.uniform(-60.0, 12.0, frames // 10 + 1), 10)[:frames],
+    }
+    params = {"room_length_s": 0.1, "decay_s": 0.1, "mix": 0.0, "output_db": 0.0}
+    result, reference = _run_with_reference(monkeypatch, params, inputs, block=block)
+    np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_kernels_match_the_numpy_convolver_with_params_at_their_limits(
+    monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    params = {name: getattr(param, end) for name, param in Convolver.PARAMS.items() if param.kind == "float"}
+    params["seed"] = 0 if end == "min" else 1000000
+    params["room_length_s"] = min(params["room_length_s"], 0.3)  # 10 s of room is slow to build
+    signal = probe_signal(3 * P + 11)
+    for normalize in NORMALIZE_MODES:
+        result, reference = _run_with_reference(
+            monkeypatch, {**params, "normalize": normalize}, {"in": signal}
+        )
+        np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=normalize)
+
+
+def _stream_with_changes(node: Convolver, signal: np.ndarray, block: int, changes: dict) -> np.ndarray:
+    """Process ``signal`` in blocks; at each sample in ``changes`` apply (how, name, value)."""
+    node.linked = frozenset({"in"})
+    node.prepare(48000, block)
+    out = np.zeros(len(signal))
+    cuts = sorted({*range(0, len(signal), block), *changes, len(signal)})
+    for start, stop in itertools.pairwise(cuts):
+        if start in changes:
+            how, name, value = changes[start]
+            if how == "live":
+                params = {**node.params, name: value}
+                node.install_change(name, value, node.prepare_change(name, value, params))
+            elif how == "offline":
+                node.param_changed(name, value)
+            else:
+                node.reset()
+        node.process({"in": signal[start:stop]}, dict(node.params), {"out": out[start:stop]})
+    return out
+
+
+@pytest.mark.parametrize("block", [1, 64, 100, 1024])
+def test_kernels_match_the_numpy_convolver_across_ir_changes_and_resets(block: int) -> None:
+    """Offline IR changes keep the history (and change the partition count), live ones start
+    the new IR from silence, a reset clears: the kernels follow the numpy convolver in all."""
+    signal = probe_signal(12000, seed=4)
+    changes = {
+        1500: ("offline", "room_length_s", 0.25),  # more tail partitions
+        3333: ("live", "seed", 7),
+        5001: ("offline", "room_length_s", 0.005),  # head only: no tail at all
+        6200: ("offline", "room_length_s", 0.08),
+        8000: ("reset", "", None),
+        9100: ("live", "damping", 0.9),
+        9900: ("offline", "mix", 0.4),
+    }
+    room = {"room_length_s": 0.1, "decay_s": 0.2}
+    result = _stream_with_changes(Convolver(room), signal, block, changes)
+    reference = _stream_with_changes(ReferenceConvolver(room), signal, block, changes)
+    assert np.max(np.abs(reference[9900:])) > 0.1
+    np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("partition_size", [4, 16, 128])
+def test_other_partition_sizes_match_the_numpy_convolver(partition_size: int) -> None:
+    rng = np.random.default_rng(partition_size)
+    signal = rng.standard_normal(11 * partition_size + 5)
+    # The second IR is all head, of a length the FIR's four-taps-a-pass loop does not divide.
+    first, second = rng.standard_normal(6 * partition_size + 3), rng.standard_normal(partition_size - 1)
+    convolvers = (
+        PartitionedConvolver(first, partition_size),
+        ReferencePartitionedConvolver(first, partition_size),
+    )
+    outputs = []
+    for convolver in convolvers:
+        out = np.zeros_like(signal)
+        for start, stop in ((0, 37), (37, 5 * partition_size + 1), (5 * partition_size + 1, len(signal))):
+            if start == 5 * partition_size + 1:
+                convolver.set_impulse_response(second)
+            for chunk in range(start, stop, 3):
+                convolver.process(signal[chunk : min(chunk + 3, stop)], out[chunk : min(chunk + 3, stop)])
+        outputs.append(out)
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=0, atol=1e-9)

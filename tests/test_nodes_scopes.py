@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.signal import get_window
@@ -20,6 +22,7 @@ from patcher.model import Patch
 from patcher.spec import registry
 from tests import test_nodes_contract as contract
 from tests.nodetools import probe_signal
+from tests.reference_nodes.scopes import ReferenceScope, ReferenceSpectrum
 
 METERS = ("scope", "spectrum")
 RATE = 48000
@@ -182,3 +185,55 @@ def test_player_node_view_calls_the_running_nodes_view() -> None:
     assert len(spectrum) == 512
     assert view_frequencies(512, RATE)[int(np.argmax(spectrum))] == pytest.approx(1000.0, abs=RATE / 1024)
     assert player.node_view("osc") is None and player.node_view("nope") is None
+
+
+# -- the ring-buffer kernel against the numpy write it replaced (tests/reference_nodes) -------------
+REFERENCE_METERS = {"scope": ReferenceScope, "spectrum": ReferenceSpectrum}
+
+
+def _fed_at(node_class: type, params: dict, sample_rate: int, signal: np.ndarray, block: int):
+    """A meter fed ``signal``: first in long calls up to 50 samples short of the ring's end,
+    then in blocks of ``block``, so every block size crosses the wrap."""
+    node = node_class(params)
+    node.linked = frozenset({"in"})
+    long_call = 8192
+    node.prepare(sample_rate, long_call)
+    cuts = [*range(0, HISTORY - 50, long_call), *range(HISTORY - 50, len(signal), block), len(signal)]
+    for start, stop in itertools.pairwise(cuts):
+        node.process({"in": signal[start:stop]}, node.params, {})
+    return node
+
+
+@pytest.mark.parametrize("type_name", METERS)
+@pytest.mark.parametrize("block", [1, 7, 64, 65, 256, 1024])
+def test_ring_kernel_matches_the_numpy_write_across_the_wrap(type_name: str, block: int) -> None:
+    signal = np.random.default_rng(block).uniform(-1.0, 1.0, HISTORY + 3000)
+    node = _fed_at(registry()[type_name], {}, RATE, signal, block)
+    reference = _fed_at(REFERENCE_METERS[type_name], {}, RATE, signal, block)
+    assert node.written == reference.written == len(signal)
+    np.testing.assert_array_equal(node.history, reference.history)
+    np.testing.assert_array_equal(node.latest(HISTORY), signal[-HISTORY:])
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100, 48000, 96000])
+def test_views_match_the_numpy_meters_at_every_setting(sample_rate: int) -> None:
+    t = np.arange(HISTORY + 4000) / sample_rate
+    signal = 0.7 * np.sin(2 * np.pi * 330.0 * t) + 0.05 * np.random.default_rng(3).standard_normal(len(t))
+    settings = {
+        "scope": [
+            {"time_ms": time_ms, "trigger": trigger, "trigger_level": level}
+            for time_ms in (1.0, 20.0, 1000.0)
+            for trigger in ("rising", "falling", "free")
+            for level in (-1.0, 0.3, 1.0)
+        ],
+        "spectrum": [
+            {"fft_size": size, "floor_db": floor} for size in ("1024", "16384") for floor in (-120.0, -20.0)
+        ],
+    }
+    for type_name, params_list in settings.items():
+        for params in params_list:
+            node = _fed_at(registry()[type_name], params, sample_rate, signal, 65)
+            reference = _fed_at(REFERENCE_METERS[type_name], params, sample_rate, signal, 65)
+            view = node.view()
+            assert len(view) >= min(int(params.get("time_ms", 1000.0) * sample_rate / 1000.0), 512)
+            np.testing.assert_array_equal(view, reference.view(), err_msg=f"{type_name} {params}")
