@@ -34,7 +34,8 @@ from patcher.compiler import cycle_problems
 from patcher.engine import Engine
 from patcher.model import Patch, PatchError, Settings
 from patcher.patchfile import dumps
-from patcher.player import RUNAWAY_LEVEL, Player
+from patcher.player import Player
+from patcher.protection import RUNAWAY_LEVEL
 from patcher.spec import Node, Param, registry
 
 #: Relative file params are resolved against this folder, as for the example patches.
