@@ -37,3 +37,26 @@ def test_example_renders_finite_audible_sound_whatever_the_block_size(example: p
     assert np.all(np.isfinite(small))
     assert np.max(np.abs(small)) > 0.01, "the example is silent"
     np.testing.assert_allclose(small, large, rtol=0, atol=1e-9)
+
+
+def test_every_node_type_has_its_numpy_reference() -> None:
+    from patcher.spec import registry
+    from tests.reference_nodes import reference_registry
+
+    assert set(reference_registry()) == set(registry())
+
+
+def test_example_sounds_as_it_did_before_the_compiled_kernels(example: patcher.Patch, monkeypatch) -> None:
+    """Every node's kernel against the numpy code it replaced, in the whole example at once."""
+    from patcher import spec
+    from tests.reference_nodes import reference_registry
+
+    kernels = patcher.Engine(example, block_size=256).render(SECONDS)
+    for type_name, reference in reference_registry().items():
+        monkeypatch.setitem(spec._REGISTRY, type_name, reference)
+    before = patcher.Engine(example, block_size=256).render(SECONDS)
+    assert any(
+        type(node).__name__.startswith("Reference")
+        for node in patcher.Engine(example).schedule.nodes.values()
+    )
+    np.testing.assert_allclose(kernels, before, rtol=0, atol=1e-9)

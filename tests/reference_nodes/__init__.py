@@ -4,3 +4,23 @@ Each module subclasses a node type (with no ``TYPE`` of its own, so it does not 
 and overrides its DSP with the numpy code it had before its kernel: the tests run both on
 the same signals and compare, and ``reference_registry`` swaps them in for a whole render.
 """
+
+
+def reference_registry() -> dict[str, type]:
+    """Every node type's numpy reference, by type name."""
+    from tests.reference_nodes import (
+        convolution,
+        delays,
+        filters,
+        io,
+        mixing,
+        modulators,
+        scopes,
+        shapers,
+        sources,
+    )
+
+    references: dict[str, type] = {}
+    for module in (convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources):
+        references.update(module.REFERENCES)
+    return references
