@@ -119,7 +119,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     """The ``analyze`` command: raises UserError or PatchError for the user's mistakes."""
     from patcher.analysis import analyze, capture_patch, read_material
     from patcher.analysis_report import figures_json, summary_text, write_report
-    from patcher.cli import UserError
+    from patcher.cli import UserError, announce_compiling
     from patcher.patchfile import load
 
     if args.beside and args.capture is None:
@@ -128,6 +128,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         capture, folder = excerpt(args.capture, PATH_LIMIT), excerpt(args.capture.parent, PATH_LIMIT)
         raise UserError(f"cannot write {capture}: folder {folder} does not exist")
     patch = load(args.patch, args.allow_outside_files)
+    announce_compiling()
     material, material_name = None, "test material"
     if args.material is not None:
         shown = excerpt(args.material, PATH_LIMIT)

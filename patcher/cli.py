@@ -189,6 +189,7 @@ def _main_job(_args: argparse.Namespace) -> int:
     if _has_display() and _editor_available():
         from patcher.editor import run_editor
 
+        announce_compiling()
         return run_editor(DEFAULT_PATCH, play=True)
     output = Path("out") / "default.wav"
     try:
@@ -276,6 +277,7 @@ def _render(args: argparse.Namespace) -> int:
         warning = f"{_shown(args.patch)} has no output node; the render is silent"
         print(f"patcher: warning: {warning}", file=sys.stderr)
     seconds = args.seconds or patch.settings.duration_s
+    announce_compiling()
     try:
         report = render_to_file(
             patch, output, seconds, args.sample_rate, args.block, show_progress=True, limit=not args.no_limit
@@ -311,6 +313,7 @@ def _play(args: argparse.Namespace) -> int:
         _check_report_path(args.report)
     _check_devices(args.device, args.input_device)  # before the patch: loading may take a while
     patch = load(args.patch, args.allow_outside_files)
+    announce_compiling()
     if not _has_output(patch):
         print(f"patcher: warning: {_shown(args.patch)} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
@@ -338,6 +341,19 @@ def _play(args: argparse.Namespace) -> int:
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
+
+
+def announce_compiling() -> None:
+    """The first run after an install or an update compiles every node's kernels at once,
+    saying so (it takes seconds), so that no later patch stops to compile."""
+    from patcher.kernels import compile_notice, kernels_compiled
+    from patcher.render import warm_up_kernels
+
+    notice = compile_notice()
+    if notice is not None:
+        print(f"patcher: {notice}", file=sys.stderr, flush=True)
+        warm_up_kernels()
+        kernels_compiled()
 
 
 def _check_devices(device: int | str | None, input_device: int | str | None) -> None:
@@ -381,6 +397,8 @@ def _write_report(path: Path, text: str) -> None:
 
 def _edit(args: argparse.Namespace) -> int:
     from patcher.editor import run_editor
+
+    announce_compiling()
 
     return run_editor(
         args.patch, screenshot=args.screenshot, play=args.play, allow_outside_files=args.allow_outside_files

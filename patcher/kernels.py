@@ -14,12 +14,20 @@ The options are chosen for the audio thread:
   switch interval to take it back, for every node of every block.
 * no ``fastmath``: results must match the references to 1e-9, and NaN must stay NaN.
 
-A modulatable param reaches a kernel as two arguments: its set value and a signal array,
-:data:`NO_SIGNAL` (length 0) when it is not modulated, so one compiled kernel serves both.
+A modulatable param reaches ``process`` as an array (the engine fills in a set value), so a
+kernel takes arrays and has one signature. A node that also accepts plain floats from direct
+callers passes them on as :data:`NO_SIGNAL` and the value (``signal_and_value``, ``at``).
+
+The first run after an install or an update compiles every kernel, which takes seconds: the
+command line says so (:func:`compile_notice`) rather than seeming to hang.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -60,3 +68,37 @@ def all_finite(block: np.ndarray) -> bool:
 def decibels_to_factor(decibels: float) -> float:
     """An amplitude factor: +20 dB is 10 times (for a level that may move every sample)."""
     return 10.0 ** (decibels / 20.0)
+
+
+# -- the first run's notice -------------------------------------------------------------------
+_SOURCES = [Path(__file__), *sorted((Path(__file__).resolve().parent.parent / "nodes").glob("*.py"))]
+
+
+def _stamp() -> Path:
+    """A file that exists once the kernels of these very sources have been compiled here."""
+    digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
+    for source in _SOURCES:
+        digest.update(source.read_bytes())
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "patcher"
+    return cache / f"kernels-{digest.hexdigest()[:16]}"
+
+
+def compile_notice() -> str | None:
+    """What to tell the user before the kernels compile for the first time, or None when
+    they have been compiled since the last install or update."""
+    try:
+        if _stamp().exists():
+            return None
+    except OSError:
+        return None
+    return "compiling the DSP kernels (once after an install or an update: about ten seconds)..."
+
+
+def kernels_compiled() -> None:
+    """Note that the kernels are compiled and cached, so later runs say nothing."""
+    try:
+        stamp = _stamp()
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+    except OSError:
+        pass  # a read-only home: the notice is shown again, nothing worse

@@ -204,3 +204,23 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], Any]]:
 
 def _ignore(_frames: int) -> None:
     pass
+
+
+def warm_up_kernels() -> None:
+    """Run every node type once, its inputs and modulatable params driven and not, so that
+    each kernel is compiled (and cached) now rather than in the middle of some later patch."""
+    from patcher.spec import registry
+
+    patch = Patch()
+    patch.add_node("noise", "drive")
+    patch.add_node("output", "sink")
+    for type_name, cls in sorted(registry().items()):
+        for driven in (False, True):
+            node_id = patch.add_node(type_name)
+            if driven:
+                for port in cls.input_ports():
+                    patch.connect("drive.out", f"{node_id}.{port}")
+            for port in cls.OUTPUTS[:1]:
+                patch.connect(f"{node_id}.{port}", "sink.right" if driven else "sink.left")
+    for block_size in (64, 65):
+        Engine(patch, block_size=block_size).render(0.01)

@@ -15,3 +15,15 @@ def jack(tmp_path_factory: pytest.TempPathFactory):
             yield server
     except JackUnavailable as error:  # only where jackd cannot be installed; `make test` installs it
         pytest.fail(f"the JACK dummy device is needed for real-time tests: {error}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> None:
+    """Every kernel compiled before the first test: the first command of a session would
+    otherwise print that it is compiling, and the tests read what commands print."""
+    from patcher.kernels import compile_notice, kernels_compiled
+    from patcher.render import warm_up_kernels
+
+    if compile_notice() is not None:
+        warm_up_kernels()
+        kernels_compiled()
