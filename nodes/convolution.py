@@ -92,9 +92,11 @@ class PartitionedConvolver:
     """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned tail.
 
     ``process`` may be called with any number of samples; the result equals
-    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The FFTs and the
-    tail's multiply-accumulate are numpy's (pocketfft and BLAS, faster than a loop of ours);
-    the head's FIR and the bookkeeping around them are kernels.
+    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The FFTs are numpy's
+    (pocketfft); the head's FIR, the tail's multiply-accumulate and the bookkeeping are kernels.
+    Spectra are kept as separate real and imaginary planes, a row per partition, so that the
+    multiply-accumulate runs along contiguous bins, four at a time (numpy's batched complex
+    matmul took four times as long).
     """
 
     def __init__(self, impulse_response: np.ndarray, partition_size: int = PARTITION_SIZE) -> None:
@@ -102,20 +104,23 @@ class PartitionedConvolver:
         self.spectra_count = 0
         # [previous partition | current partition]: the head's history and the FFT's input.
         self.input_buffer = np.zeros(2 * partition_size)
+        self.line_real = self.line_imag = None
         self._load(impulse_response)
         self.reset()
 
     def set_impulse_response(self, impulse_response: np.ndarray) -> None:
         """Swap the IR without losing the input history: the next sample uses the new IR."""
-        old_line, old_count, old_column = self.delay_line, self.spectra_count, self.write_column
+        old_real, old_imag = self.line_real, self.line_imag
+        old_count, old_row = self.spectra_count, self.write_row
         self._load(impulse_response)
         if old_count != self.spectra_count:
             kept = min(old_count, self.spectra_count)
-            self.delay_line = np.zeros((self.partition_size + 1, 2 * self.spectra_count), dtype=complex)
-            self.write_column = 0
-            newest = old_line[:, old_column : old_column + kept]
-            self.delay_line[:, :kept] = newest
-            self.delay_line[:, self.spectra_count : self.spectra_count + kept] = newest
+            self.line_real, self.line_imag = self._new_line()
+            self.write_row = 0
+            for new, old in ((self.line_real, old_real), (self.line_imag, old_imag)):
+                newest = old[old_row : old_row + kept]
+                new[:kept] = newest
+                new[self.spectra_count : self.spectra_count + kept] = newest
         self._compute_tail()
 
     def _load(self, impulse_response: np.ndarray) -> None:
@@ -132,43 +137,43 @@ class PartitionedConvolver:
         partitions[: len(tail)] = tail
         padded = np.zeros((self.spectra_count, 2 * size))
         padded[:, :size] = partitions.reshape(-1, size)  # row j holds IR[P + jP : P + (j+1)P]
-        # (bin, partition, 1): per bin, a dot product over partitions is one batched matmul,
-        # about twice as fast as multiplying whole arrays and summing.
-        self.tail_spectra = np.ascontiguousarray(np.fft.rfft(padded, axis=1).T)[:, :, np.newaxis]
-        #: Tail partition 0's spectrum, the one the newest input spectrum meets.
-        self.first_tail_spectrum = np.zeros(size + 1, dtype=complex)
-        if self.spectra_count:
-            self.first_tail_spectrum[:] = self.tail_spectra[:, 0, 0]
+        spectra = np.fft.rfft(padded, axis=1)  # (partition, bin)
+        self.tail_real = np.ascontiguousarray(spectra.real)
+        self.tail_imag = np.ascontiguousarray(spectra.imag)
         self.spectrum = np.empty(size + 1, dtype=complex)
-        self.spectrum_sum = np.empty((size + 1, 1, 1), dtype=complex)
+        #: The next tail's spectrum, whole, at a partition boundary.
+        self.next_tail_spectrum = np.zeros(size + 1, dtype=complex)
         self.tail_block = np.zeros(2 * size)
         #: The next P tail samples: overlap-save keeps the last P of the inverse FFT's 2P.
         self.tail_output = self.tail_block[size:]
         #: The next tail's spectrum but for the newest partition's term, summed ahead by slices
         #: of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
-        self.ahead = np.zeros((size + 1, 1, 1), dtype=complex)
-        self.ahead_bins = self.ahead[:, 0, 0]  # the same, as the kernel takes it
-        #: The next tail's spectrum, whole, at a partition boundary.
-        self.next_tail_spectrum = self.spectrum_sum[:, 0, 0]
+        self.ahead_real = np.zeros(size + 1)
+        self.ahead_imag = np.zeros(size + 1)
         self.bin_bounds = np.linspace(0, size + 1, TAIL_SLICES + 1).astype(int)
         self.slice_length = max(1, size // TAIL_SLICES)
         self.slices_done = 0
 
+    def _new_line(self) -> tuple[np.ndarray, np.ndarray]:
+        shape = (2 * self.spectra_count, self.partition_size + 1)
+        return np.zeros(shape), np.zeros(shape)
+
     def reset(self) -> None:
-        size = self.partition_size
         self.input_buffer.fill(0.0)
         self.position = 0
-        # Frequency-domain delay line, (bin, 2 x partitions): a mirrored ring where each input
-        # spectrum is written at columns c and c + count, so columns write_column ..
-        # write_column + count - 1 always hold the spectra newest first, without copying.
-        shape = (size + 1, 2 * self.spectra_count)
-        if getattr(self, "delay_line", None) is None or self.delay_line.shape != shape:
-            self.delay_line = np.empty(shape, dtype=complex)
+        # Frequency-domain delay line, (2 x partitions, bin): a mirrored ring where each input
+        # spectrum is written at rows r and r + count, so rows write_row .. write_row + count - 1
+        # always hold the spectra newest first, without copying.
+        shape = (2 * self.spectra_count, self.partition_size + 1)
+        if self.line_real is None or self.line_real.shape != shape:
+            self.line_real, self.line_imag = self._new_line()
         # Zeroed in place, which also maps its pages now rather than in an audio callback.
-        self.delay_line.fill(0.0)
-        self.write_column = 0
+        self.line_real.fill(0.0)
+        self.line_imag.fill(0.0)
+        self.write_row = 0
         self.tail_block.fill(0.0)
-        self.ahead.fill(0.0)
+        self.ahead_real.fill(0.0)
+        self.ahead_imag.fill(0.0)
         self.slices_done = 0
 
     def process(self, samples: np.ndarray, out: np.ndarray) -> None:
@@ -197,31 +202,46 @@ class PartitionedConvolver:
         (slice i falls at i x slice_length), so each block does its share whatever its size."""
         if self.spectra_count < 2:
             return
-        while self.slices_done < TAIL_SLICES and self.slices_done * self.slice_length < position:
-            self._sum_slice(self.slices_done)
-            self.slices_done += 1
+        due = self.slices_done
+        while due < TAIL_SLICES and due * self.slice_length < position:
+            due += 1
+        if due > self.slices_done:
+            # Newest first, the spectrum in row r meets IR partition r + 1 at the next boundary.
+            low, high = self.bin_bounds[self.slices_done], self.bin_bounds[due]
+            self._multiply_accumulate(first_partition=1, low=low, high=high)
+            self.slices_done = due
 
-    def _sum_slice(self, index: int) -> None:
-        low, high = self.bin_bounds[index], self.bin_bounds[index + 1]
-        # Newest first, the spectrum in column c meets IR partition c + 1 at the next boundary.
-        column, count = self.write_column, self.spectra_count
-        older = self.delay_line[low:high, np.newaxis, column : column + count - 1]
-        np.matmul(older, self.tail_spectra[low:high, 1:count], out=self.ahead[low:high])
+    def _multiply_accumulate(self, first_partition: int, low: int, high: int) -> None:
+        _multiply_accumulate(
+            self.line_real,
+            self.line_imag,
+            self.write_row,
+            self.tail_real,
+            self.tail_imag,
+            first_partition,
+            low,
+            high,
+            self.ahead_real,
+            self.ahead_imag,
+        )
 
     def _next_partition(self) -> None:
         """P samples are in: push their spectrum and finish the next P tail samples."""
         size, count = self.partition_size, self.spectra_count
         if count:
             self._sum_slices_due_before(TAIL_SLICES * self.slice_length)  # any left (tiny P)
-            self.write_column = (self.write_column - 1) % count
+            self.write_row = (self.write_row - 1) % count
             np.fft.rfft(self.input_buffer, out=self.spectrum)
         _push_partition(
             self.input_buffer,
             self.spectrum,
-            self.delay_line,
-            self.write_column,
-            self.first_tail_spectrum,
-            self.ahead_bins,
+            self.line_real,
+            self.line_imag,
+            self.write_row,
+            self.tail_real,
+            self.tail_imag,
+            self.ahead_real,
+            self.ahead_imag,
             self.next_tail_spectrum,
         )
         if count:
@@ -232,12 +252,14 @@ class PartitionedConvolver:
     def _compute_tail(self) -> None:
         """Tail output for the current partition, all at once: sum over partitions of spectrum x
         IR part (after an IR change; the running path spreads this work, see the module doc)."""
-        count = self.spectra_count
-        if not count:
+        if not self.spectra_count:
             return
-        newest_first = self.delay_line[:, np.newaxis, self.write_column : self.write_column + count]
-        np.matmul(newest_first, self.tail_spectra, out=self.spectrum_sum)
-        np.fft.irfft(self.spectrum_sum[:, 0, 0], 2 * self.partition_size, out=self.tail_block)
+        self._multiply_accumulate(first_partition=0, low=0, high=self.partition_size + 1)
+        self.next_tail_spectrum.real = self.ahead_real
+        self.next_tail_spectrum.imag = self.ahead_imag
+        np.fft.irfft(self.next_tail_spectrum, 2 * self.partition_size, out=self.tail_block)
+        self.ahead_real.fill(0.0)
+        self.ahead_imag.fill(0.0)
         self.slices_done = 0  # the slices summed so far used the old IR
 
 
@@ -281,26 +303,63 @@ def _convolve_chunk(
 
 
 @kernel
+def _multiply_accumulate(
+    line_real: np.ndarray,
+    line_imag: np.ndarray,
+    newest_row: int,
+    tail_real: np.ndarray,
+    tail_imag: np.ndarray,
+    first_partition: int,
+    low: int,
+    high: int,
+    sum_real: np.ndarray,
+    sum_imag: np.ndarray,
+) -> None:
+    """Bins ``low`` .. ``high - 1`` of the sum over j of spectrum j (newest first, from
+    ``newest_row``) times IR partition ``first_partition + j``, into ``sum_*``."""
+    bins = high - low
+    real, imag = sum_real[low:high], sum_imag[low:high]
+    real[:] = 0.0
+    imag[:] = 0.0
+    for j in range(len(tail_real) - first_partition):
+        row, partition = newest_row + j, first_partition + j
+        x_real, x_imag = line_real[row, low:high], line_imag[row, low:high]
+        h_real, h_imag = tail_real[partition, low:high], tail_imag[partition, low:high]
+        # Along contiguous bins from 0, one written array per loop: vectorised (with both sums
+        # in one loop, or indices from ``low``, the compiler stays scalar).
+        for index in range(bins):
+            xr, xi, hr, hi = x_real[index], x_imag[index], h_real[index], h_imag[index]
+            real[index] += xr * hr - xi * hi
+            imag[index] += xr * hi + xi * hr
+
+
+@kernel
 def _push_partition(
     history: np.ndarray,
     spectrum: np.ndarray,
-    delay_line: np.ndarray,
-    column: int,
-    first_tail_spectrum: np.ndarray,
-    ahead: np.ndarray,
+    line_real: np.ndarray,
+    line_imag: np.ndarray,
+    row: int,
+    tail_real: np.ndarray,
+    tail_imag: np.ndarray,
+    ahead_real: np.ndarray,
+    ahead_imag: np.ndarray,
     total: np.ndarray,
 ) -> None:
     """A partition is complete and ``spectrum`` is its FFT: it enters the delay line at
-    ``column`` (and its mirror), and ``total`` becomes the next tail's spectrum. The partition
+    ``row`` (and its mirror), and ``total`` becomes the next tail's spectrum. The partition
     then becomes the previous one in ``history``."""
-    count = delay_line.shape[1] // 2
+    count = line_real.shape[0] // 2
     if count:
         for index in range(len(spectrum)):
-            delay_line[index, column] = spectrum[index]
-            delay_line[index, column + count] = spectrum[index]
+            real, imag = spectrum[index].real, spectrum[index].imag
+            line_real[row, index] = line_real[row + count, index] = real
+            line_imag[row, index] = line_imag[row + count, index] = imag
             # The newest spectrum meets the tail's first partition; the older ones' terms were
             # summed ahead (zero while there is only one tail partition).
-            total[index] = spectrum[index] * first_tail_spectrum[index] + ahead[index]
+            total[index] = spectrum[index] * complex(tail_real[0, index], tail_imag[0, index]) + complex(
+                ahead_real[index], ahead_imag[index]
+            )
     size = len(history) // 2
     for n in range(size):
         history[n] = history[size + n]
@@ -312,9 +371,9 @@ class Convolver(Node):
     The IR is split at ``PARTITION_SIZE`` (512) samples: a direct FIR for the head and
     uniformly partitioned overlap-save FFT convolution for the rest; latency is zero samples.
     On one core a 2 s IR at 48 kHz runs about 80 times faster than real time at blocks 64 and
-    256. Most of that time is the tail's FFTs and multiply-accumulate (numpy's pocketfft and
-    BLAS; for a long IR the multiply-accumulate waits on memory); the head's FIR and the
-    bookkeeping are compiled kernels, which took a fifth off a block at block 64. The tail's
+    256. Most of that time is the tail's FFTs (numpy's pocketfft) and multiply-accumulate (a
+    kernel; for a long IR it waits on memory: 3 MB of spectra per partition at 2 s); the head's
+    FIR and the bookkeeping are kernels too, which took a fifth off a block at block 64. The tail's
     work is spread evenly over each partition's blocks, so at block 64 the slowest block in a
     hundred costs under three times the mean (six times when every 8th block did it all). An IR
     changed offline (``param_changed``) keeps the input history, so the new IR takes over at
