@@ -26,6 +26,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/versus.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/edits.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/realtime.py

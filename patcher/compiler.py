@@ -61,8 +61,15 @@ class Step:
         self.whole_outputs = dict(self.output_buffers)
         self.output_arrays = [buffer for _port, buffer in self.output_buffers]
         self.filled = {name: None for name, _sources, _buffer in self.param_sources}
+        #: Params no link drives: their buffers change only with the set value or a ramp.
+        self.set_params = [(name, buffer) for name, sources, buffer in self.param_sources if not sources]
+        self.driven_params = [source for source in self.param_sources if source[1]]
+        #: The node's ``params_serial`` when set_params' buffers were last filled (-1: refill).
+        self.filled_serial = -1
         #: The last call was part of a block: the params dict holds short views.
         self.partial = True
+        self.whole_node = self.phase == "node"
+        self.reads = self.phase == "read"
 
     def run(self, length: int, start: int = 0) -> None:
         node = self.node
@@ -81,9 +88,9 @@ class Step:
         else:
             inputs, outputs = self._part(start, length)
         try:
-            if self.phase == "node":
+            if self.whole_node:
                 node.process(inputs, self.params, outputs)
-            elif self.phase == "read":
+            elif self.reads:
                 node.read(self.params, outputs)
             else:
                 node.write(inputs, self.params, outputs)
@@ -103,26 +110,41 @@ class Step:
     def _whole_params(self, node: Node) -> None:
         """Each modulatable param's buffer for a whole block: the set value (filled only when
         it changed), its ramp, plus its linked signals."""
-        params, filled, ramps, values = self.params, self.filled, node.ramps, node.params
-        restore = self.partial
-        self.partial = False
-        for name, sources, buffer in self.param_sources:
-            if restore:
+        params, values, ramps = self.params, node.params, node.ramps
+        if self.partial:
+            self.partial = False
+            for name, _sources, buffer in self.param_sources:
                 params[name] = buffer
+        if ramps or node.params_serial != self.filled_serial:
+            self._fill_set_params(node)
+        for name, sources, buffer in self.driven_params:
             ramp = ramps.get(name) if ramps else None
-            if ramp is None and not sources:
+            if ramp is None:
+                np.add(sources[0], values[name], out=buffer)  # the value plus the signal
+            else:
+                if ramp.fill(buffer):
+                    del ramps[name]
+                buffer += sources[0]
+            for source in sources[1:]:
+                buffer += source
+
+    def _fill_set_params(self, node: Node) -> None:
+        """The undriven params' buffers: a ramp's block, or the set value once it changed."""
+        filled, ramps, values = self.filled, node.ramps, node.params
+        settled = True
+        for name, buffer in self.set_params:
+            ramp = ramps.get(name)
+            if ramp is None:
                 value = values[name]
                 if filled[name] != value:
                     buffer.fill(value)
                     filled[name] = value
                 continue
             filled[name] = None
-            if ramp is None:
-                buffer.fill(values[name])
-            elif ramp.fill(buffer):
+            settled = False
+            if ramp.fill(buffer):
                 del ramps[name]
-            for source in sources:
-                buffer += source
+        self.filled_serial = node.params_serial if settled else -1
 
     def _part(self, start: int, length: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The inputs, outputs and params of part of a block (a loop's chunk, a render's end)."""
@@ -144,6 +166,7 @@ class Step:
                     self.filled[name] = value
                 continue
             self.filled[name] = None
+            self.filled_serial = -1
             if ramp is None:
                 view.fill(node.params[name])
             elif ramp.fill(view):

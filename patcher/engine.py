@@ -198,6 +198,7 @@ class Engine:
             self.retired.append(dict(vars(node)))
             node.install_change(change.name, change.value, change.prepared)
         node.params[change.name] = change.value
+        node.params_serial += 1
         node.ramps[change.name] = change.ramp
 
     def set_param(self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S) -> None:

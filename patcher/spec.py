@@ -205,6 +205,8 @@ class Node:
         #: exception (kept for the report), and how many blocks of NaN or infinity it produced.
         #: The audio thread counts; the control thread reports, remembering what it reported.
         self.ramps: dict[str, Ramp] = {}
+        #: Counts changes of ``params``, so that a step refills a param's buffer only then.
+        self.params_serial = 0
         self.fault: Exception | None = None
         self.fault_count = 0
         self.last_fault: Exception | None = None
@@ -289,6 +291,7 @@ class Node:
         """A param got a new value (offline, all at once); nodes that derive cheap state from
         it (a random generator) override this, nodes with slow state the pair above."""
         self.params[name] = value
+        self.params_serial += 1
         if not isinstance(self.block_params.get(name), np.ndarray):
             self.block_params[name] = value
 

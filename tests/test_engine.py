@@ -50,6 +50,20 @@ def test_a_second_change_during_a_ramp_continues_from_where_it_is() -> None:
     assert signal[-1] == pytest.approx(1.0)
 
 
+def test_a_set_value_holds_after_its_ramp_ends_mid_block_and_after_a_step() -> None:
+    """A param's buffer is refilled only when its value changed: after a ramp that ends inside
+    a block, and after a change without a ramp, every later block holds the new value."""
+    engine = patcher.Engine(dc_patch(1.0), block_size=100)  # the 960-sample ramp ends mid-block
+    engine.set_param("level", "gain_db", -20.0)
+    run_blocks(engine, 10)
+    settled = run_blocks(engine, 5)[0]
+    np.testing.assert_array_equal(settled, np.full_like(settled, 10 ** (-20 / 20)))
+    engine.set_param("level", "gain_db", -40.0, ramp_s=0.0)
+    run_blocks(engine, 20)  # the output glides over the step
+    stepped = run_blocks(engine, 5)[0]
+    np.testing.assert_allclose(stepped, 10 ** (-40 / 20), rtol=0, atol=1e-6)
+
+
 def test_invalid_live_change_raises_and_changes_nothing() -> None:
     engine = patcher.Engine(dc_patch())
     with pytest.raises(patcher.PatchError, match="out of range"):
