@@ -1,4 +1,4 @@
-"""The compiler: a patch becomes a networkx graph, is checked, and becomes a flat schedule.
+"""The compiler: a patch becomes a phase graph, is checked, and becomes a flat schedule.
 
 Like Pure Data's ``ugen_done_graph``: compile once per edit, then run a flat list of steps
 every block. Fan-in is summed (as Pd sums signals into one inlet). Nodes with no path to a
