@@ -192,7 +192,7 @@ def test_smoke_edit_through_widget_callbacks_then_screenshot(window: Any) -> Non
 
     view, model = window, window.model
     assert dpg.does_item_exist("node:osc") and dpg.does_item_exist("link:osc.out->lp.in")
-    assert dpg.get_item_pos("node:lp") == [280, 40]
+    assert tuple(dpg.get_item_pos("node:lp")) == view.camera.to_grid((280.0, 40.0))
 
     # Add a node with the browser button, exactly as a click does.
     dpg.get_item_callback("add:gain")("add:gain", None, dpg.get_item_user_data("add:gain"))
@@ -361,12 +361,15 @@ def test_node_sizes_are_estimated_as_drawn_and_arrange_leaves_no_node_covered(
     save(patch, tmp_path / "scripted.json")
     assert model.open(tmp_path / "scripted.json") and "arranged" in model.status.text
     frames(view, 4)
+    view.camera.zoom = 1.0  # opened fitted: sizes are compared at the patch's own size
+    view._apply_zoom()
+    frames(view, 3)
 
     boxes = drawn_boxes(model)
     for node_id, (x, y, width, height) in boxes.items():
         node = model.patch.nodes[node_id]
         estimated = node_size(node)
-        assert (x, y) == node.position
+        assert (x, y) == view.camera.to_grid(node.position)
         assert width <= estimated[0] <= width + 12, f"{node.type}: drawn {width}, estimated {estimated[0]}"
         assert height <= estimated[1] <= height + 6, f"{node.type}: drawn {height}, estimated {estimated[1]}"
 
@@ -554,6 +557,7 @@ def test_real_input_drag_a_link_delete_a_node_and_type_in_the_palette(window: An
 
     # Drag a node by its title: one undoable move; panning with the middle button moves nothing.
     depth = len(model.undo_stack)
+    grid = dpg.get_item_pos("node:scope")
     start = screen_point("node:scope", "top")
     move_and_settle(view, *start)
     xdotool("mousedown", "1")
@@ -562,7 +566,7 @@ def test_real_input_drag_a_link_delete_a_node_and_type_in_the_palette(window: An
         move_and_settle(view, start[0] + 20 * step, start[1] + 10 * step)
     xdotool("mouseup", "1")
     frames(view, 4)
-    assert model.patch.nodes["scope"].position == (580.0, 360.0)
+    assert model.patch.nodes["scope"].position == view.camera.to_patch((grid[0] + 60, grid[1] + 30))
     assert len(model.undo_stack) == depth + 1
     move_and_settle(view, int(left + 500), int(top + 650))
     xdotool("mousedown", "2")
@@ -573,7 +577,7 @@ def test_real_input_drag_a_link_delete_a_node_and_type_in_the_palette(window: An
     assert len(model.undo_stack) == depth + 1, "panning was recorded as a move"
     model.undo()
     frames(view, 3)
-    assert dpg.get_item_pos("node:scope") == [520, 330]
+    assert tuple(dpg.get_item_pos("node:scope")) == view.camera.to_grid((520.0, 330.0))
 
     # Ctrl+Z through the keyboard takes the node back.
     xdotool("key", "ctrl+z")
@@ -587,6 +591,103 @@ def test_real_input_drag_a_link_delete_a_node_and_type_in_the_palette(window: An
     assert not model.playing
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     assert view.screenshot(SCREENSHOT_DIR / "after-xdotool.png", frames=3)
+
+
+def node_boxes_on_screen() -> dict[str, tuple[float, float, float, float]]:
+    import dearpygui.dearpygui as dpg
+
+    from patcher.editor.view import node_tag
+
+    boxes = {}
+    for item in dpg.get_item_children("canvas", 1) or []:
+        alias = dpg.get_item_alias(item)
+        if alias.startswith("node:"):
+            (x, y), (w, h) = dpg.get_item_rect_min(node_tag(alias[5:])), dpg.get_item_rect_size(item)
+            boxes[alias[5:]] = (x, y, x + w, y + h)
+    return boxes
+
+
+def test_real_input_zoom_about_the_mouse_fit_and_ui_scale(window: Any, tmp_path: Path) -> None:
+    """Ctrl+wheel zooms about the mouse (what is under it stays there) and text grows with it;
+    Ctrl+0 fits a patch larger than the canvas; an opened patch is shown whole; the UI scale
+    from the menu grows the panels' text and is remembered for the next session."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    area_left, area_top = dpg.get_item_pos("canvas_area")
+    area_width, area_height = dpg.get_item_rect_size("canvas_area")
+    inside = lambda box: (  # noqa: E731
+        box[0] >= area_left
+        and box[1] >= area_top
+        and box[2] <= area_left + area_width
+        and box[3] <= area_top + area_height
+    )
+    assert all(inside(box) for box in node_boxes_on_screen().values()), "the opened patch is not all shown"
+
+    # Ctrl+wheel over the filter's title: the filter stays under the mouse and grows.
+    zoom = view.camera.zoom
+    x, y = screen_point("node:lp", "top")
+    move_and_settle(view, x, y)
+    before = node_boxes_on_screen()["lp"]
+    xdotool("keydown", "ctrl")
+    xdotool("click", "4")
+    frames(view, 4)
+    xdotool("keyup", "ctrl")
+    frames(view, 3)
+    after = node_boxes_on_screen()["lp"]
+    assert view.camera.zoom > zoom
+    assert after[2] - after[0] > (before[2] - before[0]) * 1.05, (before, after)
+    # The point under the mouse keeps its place in the node (to a pixel or two of rounding).
+    share = (x - before[0]) / (before[2] - before[0])
+    assert abs(after[0] + share * (after[2] - after[0]) - x) <= 3
+    assert (
+        abs(after[1] - before[1] - (y - before[1]) * (1 - (after[3] - after[1]) / (before[3] - before[1])))
+        <= 3
+    )
+    text_before = dpg.get_item_rect_size(dpg.get_item_children("pin:in:lp.in", 1)[0])[1]
+
+    # Ctrl+minus twice zooms out; the node and its text shrink.
+    xdotool("key", "ctrl+minus")
+    frames(view, 3)
+    xdotool("key", "ctrl+minus")
+    frames(view, 3)
+    assert view.camera.zoom < zoom
+    assert dpg.get_item_rect_size(dpg.get_item_children("pin:in:lp.in", 1)[0])[1] < text_before
+
+    # A patch larger than the canvas: opened, it is fitted; zoomed in, Ctrl+0 fits it again.
+    patch = Patch()
+    for index in range(24):
+        patch.add_node("oscillator", f"osc{index}", position=(400.0 * (index % 6), 380.0 * (index // 6)))
+    save(patch, tmp_path / "large.json")
+    assert model.open(tmp_path / "large.json")
+    frames(view, 4)
+    boxes = node_boxes_on_screen()
+    assert len(boxes) == 24 and all(inside(box) for box in boxes.values())
+    assert view.camera.zoom < 1.0
+    fitted = view.camera.zoom
+    for _ in range(4):
+        xdotool("key", "ctrl+plus")
+        frames(view, 2)
+    assert view.camera.zoom > fitted, model.status.text
+    assert not all(inside(box) for box in node_boxes_on_screen().values())
+    xdotool("key", "ctrl+0")
+    frames(view, 4)
+    assert all(inside(box) for box in node_boxes_on_screen().values())
+
+    # UI scale 1.5 from the View menu: the panel's text is half as tall again, and remembered.
+    line = dpg.get_item_rect_size("status_text")[1]
+    callback = dpg.get_item_callback("ui_scale:1.5")
+    callback("ui_scale:1.5", True, None)
+    frames(view, 4)
+    try:
+        assert dpg.get_item_rect_size("status_text")[1] >= line * 1.4
+        assert dpg.get_value("ui_scale:1.5") and not dpg.get_value("ui_scale:1")
+        from patcher.editor.model import EditorModel
+
+        assert EditorModel(state_dir=model.state_dir).preferences["ui_scale"] == 1.5
+    finally:
+        view.set_ui_scale(1.0)
+        frames(view, 3)
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -24,8 +24,10 @@ def run_editor(
     player_factory: PlayerFactory | None = None,
     state_dir: Path | None = None,
     allow_outside_files: bool = False,
+    ui_scale: float | None = None,
 ) -> int:
-    """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code."""
+    """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code.
+    ``ui_scale`` sizes text and panels, and is remembered for the next session."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print(
             "patcher: error: the editor needs a display (run it under xvfb-run for screenshots)",
@@ -48,7 +50,9 @@ def run_editor(
             model.say(f"new patch: Save writes {path}")
     if not opened and model.outside_question is None:  # that question is asked in the window
         print(f"patcher: error: {model.status.text}", file=sys.stderr)
-    view = EditorView(model)
+    if ui_scale is not None and screenshot is None:  # a screenshot's scale is for it alone
+        model.remember_preference("ui_scale", ui_scale)
+    view = EditorView(model, ui_scale=ui_scale)
     view.build(show=True)
     try:
         if play:

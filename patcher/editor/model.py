@@ -238,6 +238,8 @@ class EditorModel:
         self._session_lock: IO[bytes] | None = None
         self._last_autosave = clock()
         self.recent_files: list[Path] = self._read_recent()
+        #: Settings that outlive a session (the UI scale), in the state folder.
+        self.preferences: dict[str, Any] = self._read_preferences()
         self._playing_with_input = False
 
     # -- state the view shows -------------------------------------------------------------
@@ -813,6 +815,28 @@ class EditorModel:
             self._recent_file.write_text(json.dumps([str(p) for p in self.recent_files], indent=1))
         except OSError as error:
             self.say(f"could not remember recent files in {self.state_dir}: {error}", "warning")
+
+    # -- preferences -------------------------------------------------------------------------------
+    @property
+    def _preferences_file(self) -> Path:
+        return self.state_dir / "preferences.json"
+
+    def _read_preferences(self) -> dict[str, Any]:
+        try:
+            preferences = json.loads(self._preferences_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return preferences if isinstance(preferences, dict) else {}
+
+    def remember_preference(self, name: str, value: Any) -> None:
+        """Keep a setting for the next session (a failure to write is a warning, no more)."""
+        self.preferences[name] = value
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self._preferences_file) as temporary:
+                temporary.write_text(json.dumps(self.preferences, indent=1), encoding="utf-8")
+        except OSError as error:
+            self.say(f"could not remember the settings in {self.state_dir}: {error}", "warning")
 
     # -- autosave and crash recovery ----------------------------------------------------------------
     # Each session autosaves to a file of its own and holds a lock on it while it lives (the

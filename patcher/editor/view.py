@@ -14,7 +14,10 @@ selected node's params (right), generated from its spec; the transport and the s
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +25,30 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from patcher.editor.layout import NODE_PICTURE, Size, node_size
+from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui_scale
+from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
 from patcher.editor.model import EditorModel, node_help
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
 
 WIDTH, HEIGHT = 1400, 860
+#: Side panels and transport at UI scale 1 (they grow with it; the params panel takes at most
+#: a quarter of the window, and the node browser shows by default on windows this wide).
 LEFT_WIDTH, RIGHT_WIDTH = 170, 330
+BROWSER_FROM_WIDTH = 1280
 BOTTOM_HEIGHT = 64
 PANEL_PICTURE = (300, 110)
+#: The = / + key: ImGuiKey_Equal, four after the minus key (dearpygui's mvKey_Plus is a stale
+#: number from before it used ImGui's keys, and no key sends it).
+EQUAL_KEY = dpg.mvKey_Minus + 4
+#: Text smaller than this is not drawn sharper by a font of its own.
+MIN_FONT_SIZE = 3
+#: imnodes' defaults at zoom 1, scaled with the zoom.
+NODE_PADDING = (8.0, 8.0)
+PIN_RADIUS = 4.0
+LINK_THICKNESS = 3.0
+GRID_SPACING = 24.0
 LIVE_PERIOD_S = 0.05
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 FAMILY_COLORS = {
@@ -58,6 +75,8 @@ SHORTCUTS = [
     ("Ctrl+N / Ctrl+O", "new / open"),
     ("Ctrl+S / Ctrl+Shift+S", "save / save as"),
     ("Space", "play / stop"),
+    ("Ctrl+wheel, Ctrl+plus / minus", "zoom about the mouse"),
+    ("Ctrl+0", "fit the patch to the canvas"),
     ("F1", "help on the selected node"),
     ("drag a link's end off its pin", "disconnect"),
     ("middle drag", "pan the canvas"),
@@ -118,18 +137,30 @@ class EditorView:
     def __init__(
         self,
         model: EditorModel,
-        width: int = WIDTH,
-        height: int = HEIGHT,
-        position: tuple[int, int] = (60, 40),
+        width: int | None = None,
+        height: int | None = None,
+        position: tuple[int, int] | None = None,
+        ui_scale: float | None = None,
     ) -> None:
         self.model = model
+        if width is None or height is None:  # sized to the screen, as a document window is
+            (width, height), position = window_for_screen(screen_size())
         self.width, self.height = width, height
-        self.position = position
+        self.position = position or (0, 0)
+        remembered = model.preferences.get("ui_scale", 1.0)
+        self.camera = Camera(ui_scale=clamp_ui_scale(ui_scale if ui_scale is not None else remembered))
+        self._fonts: dict[int, int] = {}
+        self.browser_shown = bool(model.preferences.get("browser", self.width >= BROWSER_FROM_WIDTH))
+        self._node_themes: dict[tuple[str, float, bool], int] = {}
+        #: A newly opened patch is fitted to the canvas once it has been drawn.
+        self._fitted_patch: Any = None
         # Caches of what is drawn (never consulted as the truth about the patch):
         self._drawn_version = -1
         self._drawn_nodes: dict[str, str] = {}
         self._drawn_links: set[Link] = set()
+        #: Grid positions last set on the widgets (a node dragged since is a move).
         self._pushed_positions: dict[str, tuple[float, float]] = {}
+        self._drawn_selected: dict[str, bool] = {}
         self._picture_keys: dict[str, Any] = {}
         self._panel_key: Any = None
         self._panel_picture_key: Any = None
@@ -153,28 +184,35 @@ class EditorView:
             y_pos=self.position[1],
             disable_close=True,
         )
-        self._themes()
+        dpg.add_font_registry(tag="fonts")
         with dpg.window(tag="main", no_scrollbar=True):
             self._menus()
             with dpg.group(horizontal=True):
-                with dpg.child_window(tag="browser", width=LEFT_WIDTH, height=-BOTTOM_HEIGHT):
+                with dpg.child_window(
+                    tag="browser",
+                    width=self.browser_width,
+                    height=-self.bottom_height,
+                    show=self.browser_shown,
+                ):
                     self._browser()
-                with dpg.child_window(tag="canvas_area", width=-RIGHT_WIDTH, height=-BOTTOM_HEIGHT):
+                with dpg.child_window(tag="canvas_area", width=-self.panel_width, height=-self.bottom_height):
                     dpg.add_node_editor(
                         tag="canvas",
                         callback=self.on_link,
                         delink_callback=self.on_delink,
-                        minimap=True,
+                        minimap=False,  # View > Minimap: on, it covers the nodes beneath it
                         minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
                     )
-                dpg.add_child_window(tag="panel", width=-1, height=-BOTTOM_HEIGHT)
+                dpg.add_child_window(tag="panel", width=-1, height=-self.bottom_height)
             self._transport()
+        self._apply_ui_scale()
         self._palette_window()
         self._dialogs()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=self.on_mouse_release)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self.on_double_click)
+            dpg.add_mouse_wheel_handler(callback=self.on_wheel)
         dpg.set_exit_callback(lambda: self.perform("quit"))
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -195,15 +233,138 @@ class EditorView:
         dpg.configure_item("recover_dialog", show=True, pos=[self.width // 2 - 200, self.height // 2 - 80])
         return True
 
-    def _themes(self) -> None:
-        self.family_themes: dict[str, int] = {}
-        for family, color in FAMILY_COLORS.items():
+    # -- zoom and UI scale ------------------------------------------------------------------------
+    @property
+    def bottom_height(self) -> int:
+        return round(BOTTOM_HEIGHT * self.camera.ui_scale)
+
+    @property
+    def browser_width(self) -> int:
+        return round(LEFT_WIDTH * self.camera.ui_scale)
+
+    @property
+    def panel_width(self) -> int:
+        return round(min(RIGHT_WIDTH * self.camera.ui_scale, self.width / 4))
+
+    def show_browser(self, shown: bool) -> None:
+        """View > Node Browser (the palette, Tab, adds nodes without it)."""
+        self.browser_shown = shown
+        self.model.remember_preference("browser", shown)
+        dpg.configure_item("browser", show=shown)
+        dpg.set_value("browser_item", shown)
+
+    def font(self, size: float) -> int | None:
+        """The UI's font at ``size`` pixels (loaded once per size; None: dearpygui's own)."""
+        pixels = max(MIN_FONT_SIZE, round(size))
+        if pixels not in self._fonts:
+            path = font_file()
+            if path is None:
+                return None
+            self._fonts[pixels] = dpg.add_font(str(path), pixels, parent="fonts")
+        return self._fonts[pixels]
+
+    def node_theme(self, family: str, selected: bool) -> int:
+        """A node's colours and its padding and pins at the current zoom; a node the model
+        selected (added, pasted) is outlined as the canvas outlines the ones clicked."""
+        scale = self.camera.scale
+        key = (family, scale, selected)
+        if key not in self._node_themes:
+            color = FAMILY_COLORS.get(family, (90, 90, 90))
+            lighter = tuple(min(255, c + 40) for c in color)
+            nodes = dpg.mvThemeCat_Nodes
             with dpg.theme() as theme, dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, color, category=dpg.mvThemeCat_Nodes)
-                lighter = tuple(min(255, c + 40) for c in color)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, lighter, category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, lighter, category=dpg.mvThemeCat_Nodes)
-            self.family_themes[family] = theme
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, color, category=nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, lighter, category=nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, lighter, category=nodes)
+                if selected:
+                    dpg.add_theme_color(dpg.mvNodeCol_NodeOutline, (255, 255, 255), category=nodes)
+                    dpg.add_theme_style(dpg.mvNodeStyleVar_NodeBorderThickness, 2 * scale, category=nodes)
+                padding = (NODE_PADDING[0] * scale, NODE_PADDING[1] * scale)
+                dpg.add_theme_style(dpg.mvNodeStyleVar_NodePadding, *padding, category=nodes)
+                dpg.add_theme_style(dpg.mvNodeStyleVar_PinCircleRadius, PIN_RADIUS * scale, category=nodes)
+                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 8 * scale, 4 * scale)
+            self._node_themes[key] = theme
+        return self._node_themes[key]
+
+    def _apply_ui_scale(self) -> None:
+        """Fonts, panels and the canvas's grid at the current UI scale."""
+        ui = self.camera.ui_scale
+        font = self.font(BASE_FONT_SIZE * ui)
+        if font is not None:
+            dpg.bind_font(font)
+        dpg.configure_item("browser", width=self.browser_width, height=-self.bottom_height)
+        dpg.configure_item("canvas_area", width=-self.panel_width, height=-self.bottom_height)
+        dpg.configure_item("panel", height=-self.bottom_height)
+        self._size_transport()
+        self._apply_zoom()
+        self._panel_key = None  # rebuilt at the new size
+
+    def _apply_zoom(self) -> None:
+        """Redraw the canvas at the camera's scale: every node is made again at its size."""
+        scale = self.camera.scale
+        nodes = dpg.mvThemeCat_Nodes
+        with dpg.theme() as canvas_theme, dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, GRID_SPACING * scale, category=nodes)
+            dpg.add_theme_style(dpg.mvNodeStyleVar_LinkThickness, LINK_THICKNESS * scale, category=nodes)
+        old = dpg.get_item_theme("canvas") if dpg.does_item_exist("canvas") else None
+        dpg.bind_item_theme("canvas", canvas_theme)
+        if old:
+            dpg.delete_item(old)
+        for node_id in list(self._drawn_nodes):
+            self._delete_node(node_id)
+        self._canvas_selection = ([], [])  # the new widgets start unselected; the model keeps it
+        self._drawn_version = -1
+
+    def set_ui_scale(self, scale: float) -> None:
+        """The menu's UI scale (remembered for the next session)."""
+        self.camera.ui_scale = clamp_ui_scale(scale)
+        self.model.remember_preference("ui_scale", self.camera.ui_scale)
+        for choice in UI_SCALES:
+            dpg.set_value(f"ui_scale:{choice:g}", choice == self.camera.ui_scale)
+        self._apply_ui_scale()
+        self._fitted_patch = None  # fit again at the new size
+
+    def zoom(self, steps: int, about: tuple[float, float] | None = None) -> None:
+        """Zoom in or out by steps about a screen point (the canvas's middle by default)."""
+        origin = self.canvas_origin()
+        if about is None:
+            left, top, right, bottom = self.visible_canvas()
+            grid = ((left + right) / 2, (top + bottom) / 2)
+        else:
+            grid = (about[0] - origin[0], about[1] - origin[1])
+        if self.camera.step(grid, steps):
+            self._apply_zoom()
+            self.model.say(f"zoom {self.camera.zoom:.0%}")
+
+    def fit(self) -> None:
+        """Ctrl+0: the whole patch in view, as large as fits (at most its own size)."""
+        boxes: list[Box] = []
+        for node in self.model.patch.nodes.values():
+            width, height = node_size(node)
+            boxes.append(
+                (node.position[0], node.position[1], node.position[0] + width, node.position[1] + height)
+            )
+        bounds = bounding_box(boxes)
+        if bounds is None:
+            return
+        self.camera.fit(bounds, self.visible_canvas())
+        self._apply_zoom()
+
+    def visible_canvas(self) -> Box:
+        """The part of the node editor's grid in view: (left, top, right, bottom). (The node
+        editor reports no size of its own: it fills the child window around it.)"""
+        origin = self.canvas_origin()
+        x, y = dpg.get_item_pos("canvas_area")
+        width, height = dpg.get_item_rect_size("canvas_area") or (0, 0)
+        if not width or not height:
+            width, height = self.width * 0.6, self.height * 0.8
+        inset = 8.0  # the child window's padding
+        left, top = x + inset - origin[0], y + inset - origin[1]
+        return (left, top, left + width - 2 * inset, top + height - 2 * inset)
+
+    def on_wheel(self, _sender: Any, delta: Any) -> None:
+        if dpg.is_key_down(dpg.mvKey_ModCtrl) and self.canvas_hovered() and delta:
+            self.zoom(1 if delta > 0 else -1, about=tuple(dpg.get_mouse_pos(local=False)))
 
     def _menus(self) -> None:
         with dpg.menu_bar():
@@ -236,6 +397,36 @@ class EditorView:
                     ("Add Node...", "palette", "Tab"),
                 ):
                     dpg.add_menu_item(label=label, shortcut=shortcut, callback=self._action_callback(action))
+            with dpg.menu(label="View"):
+                dpg.add_menu_item(
+                    label="Zoom In", shortcut="Ctrl+Plus", callback=lambda: self.perform("zoom_in")
+                )
+                dpg.add_menu_item(
+                    label="Zoom Out", shortcut="Ctrl+Minus", callback=lambda: self.perform("zoom_out")
+                )
+                dpg.add_menu_item(label="Fit Patch", shortcut="Ctrl+0", callback=lambda: self.perform("fit"))
+                dpg.add_menu_item(
+                    label="Node Browser",
+                    tag="browser_item",
+                    check=True,
+                    default_value=self.browser_shown,
+                    callback=lambda _s, shown, *_r: self.show_browser(shown),
+                )
+                dpg.add_menu_item(
+                    label="Minimap",
+                    tag="minimap_item",
+                    check=True,
+                    callback=lambda _s, shown, *_r: dpg.configure_item("canvas", minimap=shown),
+                )
+                with dpg.menu(label="UI Scale"):
+                    for scale in UI_SCALES:
+                        dpg.add_menu_item(
+                            label=f"{scale:g}x",
+                            tag=f"ui_scale:{scale:g}",
+                            check=True,
+                            default_value=scale == self.camera.ui_scale,
+                            callback=lambda *_a, scale=scale: self.set_ui_scale(scale),
+                        )
             with dpg.menu(label="Transport"):
                 dpg.add_menu_item(
                     label="Play / Stop", shortcut="Space", callback=lambda: self.perform("play")
@@ -269,12 +460,14 @@ class EditorView:
                         dpg.add_text(cls.DOC, wrap=320)
 
     def _transport(self) -> None:
-        with dpg.group(horizontal=True):
-            dpg.add_button(label="Play", tag="play_button", width=70, callback=lambda: self.perform("play"))
+        """Play, the master level, the engine's load and underruns, and the output meters, each
+        with its own label and space between them, so that they read as separate things."""
+        with dpg.group(horizontal=True, tag="transport"):
+            dpg.add_button(label="Play", tag="play_button", callback=lambda: self.perform("play"))
+            dpg.add_spacer(tag="transport_gap1")
+            dpg.add_text("master", color=(160, 160, 160))
             dpg.add_slider_float(
                 tag="master_level",
-                label="master dB",
-                width=150,
                 min_value=-60.0,
                 max_value=12.0,
                 format="%.1f dB",
@@ -282,14 +475,30 @@ class EditorView:
             )
             with dpg.tooltip("master_level"):
                 dpg.add_text("The output node's level_db (every output node): saved and undoable.")
+            dpg.add_spacer(tag="transport_gap2")
             dpg.add_text("CPU  --", tag="cpu_text")
+            with dpg.tooltip("cpu_text"):
+                dpg.add_text("The engine's share of each block's time (100 %: it cannot keep up).")
+            dpg.add_spacer(tag="transport_gap3")
             dpg.add_text("underruns 0", tag="underrun_text")
+            with dpg.tooltip("underrun_text"):
+                dpg.add_text("Blocks the sound card asked for before the engine had them ready.")
+            dpg.add_spacer(tag="transport_gap4")
             with dpg.group():
-                dpg.add_progress_bar(tag="meter_left", width=220, height=14, overlay="L")
-                dpg.add_progress_bar(tag="meter_right", width=220, height=14, overlay="R")
+                dpg.add_progress_bar(tag="meter_left", overlay="L")
+                dpg.add_progress_bar(tag="meter_right", overlay="R")
         dpg.add_text("", tag="status_text")
         with dpg.tooltip("status_text"):
             dpg.add_text("", tag="status_history")
+
+    def _size_transport(self) -> None:
+        ui = self.camera.ui_scale
+        dpg.configure_item("play_button", width=round(70 * ui))
+        dpg.configure_item("master_level", width=round(130 * ui))
+        for gap in range(1, 5):
+            dpg.configure_item(f"transport_gap{gap}", width=round(14 * ui))
+        for side in ("left", "right"):
+            dpg.configure_item(f"meter_{side}", width=round(220 * ui), height=round(BASE_FONT_SIZE * ui))
 
     def _palette_window(self) -> None:
         with dpg.window(
@@ -365,6 +574,9 @@ class EditorView:
             "quit": lambda: model.request("quit"),
             "palette": lambda: model.open_palette(self.mouse_canvas_position()),
             "shortcuts": self.show_shortcuts,
+            "zoom_in": lambda: self.zoom(1, self._mouse_on_canvas()),
+            "zoom_out": lambda: self.zoom(-1, self._mouse_on_canvas()),
+            "fit": self.fit,
         }
         if action in simple:
             simple[action]()
@@ -413,15 +625,16 @@ class EditorView:
 
     def commit_moves(self) -> None:
         """Nodes dragged on the canvas: record where they ended up as one undoable move."""
-        positions = {}
+        positions, grids = {}, {}
         for node_id in self._drawn_nodes:
             tag = node_tag(node_id)
             if dpg.does_item_exist(tag):
                 x, y = dpg.get_item_pos(tag)
                 if (float(x), float(y)) != self._pushed_positions.get(node_id):
-                    positions[node_id] = (float(x), float(y))
+                    grids[node_id] = (float(x), float(y))
+                    positions[node_id] = self.camera.to_patch(grids[node_id])
         if positions and self.model.move_nodes(positions):
-            self._pushed_positions.update(positions)
+            self._pushed_positions.update(grids)
 
     def on_double_click(self, *_args: Any) -> None:
         if self.canvas_hovered() and not any(
@@ -464,6 +677,12 @@ class EditorView:
                 dpg.mvKey_N: "new",
                 dpg.mvKey_O: "open",
                 dpg.mvKey_S: "save_as" if shift else "save",
+                EQUAL_KEY: "zoom_in",  # the = / + key
+                dpg.mvKey_Add: "zoom_in",
+                dpg.mvKey_Minus: "zoom_out",
+                dpg.mvKey_Subtract: "zoom_out",
+                dpg.mvKey_0: "fit",
+                dpg.mvKey_NumPad0: "fit",
             }
             return with_ctrl.get(key)
         plain = {
@@ -594,43 +813,48 @@ class EditorView:
         return bool(dpg.is_item_hovered("canvas"))
 
     def canvas_origin(self) -> tuple[float, float]:
-        """Where the canvas's (0, 0) is on the screen, panning included."""
+        """Where the node editor's grid (0, 0) is on the screen, its panning included (measured
+        on any node drawn: dearpygui reports a node's grid and screen positions, not the pan)."""
         for node_id in self._drawn_nodes:
             tag = node_tag(node_id)
-            rect = dpg.get_item_rect_min(tag)
-            if rect and dpg.is_item_visible(tag):
+            rect, size = dpg.get_item_rect_min(tag), dpg.get_item_rect_size(tag)
+            if rect and size and size[0] > 0:
                 x, y = dpg.get_item_pos(tag)
                 return rect[0] - x, rect[1] - y
         x, y = dpg.get_item_pos("canvas_area")  # no node to measure: the unpanned grid's corner
         return float(x + 16), float(y + 16)
 
+    def _mouse_on_canvas(self) -> tuple[float, float] | None:
+        return tuple(dpg.get_mouse_pos(local=False)) if self.canvas_hovered() else None
+
     def mouse_canvas_position(self) -> tuple[float, float]:
+        """The patch position under the mouse."""
         mouse = dpg.get_mouse_pos(local=False)
         origin = self.canvas_origin()
-        return float(round(mouse[0] - origin[0])), float(round(mouse[1] - origin[1]))
+        return self.camera.to_patch((mouse[0] - origin[0], mouse[1] - origin[1]))
 
     def drawn_size(self, node: NodeData) -> Size:
-        """The node's size as drawn on the canvas (estimated until it has been drawn)."""
+        """The node's size in patch units as drawn on the canvas (estimated until drawn)."""
         tag = node_tag(node.id)
         drawn = dpg.get_item_rect_size(tag) if dpg.does_item_exist(tag) else None
-        return (float(drawn[0]), float(drawn[1])) if drawn and min(drawn) > 0 else node_size(node)
+        if drawn and min(drawn) > 0:
+            return (float(drawn[0]) / self.camera.scale, float(drawn[1]) / self.camera.scale)
+        return node_size(node)
 
     def free_canvas_position(self) -> tuple[float, float]:
-        """Near the middle of the visible canvas, stepped aside until no node starts there."""
-        x, y = dpg.get_item_pos("canvas_area")
-        width, height = dpg.get_item_rect_size("canvas_area") or (800, 600)
-        origin = self.canvas_origin()
-        position = (float(round(x + width / 3 - origin[0])), float(round(y + height / 3 - origin[1])))
-        taken = {node.position for node in self.model.patch.nodes.values()}
-        while position in taken:
-            position = (position[0] + 30.0, position[1] + 30.0)
-        return position
+        """A third into the visible canvas, moved down past any node it would cover."""
+        left, top, right, bottom = self.visible_canvas()
+        x, y = self.camera.to_patch((left + (right - left) / 3, top + (bottom - top) / 3))
+        return free_spot((x, y), self.model.patch.nodes.values())
 
     # -- keeping the widgets in step with the model ---------------------------------------------------
     def refresh(self) -> None:
         """Bring every widget up to date with the model, if it changed since the last frame."""
         model = self.model
         self._read_canvas_selection()
+        if self._fitted_patch is not model.patch and self._canvas_measured():
+            self._fitted_patch = model.patch  # a patch just opened: show it whole
+            self.fit()
         if model.version != self._drawn_version:
             self._drawn_version = model.version
             self._sync_nodes()
@@ -662,6 +886,15 @@ class EditorView:
         self.refresh()
         dpg.render_dearpygui_frame()
 
+    def _canvas_measured(self) -> bool:
+        """True once the canvas and a node (if any) have been laid out by a frame."""
+        size = dpg.get_item_rect_size("canvas_area")
+        if not size or min(size) <= 32:  # the first frame lays windows out at 4 x 4
+            return False
+        return not self._drawn_nodes or any(
+            (dpg.get_item_rect_size(node_tag(node_id)) or (0, 0))[0] > 0 for node_id in self._drawn_nodes
+        )
+
     def _read_canvas_selection(self) -> None:
         """The canvas owns clicking-to-select; pass a changed selection to the model."""
         nodes = [_alias(item)[5:] for item in dpg.get_selected_nodes("canvas")]
@@ -680,9 +913,15 @@ class EditorView:
         for node_id, node in patch.nodes.items():
             if node_id not in self._drawn_nodes:
                 self._create_node(node_id)
-            elif self._pushed_positions.get(node_id) != node.position:
-                dpg.set_item_pos(node_tag(node_id), list(node.position))
-                self._pushed_positions[node_id] = node.position
+            else:
+                grid = self.camera.to_grid(node.position)
+                if self._pushed_positions.get(node_id) != grid:
+                    dpg.set_item_pos(node_tag(node_id), list(grid))
+                    self._pushed_positions[node_id] = grid
+                selected = node_id in self.model.selected_nodes
+                if self._drawn_selected.get(node_id) != selected:
+                    dpg.bind_item_theme(node_tag(node_id), self.node_theme(node.spec.FAMILY, selected))
+                    self._drawn_selected[node_id] = selected
 
     def _delete_node(self, node_id: str) -> None:
         for link in [link for link in self._drawn_links if node_id in (link.source.node, link.target.node)]:
@@ -698,6 +937,7 @@ class EditorView:
             _free(f"draw:{node_id}:{index}")
         _free(node_tag(node_id))
         del self._drawn_nodes[node_id]
+        self._drawn_selected.pop(node_id, None)
         self._pushed_positions.pop(node_id, None)
         self._picture_keys.pop(node_id, None)
 
@@ -706,14 +946,16 @@ class EditorView:
         cls = node.spec
         tag = node_tag(node_id)
         _free(tag)
-        with dpg.node(label=node_id, tag=tag, parent="canvas", pos=list(node.position)):
+        scale = self.camera.scale
+        grid = self.camera.to_grid(node.position)
+        with dpg.node(label=node_id, tag=tag, parent="canvas", pos=list(grid)):
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                 dpg.add_text(cls.TYPE, color=(170, 170, 170))
                 if has_picture(node.type):
                     picture = self._picture_for(node_id)
                     for index in range(len(picture.plots) if picture else 1):
                         _free(f"draw:{node_id}:{index}")
-                        dpg.add_drawlist(*NODE_PICTURE, tag=f"draw:{node_id}:{index}")
+                        dpg.add_drawlist(*self.node_picture_size, tag=f"draw:{node_id}:{index}")
             for port in cls.input_ports():
                 _free(pin_tag(node_id, port, "in"))
                 with dpg.node_attribute(
@@ -728,12 +970,16 @@ class EditorView:
                 with dpg.node_attribute(
                     attribute_type=dpg.mvNode_Attr_Output, tag=pin_tag(node_id, port, "out")
                 ):
-                    dpg.add_text(port, indent=NODE_PICTURE[0] - 8 * len(port) - 10)
-        theme = self.family_themes.get(cls.FAMILY)
-        if theme is not None:
-            dpg.bind_item_theme(tag, theme)
+                    indent = (NODE_PICTURE[0] - CHAR_WIDTH * len(port) - 10) * scale
+                    dpg.add_text(port, indent=max(0, round(indent)))
+        selected = node_id in self.model.selected_nodes
+        dpg.bind_item_theme(tag, self.node_theme(cls.FAMILY, selected))
+        font = self.font(BASE_FONT_SIZE * scale)
+        if font is not None:
+            dpg.bind_item_font(tag, font)
         self._drawn_nodes[node_id] = node.type
-        self._pushed_positions[node_id] = node.position
+        self._drawn_selected[node_id] = selected
+        self._pushed_positions[node_id] = grid
         self._picture_keys.pop(node_id, None)
 
     def _sync_links(self) -> None:
@@ -791,11 +1037,13 @@ class EditorView:
                 dpg.add_text(node_id, color=(255, 255, 255))
                 dpg.add_text(f"{cls.TYPE} ({cls.FAMILY})", color=(160, 160, 160))
                 dpg.add_button(label="?", callback=self._help_callback(cls.TYPE))
-            dpg.add_text(cls.DOC, wrap=RIGHT_WIDTH - 30, color=(180, 180, 180))
+            dpg.add_text(
+                cls.DOC, wrap=self.panel_width - round(30 * self.camera.ui_scale), color=(180, 180, 180)
+            )
             if has_picture(node.type):
                 picture = self._picture_for(node_id)
                 for index in range(len(picture.plots) if picture else 1):
-                    dpg.add_drawlist(*PANEL_PICTURE, tag=f"panel_draw:{index}")
+                    dpg.add_drawlist(*self.panel_picture_size, tag=f"panel_draw:{index}")
             dpg.add_separator()
             for name, param in cls.PARAMS.items():
                 self._param_widget(node_id, name, param, node.params[name])
@@ -938,6 +1186,16 @@ class EditorView:
             dpg.set_value(tag, value)
 
     # -- pictures ------------------------------------------------------------------------------------
+    @property
+    def node_picture_size(self) -> tuple[int, int]:
+        scale = self.camera.scale
+        return max(1, round(NODE_PICTURE[0] * scale)), max(1, round(NODE_PICTURE[1] * scale))
+
+    @property
+    def panel_picture_size(self) -> tuple[int, int]:
+        ui = self.camera.ui_scale
+        return round(PANEL_PICTURE[0] * ui), round(PANEL_PICTURE[1] * ui)
+
     def _picture_for(self, node_id: str) -> Picture | None:
         model = self.model
         node = model.patch.nodes[node_id]
@@ -972,11 +1230,11 @@ class EditorView:
             if picture is None:
                 continue
             for index, plot in enumerate(picture.plots):
-                self._draw_plot(f"draw:{node_id}:{index}", plot, *NODE_PICTURE)
+                self._draw_plot(f"draw:{node_id}:{index}", plot, *self.node_picture_size)
             if in_panel:
                 self._panel_picture_key = (node_id, key)
                 for index, plot in enumerate(picture.plots):
-                    self._draw_plot(f"panel_draw:{index}", plot, *PANEL_PICTURE)
+                    self._draw_plot(f"panel_draw:{index}", plot, *self.panel_picture_size)
 
     @staticmethod
     def _draw_plot(tag: str, plot: Plot, width: int, height: int) -> None:
@@ -1124,3 +1382,52 @@ class EditorView:
     def destroy(self) -> None:
         with contextlib.suppress(Exception):
             dpg.destroy_context()
+
+
+def free_spot(position: tuple[float, float], nodes: Any) -> tuple[float, float]:
+    """``position``, or below it past every node whose box it would land in (a new node must
+    not cover another)."""
+    x, y = position
+    boxes = []
+    for node in nodes:
+        width, height = node_size(node)
+        boxes.append((node.position[0], node.position[1], width, height))
+    moved = True
+    while moved:
+        moved = False
+        for left, top, width, height in boxes:
+            if left - 200 < x < left + width and top - 60 < y < top + height:
+                y = top + height + 30.0
+                moved = True
+    return (x, y)
+
+
+def screen_size() -> tuple[int, int] | None:
+    """The X screen's size in pixels, or None where it cannot be asked (no X, not Linux)."""
+    if not os.environ.get("DISPLAY"):
+        return None
+    try:
+        xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        xlib.XOpenDisplay.restype = ctypes.c_void_p
+        xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        xlib.XDefaultScreen.argtypes = [ctypes.c_void_p]
+        xlib.XDisplayWidth.argtypes = xlib.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        display = xlib.XOpenDisplay(None)
+        if not display:
+            return None
+        try:
+            screen = xlib.XDefaultScreen(display)
+            return int(xlib.XDisplayWidth(display, screen)), int(xlib.XDisplayHeight(display, screen))
+        finally:
+            xlib.XCloseDisplay(display)
+    except (OSError, AttributeError):
+        return None
+
+
+def window_for_screen(screen: tuple[int, int] | None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The window's size and position: the screen's, less room for a panel and a title bar."""
+    if screen is None:
+        return (WIDTH, HEIGHT), (60, 40)
+    width, height = screen
+    return (max(640, width - 16), max(480, height - 64)), (8, 32)
