@@ -690,6 +690,49 @@ def test_real_input_zoom_about_the_mouse_fit_and_ui_scale(window: Any, tmp_path:
         frames(view, 3)
 
 
+def drag_slider(view: Any, tag: str, pixels: int, shift: bool = False) -> None:
+    x, y = screen_point(tag)
+    move_and_settle(view, x, y)
+    if shift:
+        xdotool("keydown", "shift")
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    for step in range(1, 6):
+        move_and_settle(view, x + pixels * step // 5, y)
+    xdotool("mouseup", "1")
+    if shift:
+        xdotool("keyup", "shift")
+    frames(view, 4)
+
+
+def test_real_input_a_dragged_slider_shows_what_plays_and_shift_drags_finely(window: Any) -> None:
+    """Issue 14: after a drag the slider's text and the number box kept the old value. And a
+    Shift-drag moves the value ten times slower than a plain one."""
+    import dearpygui.dearpygui as dpg
+
+    from patcher.editor.sliders import to_slider
+
+    view, model = window, window.model
+    model.select(["lp"])
+    frames(view, 3)
+    tag = "param:cutoff_hz"
+    param = model.patch.nodes["lp"].spec.PARAMS["cutoff_hz"]
+    start = model.patch.nodes["lp"].params["cutoff_hz"]
+    drag_slider(view, tag, 60)
+    plain = model.patch.nodes["lp"].params["cutoff_hz"]
+    assert plain > start * 1.2
+    assert dpg.get_value(f"{tag}:typed") == pytest.approx(plain, rel=1e-6)
+    assert view._number_text(plain, param) in dpg.get_item_configuration(tag)["format"]
+    assert dpg.get_value(tag) == pytest.approx(to_slider(param, plain), abs=1e-6)
+
+    drag_slider(view, tag, 60, shift=True)
+    fine = model.patch.nodes["lp"].params["cutoff_hz"]
+    moved = to_slider(param, plain) - to_slider(param, start)
+    assert 0 < to_slider(param, fine) - to_slider(param, plain) < moved / 5
+    assert view._number_text(fine, param) in dpg.get_item_configuration(tag)["format"]
+    assert dpg.get_value(tag) == pytest.approx(to_slider(param, fine), abs=1e-6)
+
+
 # -- the command line -------------------------------------------------------------------------
 def test_screenshot_command_line(display: str, tmp_path: Path) -> None:
     shot = tmp_path / "cli.png"
@@ -756,7 +799,7 @@ def test_patcher_alone_opens_the_editor_playing_the_default_patch(
     try:
         deadline = time.monotonic() + 60
         playing: set[str] = set()
-        while not playing and time.monotonic() < deadline and editor.poll() is None:
+        while len(playing) < 2 and time.monotonic() < deadline and editor.poll() is None:  # one by one
             time.sleep(0.2)
             playing = {port for port in jack.ports("output") if not port.startswith("system:")}
         assert playing, f"no engine on the sound card; editor exited with {editor.poll()}"

@@ -194,3 +194,29 @@ def _place(flow: nx.DiGraph, columns: list[list[str]], sizes: dict[str, Size]) -
             free_y = y + sizes[node][1] + ROW_GAP
         x += max(sizes[node][0] for node in column) + COLUMN_GAP
     return positions
+
+
+def _box(node: NodeData, position: Position | None = None) -> tuple[float, float, float, float]:
+    x, y = position or node.position
+    width, height = node_size(node)
+    return (x, y, x + width, y + height)
+
+
+def clear_of(placed: Iterable[NodeData], existing: Iterable[NodeData]) -> float:
+    """How far down ``placed`` (new nodes at their positions) must move so that none of them
+    covers an ``existing`` node: a new, pasted or duplicated node lands beside the others."""
+    existing_boxes = [_box(node) for node in existing]
+    placed = list(placed)
+    down = 0.0
+    for _ in range(len(existing_boxes) + 1):
+        covered = [
+            other
+            for node in placed
+            for box in [_box(node, (node.position[0], node.position[1] + down))]
+            for other in existing_boxes
+            if box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+        ]
+        if not covered:
+            return down
+        down = max(other[3] for other in covered) + ROW_GAP - min(node.position[1] for node in placed)
+    return down

@@ -43,7 +43,7 @@ from patcher.editor.commands import (
     RemoveItems,
     SetParams,
 )
-from patcher.editor.layout import Size, arrange, node_size, piled_up
+from patcher.editor.layout import Size, arrange, clear_of, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
 from patcher.graph import cycle_problems
@@ -179,7 +179,7 @@ def node_help(type_name: str) -> str:
         lines += ["", "params:"]
     for name, param in cls.PARAMS.items():
         unit = f" {param.unit}" if param.unit else ""
-        scale = ", log scale" if param.scale == "log" else ""
+        scale = {"log": ", log scale", "symlog": ", log scale both ways from 0"}.get(param.scale, "")
         lines.append(f"  {name}: {param.describe_range()}{unit}{scale}, default {param.default!r}")
         lines.append(f"      {param.doc}")
     return "\n".join(lines)
@@ -387,7 +387,9 @@ class EditorModel:
         except PatchError as error:
             self.say(str(error), "error")
             return None
-        if not self.execute(AddNodes([scratch.nodes[node_id]], label=f"add {type_name}"), f"added {node_id}"):
+        node = scratch.nodes[node_id]
+        node.position = (node.position[0], node.position[1] + clear_of([node], self.patch.nodes.values()))
+        if not self.execute(AddNodes([node], label=f"add {type_name}"), f"added {node_id}"):
             return None
         self.selected_nodes = [node_id]
         self.focused_node = node_id
@@ -432,7 +434,11 @@ class EditorModel:
             # The same file chosen again: it may have changed on disk, so it is read again.
             reload = SetParams([ParamChange(node_id, name, value, value)], f"reload {node_id}.{name}")
             return self.execute(reload, f"read {value} again")
-        return self._set_params([(node_id, name, value)], f"set {node_id}.{name}")
+        values = [(node_id, name, value)]
+        source = node.spec.PARAMS.get("source")
+        if param.kind == "path" and value and source is not None and "file" in (source.choices or ()):
+            values.append((node_id, "source", "file"))  # a file chosen is a file to hear
+        return self._set_params(values, f"set {node_id}.{name}")
 
     def file_param_value(self, path: Path) -> str:
         """A chosen file as a file param: relative to the patch's folder (so a patch moved
@@ -593,6 +599,9 @@ class EditorModel:
             )
             for link in fragment["links"]
         ]
+        down = clear_of(new_nodes, self.patch.nodes.values())
+        for clone in new_nodes:
+            clone.position = (clone.position[0], clone.position[1] + down)
         ids = [node.id for node in new_nodes]
         if not self.execute(AddNodes(new_nodes, new_links, label=label), f"{label}: {', '.join(ids)}"):
             return []

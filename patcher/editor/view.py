@@ -28,6 +28,7 @@ import dearpygui.dearpygui as dpg
 from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui_scale
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
 from patcher.editor.model import EditorModel, node_help
+from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
@@ -78,7 +79,8 @@ SHORTCUTS = [
     ("Ctrl+wheel, Ctrl+plus / minus", "zoom about the mouse"),
     ("Ctrl+0", "fit the patch to the canvas"),
     ("F1", "help on the selected node"),
-    ("drag a link's end off its pin", "disconnect"),
+    ("Ctrl+drag a link's end off its pin", "disconnect (or click the link, then Delete)"),
+    ("Shift+drag a slider", "move it ten times slower"),
     ("middle drag", "pan the canvas"),
 ]
 
@@ -172,6 +174,9 @@ class EditorView:
         self._title = ""
         self._status_count = -1
         self._file_dialog_count = 0
+        self._drag_tag: Any = None  # the slider being dragged, and its drag
+        self._drag = Drag()
+        self._knobs_stale = False
 
     # -- building the window ------------------------------------------------------------------
     def build(self, show: bool = True) -> None:
@@ -621,6 +626,9 @@ class EditorView:
             self.model.disconnect(str(link.source), str(link.target))
 
     def on_mouse_release(self, *_args: Any) -> None:
+        if self._drag_tag is not None:  # a slider let go: its knob goes to the value set
+            self._drag_tag = None  # (a Shift-drag's is not under the mouse)
+            self._knobs_stale = True
         self.commit_moves()
 
     def commit_moves(self) -> None:
@@ -743,8 +751,12 @@ class EditorView:
             return
         param = node.spec.PARAMS[name]
         value = app_data
-        if holds == "log10":
-            value = min(max(10.0 ** float(app_data), param.min), param.max)
+        if holds == "slider":  # a position on the slider's scale; Shift-drag moves it finely
+            if self._drag_tag != sender:
+                self._drag_tag, self._drag = sender, Drag()
+            current = to_slider(param, self.model.patch.nodes[node_id].params[name])
+            position = self._drag.position(float(app_data), current, dpg.is_key_down(dpg.mvKey_ModShift))
+            value = from_slider(param, position)
         elif holds == "typed":
             value = float(app_data)
         elif holds == "table":
@@ -845,7 +857,7 @@ class EditorView:
         """A third into the visible canvas, moved down past any node it would cover."""
         left, top, right, bottom = self.visible_canvas()
         x, y = self.camera.to_patch((left + (right - left) / 3, top + (bottom - top) / 3))
-        return free_spot((x, y), self.model.patch.nodes.values())
+        return (x, y)  # the model moves a new node down, clear of the others
 
     # -- keeping the widgets in step with the model ---------------------------------------------------
     def refresh(self) -> None:
@@ -855,6 +867,9 @@ class EditorView:
         if self._fitted_patch is not model.patch and self._canvas_measured():
             self._fitted_patch = model.patch  # a patch just opened: show it whole
             self.fit()
+        if self._knobs_stale and not any(dpg.is_item_active(item) for item in self._param_sliders()):
+            self._knobs_stale = False
+            self._drawn_version = -1
         if model.version != self._drawn_version:
             self._drawn_version = model.version
             self._sync_nodes()
@@ -885,6 +900,11 @@ class EditorView:
         self.model.autosave_if_due()
         self.refresh()
         dpg.render_dearpygui_frame()
+
+    def _param_sliders(self) -> list[str]:
+        node = self.model.patch.nodes.get(self.model.focused_node or "")
+        names = node.spec.PARAMS if node is not None else {}
+        return [f"param:{name}" for name in names if dpg.does_item_exist(f"param:{name}")]
 
     def _canvas_measured(self) -> bool:
         """True once the canvas and a node (if any) have been laid out by a frame."""
@@ -1058,28 +1078,17 @@ class EditorView:
             unit = f" ({param.unit})" if param.unit else ""
             dpg.add_text(f"{label}{unit}", color=(170, 190, 230) if param.modulatable else (190, 190, 190))
             with dpg.group(horizontal=True):
-                if param.scale == "log" and param.min and param.min > 0:
-                    dpg.add_slider_float(
-                        tag=tag,
-                        width=-80,
-                        min_value=math.log10(param.min),
-                        max_value=math.log10(param.max),
-                        default_value=math.log10(value),
-                        format=_printf_literal(self._number_text(value, param)),
-                        callback=callback,
-                        user_data=(node_id, name, "log10"),
-                    )
-                else:
-                    dpg.add_slider_float(
-                        tag=tag,
-                        width=-80,
-                        min_value=param.min,
-                        max_value=param.max,
-                        default_value=value,
-                        format="%.4g " + _printf_literal(param.unit),
-                        callback=callback,
-                        user_data=(node_id, name, "value"),
-                    )
+                low, high = slider_range(param)
+                dpg.add_slider_float(
+                    tag=tag,
+                    width=-80,
+                    min_value=low,
+                    max_value=high,
+                    default_value=to_slider(param, value),
+                    format=_printf_literal(self._number_text(value, param)),
+                    callback=callback,
+                    user_data=(node_id, name, "slider"),
+                )
                 typed = dpg.add_input_float(
                     tag=f"{tag}:typed",
                     width=-1,
@@ -1155,7 +1164,7 @@ class EditorView:
             self._typing_widgets.add(widget)
         with dpg.tooltip(tag):
             unit = f" {param.unit}" if param.unit else ""
-            scale = ", log scale" if param.scale == "log" else ""
+            scale = {"log": ", log scale", "symlog": ", log scale both ways from 0"}.get(param.scale, "")
             dpg.add_text(f"{name}: {param.describe_range()}{unit}{scale}", color=(255, 255, 255))
             dpg.add_text(param.doc, wrap=360)
             if param.modulatable:
@@ -1169,17 +1178,21 @@ class EditorView:
         return f"{value:.4g}{unit}"
 
     def _show_param_value(self, node_id: str, name: str, param: Param, value: Any) -> None:
+        """The param's widgets show ``value``: while a slider is dragged, its text and the
+        number box beside it follow what plays (the knob stays under the mouse)."""
         tag = f"param:{name}"
-        if not dpg.does_item_exist(tag) or dpg.is_item_active(tag):
+        if not dpg.does_item_exist(tag):
             return
+        active = dpg.is_item_active(tag)
         if param.kind == "float":
-            if param.scale == "log" and param.min and param.min > 0:
-                dpg.set_value(tag, math.log10(value))
-                dpg.configure_item(tag, format=_printf_literal(self._number_text(value, param)))
-            else:
-                dpg.set_value(tag, value)
+            dpg.configure_item(tag, format=_printf_literal(self._number_text(value, param)))
+            if not active:
+                dpg.set_value(tag, to_slider(param, value))
             if not dpg.is_item_active(f"{tag}:typed"):
                 dpg.set_value(f"{tag}:typed", value)
+            return
+        if active:
+            return
         elif param.kind == "table":
             dpg.set_value(tag, ", ".join(f"{number:g}" for number in value))
         else:
@@ -1382,24 +1395,6 @@ class EditorView:
     def destroy(self) -> None:
         with contextlib.suppress(Exception):
             dpg.destroy_context()
-
-
-def free_spot(position: tuple[float, float], nodes: Any) -> tuple[float, float]:
-    """``position``, or below it past every node whose box it would land in (a new node must
-    not cover another)."""
-    x, y = position
-    boxes = []
-    for node in nodes:
-        width, height = node_size(node)
-        boxes.append((node.position[0], node.position[1], width, height))
-    moved = True
-    while moved:
-        moved = False
-        for left, top, width, height in boxes:
-            if left - 200 < x < left + width and top - 60 < y < top + height:
-                y = top + height + 30.0
-                moved = True
-    return (x, y)
 
 
 def screen_size() -> tuple[int, int] | None:
