@@ -969,3 +969,43 @@ def test_choosing_a_file_for_a_convolver_switches_it_to_the_file(editor: EditorM
     editor.undo()
     params = editor.patch.nodes[room].params
     assert params["source"] != "file" and params["file"] == ""
+
+
+def test_rename_a_node_keeps_its_links_and_place_and_undoes(editor: EditorModel) -> None:
+    before = snapshot(editor)
+    order = list(editor.patch.nodes)
+    editor.select(["lp"])
+    assert editor.rename_node("lp", "tone")
+    assert list(editor.patch.nodes) == [("tone" if n == "lp" else n) for n in order]
+    assert {str(link) for link in editor.patch.links} >= {"osc.out -> tone.in", "tone.out -> out.left"}
+    assert editor.selected_nodes == ["tone"] and editor.focused_node == "tone"
+    check_undo_redo(editor, before)
+
+
+@pytest.mark.parametrize("bad", ["osc", "9lives", "a b", ""])
+def test_a_rename_to_a_used_or_illegal_id_is_refused_with_a_message(editor: EditorModel, bad: str) -> None:
+    assert not editor.rename_node("lp", bad)
+    assert "lp" in editor.patch.nodes and not editor.undo_stack
+    if bad:
+        assert editor.status.level == "error"
+
+
+def test_description_and_settings_are_edited_and_undone(editor: EditorModel) -> None:
+    before = snapshot(editor)
+    assert editor.set_patch_info(description="A filtered saw.", duration_s=2.5, sample_rate=44100)
+    assert editor.patch.description == "A filtered saw." and editor.patch.settings.sample_rate == 44100
+    assert editor.patch.settings.duration_s == 2.5 and editor.dirty
+    check_undo_redo(editor, before)
+    assert not editor.set_patch_info(block_size=0) and editor.status.level == "error"
+    assert not editor.set_patch_info(sample_rate="fast") and editor.status.level == "error"
+
+
+def test_disconnect_all_removes_a_nodes_links_in_one_undoable_edit(editor: EditorModel) -> None:
+    before = snapshot(editor)
+    assert editor.disconnect_all("lp")
+    assert not any("lp" in (link.source.node, link.target.node) for link in editor.patch.links)
+    assert len(editor.undo_stack) == 1
+    check_undo_redo(editor, before)
+    editor.undo()
+    editor.disconnect_all("lp")
+    assert not editor.disconnect_all("lp") and "no links" in editor.status.text

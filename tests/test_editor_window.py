@@ -733,6 +733,67 @@ def test_real_input_a_dragged_slider_shows_what_plays_and_shift_drags_finely(win
     assert dpg.get_value(tag) == pytest.approx(to_slider(param, fine), abs=1e-6)
 
 
+def test_real_input_right_click_menu_rename_patch_panel_and_ctrl_q(window: Any) -> None:
+    """What a Pd, Max or VCV user reaches for: a node's right-click menu (here: Rename, then
+    Disconnect All), the patch's description and settings when no node is selected, the
+    examples with what they teach, and Ctrl+Q."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    move_and_settle(view, *screen_point("node:lp", "top"))
+    xdotool("click", "3")
+    frames(view, 4)
+    assert dpg.is_item_shown("node_menu") and model.selected_nodes == ["lp"]
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "node-menu.png", frames=2)
+    move_and_settle(view, *screen_point("node_menu:rename"))
+    xdotool("click", "1")
+    frames(view, 4)
+    assert dpg.is_item_shown("rename_dialog") and not dpg.is_item_shown("node_menu")
+    xdotool("key", "ctrl+a")
+    xdotool("type", "--delay", "30", "sweeper")
+    frames(view, 12)  # dearpygui takes a typed character a frame
+    xdotool("key", "Return")
+    frames(view, 4)
+    assert "sweeper" in model.patch.nodes and "lp" not in model.patch.nodes, model.status.text
+    assert "osc.out -> sweeper.in" in {str(link) for link in model.patch.links}
+    assert dpg.does_item_exist("node:sweeper") and len(model.undo_stack) == 1  # Ctrl+A was typing
+
+    move_and_settle(view, *screen_point("node:sweeper", "top"))
+    xdotool("click", "3")
+    frames(view, 4)
+    move_and_settle(view, *screen_point("node_menu:disconnect"))
+    xdotool("click", "1")
+    frames(view, 4)
+    assert not any("sweeper" in str(link) for link in model.patch.links)
+
+    # Nothing selected: the panel shows the patch; its description is edited there.
+    model.select([])
+    model.focused_node = None
+    model.version += 1
+    frames(view, 4)
+    assert dpg.get_value("patch:description").startswith("A saw through")
+    move_and_settle(view, *screen_point("patch:description"))
+    xdotool("click", "1")
+    frames(view, 2)
+    xdotool("key", "ctrl+End")
+    xdotool("type", "--delay", "20", " Try it.")
+    frames(view, 12)
+    move_and_settle(view, *screen_point("patch:sample_rate"))
+    xdotool("click", "1")  # clicking elsewhere ends the edit
+    frames(view, 4)
+    xdotool("key", "Escape")
+    frames(view, 2)
+    assert model.patch.description.endswith("Try it."), model.patch.description
+    assert view.screenshot(SCREENSHOT_DIR / "patch-panel.png", frames=2)
+
+    examples = dpg.get_item_children("examples_menu", 1)
+    labels = [dpg.get_item_label(item) for item in examples]
+    assert any(label.startswith("chorus") and len(label.split()) > 2 for label in labels), labels
+
+    assert view.shortcut(dpg.mvKey_Q, ctrl=True, shift=False) == "quit"
+
+
 # -- the command line -------------------------------------------------------------------------
 def test_screenshot_command_line(display: str, tmp_path: Path) -> None:
     shot = tmp_path / "cli.png"

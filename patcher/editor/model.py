@@ -41,13 +41,24 @@ from patcher.editor.commands import (
     ParamChange,
     Position,
     RemoveItems,
+    RenameNode,
     SetParams,
+    SetPatchInfo,
 )
 from patcher.editor.layout import Size, arrange, clear_of, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
 from patcher.graph import cycle_problems
-from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
+from patcher.model import (
+    NODE_ID_PATTERN,
+    SETTING_RANGES,
+    Link,
+    NodeData,
+    Patch,
+    PatchError,
+    PortRef,
+    link_problem,
+)
 from patcher.spec import Node, registry
 from patcher.text import safe_lines
 
@@ -394,6 +405,74 @@ class EditorModel:
         self.selected_nodes = [node_id]
         self.focused_node = node_id
         return node_id
+
+    def rename_node(self, node_id: str, new_id: str) -> bool:
+        """Give a node another id (its links follow; undoable). The engine hears a new node:
+        its state (a delay's echoes) starts afresh, gliding in."""
+        new_id = new_id.strip()
+        if node_id not in self.patch.nodes or new_id == node_id:
+            return False
+        if not NODE_ID_PATTERN.fullmatch(new_id):
+            self.say(
+                f"{safe_lines(new_id)[0]!r}: an id starts with a letter, then letters, digits, _ or -",
+                "error",
+            )
+            return False
+        if new_id in self.patch.nodes:
+            self.say(f"there is already a node {new_id!r}", "error")
+            return False
+        was_selected, was_focused = node_id in self.selected_nodes, self.focused_node == node_id
+        command = RenameNode(node_id, new_id, label=f"rename {node_id}")
+        renamed = self.execute(command, f"renamed {node_id} to {new_id}")
+        if renamed:
+            if was_selected:
+                self.select([new_id])
+            if was_focused:
+                self.focused_node = new_id
+        return renamed
+
+    def disconnect_all(self, node_id: str) -> bool:
+        """Remove every link into and out of a node (undoable as one edit)."""
+        links = [link for link in self.patch.links if node_id in (link.source.node, link.target.node)]
+        if not links:
+            self.say(f"{node_id} has no links")
+            return False
+        return self.execute(RemoveItems([], links, label=f"disconnect {node_id}"), f"disconnected {node_id}")
+
+    def set_patch_info(self, **values: Any) -> bool:
+        """The patch's description or settings (sample_rate, block_size, duration_s), undoable.
+        A new rate or block size restarts playback at it."""
+        changes: dict[str, tuple[Any, Any]] = {}
+        for name, value in values.items():
+            if name == "description":
+                old, new = self.patch.description, str(value)
+            elif name in SETTING_RANGES:
+                kind, low, high = SETTING_RANGES[name]
+                try:
+                    new = kind(value)
+                except (TypeError, ValueError):
+                    self.say(f"{name}: not a number", "error")
+                    return False
+                if not low <= new <= high:
+                    self.say(f"{name}: {new:g} is outside {low:g} .. {high:g}", "error")
+                    return False
+                old = getattr(self.patch.settings, name)
+            else:
+                self.say(f"a patch has no setting {name!r}", "error")
+                return False
+            if new != old:
+                changes[name] = (old, new)
+        if not changes:
+            return True
+        done = self.execute(
+            SetPatchInfo(changes, label=f"set {', '.join(changes)}"), f"set {', '.join(changes)}"
+        )
+        if done and self.player is not None and {"sample_rate", "block_size"} & changes.keys():
+            self.stop()
+            if self.play():
+                settings = self.patch.settings
+                self.say(f"playing again at {settings.sample_rate} Hz, block {settings.block_size}")
+        return done
 
     def connect(self, source: str, target: str) -> bool:
         """Link an output ``node.port`` to an input ``node.port``; say why when refused."""

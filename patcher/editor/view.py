@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import math
 import os
 import time
@@ -40,6 +41,9 @@ LEFT_WIDTH, RIGHT_WIDTH = 170, 330
 BROWSER_FROM_WIDTH = 1280
 BOTTOM_HEIGHT = 64
 PANEL_PICTURE = (300, 110)
+#: The sample rates and block sizes the patch panel offers (a patch file may hold others).
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)
+BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
 #: The = / + key: ImGuiKey_Equal, four after the minus key (dearpygui's mvKey_Plus is a stale
 #: number from before it used ImGui's keys, and no key sends it).
 EQUAL_KEY = dpg.mvKey_Minus + 4
@@ -63,6 +67,13 @@ FAMILY_COLORS = {
     "io": (160, 130, 20),
     "meters": (40, 110, 150),
 }
+NODE_MENU = [
+    ("Help", "help"),
+    ("Rename...", "rename"),
+    ("Duplicate", "duplicate"),
+    ("Delete", "delete"),
+    ("Disconnect All", "disconnect"),
+]
 LEVEL_COLORS = {"info": (200, 200, 200), "warning": (240, 200, 80), "error": (255, 110, 100)}
 SHORTCUTS = [
     ("Tab / double click", "open the node palette at the mouse (type, arrows, Enter)"),
@@ -79,6 +90,9 @@ SHORTCUTS = [
     ("Ctrl+wheel, Ctrl+plus / minus", "zoom about the mouse"),
     ("Ctrl+0", "fit the patch to the canvas"),
     ("F1", "help on the selected node"),
+    ("F2", "rename the selected node"),
+    ("right click on a node", "help, rename, duplicate, delete, disconnect all"),
+    ("Ctrl+Q", "quit"),
     ("Ctrl+drag a link's end off its pin", "disconnect (or click the link, then Delete)"),
     ("Shift+drag a slider", "move it ten times slower"),
     ("middle drag", "pan the canvas"),
@@ -177,6 +191,8 @@ class EditorView:
         self._drag_tag: Any = None  # the slider being dragged, and its drag
         self._drag = Drag()
         self._knobs_stale = False
+        self._menu_node: str | None = None
+        self._renaming: str | None = None
 
     # -- building the window ------------------------------------------------------------------
     def build(self, show: bool = True) -> None:
@@ -218,6 +234,7 @@ class EditorView:
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=self.on_mouse_release)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self.on_double_click)
             dpg.add_mouse_wheel_handler(callback=self.on_wheel)
+            dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self.on_right_click)
         dpg.set_exit_callback(lambda: self.perform("quit"))
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -379,7 +396,12 @@ class EditorView:
                 dpg.add_menu(label="Open Recent", tag="recent_menu")
                 with dpg.menu(label="Examples", tag="examples_menu"):
                     for path in self.model.example_patches():
-                        dpg.add_menu_item(label=path.stem, callback=self._open_callback(path))
+                        teaches = example_summary(path)
+                        item = dpg.add_menu_item(
+                            label=f"{path.stem:<14} {teaches}", callback=self._open_callback(path)
+                        )
+                        with dpg.tooltip(item):
+                            dpg.add_text(example_description(path), wrap=480)
                     if not self.model.example_patches():
                         dpg.add_menu_item(label="(no examples found)", enabled=False)
                 dpg.add_separator()
@@ -388,7 +410,7 @@ class EditorView:
                     label="Save As...", shortcut="Ctrl+Shift+S", callback=lambda: self.perform("save_as")
                 )
                 dpg.add_separator()
-                dpg.add_menu_item(label="Quit", callback=lambda: self.perform("quit"))
+                dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.perform("quit"))
             with dpg.menu(label="Edit"):
                 for label, action, shortcut in (
                     ("Undo", "undo", "Ctrl+Z"),
@@ -546,6 +568,30 @@ class EditorView:
                     label="Allow and Open", width=130, callback=lambda: self.on_outside_files(True)
                 )
                 dpg.add_button(label="Don't Open", width=130, callback=lambda: self.on_outside_files(False))
+        with dpg.window(
+            tag="node_menu",
+            show=False,
+            no_title_bar=True,
+            no_resize=True,
+            no_move=True,
+            autosize=True,
+            popup=True,
+        ):
+            for label, action in NODE_MENU:
+                dpg.add_selectable(
+                    label=label,
+                    tag=f"node_menu:{action}",
+                    callback=lambda _s, _a, u: self.node_menu_choice(u),
+                )
+        with dpg.window(tag="rename_dialog", label="Rename node", modal=True, show=False, no_resize=True):
+            dpg.add_text("", tag="rename_text")
+            rename = dpg.add_input_text(
+                tag="rename_input", width=260, on_enter=True, callback=lambda *_a: self.finish_rename(True)
+            )
+            self._typing_widgets.add(rename)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Rename", width=100, callback=lambda: self.finish_rename(True))
+                dpg.add_button(label="Cancel", width=100, callback=lambda: self.finish_rename(False))
         with dpg.window(tag="help_window", label="Help", show=False, width=560, height=460, pos=(300, 120)):
             dpg.add_text("", tag="help_text", wrap=520)
 
@@ -595,8 +641,59 @@ class EditorView:
         elif action == "help":
             if model.focused_node:
                 self.show_help(model.patch.nodes[model.focused_node].type)
+        elif action == "rename":
+            if model.focused_node in model.patch.nodes:
+                self.ask_rename(model.focused_node)
         else:
             raise ValueError(f"unknown action {action!r}")
+
+    def on_right_click(self, *_args: Any) -> None:
+        """Right click on a node: its menu at the mouse (the node is selected first)."""
+        if not self.canvas_hovered():
+            return
+        hovered = [node_id for node_id in self._drawn_nodes if dpg.is_item_hovered(node_tag(node_id))]
+        if not hovered or hovered[-1] not in self.model.patch.nodes:
+            return
+        node_id = hovered[-1]
+        self._menu_node = node_id
+        if node_id not in self.model.selected_nodes:
+            self.model.select([node_id])
+        mouse = dpg.get_mouse_pos(local=False)
+        for _label, action in NODE_MENU:
+            dpg.set_value(f"node_menu:{action}", False)
+            dpg.set_item_user_data(f"node_menu:{action}", action)
+        dpg.configure_item("node_menu", show=True, pos=[int(mouse[0]), int(mouse[1])])
+
+    def node_menu_choice(self, action: str) -> None:
+        dpg.configure_item("node_menu", show=False)
+        node_id = self._menu_node
+        if node_id not in self.model.patch.nodes:
+            return
+        if action == "help":
+            self.show_help(self.model.patch.nodes[node_id].type)
+        elif action == "rename":
+            self.ask_rename(node_id)
+        elif action == "duplicate":
+            self.model.select([node_id])
+            self.model.duplicate()
+        elif action == "delete":
+            self.model.select([node_id])
+            self.model.delete_selection()
+        elif action == "disconnect":
+            self.model.disconnect_all(node_id)
+
+    def ask_rename(self, node_id: str) -> None:
+        self._renaming = node_id
+        dpg.set_value("rename_text", f"New id for {node_id} ({self.model.patch.nodes[node_id].type}):")
+        dpg.set_value("rename_input", node_id)
+        dpg.configure_item("rename_dialog", show=True, pos=[self.width // 2 - 150, self.height // 2 - 60])
+        dpg.focus_item("rename_input")
+
+    def finish_rename(self, rename: bool) -> None:
+        dpg.configure_item("rename_dialog", show=False)
+        node_id, self._renaming = self._renaming, None
+        if rename and node_id is not None:
+            self.model.rename_node(node_id, dpg.get_value("rename_input"))
 
     def save_as_then_continue(self, path: Path) -> None:
         """Save As; when it answered "save changes?" for a new file, go on with the action."""
@@ -657,6 +754,10 @@ class EditorView:
         if model.palette is not None:
             self.palette_key(key)
             return
+        if dpg.is_item_shown("rename_dialog"):
+            if key == dpg.mvKey_Escape:
+                self.finish_rename(False)
+            return
         if dpg.is_item_shown("outside_dialog"):
             if key == dpg.mvKey_Escape:
                 self.on_outside_files(False)
@@ -684,6 +785,7 @@ class EditorView:
                 dpg.mvKey_L: "arrange",
                 dpg.mvKey_N: "new",
                 dpg.mvKey_O: "open",
+                dpg.mvKey_Q: "quit",
                 dpg.mvKey_S: "save_as" if shift else "save",
                 EQUAL_KEY: "zoom_in",  # the = / + key
                 dpg.mvKey_Add: "zoom_in",
@@ -699,6 +801,7 @@ class EditorView:
             dpg.mvKey_Spacebar: "play",
             dpg.mvKey_Tab: "palette",
             dpg.mvKey_F1: "help",
+            dpg.mvKey_F2: "rename",
         }
         return plain.get(key)
 
@@ -1043,12 +1146,7 @@ class EditorView:
         self._typing_widgets = {item for item in self._typing_widgets if dpg.does_item_exist(item)}
         node_id = self.model.focused_node
         if node_id is None or node_id not in self.model.patch.nodes:
-            dpg.add_text("No node selected.", parent="panel")
-            dpg.add_text(
-                "Click a node to edit its params.\nTab (or a double click) on the canvas\nopens the palette.",
-                parent="panel",
-                color=(150, 150, 150),
-            )
+            self._patch_panel()
             return
         node = self.model.patch.nodes[node_id]
         cls = node.spec
@@ -1068,6 +1166,68 @@ class EditorView:
             for name, param in cls.PARAMS.items():
                 self._param_widget(node_id, name, param, node.params[name])
         self._sync_pictures(live_only=False)
+
+    def _patch_panel(self) -> None:
+        """With no node selected: the patch itself, what it is for and how it runs."""
+        patch = self.model.patch
+        wrap = self.panel_width - round(30 * self.camera.ui_scale)
+        with dpg.group(parent="panel"):
+            dpg.add_text("This patch", color=(255, 255, 255))
+            dpg.add_text(
+                "What it is for (saved with it; shown to whoever opens it):", wrap=wrap, color=(150, 150, 150)
+            )
+            description = dpg.add_input_text(
+                tag="patch:description",
+                default_value=patch.description,
+                multiline=True,
+                width=-1,
+                height=round(150 * self.camera.ui_scale),
+                on_enter=False,
+                callback=lambda _s, text, *_r: None,
+            )
+            self._typing_widgets.add(description)
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_deactivated_after_edit_handler(
+                    callback=lambda *_a: self.model.set_patch_info(
+                        description=dpg.get_value("patch:description")
+                    )
+                )
+            dpg.bind_item_handler_registry(description, handlers)
+            dpg.add_separator()
+            settings = patch.settings
+            dpg.add_combo(
+                [str(rate) for rate in SAMPLE_RATES],
+                tag="patch:sample_rate",
+                label="sample rate (Hz)",
+                default_value=str(settings.sample_rate),
+                width=-160,
+                callback=lambda _s, value, *_r: self.model.set_patch_info(sample_rate=int(value)),
+            )
+            dpg.add_combo(
+                [str(block) for block in BLOCK_SIZES],
+                tag="patch:block_size",
+                label="block (samples)",
+                default_value=str(settings.block_size),
+                width=-160,
+                callback=lambda _s, value, *_r: self.model.set_patch_info(block_size=int(value)),
+            )
+            duration = dpg.add_input_float(
+                tag="patch:duration_s",
+                label="render length (s)",
+                default_value=settings.duration_s,
+                step=0,
+                format="%.3g",
+                width=-160,
+                on_enter=True,
+                callback=lambda _s, value, *_r: self.model.set_patch_info(duration_s=value),
+            )
+            self._typing_widgets.add(duration)
+            dpg.add_separator()
+            dpg.add_text(
+                "Click a node to edit its params; Tab (or a double click) on the canvas opens the palette.",
+                wrap=wrap,
+                color=(150, 150, 150),
+            )
 
     def _param_widget(self, node_id: str, name: str, param: Param, value: Any) -> None:
         tag = f"param:{name}"
@@ -1426,3 +1586,19 @@ def window_for_screen(screen: tuple[int, int] | None) -> tuple[tuple[int, int], 
         return (WIDTH, HEIGHT), (60, 40)
     width, height = screen
     return (max(640, width - 16), max(480, height - 64)), (8, 32)
+
+
+def example_description(path: Path) -> str:
+    """An example patch's description (what it teaches), or nothing when it cannot be read."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    text = document.get("description", "") if isinstance(document, dict) else ""
+    return text if isinstance(text, str) else ""
+
+
+def example_summary(path: Path, limit: int = 60) -> str:
+    """The description's first clause, short enough for a menu."""
+    text = example_description(path).split(". ")[0].split(": ")[0].strip().rstrip(".")
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
