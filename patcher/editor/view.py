@@ -24,6 +24,7 @@ import dearpygui.dearpygui as dpg
 
 from patcher.editor.layout import NODE_PICTURE, Size, node_size
 from patcher.editor.model import EditorModel, node_help
+from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
@@ -979,22 +980,27 @@ class EditorView:
                     self._draw_plot(f"panel_draw:{index}", plot, *PANEL_PICTURE)
 
     @staticmethod
-    def _draw_plot(tag: str, plot: Plot, width: int, height: int) -> None:
+    def _draw_plot(tag: str, plot: Plot, width: int, height: int, scale: float = 1.0) -> None:
+        """Draw ``plot`` in the drawlist ``tag``, ``width`` x ``height`` at scale 1, times ``scale``
+        (the zoom): :func:`~patcher.editor.plot_layout.layout_plot` places everything."""
         if not dpg.does_item_exist(tag):
             return
         dpg.delete_item(tag, children_only=True)
-        dpg.draw_rectangle(
-            (0, 0), (width, height), fill=(18, 20, 26, 255), color=(70, 70, 80, 255), parent=tag
-        )
-        for guide in plot.guides:
-            y = (1.0 - guide) * (height - 4) + 2
-            dpg.draw_line((0, y), (width, y), color=(60, 60, 70, 255), parent=tag)
-        for curve in plot.curves:
-            points = [(x * (width - 4) + 2, (1.0 - y) * (height - 4) + 2) for x, y in curve.points]
-            if len(points) >= 2:
-                dpg.draw_polyline(points, color=curve.color, thickness=1.5, parent=tag)
-        if plot.caption:
-            dpg.draw_text((4, 2), plot.caption, size=13, color=(220, 220, 220, 255), parent=tag)
+        size = (round(width * scale), round(height * scale))
+        if tuple(dpg.get_item_configuration(tag)[key] for key in ("width", "height")) != size:
+            dpg.configure_item(tag, width=size[0], height=size[1])
+        for shape in layout_plot(plot, *size, scale):
+            style: dict[str, Any] = {"color": shape.color, "parent": tag}
+            if isinstance(shape, Text):
+                dpg.draw_text(shape.position, shape.text, size=shape.size, **style)
+                continue
+            style["thickness"] = shape.thickness
+            if isinstance(shape, Polyline):
+                dpg.draw_polyline(shape.points, **style)
+            elif isinstance(shape, Line):
+                dpg.draw_line(shape.start, shape.end, **style)
+            else:
+                dpg.draw_rectangle(shape.corner, shape.opposite, fill=shape.fill or (0, 0, 0, 0), **style)
 
     # -- everything else ---------------------------------------------------------------------------
     def _sync_palette(self) -> None:
