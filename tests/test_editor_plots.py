@@ -177,8 +177,10 @@ def test_log_axis_ticks_land_at_their_frequencies() -> None:
         assert (text_left + text_right) / 2 == pytest.approx(x), label  # centred under its tick
         grid = [s for s in shapes if isinstance(s, Line) and s.start[0] == s.end[0]]
         assert any(line.start[0] == pytest.approx(x) for line in grid), f"no grid line at {label}"
-    # and the curve: the lowpass at 1 kHz is 3 dB down, drawn at the 1 kHz grid line
-    assert plot.x_axis.position(1000.0) == pytest.approx(math.log10(1000 / 20) / span)
+    # and the curve agrees with the axes: the 1 kHz lowpass is 3 dB down at the 1 kHz grid line
+    magnitude = plot.curves[-1]
+    at_1k = min(magnitude.points, key=lambda point: abs(point[0] - plot.x_axis.position(1000.0)))
+    assert at_1k[1] == pytest.approx(plot.y_axis.position(-3.0), abs=0.01)
 
 
 def test_the_filter_has_hz_db_and_degrees_where_there_is_room() -> None:

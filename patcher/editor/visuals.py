@@ -156,9 +156,9 @@ def _frequency_axis(sample_rate: float) -> Axis:
 
 
 def _log_axis(frequencies: np.ndarray, sample_rate: float) -> np.ndarray:
-    axis = _frequency_axis(sample_rate)
-    return (np.log10(np.maximum(frequencies, LOW_HZ)) - math.log10(axis.low)) / (
-        math.log10(axis.high) - math.log10(axis.low)
+    high = sample_rate / 2
+    return (np.log10(np.maximum(frequencies, LOW_HZ)) - math.log10(LOW_HZ)) / (
+        math.log10(high) - math.log10(LOW_HZ)
     )
 
 
