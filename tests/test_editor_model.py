@@ -841,7 +841,7 @@ def test_live_pictures_draw_the_running_meters_view() -> None:
     picture = node_picture("spectrum", spectrum.params, 48000, view=spectrum.view())
     assert picture.live and picture.plots[0].caption == "peak 1.5 kHz -3 dB"
     silent = node_picture("scope", scope.params, 48000, view=None)
-    assert silent.live and silent.plots[0].caption == "shows its input while playing"
+    assert silent.live and silent.plots[0].caption == "shown while playing"
 
 
 def test_the_convolver_picture_is_drawn_from_its_params_alone() -> None:

@@ -772,7 +772,10 @@ def test_real_input_right_click_menu_rename_patch_panel_and_ctrl_q(window: Any) 
     model.focused_node = None
     model.version += 1
     frames(view, 4)
-    assert dpg.get_value("patch:description").startswith("A saw through")
+    assert dpg.get_value("patch:description_text").startswith("A saw through")
+    move_and_settle(view, *screen_point("patch:edit_description"))
+    xdotool("click", "1")
+    frames(view, 3)
     move_and_settle(view, *screen_point("patch:description"))
     xdotool("click", "1")
     frames(view, 2)

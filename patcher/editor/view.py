@@ -29,6 +29,7 @@ import dearpygui.dearpygui as dpg
 from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui_scale
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
 from patcher.editor.model import EditorModel, node_help
+from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, NodeData, PortRef
@@ -1173,17 +1174,19 @@ class EditorView:
         wrap = self.panel_width - round(30 * self.camera.ui_scale)
         with dpg.group(parent="panel"):
             dpg.add_text("This patch", color=(255, 255, 255))
-            dpg.add_text(
-                "What it is for (saved with it; shown to whoever opens it):", wrap=wrap, color=(150, 150, 150)
+            dpg.add_text(patch.description or "(no description yet)", tag="patch:description_text", wrap=wrap)
+            dpg.add_button(
+                label="Edit description...",
+                tag="patch:edit_description",
+                callback=lambda *_a: dpg.configure_item("patch:description", show=True),
             )
-            description = dpg.add_input_text(
+            description = dpg.add_input_text(  # ImGui's text box does not wrap: shown to edit only
                 tag="patch:description",
                 default_value=patch.description,
                 multiline=True,
                 width=-1,
-                height=round(150 * self.camera.ui_scale),
-                on_enter=False,
-                callback=lambda _s, text, *_r: None,
+                height=round(120 * self.camera.ui_scale),
+                show=False,
             )
             self._typing_widgets.add(description)
             with dpg.item_handler_registry() as handlers:
@@ -1200,7 +1203,7 @@ class EditorView:
                 tag="patch:sample_rate",
                 label="sample rate (Hz)",
                 default_value=str(settings.sample_rate),
-                width=-160,
+                width=-round(175 * self.camera.ui_scale),
                 callback=lambda _s, value, *_r: self.model.set_patch_info(sample_rate=int(value)),
             )
             dpg.add_combo(
@@ -1208,7 +1211,7 @@ class EditorView:
                 tag="patch:block_size",
                 label="block (samples)",
                 default_value=str(settings.block_size),
-                width=-160,
+                width=-round(175 * self.camera.ui_scale),
                 callback=lambda _s, value, *_r: self.model.set_patch_info(block_size=int(value)),
             )
             duration = dpg.add_input_float(
@@ -1217,7 +1220,7 @@ class EditorView:
                 default_value=settings.duration_s,
                 step=0,
                 format="%.3g",
-                width=-160,
+                width=-round(175 * self.camera.ui_scale),
                 on_enter=True,
                 callback=lambda _s, value, *_r: self.model.set_patch_info(duration_s=value),
             )
@@ -1403,29 +1406,34 @@ class EditorView:
             if picture is None:
                 continue
             for index, plot in enumerate(picture.plots):
-                self._draw_plot(f"draw:{node_id}:{index}", plot, *self.node_picture_size)
+                self._draw_plot(f"draw:{node_id}:{index}", plot, *NODE_PICTURE, self.camera.scale)
             if in_panel:
                 self._panel_picture_key = (node_id, key)
                 for index, plot in enumerate(picture.plots):
-                    self._draw_plot(f"panel_draw:{index}", plot, *self.panel_picture_size)
+                    self._draw_plot(f"panel_draw:{index}", plot, *PANEL_PICTURE, self.camera.ui_scale)
 
     @staticmethod
-    def _draw_plot(tag: str, plot: Plot, width: int, height: int) -> None:
+    def _draw_plot(tag: str, plot: Plot, width: int, height: int, scale: float = 1.0) -> None:
+        """Draw ``plot`` in the drawlist ``tag``, ``width`` x ``height`` at scale 1, times ``scale``
+        (the zoom): :func:`~patcher.editor.plot_layout.layout_plot` places everything."""
         if not dpg.does_item_exist(tag):
             return
         dpg.delete_item(tag, children_only=True)
-        dpg.draw_rectangle(
-            (0, 0), (width, height), fill=(18, 20, 26, 255), color=(70, 70, 80, 255), parent=tag
-        )
-        for guide in plot.guides:
-            y = (1.0 - guide) * (height - 4) + 2
-            dpg.draw_line((0, y), (width, y), color=(60, 60, 70, 255), parent=tag)
-        for curve in plot.curves:
-            points = [(x * (width - 4) + 2, (1.0 - y) * (height - 4) + 2) for x, y in curve.points]
-            if len(points) >= 2:
-                dpg.draw_polyline(points, color=curve.color, thickness=1.5, parent=tag)
-        if plot.caption:
-            dpg.draw_text((4, 2), plot.caption, size=13, color=(220, 220, 220, 255), parent=tag)
+        size = (round(width * scale), round(height * scale))
+        if tuple(dpg.get_item_configuration(tag)[key] for key in ("width", "height")) != size:
+            dpg.configure_item(tag, width=size[0], height=size[1])
+        for shape in layout_plot(plot, *size, scale):
+            style: dict[str, Any] = {"color": shape.color, "parent": tag}
+            if isinstance(shape, Text):
+                dpg.draw_text(shape.position, shape.text, size=shape.size, **style)
+                continue
+            style["thickness"] = shape.thickness
+            if isinstance(shape, Polyline):
+                dpg.draw_polyline(shape.points, **style)
+            elif isinstance(shape, Line):
+                dpg.draw_line(shape.start, shape.end, **style)
+            else:
+                dpg.draw_rectangle(shape.corner, shape.opposite, fill=shape.fill or (0, 0, 0, 0), **style)
 
     # -- everything else ---------------------------------------------------------------------------
     def _sync_palette(self) -> None:

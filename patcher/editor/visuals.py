@@ -1,7 +1,9 @@
 """What each node draws inside itself: curves computed from its spec's functions, GUI-free.
 
 A :class:`Picture` is a list of plots, each a few curves with points in a unit box (x and y
-from 0 to 1, y upwards) and a caption; the view scales them to its drawing area. The numbers
+from 0 to 1, y upwards), a caption and the :class:`Axis` the box spans on each side (Hz on a
+log axis, dB, ms, degrees); :mod:`patcher.editor.plot_layout` lays a plot out for a drawing
+size (ticks, labels, caption) and the view draws what it returns. The numbers
 come from the node modules themselves — ``waveform_preview`` for the oscillator and the LFO,
 ``coefficients`` for the filter, ``transfer`` for the waveshaper, the convolver's
 ``impulse_response`` (of a node prepared from the params, the IR the engine loads too) — so
@@ -34,6 +36,29 @@ POINTS = 96
 LOW_HZ = 20.0
 
 
+@dataclass(frozen=True)
+class Axis:
+    """What one side of a plot's unit box spans: ``low`` at 0 and ``high`` at 1, in ``unit``.
+
+    ``unit`` is "Hz", "dB", "ms" (labelled in s from 1000 ms up), "°" or "" (a plain number);
+    ``ticks`` are the values to label, when the layout should not choose them itself.
+    """
+
+    low: float
+    high: float
+    unit: str = ""
+    log: bool = False
+    ticks: tuple[float, ...] | None = None
+    #: The labels' colour when the axis belongs to one curve (the filter's phase).
+    color: Color | None = None
+
+    def position(self, value: float) -> float:
+        """Where ``value`` lies in the unit box (0 at ``low``, 1 at ``high``)."""
+        if self.log:
+            return (math.log10(value) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
+        return (value - self.low) / (self.high - self.low)
+
+
 @dataclass
 class Curve:
     points: list[tuple[float, float]]
@@ -43,9 +68,14 @@ class Curve:
 @dataclass
 class Plot:
     curves: list[Curve]
+    #: Parts separated by two spaces, most important first: a narrow plot drops the last ones.
     caption: str = ""
     #: Horizontal guide lines, as heights in the unit box (0 dB, zero, ...).
     guides: list[float] = field(default_factory=list)
+    x_axis: Axis | None = None
+    y_axis: Axis | None = None
+    #: A second vertical axis, labelled on the right (the filter's phase in degrees).
+    y2_axis: Axis | None = None
 
 
 @dataclass
@@ -96,8 +126,33 @@ def _to_unit(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return (np.asarray(values, dtype=float) - low) / (high - low)
 
 
-def _hz(value: float) -> str:
-    return f"{value / 1000:.3g} kHz" if value >= 1000 else f"{value:.3g} Hz"
+def format_number(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits and never an exponent (1000, not 1e+03)."""
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def format_hz(value: float) -> str:
+    """A frequency as a caption shows it: "700 Hz", "1.31 kHz"."""
+    return f"{format_number(value / 1000)} kHz" if value >= 1000 else f"{format_number(value)} Hz"
+
+
+def format_time(milliseconds: float) -> str:
+    """A duration as a caption shows it: "20 ms", "0.5 ms", "1 s", "1.5 s" (never "1e+03 ms")."""
+    if abs(milliseconds) >= 1000:
+        return f"{format_number(milliseconds / 1000)} s"
+    return f"{format_number(milliseconds)} ms"
+
+
+def _frequency_axis(sample_rate: float) -> Axis:
+    return Axis(LOW_HZ, sample_rate / 2, "Hz", log=True)
 
 
 def _log_axis(frequencies: np.ndarray, sample_rate: float) -> np.ndarray:
@@ -118,14 +173,28 @@ def _waveform(
     x = np.linspace(0.0, 1.0, len(wave))
     if cls.TYPE == "oscillator":
         low, high = -1.0, 1.0
-        caption = f"{params['waveform']}  {_hz(params['frequency_hz'])}"
+        frequency_hz = params["frequency_hz"]
+        caption = f"{params['waveform']}  {format_hz(frequency_hz)}"
+        y_axis = Axis(low, high, ticks=(-1.0, 0.0, 1.0))
+        cycles = 1
     else:
-        spread = max(float(np.max(np.abs(wave - params["offset"]))), 1e-9)
+        spread = float(np.max(np.abs(wave - params["offset"])))
+        if spread < 1e-6 * max(1.0, abs(params["offset"])):  # no depth: a flat line, mid-height
+            spread = max(1.0, 0.1 * abs(params["offset"]))
         low, high = params["offset"] - 1.1 * spread, params["offset"] + 1.1 * spread
-        span = f"{float(wave.min()):.4g}..{float(wave.max()):.4g}"
-        caption = f"{params['shape']}  {_hz(params['rate_hz'])}  {span}"
+        frequency_hz = params["rate_hz"]
+        caption = f"{params['shape']}  {format_hz(frequency_hz)}"
+        y_axis = Axis(low, high)  # in the units of what it modulates
+        # sample_and_hold previews its first few held values, one a cycle
+        steps = getattr(importlib.import_module(cls.__module__), "PREVIEW_STEPS", 1)
+        cycles = steps if params["shape"] == "sample_and_hold" else 1
     zero = [float(_to_unit(0.0, low, high))] if low < 0 < high else []
-    return Picture([Plot([_curve(x, _to_unit(wave, low, high))], caption, zero)])
+    x_axis = Axis(0.0, 1000.0 * cycles / max(frequency_hz, 1e-9), "ms")
+    return Picture([Plot([_curve(x, _to_unit(wave, low, high))], caption, zero, x_axis, y_axis)])
+
+
+GAIN_AXIS = Axis(-48.0, 24.0, "dB", ticks=(-48.0, -24.0, 0.0, 24.0), color=RESPONSE)
+PHASE_AXIS = Axis(-180.0, 180.0, "°", ticks=(-180.0, 0.0, 180.0), color=PHASE)
 
 
 def _filter(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
@@ -136,11 +205,20 @@ def _filter(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.
     _w, response = freqz(b, a, worN=frequencies, fs=sample_rate)
     magnitude_db = 20 * np.log10(np.maximum(np.abs(response), 1e-9))
     x = _log_axis(frequencies, sample_rate)
-    low, high = -48.0, 24.0
-    magnitude = _curve(x, _to_unit(magnitude_db, low, high), RESPONSE)
-    phase = _curve(x, _to_unit(np.angle(response), -math.pi, math.pi), PHASE)
-    caption = f"{params['type']}  {_hz(params['cutoff_hz'])}  Q {params['q']:.2g}  (gain, phase)"
-    return Picture([Plot([phase, magnitude], caption, [float(_to_unit(0.0, low, high))])])
+    magnitude = _curve(x, _to_unit(magnitude_db, GAIN_AXIS.low, GAIN_AXIS.high), RESPONSE)
+    phase = _curve(x, _to_unit(np.degrees(np.angle(response)), PHASE_AXIS.low, PHASE_AXIS.high), PHASE)
+    parts = [params["type"], format_hz(params["cutoff_hz"]), f"Q {format_number(params['q'], 2)}"]
+    if params["type"] in ("peak", "lowshelf", "highshelf"):
+        parts.append(f"{params['gain_db']:+.3g} dB")
+    plot = Plot(
+        [phase, magnitude],
+        "  ".join(parts),
+        [float(GAIN_AXIS.position(0.0))],
+        _frequency_axis(sample_rate),
+        GAIN_AXIS,
+        PHASE_AXIS,
+    )
+    return Picture([plot])
 
 
 def _waveshaper(
@@ -153,7 +231,9 @@ def _waveshaper(
     reference = _curve(_to_unit(x, -1, 1), _to_unit(x, -limit, limit), REFERENCE)
     shaped = _curve(_to_unit(x, -1, 1), _to_unit(y, -limit, limit), RESPONSE)
     caption = f"{params['shape']}  drive {params['drive_db']:+.3g} dB"
-    return Picture([Plot([reference, shaped], caption, [0.5])])
+    x_axis = Axis(-1.0, 1.0, ticks=(-1.0, 0.0, 1.0))
+    y_axis = Axis(-limit, limit, ticks=(-1.0, 0.0, 1.0) if limit < 1.5 else None)
+    return Picture([Plot([reference, shaped], caption, [0.5], x_axis, y_axis)])
 
 
 @functools.lru_cache(maxsize=16)
@@ -175,18 +255,26 @@ def _convolver(cls: type[Node], params: dict[str, Any], sample_rate: int, view: 
     envelope = np.array([float(b.max()) if len(b) else 0.0 for b in bins])
     peak = max(float(envelope.max()), 1e-12)
     envelope_db = 20 * np.log10(np.maximum(envelope / peak, 1e-6))
-    seconds = len(impulse_response) / sample_rate
+    milliseconds = 1000.0 * len(impulse_response) / sample_rate
+    level_axis = Axis(-60.0, 0.0, "dB")
     time_plot = Plot(
         [_curve(np.linspace(0, 1, len(envelope)), _to_unit(envelope_db, -60.0, 0.0), WAVE)],
-        f"IR {seconds:.2f} s (dB envelope)",
+        f"IR  {format_time(milliseconds)}  (envelope)",
+        x_axis=Axis(0.0, milliseconds, "ms"),
+        y_axis=level_axis,
     )
     size = 1 << max(8, min(16, math.ceil(math.log2(max(len(impulse_response), 2)))))
     magnitude = np.abs(np.fft.rfft(impulse_response, size))
     frequencies = np.fft.rfftfreq(size, 1.0 / sample_rate)
     level = 20 * np.log10(np.maximum(magnitude, 1e-9))
     x, y = _log_bins(frequencies[1:], level[1:], sample_rate)
-    top = float(np.max(y)) if len(y) else 0.0
-    spectrum_plot = Plot([_curve(x, _to_unit(y, top - 60.0, top + 6.0), SPECTRUM)], "IR spectrum")
+    top = float(np.max(y)) if len(y) else 0.0  # drawn relative to its loudest band
+    spectrum_plot = Plot(
+        [_curve(x, _to_unit(y - top, -60.0, 6.0), SPECTRUM)],
+        "IR spectrum",
+        x_axis=_frequency_axis(sample_rate),
+        y_axis=Axis(-60.0, 6.0, "dB", ticks=(-60.0, -30.0, 0.0)),
+    )
     return Picture([time_plot, spectrum_plot])
 
 
@@ -205,32 +293,42 @@ def _log_bins(
     return centres[filled], peaks[filled]
 
 
+#: What a live picture says before the sound reaches it.
+SILENT_CAPTION = "shown while playing"
+
+
 def _scope(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
+    time_axis = Axis(0.0, float(params["time_ms"]), "ms")
     if view is None or len(view) == 0:
         flat = _curve(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
-        return Picture([Plot([flat], "shows its input while playing", [0.5])], live=True)
+        amplitude = Axis(-1.0, 1.0, ticks=(-1.0, 0.0, 1.0))
+        return Picture([Plot([flat], SILENT_CAPTION, [0.5], time_axis, amplitude)], live=True)
     wave = view  # the triggered waveform, already (min, max)-decimated when long
     if len(wave) > 4 * POINTS:  # keep the peaks when there are more samples than pixels
         wave = wave[: len(wave) // (2 * POINTS) * (2 * POINTS)].reshape(2 * POINTS, -1)
         wave = np.where(np.arange(2 * POINTS) % 2 == 0, wave.max(axis=1), wave.min(axis=1))
     limit = max(1.0, float(np.max(np.abs(wave))) if len(wave) else 1.0)
     x = np.linspace(0.0, 1.0, len(wave))
-    caption = f"{params['time_ms']:.3g} ms  {params['trigger']}  peak {float(np.max(np.abs(wave))):.2f}"
-    return Picture([Plot([_curve(x, _to_unit(wave, -limit, limit))], caption, [0.5])], live=True)
+    caption = f"peak {float(np.max(np.abs(wave))):.2f}  trigger {params['trigger']}"
+    amplitude = Axis(-limit, limit, ticks=(-1.0, 0.0, 1.0) if limit < 1.5 else None)
+    curve = _curve(x, _to_unit(wave, -limit, limit))
+    return Picture([Plot([curve], caption, [0.5], time_axis, amplitude)], live=True)
 
 
 def _spectrum(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
     floor = float(params["floor_db"])
+    level_axis = Axis(floor, 0.0, "dB")
     if view is None or len(view) == 0:
         flat = _curve(np.array([0.0, 1.0]), np.array([0.0, 0.0]), SPECTRUM)
-        return Picture([Plot([flat], "shows its input while playing")], live=True)
+        plot = Plot([flat], SILENT_CAPTION, [], _frequency_axis(sample_rate), level_axis)
+        return Picture([plot], live=True)
     level = view  # dB per bin of the latest FFT, DC left out: fft_size is twice its length
     frequencies = view_frequencies(len(level), sample_rate)
     x, y = _log_bins(frequencies, level, sample_rate)
     peak = int(np.argmax(level)) if len(level) else 0
-    caption = f"peak {_hz(float(frequencies[peak]))} {float(level[peak]):.0f} dB" if len(level) else ""
-    guides = [float(_to_unit(-20.0 * step, floor, 0.0)) for step in range(1, int(-floor // 20) + 1)]
-    return Picture([Plot([_curve(x, _to_unit(y, floor, 0.0), SPECTRUM)], caption, guides)], live=True)
+    caption = f"peak {format_hz(float(frequencies[peak]))} {float(level[peak]):.0f} dB" if len(level) else ""
+    curve = _curve(x, _to_unit(y, floor, 0.0), SPECTRUM)
+    return Picture([Plot([curve], caption, [], _frequency_axis(sample_rate), level_axis)], live=True)
 
 
 PICTURES = {
