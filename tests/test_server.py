@@ -64,6 +64,7 @@ class Loopback:
         self.buffer = bytearray(_memory_size(64))
         self.engine._meters, self.engine._views = _arrays(self.buffer, 64)
         self.engine._commands = queue.Queue()
+        self.engine._playing = True
         self.player = Player(patch, block_size=64)
         self.watched: dict = {}
         self.viewed: dict = {}
@@ -72,8 +73,9 @@ class Loopback:
 
     def child_runs(self, blocks: int = 40) -> None:
         """The child's loop: take the commands, play some blocks, publish the views."""
-        while not self.engine._commands.empty():
-            assert _handle(self.engine._commands, self.replies, self.player, self.watched, self.viewed)
+        commands = self.engine._commands
+        while not commands.empty():
+            assert _handle(commands, self.replies, self.player, self.watched, self.viewed) is None
         run_callback(self.player, blocks)
         _publish_views(self.player, self.engine._views, self.viewed, self.failed, self.replies)
 
