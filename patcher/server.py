@@ -112,6 +112,9 @@ class EngineProcess:
         self.asked_block_size = block_size
         self.block_size = block_size or patch.settings.block_size
         self.keep_alive = keep_alive
+        #: When (``time.perf_counter``) the last ``start`` was called: with its report's
+        #: ``first_sound_s``, when the first sound came.
+        self.requested_at = 0.0
         self.device_name = ""
         #: Whether the engine's control thread got a real-time priority (where allowed).
         self.control_priority = False
@@ -164,7 +167,7 @@ class EngineProcess:
             return
         if patch is not None:
             self.patch = copy.deepcopy(patch)
-        requested_at = time.perf_counter()
+        self.requested_at = requested_at = time.perf_counter()
         self.launch()
         try:
             if not self._ready:
