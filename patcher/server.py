@@ -63,6 +63,7 @@ SEQUENCE = 7  # odd while the child writes the meters and taps
 LAUNCH_TIMEOUT_S = 120.0
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+LOADING_PATIENCE_S = 0.2  # for a child asked to quit while it still loads the engine
 VIEW_SLOTS = 16
 VIEW_CELLS = 3  # sequence (odd while written), token of the watch, valid length
 VIEW_LENGTH = MAX_VIEW_LENGTH
@@ -227,11 +228,14 @@ class EngineProcess:
 
     def _shutdown(self, patience_s: float = 5.0) -> None:
         process, self._process = self._process, None
+        loading = not self._loaded()
         self._playing = self._ready = False
         if process is not None and process.pid is not None:  # it may never have started
             if process.is_alive():
                 self._commands.put(("quit",))
-            process.join(timeout=patience_s)
+            # Still loading the engine, it has nothing to release and would answer only once
+            # loaded (seconds): an editor closed at once does not wait for that.
+            process.join(timeout=LOADING_PATIENCE_S if loading else patience_s)
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5.0)
@@ -240,6 +244,19 @@ class EngineProcess:
                 process.join()
             self._exitcode = process.exitcode
         self._close_memory()
+
+    def _loaded(self) -> bool:
+        """Whether the child has said it is ready (looked for among its replies, not waited for)."""
+        while not self._ready and self._replies is not None:
+            try:
+                kind, payload = self._replies.get_nowait()
+            except (queue.Empty, OSError, ValueError):  # nothing yet, or the queue is closed
+                break
+            if kind == "ready":
+                self._ready = True
+            elif kind == "warning":
+                self._warnings.append(payload)
+        return self._ready
 
     def _open_memory(self) -> None:
         """Fresh shared memory for a play, sized for its block size; nothing is watched yet."""
