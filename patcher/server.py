@@ -171,8 +171,8 @@ class EngineProcess:
         self.requested_at = requested_at = time.perf_counter()
         self.launch()
         try:
-            if not self._ready:
-                self._wait_for_reply({"ready"}, LAUNCH_TIMEOUT_S)
+            if not self._ready:  # one-shot, it loads no kernel before it plays
+                self._wait_for_reply({"ready"}, LAUNCH_TIMEOUT_S if self.keep_alive else START_TIMEOUT_S)
                 self._ready = True
             self._open_memory()
             self._commands.put(("play", self._play_arguments(requested_at)))
