@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/edits.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/instant_play.py
 	$(BIN)/python bench/realtime.py
 
 bench-realtime: setup

@@ -89,6 +89,8 @@ class PlaybackReport:
     warnings: list[str]
     #: The safety buffer the engine computed ahead by (0: it ran in the device's callback).
     buffer_ms: float = 0.0
+    #: Seconds from the start command to the first block with sound in it (None: silence).
+    first_sound_s: float | None = None
 
     def text(self) -> str:
         peak = "silence" if self.peak_dbfs is None else f"{self.peak_dbfs:.1f} dBFS"
@@ -159,6 +161,10 @@ class Player:
         self.stream: Any = None
         self.started_at = 0.0
         self.stopped_at = 0.0
+        #: When (``time.perf_counter``) playing was asked for, and when the first block with
+        #: sound in it was computed (0 until then): the time from Play to sound.
+        self.requested_at = 0.0
+        self.first_sound_at = 0.0
         #: Set once the device plays what the engine makes (buffered: after the FIFO is measured).
         self.playing = threading.Event()
         self.device_name = ""
@@ -178,11 +184,14 @@ class Player:
     def uses_live_input(self) -> bool:
         return self.input_device is not None or self.engine.patch.reads_the_sound_card()
 
-    def start(self) -> None:
+    def start(self, requested_at: float | None = None) -> None:
+        """Open the device and play; ``requested_at`` is when (``time.perf_counter``, the same
+        clock in every process) playing was asked for, if before this call (another process)."""
         import sounddevice
 
         if self.stream is not None:
             raise RuntimeError("the player is already playing: stop() it first")
+        self.requested_at = time.perf_counter() if requested_at is None else requested_at
         rate, block = self.engine.sample_rate, self.engine.block_size
         buffered = self.buffer_frames > 0
         options: dict[str, Any] = {"samplerate": rate, "blocksize": block, "dtype": "float32"}
@@ -349,6 +358,7 @@ class Player:
             peak_dbfs=20 * float(np.log10(self.peak)) if self.peak > 0 else None,
             warnings=list(self._warnings),
             buffer_ms=1000.0 * (self.fifo_frames or self.buffer_frames) / rate,
+            first_sound_s=self.first_sound_at - self.requested_at if self.first_sound_at else None,
         )
 
     # -- the audio thread ---------------------------------------------------------------------
@@ -415,6 +425,8 @@ class Player:
         np.maximum(highs, lows, out=highs)
         np.copyto(self.levels, highs)
         self.peak = max(self.peak, float(highs.max()))
+        if self.peak > 0.0 and not self.first_sound_at:
+            self.first_sound_at = time.perf_counter()
 
     # -- the engine thread (buffered mode) ----------------------------------------------------
     def _feed(self) -> None:

@@ -13,9 +13,17 @@ watch on a view slot, and the child's publish loop writes the view into that slo
 writes), the watch's token (so a slot reused after an edit never shows the previous node),
 and the valid length — then ``VIEW_LENGTH`` values.
 
-The child never outlives the front end: ``stop`` joins it (terminating it if it does not
-answer), a failed start cleans up before it raises, and the child stops by itself when its
-parent process is gone.
+The editor's engine is kept alive (``keep_alive=True``), as Pd keeps its DSP server between
+"DSP on" and "DSP off": the child is launched in the background when the editor opens, loads
+the engine and every node's compiled kernel while nobody waits, and then each Play only builds
+the patch's player there and opens the stream (tens of milliseconds, where a new process took
+seconds); Stop closes the stream and the child waits for the next Play, on whatever patch,
+device and block size it is then given. A one-shot engine (the default) ends with its play.
+
+The child never outlives the front end: ``close`` (or ``stop``, for a one-shot engine) asks
+it to end and joins it, by its own handle, terminating it if it does not answer; a failed
+start cleans up before it raises; and the child ends by itself when its parent process is
+gone, playing or not.
 
 Edits are validated in the front end first (the same model and cycle checks), so a refused
 edit raises at once in the caller and never reaches the running engine.
@@ -41,6 +49,7 @@ from patcher.patchfile import from_dict, to_dict
 from patcher.player import (
     AudioDeviceError,
     PlaybackReport,
+    Player,
     ask_for_realtime_priority,
     check_buffer_ms,
     quiet_interpreter,
@@ -50,13 +59,17 @@ from patcher.player import (
 SCOPE_SLOTS = 8
 HEADER = 8  # level left, level right, cpu load, underruns, callbacks, peak, running, sequence
 SEQUENCE = 7  # odd while the child writes the meters and taps
+#: Making the process, its imports and (kept alive) loading every kernel, on a slow machine.
+LAUNCH_TIMEOUT_S = 120.0
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+LOADING_PATIENCE_S = 0.2  # for a child asked to quit while it still loads the engine
 VIEW_SLOTS = 16
 VIEW_CELLS = 3  # sequence (odd while written), token of the watch, valid length
 VIEW_LENGTH = MAX_VIEW_LENGTH
 VIEW_PERIOD_S = 0.02
 POLL_S = 0.02
+IDLE_POLL_S = 0.1  # between plays: how often the child looks whether its front end is alive
 
 
 def _memory_size(block_size: int) -> int:
@@ -74,7 +87,13 @@ def _arrays(buffer: Any, block_size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EngineProcess:
-    """Runs a :class:`~patcher.player.Player` in a child process and talks to it."""
+    """Runs a :class:`~patcher.player.Player` in a child process and talks to it.
+
+    Made with ``keep_alive=True`` (the editor's engine), the child outlives a play: ``launch``
+    starts it idle in the background, ``start`` plays (the patch given, or the last one),
+    ``stop`` stops the stream and leaves the child waiting for the next ``start``, and
+    ``close`` ends it. Otherwise ``start`` launches the child and ``stop`` ends it.
+    """
 
     def __init__(
         self,
@@ -83,12 +102,20 @@ class EngineProcess:
         input_device: int | str | None = None,
         block_size: int | None = None,
         buffer_ms: float = 0.0,
+        keep_alive: bool = False,
     ) -> None:
         self.buffer_ms = check_buffer_ms(buffer_ms)
         self.patch = copy.deepcopy(patch)
+        #: The device, the input device and the block size (None: the patch's) of the next
+        #: ``start``: a child kept alive plays each start on what they are then.
         self.device = device
         self.input_device = input_device
+        self.asked_block_size = block_size
         self.block_size = block_size or patch.settings.block_size
+        self.keep_alive = keep_alive
+        #: When (``time.perf_counter``) the last ``start`` was called: with its report's
+        #: ``first_sound_s``, when the first sound came.
+        self.requested_at = 0.0
         self.device_name = ""
         #: Whether the engine's control thread got a real-time priority (where allowed).
         self.control_priority = False
@@ -96,6 +123,9 @@ class EngineProcess:
         self._commands: Any = None
         self._replies: Any = None
         self._process: Any = None
+        self._ready = False
+        self._playing = False
+        self._exitcode: int | None = None
         self._memory: shared_memory.SharedMemory | None = None
         self._meters: np.ndarray | None = None
         self._views: np.ndarray | None = None
@@ -107,19 +137,62 @@ class EngineProcess:
         self._report: PlaybackReport | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the child and wait until it plays; AudioDeviceError (and no child left) if not."""
-        if self._process is not None:
+    def launch(self) -> None:
+        """Start the child, idle, and return at once: it loads the engine (and, kept alive,
+        every node's compiled kernel) meanwhile. Nothing when it runs already; AudioDeviceError
+        when no process can be made."""
+        if self.running:
             return
-        self._memory = shared_memory.SharedMemory(create=True, size=_memory_size(self.block_size))
-        self._meters, self._views = _arrays(self._memory.buf, self.block_size)
-        self._meters[:] = 0.0
-        self._views[:] = 0.0
-        self._slots.clear()
-        self._view_slots.clear()
+        if self._process is not None:  # it ended (killed, or crashed): a new one replaces it
+            self._shutdown()
         self._commands = self._context.Queue()
         self._replies = self._context.Queue()
-        arguments = (
+        self._ready = False
+        process = self._context.Process(
+            target=_serve,
+            args=(self._commands, self._replies, self.keep_alive),
+            daemon=True,
+            name="patcher-engine",
+        )
+        try:
+            process.start()
+        except OSError as error:  # no process could be made (too many processes or files)
+            raise AudioDeviceError(f"the audio engine process could not start: {error}") from None
+        self._process = process
+
+    def start(self, patch: Patch | None = None) -> None:
+        """Play ``patch`` (a copy; default: the last one given), launching the child first if
+        it is not running, and wait until it plays. AudioDeviceError if it cannot: kept alive,
+        the child then waits for the next start; otherwise no child is left."""
+        if self._playing:
+            return
+        if patch is not None:
+            self.patch = copy.deepcopy(patch)
+        self.requested_at = requested_at = time.perf_counter()
+        self.launch()
+        try:
+            if not self._ready:  # one-shot, it loads no kernel before it plays
+                self._wait_for_reply({"ready"}, LAUNCH_TIMEOUT_S if self.keep_alive else START_TIMEOUT_S)
+                self._ready = True
+            self._open_memory()
+            self._commands.put(("play", self._play_arguments(requested_at)))
+            kind, payload = self._wait_for_reply({"started", "error"}, START_TIMEOUT_S)
+        except TimeoutError as error:
+            self._shutdown(patience_s=0.5)
+            raise AudioDeviceError(f"the audio engine process did not start: {error}") from None
+        except BaseException:
+            self._shutdown(patience_s=0.5)
+            raise
+        if kind == "error":
+            self._close_memory()
+            if not self.keep_alive:
+                self._shutdown()
+            raise AudioDeviceError(payload)
+        self._playing = True
+        self.device_name, self.control_priority = payload
+
+    def _play_arguments(self, requested_at: float) -> tuple[Any, ...]:
+        return (
             to_dict(self.patch),
             str(self.patch.base_dir),
             self.device,
@@ -127,53 +200,76 @@ class EngineProcess:
             self.block_size,
             self.buffer_ms,
             self._memory.name,
-            self._commands,
-            self._replies,
+            requested_at,
         )
-        self._process = self._context.Process(
-            target=_serve, args=arguments, daemon=True, name="patcher-engine"
-        )
-        try:
-            self._process.start()
-            kind, payload = self._wait_for_reply({"started", "error"}, START_TIMEOUT_S)
-        except TimeoutError as error:
-            self._shutdown(patience_s=0.5)
-            raise AudioDeviceError(f"the audio engine process did not start: {error}") from None
-        except OSError as error:  # no process could be made (too many processes or files)
-            self._shutdown(patience_s=0.5)
-            raise AudioDeviceError(f"the audio engine process could not start: {error}") from None
-        except BaseException:
-            self._shutdown(patience_s=0.5)
-            raise
-        if kind == "error":
-            self._shutdown()
-            raise AudioDeviceError(payload)
-        self.device_name, self.control_priority = payload
 
     def stop(self) -> PlaybackReport | None:
-        """Stop playing and join the child (terminated if it does not answer); its report."""
-        if self._process is None:
-            return self._report
-        try:
-            self._commands.put(("stop",))
-            _kind, payload = self._wait_for_reply({"report"}, STOP_TIMEOUT_S)
-            self._report = PlaybackReport(**payload)
-        except TimeoutError as error:
-            self._warnings.append(f"{error}: it was terminated")
-        finally:
+        """Stop playing; the report. Kept alive, the child waits for the next ``start``;
+        otherwise it is joined (terminated if it does not answer)."""
+        if self._playing:
+            self._playing = False
+            try:
+                self._commands.put(("stop",))
+                _kind, payload = self._wait_for_reply({"report"}, STOP_TIMEOUT_S)
+                self._report = PlaybackReport(**payload)
+            except TimeoutError as error:
+                self._warnings.append(f"{error}: it was terminated")
+                self._shutdown(patience_s=0.5)
+            finally:
+                self._close_memory()
+        if not self.keep_alive:
             self._shutdown()
         return self._report
 
+    def close(self) -> None:
+        """Stop playing and end the child (asked to, then terminated, by its own handle)."""
+        self.stop()
+        self._shutdown()
+
     def _shutdown(self, patience_s: float = 5.0) -> None:
         process, self._process = self._process, None
+        loading = not self._loaded()
+        self._playing = self._ready = False
         if process is not None and process.pid is not None:  # it may never have started
-            process.join(timeout=patience_s)
+            if process.is_alive():
+                self._commands.put(("quit",))
+            # Still loading the engine, it has nothing to release and would answer only once
+            # loaded (seconds): an editor closed at once does not wait for that.
+            process.join(timeout=LOADING_PATIENCE_S if loading else patience_s)
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5.0)
             if process.is_alive():
                 process.kill()
                 process.join()
+            self._exitcode = process.exitcode
+        self._close_memory()
+
+    def _loaded(self) -> bool:
+        """Whether the child has said it is ready (looked for among its replies, not waited for)."""
+        while not self._ready and self._replies is not None:
+            try:
+                kind, payload = self._replies.get_nowait()
+            except (queue.Empty, OSError, ValueError):  # nothing yet, or the queue is closed
+                break
+            if kind == "ready":
+                self._ready = True
+            elif kind == "warning":
+                self._warnings.append(payload)
+        return self._ready
+
+    def _open_memory(self) -> None:
+        """Fresh shared memory for a play, sized for its block size; nothing is watched yet."""
+        self._close_memory()
+        self.block_size = self.asked_block_size or self.patch.settings.block_size
+        self._memory = shared_memory.SharedMemory(create=True, size=_memory_size(self.block_size))
+        self._meters, self._views = _arrays(self._memory.buf, self.block_size)
+        self._meters[:] = 0.0
+        self._views[:] = 0.0
+        self._slots.clear()
+        self._view_slots.clear()
+
+    def _close_memory(self) -> None:
         self._meters = None
         self._views = None
         if self._memory is not None:
@@ -186,17 +282,38 @@ class EngineProcess:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        self.close()
 
     @property
     def running(self) -> bool:
+        """Whether the child is alive (playing or, kept alive, waiting to)."""
         return self._process is not None and self._process.is_alive()
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None before ``launch`` and after it ended)."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        """How the last child ended (a negative number: killed by that signal); None while it
+        runs or before it was launched."""
+        return self._exitcode if self._process is None else self._process.exitcode
+
+    @property
+    def last_report(self) -> PlaybackReport | None:
+        """The report of the last play that stopped."""
+        return self._report
 
     # -- controls -------------------------------------------------------------------------
     def set_param(self, node_id: str, name: str, value: Any) -> None:
-        """Validate here (raises PatchError), then send; before ``start`` only the patch changes."""
+        """Validate here (raises PatchError), then send; while not playing only the patch changes."""
         self.patch.set_param(node_id, name, value)
-        if self._commands is not None:
+        if self._playing:
             self._commands.put(("param", node_id, name, self.patch.nodes[node_id].params[name]))
 
     def update_patch(self, patch: Patch) -> None:
@@ -204,7 +321,7 @@ class EngineProcess:
         node that cannot be set up, such as a missing file): a refused edit never reaches it."""
         compile_patch(patch)
         self.patch = copy.deepcopy(patch)
-        if self._commands is not None:
+        if self._playing:
             # The patch itself, checked here: the engine does not check it again in its own
             # process, where every millisecond of Python is taken from the audio callback.
             self._commands.put(("patch", self.patch))
@@ -213,7 +330,7 @@ class EngineProcess:
 
     def tap(self, node_id: str, port: str) -> np.ndarray | None:
         """The latest block of a node's output (the first call starts watching it)."""
-        if self._commands is None:  # not started: nothing plays, nothing to watch yet
+        if self._meters is None:  # not playing: nothing to watch
             return None
         key = (node_id, port)
         if key not in self._slots:
@@ -221,8 +338,6 @@ class EngineProcess:
                 return None
             self._slots[key] = len(self._slots)
             self._commands.put(("watch", node_id, port, self._slots[key]))
-        if self._meters is None:
-            return None
         start = HEADER + self._slots[key] * self.block_size
         return _read_meters(self._meters, start, start + self.block_size)
 
@@ -319,39 +434,66 @@ def _write_view(row: np.ndarray, token: int, values: np.ndarray | None) -> None:
     row[0] += 1
 
 
-def _serve(
-    document: dict[str, Any],
-    base_dir: str,
-    device: Any,
-    input_device: Any,
-    block_size: int,
-    buffer_ms: float,
-    memory_name: str,
-    commands: Any,
-    replies: Any,
-) -> None:
-    """The child process: play, apply commands, publish meters, until told to stop."""
-    from patcher.player import Player
-
+def _serve(commands: Any, replies: Any, keep_alive: bool) -> None:
+    """The child process: load the engine, then play each ``play`` command until its ``stop``,
+    and wait between plays (kept alive) or end after the first one."""
     # Ctrl+C reaches the whole foreground process group: the front end decides what it
     # means (the editor may well live on) and stops the engine through its queue.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    no_audio = _load_engine(every_kernel=keep_alive)
+    replies.put(("ready", None))
+    parent = multiprocessing.parent_process()
+    while parent is None or parent.is_alive():  # never outlive the front end
+        try:
+            command = commands.get(timeout=IDLE_POLL_S)
+        except queue.Empty:
+            continue
+        # Anything but these came after a play had stopped (a late param, a watch): dropped.
+        if command[0] == "quit":
+            return
+        ended = _play(command[1], commands, replies, no_audio) if command[0] == "play" else None
+        if ended == "quit" or (ended is not None and not keep_alive):
+            return
 
+
+def _load_engine(every_kernel: bool) -> str | None:
+    """Import what playing needs, so that a play does not wait for it; kept alive, load every
+    node's compiled kernel too (seconds, once, instead of at the first play of each node).
+    Why nothing can play (no PortAudio library), or None."""
+    try:
+        import sounddevice  # noqa: F401  (loaded before the interpreter is frozen for playing)
+    except OSError as error:
+        return f"no audio system ({error})"
+    if every_kernel:
+        from patcher.render import warm_up_kernels
+
+        warm_up_kernels()
+        quiet_interpreter()  # the full collection now, not at the first play
+    return None
+
+
+def _play(arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str | None) -> str:
+    """One play: build the player, start it, apply commands and publish meters until told to
+    stop; how it ended ("stop", "quit", or "gone" when the front end is)."""
+    document, base_dir, device, input_device, block_size, buffer_ms, memory_name, requested_at = arguments
     memory = shared_memory.SharedMemory(name=memory_name)
     meters, views = _arrays(memory.buf, block_size)
     try:
+        if no_audio:
+            raise AudioDeviceError(no_audio)
         patch = from_dict(document, base_dir=Path(base_dir))
-        player = Player(patch, device, input_device, block_size, buffer_ms=buffer_ms)
-        import sounddevice  # noqa: F401  (what start imports, loaded before the freeze below)
-
-        quiet_interpreter()  # before the stream runs: the full collection costs no xrun
-        player.start()
-    except (AudioDeviceError, PatchError, OSError) as error:
-        problem = str(error) if not isinstance(error, OSError) else f"no audio system ({error})"
+        player = _start_player(patch, device, input_device, block_size, buffer_ms, requested_at)
+    except Exception as error:  # kept alive, this process waits for the next play regardless
+        if isinstance(error, AudioDeviceError | PatchError):
+            problem = str(error)
+        elif isinstance(error, OSError):
+            problem = f"no audio system ({error})"
+        else:
+            problem = f"the engine failed: {error!r}"
         replies.put(("error", problem))
         del meters, views
         memory.close()
-        return
+        return "stop"
     # This thread compiles edits and publishes meters beside the audio callback, which waits
     # for Python's interpreter whenever this thread holds it: were this thread preempted by
     # the machine's other work meanwhile, the callback would wait with it (on a busy 2-core
@@ -362,10 +504,13 @@ def _serve(
     viewed: dict[int, tuple[str, int]] = {}
     failed_views: set[str] = set()
     last_views = 0.0
+    ended = "gone"
     try:
-        while _handle(commands, replies, player, watched, viewed):
-            if parent is not None and not parent.is_alive():
-                break  # the front end is gone: never outlive it
+        while parent is None or parent.is_alive():  # the front end is gone: never outlive it
+            told = _handle(commands, replies, player, watched, viewed)
+            if told is not None:
+                ended = told
+                break
             _publish(player, meters, watched, block_size)
             now = time.monotonic()
             if viewed and now - last_views >= VIEW_PERIOD_S:
@@ -378,6 +523,38 @@ def _serve(
         replies.put(("report", player.report().__dict__))
         del meters, views
         memory.close()
+    return ended
+
+
+def _start_player(
+    patch: Patch, device: Any, input_device: Any, block_size: int, buffer_ms: float, requested_at: float
+) -> Any:
+    """A playing Player. PortAudio lists the devices once, when it starts: a device that
+    cannot be opened is looked for again among those there now (plugged in since, or a sound
+    server started since) before giving up."""
+    player = Player(patch, device, input_device, block_size, buffer_ms=buffer_ms)
+    quiet_interpreter()  # before the stream runs: the full collection costs no xrun
+    try:
+        player.start(requested_at)
+    except AudioDeviceError:
+        if not _list_devices_again():
+            raise
+        player.start(requested_at)
+    return player
+
+
+def _list_devices_again() -> bool:
+    """Restart PortAudio so that it lists the devices there now (no stream is open here);
+    whether it could."""
+    import sounddevice
+
+    try:
+        while sounddevice._initialized > 0:  # reference counted: drop every reference
+            sounddevice._terminate()
+        sounddevice._initialize()
+    except (sounddevice.PortAudioError, OSError):
+        return False
+    return True
 
 
 def _handle(
@@ -386,15 +563,17 @@ def _handle(
     player: Any,
     watched: dict[int, tuple[str, str]],
     viewed: dict[int, tuple[str, int]],
-) -> bool:
+) -> str | None:
+    """Apply the next command, if one comes within ``POLL_S``; "stop" or "quit" to end the
+    play, else None."""
     try:
         command = commands.get(timeout=POLL_S)
     except queue.Empty:
-        return True
+        return None
     kind = command[0]
     try:
-        if kind == "stop":
-            return False
+        if kind in ("stop", "quit"):
+            return kind
         if kind == "param":
             player.set_param(*command[1:])
         elif kind == "patch":
@@ -408,7 +587,7 @@ def _handle(
             viewed[slot] = (node_id, token)
     except PatchError as error:
         replies.put(("warning", str(error)))
-    return True
+    return None
 
 
 def _publish(player: Any, meters: np.ndarray, watched: dict[int, tuple[str, str]], block_size: int) -> None:

@@ -39,6 +39,20 @@ def test_example_renders_finite_audible_sound_whatever_the_block_size(example: p
     np.testing.assert_allclose(small, large, rtol=0, atol=1e-9)
 
 
+def test_example_keeps_sounding_after_its_material_ends(example: patcher.Patch) -> None:
+    """A patch is edited while it plays: its material loops, or the first session goes quiet."""
+    from patcher.audiofile import audio_info
+
+    nodes = example.nodes.values()
+    files = [node.params for node in nodes if node.type == "input" and node.params["source"] == "file"]
+    if not files:
+        pytest.skip("no file player: the example makes its own sound")
+    assert all(params["loop"] for params in files)
+    longest_s = max(audio_info(example.base_dir / params["file"]).seconds for params in files)
+    after = patcher.render(example, longest_s + 1.0)[-round(0.5 * example.settings.sample_rate) :]
+    assert np.max(np.abs(after)) > 0.01, "silent once the material has played"
+
+
 def test_every_node_type_has_its_numpy_reference() -> None:
     from patcher.spec import registry
     from tests.reference_nodes import reference_registry

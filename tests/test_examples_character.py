@@ -33,7 +33,8 @@ def params(patch: patcher.Patch, node_id: str) -> dict:
 
 
 def render_with_input(name: str, signal: np.ndarray, tmp_path: Path, seconds: float) -> np.ndarray:
-    """Render patch ``name`` with every input node playing ``signal`` (mono) instead of its file."""
+    """Render patch ``name`` with every input node playing ``signal`` (mono) instead of its file,
+    once: the examples loop their material, a click must stay one click."""
     patch = load(name)
     path = tmp_path / f"{name}_input.wav"
     soundfile.write(path, signal.astype(np.float32), RATE, subtype="FLOAT")
@@ -41,6 +42,7 @@ def render_with_input(name: str, signal: np.ndarray, tmp_path: Path, seconds: fl
     assert inputs, f"{name} has no input node"
     for node_id in inputs:
         patch.set_param(node_id, "file", str(path))
+        patch.set_param(node_id, "loop", False)
     return patcher.render(patch, seconds, sample_rate=RATE)
 
 

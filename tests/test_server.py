@@ -64,6 +64,7 @@ class Loopback:
         self.buffer = bytearray(_memory_size(64))
         self.engine._meters, self.engine._views = _arrays(self.buffer, 64)
         self.engine._commands = queue.Queue()
+        self.engine._playing = True
         self.player = Player(patch, block_size=64)
         self.watched: dict = {}
         self.viewed: dict = {}
@@ -72,8 +73,9 @@ class Loopback:
 
     def child_runs(self, blocks: int = 40) -> None:
         """The child's loop: take the commands, play some blocks, publish the views."""
-        while not self.engine._commands.empty():
-            assert _handle(self.engine._commands, self.replies, self.player, self.watched, self.viewed)
+        commands = self.engine._commands
+        while not commands.empty():
+            assert _handle(commands, self.replies, self.player, self.watched, self.viewed) is None
         run_callback(self.player, blocks)
         _publish_views(self.player, self.engine._views, self.viewed, self.failed, self.replies)
 
@@ -285,6 +287,43 @@ def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the engine process outlived its front end"
+
+
+#: A front end whose engine process is kept alive and waits, never having played.
+IDLE_ORPHAN_SCRIPT = textwrap.dedent(
+    """
+    import time
+    import patcher
+    from patcher.server import EngineProcess
+
+    engine = EngineProcess(patcher.Patch(), keep_alive=True)
+    engine.launch()
+    print(engine.pid, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_waiting_engine_process_ends_when_its_front_end_is_killed() -> None:
+    front_end = subprocess.Popen(
+        [sys.executable, "-c", IDLE_ORPHAN_SCRIPT],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = front_end.stdout.readline()
+        assert line.strip().isdigit(), front_end.stderr.read() if front_end.poll() is not None else line
+        child = int(line)
+        assert _alive(child)
+    finally:
+        os.kill(front_end.pid, signal.SIGKILL)  # no close(), no atexit: a crash
+        front_end.wait(timeout=10)
+    deadline = time.monotonic() + PATIENCE_S
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the waiting engine process outlived its front end"
 
 
 def test_a_process_that_cannot_be_made_is_one_message_and_leaves_no_shared_memory(monkeypatch) -> None:

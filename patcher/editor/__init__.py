@@ -58,17 +58,18 @@ def run_editor(
         if play:
             view.perform("play")
             _run_for(view, seconds=1.5 if screenshot is not None else 0.0)
-        if screenshot is not None:
+        if screenshot is not None:  # no engine process unless asked to play
             if not view.screenshot(Path(screenshot), frames):
                 print(f"patcher: error: could not write the screenshot {screenshot}", file=sys.stderr)
                 return 1
             print(f"wrote {screenshot}")
-            model.stop()
             return 0 if opened else 1
+        view.frame()  # the window shows before the engine process is even launched
+        model.start_engine()  # in the background: the first Play then only starts the stream
         view.run()
         model.shutdown()
     finally:
-        model.stop()
+        model.close_engine()
         view.destroy()
     return 0
 

@@ -13,7 +13,10 @@ The editor plays through :class:`~patcher.server.EngineProcess`: the engine runs
 process, so the editor's own Python work never holds the audio callback's GIL. What the
 window shows of the sound (meters, and the live pictures of scopes and spectra) comes back
 as plain data: ``player.meters()`` and ``player.node_view(node_id)``, the running node's
-``view()`` array.
+``view()`` array. That process is the session's: ``start_engine`` launches it in the
+background when the window opens, Play and Stop only start and stop its stream, a patch
+opened later plays in it too, one that died is replaced (and the user told), and
+``close_engine`` ends it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import copy
 import json
 import os
 import secrets
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,10 +99,17 @@ PlayerFactory = Callable[[Patch], PlayerLike]
 
 
 def default_player_factory(patch: Patch) -> PlayerLike:
-    """The engine in a process of its own: the editor's GIL stays away from the audio."""
+    """The engine in a process of its own, kept for the session: the editor's GIL stays away
+    from the audio, and a Play after the first does not wait for a new process."""
     from patcher.server import EngineProcess
 
-    return EngineProcess(patch)
+    return EngineProcess(patch, keep_alive=True)
+
+
+def kept_alive(player: PlayerLike) -> bool:
+    """Whether ``player`` outlives a Stop, to play again (an engine process kept alive: it has
+    ``launch``, ``start(patch)``, ``close``, ``running`` and ``exitcode``)."""
+    return bool(getattr(player, "keep_alive", False))
 
 
 def default_state_dir() -> Path:
@@ -234,7 +245,11 @@ class EditorModel:
         #: Files outside an opened patch's folder are read only if the user allows them.
         self.allow_outside_files = allow_outside_files
         self.outside_question: OutsideFilesQuestion | None = None
+        #: The player while playing, else None.
         self.player: PlayerLike | None = None
+        #: The session's engine process between plays (kept alive), else None.
+        self.idle_engine: PlayerLike | None = None
+        self._engine_replaced = False  # since the last Play: a second death is not retried
         #: Which node the param panel shows (the last one clicked).
         self.focused_node: str | None = None
         #: Bumped on every change; the view redraws what changed when it sees a new number.
@@ -1046,36 +1061,93 @@ class EditorModel:
             return False
         return self.play()
 
+    def start_engine(self) -> None:
+        """Launch the session's engine process in the background (nothing waits for it), so
+        that a Play only starts the stream. Nothing when it runs already, or for a player that
+        is not kept between plays."""
+        if self.player is not None or self.idle_engine is not None:
+            return
+        try:
+            engine = self.player_factory(copy.deepcopy(self.patch))
+            if not kept_alive(engine):
+                return
+            engine.launch()
+        except Exception as error:  # no process could be made: Play will say why again
+            self.say(f"the audio engine could not start: {error}", "warning")
+            return
+        self.idle_engine = engine
+
     def play(self) -> bool:
-        """Start the player on a copy of the patch; no sound card is a message, not a crash."""
+        """Play a copy of the patch: in the session's engine process when there is one (only
+        its stream starts), else in a new player; no sound card is a message, not a crash."""
         if self.player is not None:
             return True
+        reused, replaced = self._take_idle_engine()
+        player, problem = self._start_player(reused)
+        if problem and reused is not None and not reused.running:
+            # It died as this Play began, too recently to be seen before: once more, anew.
+            replaced = _replaced_note(reused)
+            reused.close()
+            player, problem = self._start_player(None)
+        if problem or player is None:
+            self.say(f"{problem}{replaced}", "error")
+            return False
+        self.player = player
+        self._engine_replaced = False
+        self._playing_with_input = self.patch.reads_the_sound_card()
+        device = getattr(player, "device_name", "") or "the audio device"
+        self.say(f"playing on {device}{replaced}")
+        return True
+
+    def _start_player(self, engine: PlayerLike | None) -> tuple[PlayerLike | None, str]:
+        """Start ``engine`` (the session's, on this patch) or else a new player: the player,
+        or why it cannot play (and then nothing is left playing, or a process behind)."""
         from patcher.player import AudioDeviceError
 
-        player = None
+        player = engine
         try:
-            player = self.player_factory(copy.deepcopy(self.patch))
-            player.start()
+            if player is None:
+                player = self.player_factory(copy.deepcopy(self.patch))
+                player.start()
+            else:
+                player.start(copy.deepcopy(self.patch))
         except AudioDeviceError as error:
-            self.say(f"cannot play: {error}", "error")
-            return False
+            self._keep_idle(player)
+            return None, f"cannot play: {error}"
         except PatchError as error:
-            self.say(f"cannot play this patch: {error}", "error")
-            return False
+            self._keep_idle(player)
+            return None, f"cannot play this patch: {error}"
         except OSError as error:  # no PortAudio library at all
-            self.say(f"cannot play: no audio system ({error})", "error")
-            return False
+            self._keep_idle(player)
+            return None, f"cannot play: no audio system ({error})"
         except Exception as error:  # whatever it was, leave no engine (or process) behind
             if player is not None:
                 with contextlib.suppress(Exception):
-                    player.stop()
-            self.say(f"cannot play: {error!r}", "error")
-            return False
-        self.player = player
-        self._playing_with_input = self.patch.reads_the_sound_card()
-        device = getattr(player, "device_name", "") or "the audio device"
-        self.say(f"playing on {device}")
-        return True
+                    if kept_alive(player):
+                        player.close()
+                    else:
+                        player.stop()
+            return None, f"cannot play: {error!r}"
+        return player, ""
+
+    def _take_idle_engine(self) -> tuple[PlayerLike | None, str]:
+        """The session's engine for a Play (None: make a new one), and a note for the Play's
+        message when the one there has died since (it is closed)."""
+        engine, self.idle_engine = self.idle_engine, None
+        if engine is None or engine.running:
+            return engine, ""
+        note = _replaced_note(engine)
+        engine.close()
+        return None, note
+
+    def _keep_idle(self, player: PlayerLike | None) -> None:
+        """Keep a stopped engine process for the next Play; close one that has died."""
+        if player is None or not kept_alive(player):
+            return
+        if player.running:
+            self.idle_engine = player
+        else:
+            player.close()
 
     def stop(self) -> None:
         if self.player is None:
@@ -1085,19 +1157,55 @@ class EditorModel:
             player.stop()
         except Exception as error:  # a device that vanished must not take the editor down
             self.say(f"stopping the audio device failed: {error}", "warning")
+        self._keep_idle(player)
         self.say("stopped")
 
     def poll(self) -> dict[str, Any] | None:
-        """Called every frame: take the player's warnings into the status; return its meters."""
+        """Called every frame: take the player's warnings into the status; return its meters.
+        An engine process that died is said, and replaced in the background."""
         if self.player is None:
+            self._watch_idle_engine()
             return None
         for warning in self.player.warnings():
             self.say(warning, "warning")
         if getattr(self.player, "running", True) is False:  # the engine process has died
+            player, how = self.player, _how_it_ended(self.player)
             self.stop()
-            self.say("the audio engine stopped unexpectedly: press Play to start it again", "error")
+            if not kept_alive(player):
+                self.say("the audio engine stopped unexpectedly: press Play to start it again", "error")
+                return None
+            self.say(
+                f"the audio engine stopped unexpectedly (it {how}): a new one is starting, "
+                "press Play to play again",
+                "error",
+            )
+            self._engine_replaced = True
+            self.start_engine()
             return None
         return self.player.meters()
+
+    def _watch_idle_engine(self) -> None:
+        """Replace the waiting engine process if it died (once: one that dies again before a
+        Play is left to the next Play, which says why it cannot start)."""
+        engine = self.idle_engine
+        if engine is None or engine.running:
+            return
+        self.idle_engine, how = None, _how_it_ended(engine)
+        engine.close()
+        if self._engine_replaced:
+            self.say(f"the audio engine {how} again: Play starts a new one", "error")
+            return
+        self.say(f"the audio engine {how}: a new one is starting", "warning")
+        self._engine_replaced = True
+        self.start_engine()
+
+    def close_engine(self) -> None:
+        """Stop playing and end the session's engine process, by its own handle: a closed
+        editor leaves no process behind."""
+        self.stop()
+        engine, self.idle_engine = self.idle_engine, None
+        if engine is not None:
+            engine.close()
 
     def node_view(self, node_id: str) -> np.ndarray | None:
         """The running node's view (a scope's waveform, a spectrum's levels), or None when
@@ -1108,9 +1216,27 @@ class EditorModel:
         return self.player.node_view(node_id)
 
     def shutdown(self) -> None:
-        """A clean exit: stop the sound and drop the autosave (unsaved work was asked about)."""
-        self.stop()
+        """A clean exit: stop the sound, end the engine process and drop the autosave (unsaved
+        work was asked about)."""
+        self.close_engine()
         self.discard_autosave()
+
+
+def _how_it_ended(engine: PlayerLike) -> str:
+    """How an engine process ended, in words: "was killed (SIGKILL)", "ended (exit code 1)"."""
+    code = getattr(engine, "exitcode", None)
+    if code is None:
+        return "ended"
+    if code >= 0:
+        return f"ended (exit code {code})"
+    try:
+        return f"was killed ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"was killed (signal {-code})"
+
+
+def _replaced_note(engine: PlayerLike) -> str:
+    return f" (the audio engine {_how_it_ended(engine)}: a new one was started)"
 
 
 def _lock_file(autosave: Path) -> Path:
