@@ -1,4 +1,5 @@
-"""Atomic file replacement, shared by patch saving and audio writing."""
+"""Atomic file replacement, shared by patch saving and audio writing; what a name that is no
+regular file is."""
 
 from __future__ import annotations
 
@@ -35,3 +36,20 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+FILE_KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISFIFO: "a named pipe",
+    stat.S_ISCHR: "a device",
+    stat.S_ISBLK: "a device",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file ("a named pipe")."""
+    for is_kind, kind in FILE_KINDS.items():
+        if is_kind(mode):
+            return kind
+    return None

@@ -12,7 +12,6 @@ import errno
 import math
 import os
 import shutil
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from math import gcd
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from patcher.atomic import atomic_path
+from patcher.atomic import atomic_path, special_kind
 from patcher.text import PATH_LIMIT, excerpt
 
 WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
@@ -36,13 +35,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_DECODED_BYTES = 512 * 2**20
 #: Frames decoded at a time: a few MB whatever the channel count.
 DECODE_CHUNK_SAMPLES = 2**20
-_FILE_KINDS = {
-    stat.S_ISDIR: "a folder",
-    stat.S_ISFIFO: "a named pipe",
-    stat.S_ISCHR: "a device",
-    stat.S_ISBLK: "a device",
-    stat.S_ISSOCK: "a socket",
-}
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,9 @@ def _open_sound_file(path: Path) -> Iterator[soundfile.SoundFile]:
         sound = soundfile.SoundFile(descriptor, closefd=False)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         os.close(descriptor)
-        raise OSError(f"cannot read audio file {_shown(path)}: {error}") from None
+        # libsndfile's own words, not "Error opening 3: ..." (it was handed a descriptor)
+        reason = getattr(error, "error_string", None) or error
+        raise OSError(f"cannot read audio file {_shown(path)}: {reason}") from None
     except BaseException:
         os.close(descriptor)
         raise
@@ -126,9 +120,9 @@ class SpecialFileError(OSError):
 
 
 def _refuse_special(path: Path, mode: int) -> None:
-    for is_kind, kind in _FILE_KINDS.items():
-        if is_kind(mode):
-            raise SpecialFileError(f"cannot read audio file {_shown(path)}: it is {kind}, not a file")
+    kind = special_kind(mode)
+    if kind is not None:
+        raise SpecialFileError(f"cannot read audio file {_shown(path)}: it is {kind}, not a file")
 
 
 def _check_size(path: Path, info: AudioInfo, sample_rate: int, channels: int) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
+from patcher.atomic import special_kind
 from patcher.files import ALLOW_FLAG, ALLOW_HELP
 from patcher.model import Patch, PatchError
 from patcher.text import PATH_LIMIT, excerpt, first_few, paragraph, quote, safe_lines
@@ -33,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     run = getattr(args, "run", _main_job)
+    previous = _terminate_as_interrupt()
     try:
         return run(args) or 0
     except PatchError as error:
@@ -42,7 +45,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("patcher: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as error:  # numpy's says how much it wanted
+        detail = f" ({error})" if str(error) else ""
+        _fail(f"out of memory{detail}: the patch's files and delay lines need more than is free")
+        return EXIT_USER_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_USER_ERROR
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (a kill, a closed terminal's job control) ends a command as Ctrl+C does: a file
+    being written is removed, not left half-written. The handler it replaced, or None."""
+
+    def interrupt(_signal: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        return None
 
 
 def _fail(message: str) -> None:
@@ -276,6 +299,8 @@ def _render(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {_shown(output)}: the output must end in .wav or .flac")
     if not output.parent.is_dir():
         raise UserError(f"cannot write {_shown(output)}: folder {_shown(output.parent)} does not exist")
+    if output.is_dir():  # said now, not after the whole render
+        raise UserError(f"cannot write {_shown(output)}: it is a folder")
     patch = load(args.patch, args.allow_outside_files)
     if args.input is not None:  # the user's own file: always allowed
         _feed_input(patch, args.input)
@@ -302,8 +327,11 @@ def _feed_input(patch: Patch, audio_path: Path) -> None:
     inputs = [node_id for node_id, node in patch.nodes.items() if node.type == "input"]
     if not inputs:
         raise UserError(f"--input {_shown(audio_path)}: the patch has no input node to play it through")
-    if not audio_path.is_file():
+    if not audio_path.exists():
         raise UserError(f"--input {_shown(audio_path)}: no such file")
+    kind = special_kind(audio_path.stat().st_mode)
+    if kind is not None:
+        raise UserError(f"--input {_shown(audio_path)}: it is {kind}, not a file")
     for node_id in inputs:  # offline, a live input plays the file too
         patch.set_param(node_id, "source", "file")
         patch.set_param(node_id, "file", str(audio_path.resolve()))

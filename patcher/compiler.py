@@ -55,7 +55,9 @@ class Step:
         self.block_size = len(self.silence)
         self.summed_inputs = [source for source in self.input_sources if len(source[1]) > 1]
         self.whole_inputs = {
-            port: sources[0] if len(sources) == 1 else summed if sources else self.silence
+            # An unlinked port reads its own sum buffer, which stays zero: a kernel gets the same
+            # (writable) array type whatever is linked, so no call compiles a variant of it.
+            port: sources[0] if len(sources) == 1 else summed
             for port, sources, summed in self.input_sources
         }
         self.whole_outputs = dict(self.output_buffers)
@@ -180,7 +182,7 @@ def _gather(
     sources: list[np.ndarray], sum_buffer: np.ndarray, start: int, stop: int, silence: np.ndarray
 ) -> np.ndarray:
     if not sources:
-        return silence[: stop - start]
+        return sum_buffer[: stop - start]  # zeros: nothing is summed into it
     if len(sources) == 1:
         return sources[0][start:stop]
     view = sum_buffer[: stop - start]
@@ -404,7 +406,7 @@ def _groups(
     pause: Callable[[], None],
 ) -> list[Group]:
     silence = np.zeros(block_size)
-    silence.flags.writeable = False
+    silence.flags.writeable = False  # what a muted node's outputs would be, never handed to one
     successors: dict[str, list[str]] = {node_id: [] for node_id in live}
     for node_id in live:
         for link in into.get(node_id, ()):

@@ -76,7 +76,8 @@ _SOURCES = [Path(__file__), *sorted((Path(__file__).resolve().parent.parent / "n
 
 def _stamp() -> Path:
     """A file that exists once the kernels of these very sources have been compiled here."""
-    digest = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
+    # Where the sources are, too: numba caches by path, so another checkout compiles anew.
+    digest = hashlib.sha256(f"{numba.__version__} {sys.version} {_SOURCES[0].resolve()}".encode())
     for source in _SOURCES:
         digest.update(source.read_bytes())
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "patcher"

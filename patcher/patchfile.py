@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from patcher.atomic import atomic_path
+from patcher.atomic import atomic_path, special_kind
 from patcher.files import as_saved_in, check_files
 from patcher.graph import cycle_problems
 from patcher.model import (
@@ -56,6 +56,9 @@ def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
     path = Path(path)
     shown = excerpt(path, PATH_LIMIT)
     try:
+        kind = special_kind(os.stat(path).st_mode)
+        if kind is not None and kind != "a folder":  # a pipe would hang the read for good
+            raise PatchError(f"{shown} is {kind}, not a patch file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PatchError(f"no such patch file: {shown}") from None

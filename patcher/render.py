@@ -198,7 +198,10 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], Any]]:
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="frame", unit_scale=True, delay=1.0, file=sys.stderr, leave=False) as bar:
+    # disable=None: no bar where stderr is not a terminal (a log would fill with them).
+    with tqdm(
+        total=total, unit="frame", unit_scale=True, delay=1.0, file=sys.stderr, leave=False, disable=None
+    ) as bar:
         yield bar.update
 
 
@@ -207,8 +210,9 @@ def _ignore(_frames: int) -> None:
 
 
 def warm_up_kernels() -> None:
-    """Run every node type once, its inputs and modulatable params driven and not, so that
-    each kernel is compiled (and cached) now rather than in the middle of some later patch."""
+    """Run every node type once, its inputs and modulatable params driven and not, and every
+    two-phase node in a feedback loop, so that each kernel is compiled (and cached) and loaded
+    now rather than in the middle of some later patch (in an audio callback, after an edit)."""
     from patcher.spec import registry
 
     patch = Patch()
@@ -222,5 +226,21 @@ def warm_up_kernels() -> None:
                     patch.connect("drive.out", f"{node_id}.{port}")
             for port in cls.OUTPUTS[:1]:
                 patch.connect(f"{node_id}.{port}", "sink.right" if driven else "sink.left")
-    for block_size in (64, 65):
-        Engine(patch, block_size=block_size).render(0.01)
+    for type_name, cls in sorted(registry().items()):  # each choice (an oversampling, a shape)
+        for name, param in cls.PARAMS.items():
+            for choice in param.choices:
+                if choice != param.default and choice not in ("file", "live"):  # need a file, a card
+                    node_id = patch.add_node(type_name, **{name: choice})
+                    for port in cls.OUTPUTS[:1]:
+                        patch.connect(f"{node_id}.{port}", "sink.left")
+    for type_name, cls in sorted(registry().items()):  # two-phase nodes in a feedback loop
+        if not cls.READ_OUTPUTS:
+            continue
+        params = {"time_ms": 0.1} if "time_ms" in cls.PARAMS else {}
+        node_id = patch.add_node(type_name, **params)
+        back = patch.add_node("gain")
+        patch.connect(f"{node_id}.{cls.READ_OUTPUTS[0]}", f"{back}.in")
+        patch.connect(f"{back}.out", f"{node_id}.{cls.INPUTS[0]}")
+        patch.connect(f"{node_id}.{cls.OUTPUTS[0]}", "sink.left")
+    for block_size in (64, 65):  # a convolver's partition (512) ends in the render
+        Engine(patch, block_size=block_size).render(0.015)

@@ -49,3 +49,55 @@ def test_a_read_only_install_caches_its_kernels_in_the_user_s_folder(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert list((home / ".cache" / "numba").rglob("*.nbi")), "no kernel cached in the user's folder"
     assert not list(tree.rglob("*.nbi"))
+
+
+def _kernels() -> dict[str, object]:
+    """Every compiled kernel of the node library and the engine, by name."""
+    import importlib
+    import pkgutil
+
+    from numba.core.registry import CPUDispatcher
+
+    import nodes
+    import patcher
+
+    found = {}
+    for package in (nodes, patcher):
+        for module_info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if ".editor" in module_info.name or module_info.name.endswith("__main__"):
+                continue
+            module = importlib.import_module(module_info.name)
+            for name, value in vars(module).items():
+                if isinstance(value, CPUDispatcher) and value.__module__ == module.__name__:
+                    found[f"{module.__name__}.{name}"] = value
+    return found
+
+
+#: Kernels Python also calls directly, off the audio thread (``nodes.shapers.shape``, for a
+#: waveshaper's ``prepare`` and its picture): their first call there is not the callback's.
+CALLED_BY_PREPARE = {"nodes.shapers._shape_block"}
+
+
+def test_after_the_warm_up_no_patch_loads_or_compiles_a_kernel() -> None:
+    """Issue 12 review: a live edit that closed a feedback loop loaded the delay's loop kernels
+    in the audio callback (13-18 ms at block 256). After ``warm_up_kernels`` (which the
+    editor's engine process runs when it starts) random patches, loops and odd blocks
+    included, find every kernel they call ready: no kernel gains a signature."""
+    from patcher.engine import Engine
+    from patcher.render import warm_up_kernels
+    from tests.randomgraphs import random_graph
+
+    warm_up_kernels()
+    kernels = _kernels()
+    assert len(kernels) > 20
+    before = {name: len(kernel.signatures) for name, kernel in kernels.items()}
+    for index in range(12):
+        graph = random_graph(3, index)
+        for block_size in graph.block_sizes:
+            Engine(graph.patch, graph.sample_rate, block_size).render(0.02)
+    grown = {
+        name: kernel.signatures[before[name] :]
+        for name, kernel in kernels.items()
+        if len(kernel.signatures) != before[name] and name not in CALLED_BY_PREPARE
+    }
+    assert not grown, f"first called after the warm-up: {sorted(grown)}"

@@ -338,7 +338,8 @@ def test_a_process_that_cannot_be_made_is_one_message_and_leaves_no_shared_memor
     engine = EngineProcess(meter_patch())
     with pytest.raises(AudioDeviceError, match=r"could not start: .*Resource temporarily unavailable"):
         engine.start()
-    assert set(Path("/dev/shm").glob("psm_*")) == before
+    # None of its own left (others' may come and go meanwhile: the machine is not ours alone).
+    assert not set(Path("/dev/shm").glob("psm_*")) - before
     assert engine._process is None and engine._memory is None
 
 

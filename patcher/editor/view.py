@@ -34,6 +34,7 @@ from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
+from patcher.text import PATH_LIMIT, excerpt
 
 WIDTH, HEIGHT = 1400, 860
 #: Side panels and transport at UI scale 1 (they grow with it; the params panel takes at most
@@ -1491,7 +1492,13 @@ class EditorView:
         question = self.model.outside_question
         if question is None or dpg.is_item_shown("outside_dialog"):
             return
-        listed = [f"  {node_id}.{name}: {value[:100]!r}" for node_id, name, value in question.files[:8]]
+        # Where each would really read, whole (start and end kept): a long path could hide
+        # its way out of the folder past any cut.
+        folder = question.path.parent
+        listed = [
+            f"  {excerpt(node_id, 40)}.{name}: {excerpt(os.path.abspath(folder / value), PATH_LIMIT)}"
+            for node_id, name, value in question.files[:8]
+        ]
         if len(question.files) > 8:
             listed.append(f"  and {len(question.files) - 8} more")
         text = "\n".join(
