@@ -160,10 +160,12 @@ def render_to_file(
     block_size: int | None = None,
     show_progress: bool = False,
     limit: bool = True,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> RenderReport:
     """Render a patch into a WAV (32-bit float) or FLAC (24-bit) file, block by block: the
     file appears whole or not at all. Raises ValueError for a bad file name and OSError when
-    the file cannot be written (no room, no such folder)."""
+    the file cannot be written (no room, no such folder). ``progress(done, total)`` is told
+    the frames written after each block (the editor's progress bar)."""
     from patcher.audiofile import AudioWriter
 
     engine = Engine(patch, sample_rate, block_size)
@@ -173,9 +175,13 @@ def render_to_file(
     blocks = _ProtectedBlocks(engine, report)
     with AudioWriter(path, engine.sample_rate, channels=2, frames=total) as writer:
         with _progress(total, show_progress) as advance:
+            done = 0
             for block in blocks:
                 writer.write(block)
                 advance(len(block))
+                done += len(block)
+                if progress is not None:
+                    progress(done, total)
         if not limit and report.peak > 1.0 and writer.clips:
             report.warnings.append(
                 f"{Path(path).name}: FLAC holds samples within ±1.0: the peak of "
@@ -244,3 +250,34 @@ def warm_up_kernels() -> None:
         patch.connect(f"{node_id}.{cls.OUTPUTS[0]}", "sink.left")
     for block_size in (64, 65):  # a convolver's partition (512) ends in the render
         Engine(patch, block_size=block_size).render(0.015)
+
+
+def render_in_child(patch: Patch, path: str, seconds: float | None, updates: Any) -> None:
+    """A render in a process of its own (the editor's File > Render), telling ``updates`` (a
+    multiprocessing queue) ("progress", fraction) now and then, then ("done", report text) or
+    ("failed", reason). Ended with SIGTERM (Cancel), it leaves no file."""
+    import signal
+    import time
+
+    def cancelled(_signal: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, cancelled)
+    last = [0.0]
+
+    def tell(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1 or done == total:
+            last[0] = now
+            updates.put(("progress", done / max(total, 1)))
+
+    try:
+        report = render_to_file(patch, path, seconds, progress=tell)
+    except KeyboardInterrupt:
+        updates.put(("failed", "cancelled"))
+        return
+    except (OSError, ValueError, MemoryError) as error:
+        updates.put(("failed", str(error)))
+        return
+    warnings = "; ".join(report.warnings)
+    updates.put(("done", f"{report.peak_text()}" + (f" ({warnings})" if warnings else "")))

@@ -1015,3 +1015,41 @@ def test_disconnect_all_removes_a_nodes_links_in_one_undoable_edit(editor: Edito
     editor.undo()
     editor.disconnect_all("lp")
     assert not editor.disconnect_all("lp") and "no links" in editor.status.text
+
+
+def test_render_to_file_runs_in_the_background_and_reports(editor: EditorModel, tmp_path: Path) -> None:
+    """File > Render to File: a process of its own renders the patch as it is; the model
+    follows its progress and says where it wrote, with the peak."""
+    import time
+
+    import soundfile
+
+    target = tmp_path / "saw.wav"
+    assert editor.start_render(target, seconds=0.5)
+    assert editor.render_job is not None and not editor.start_render(target)  # one at a time
+    deadline = time.monotonic() + 120
+    while editor.render_job is not None and time.monotonic() < deadline:
+        editor.poll()
+        time.sleep(0.05)
+    assert editor.render_job is None and editor.status.level == "info", editor.status.text
+    assert "rendered" in editor.status.text and "dBFS" in editor.status.text
+    info = soundfile.info(str(target))
+    assert info.frames == 24000 and info.channels == 2
+
+
+def test_a_cancelled_render_leaves_no_file_and_a_bad_name_is_refused(
+    editor: EditorModel, tmp_path: Path
+) -> None:
+    import time
+
+    assert not editor.start_render(tmp_path / "saw.mp3") and editor.status.level == "error"
+    assert not editor.start_render(tmp_path / "missing" / "saw.wav")
+    assert editor.start_render(tmp_path / "long.wav", seconds=3000.0)
+    deadline = time.monotonic() + 120
+    while editor.render_job.progress == 0.0 and time.monotonic() < deadline:
+        editor.poll()
+        time.sleep(0.05)
+    assert 0.0 < editor.render_job.progress < 1.0
+    editor.cancel_render()
+    assert editor.render_job is None and "cancelled" in editor.status.text
+    assert list(tmp_path.iterdir()) == [tmp_path / "state"] or list(tmp_path.iterdir()) == []

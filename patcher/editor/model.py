@@ -266,6 +266,8 @@ class EditorModel:
         self.recent_files: list[Path] = self._read_recent()
         #: Settings that outlive a session (the UI scale), in the state folder.
         self.preferences: dict[str, Any] = self._read_preferences()
+        #: File > Render to File under way (its progress is shown), or None.
+        self.render_job: Any = None
         self._playing_with_input = False
 
     # -- state the view shows -------------------------------------------------------------
@@ -1160,9 +1162,54 @@ class EditorModel:
         self._keep_idle(player)
         self.say("stopped")
 
+    # -- rendering to a file ----------------------------------------------------------------
+    def start_render(self, path: Path | str, seconds: float | None = None) -> bool:
+        """File > Render to File: the patch as it is now, for ``seconds`` (its render length by
+        default), into a WAV or FLAC file, in the background (``render_job.progress``)."""
+        path = Path(path)
+        if self.render_job is not None:
+            self.say("a render is already under way: cancel it first", "error")
+            return False
+        if path.suffix.lower() not in (".wav", ".flac"):
+            self.say(f"cannot render to {path.name}: the file must end in .wav or .flac", "error")
+            return False
+        if not path.parent.is_dir() or path.is_dir():
+            self.say(f"cannot render to {path}: no such folder, or it is one", "error")
+            return False
+        from patcher.editor.jobs import RenderJob
+
+        try:
+            self.render_job = RenderJob(copy.deepcopy(self.patch), path, seconds)
+        except OSError as error:  # too many processes or files
+            self.say(f"cannot start the render: {error}", "error")
+            return False
+        length = self.patch.settings.duration_s if seconds is None else seconds
+        self.say(f"rendering {length:g} s to {path}...")
+        return True
+
+    def cancel_render(self) -> None:
+        job, self.render_job = self.render_job, None
+        if job is not None:
+            job.cancel()
+            self.say(f"cancelled the render to {job.path}")
+
+    def _poll_render(self) -> None:
+        job = self.render_job
+        if job is None:
+            return
+        result = job.poll()  # the view reads job.progress every frame
+        if result is None:
+            return
+        self.render_job = None
+        if result.ok:
+            self.say(f"rendered {job.path} ({result.message})")
+        else:
+            self.say(f"could not render {job.path}: {result.message}", "error")
+
     def poll(self) -> dict[str, Any] | None:
         """Called every frame: take the player's warnings into the status; return its meters.
         An engine process that died is said, and replaced in the background."""
+        self._poll_render()
         if self.player is None:
             self._watch_idle_engine()
             return None
@@ -1218,6 +1265,7 @@ class EditorModel:
     def shutdown(self) -> None:
         """A clean exit: stop the sound, end the engine process and drop the autosave (unsaved
         work was asked about)."""
+        self.cancel_render()
         self.close_engine()
         self.discard_autosave()
 

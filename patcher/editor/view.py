@@ -412,6 +412,8 @@ class EditorView:
                     label="Save As...", shortcut="Ctrl+Shift+S", callback=lambda: self.perform("save_as")
                 )
                 dpg.add_separator()
+                dpg.add_menu_item(label="Render to File...", callback=lambda: self.perform("render"))
+                dpg.add_separator()
                 dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.perform("quit"))
             with dpg.menu(label="Edit"):
                 for label, action, shortcut in (
@@ -516,6 +518,11 @@ class EditorView:
             with dpg.group():
                 dpg.add_progress_bar(tag="meter_left", overlay="L")
                 dpg.add_progress_bar(tag="meter_right", overlay="R")
+            with dpg.group(horizontal=True, tag="render_group", show=False):
+                dpg.add_progress_bar(tag="render_progress", overlay="rendering")
+                dpg.add_button(
+                    label="Cancel", tag="render_cancel", callback=lambda: self.model.cancel_render()
+                )
         dpg.add_text("", tag="status_text")
         with dpg.tooltip("status_text"):
             dpg.add_text("", tag="status_history")
@@ -528,6 +535,7 @@ class EditorView:
             dpg.configure_item(f"transport_gap{gap}", width=round(14 * ui))
         for side in ("left", "right"):
             dpg.configure_item(f"meter_{side}", width=round(220 * ui), height=round(BASE_FONT_SIZE * ui))
+        dpg.configure_item("render_progress", width=round(200 * ui))
 
     def _palette_window(self) -> None:
         with dpg.window(
@@ -638,6 +646,8 @@ class EditorView:
         elif action == "save":
             if not model.save():
                 self.perform("save_as")
+        elif action == "render":
+            self.file_dialog("Render to file", model.start_render, (".wav", ".flac"), save=True)
         elif action == "save_as":
             self.file_dialog("Save patch as", self.save_as_then_continue, (".json",), save=True)
         elif action == "help":
@@ -998,6 +1008,7 @@ class EditorView:
         """One frame: meters, live pictures, autosave, then draw."""
         meters = self.model.poll()
         self._show_meters(meters)
+        self._show_render()
         now = time.monotonic()
         if now - self._last_live >= LIVE_PERIOD_S:
             self._last_live = now
@@ -1534,6 +1545,13 @@ class EditorView:
         dpg.set_value("status_text", first_line + more)
         dpg.configure_item("status_text", color=LEVEL_COLORS.get(status.level, LEVEL_COLORS["info"]))
         dpg.set_value("status_history", "\n".join(f"[{m.level}] {m.text}" for m in messages[-12:]))
+
+    def _show_render(self) -> None:
+        job = self.model.render_job
+        dpg.configure_item("render_group", show=job is not None)
+        if job is not None:
+            dpg.set_value("render_progress", job.progress)
+            dpg.configure_item("render_progress", overlay=f"rendering {job.path.name}  {job.progress:.0%}")
 
     def _show_meters(self, meters: dict[str, Any] | None) -> None:
         if meters is None:
