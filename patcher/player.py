@@ -531,6 +531,18 @@ def find_devices(device: int | str | None, input_device: int | str | None = None
             ) from None
 
 
+def output_devices() -> list[str]:
+    """The names of the devices that can play (what ``--device`` and the editor's Transport >
+    Audio Device take); none when PortAudio is missing."""
+    try:
+        import sounddevice
+
+        devices = sounddevice.query_devices()
+    except (OSError, Exception):  # no PortAudio, or it failed to start: nothing to choose
+        return []
+    return [str(device["name"]) for device in devices if device["max_output_channels"] > 0]
+
+
 def _device_name(sounddevice: Any, device: Any) -> str:
     index = device[1] if isinstance(device, tuple | list) else device
     try:

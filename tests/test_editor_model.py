@@ -1053,3 +1053,33 @@ def test_a_cancelled_render_leaves_no_file_and_a_bad_name_is_refused(
     editor.cancel_render()
     assert editor.render_job is None and "cancelled" in editor.status.text
     assert list(tmp_path.iterdir()) == [tmp_path / "state"] or list(tmp_path.iterdir()) == []
+
+
+def test_the_audio_device_chosen_is_played_on_and_remembered(tmp_path: Path, clock: Clock) -> None:
+    """Transport > Audio Device: the engine opens the device chosen at the next Play (moving
+    there at once while playing), and the next session starts with it."""
+
+    class DevicePlayer(FakePlayer):
+        opened: list[Any] = []
+
+        def __init__(self, patch: Patch) -> None:
+            super().__init__(patch)
+            self.device = None
+
+        def start(self) -> None:
+            DevicePlayer.opened.append(self.device)
+            super().start()
+
+    editor = EditorModel(
+        simple_patch(), state_dir=tmp_path / "state", player_factory=DevicePlayer, clock=clock
+    )
+    assert editor.play()
+    editor.set_audio_device("USB Audio")
+    assert editor.playing and DevicePlayer.opened == [None, "USB Audio"]
+    assert "USB Audio" in editor.status.text
+    later = EditorModel(
+        simple_patch(), state_dir=tmp_path / "state", player_factory=DevicePlayer, clock=clock
+    )
+    assert later.audio_device == "USB Audio"
+    later.set_audio_device(None)
+    assert EditorModel(state_dir=tmp_path / "state").audio_device is None

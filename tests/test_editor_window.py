@@ -801,6 +801,8 @@ def test_real_input_right_click_menu_rename_patch_panel_and_ctrl_q(window: Any) 
     assert any(label.startswith("chorus") and len(label.split()) > 2 for label in labels), labels
 
     assert view.shortcut(dpg.mvKey_Q, ctrl=True, shift=False) == "quit"
+    devices = [dpg.get_item_label(item) for item in dpg.get_item_children("device_menu", 1)]
+    assert devices[0] == "System default" and "Look again" in devices
 
 
 # -- the command line -------------------------------------------------------------------------

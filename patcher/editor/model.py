@@ -266,6 +266,8 @@ class EditorModel:
         self.recent_files: list[Path] = self._read_recent()
         #: Settings that outlive a session (the UI scale), in the state folder.
         self.preferences: dict[str, Any] = self._read_preferences()
+        #: Transport > Audio Device: the output device's name, None for the system's default.
+        self.audio_device: str | None = self.preferences.get("device")
         #: File > Render to File under way (its progress is shown), or None.
         self.render_job: Any = None
         self._playing_with_input = False
@@ -1063,6 +1065,23 @@ class EditorModel:
             return False
         return self.play()
 
+    def set_audio_device(self, device: str | None) -> None:
+        """Play on ``device`` (a name from ``patcher.player.output_devices``; None: the system's
+        default), from now on and in later sessions; playing, it moves there at once."""
+        self.audio_device = device
+        self.remember_preference("device", device)
+        where = device or "the default audio device"
+        if self.player is None:
+            self.say(f"will play on {where}")
+            return
+        self.stop()
+        if self.play():
+            self.say(f"playing on {where}")
+
+    def _choose_device(self, player: PlayerLike) -> None:
+        if hasattr(player, "device"):  # the engine process opens it at each Play
+            player.device = self.audio_device
+
     def start_engine(self) -> None:
         """Launch the session's engine process in the background (nothing waits for it), so
         that a Play only starts the stream. Nothing when it runs already, or for a player that
@@ -1110,8 +1129,10 @@ class EditorModel:
         try:
             if player is None:
                 player = self.player_factory(copy.deepcopy(self.patch))
+                self._choose_device(player)
                 player.start()
             else:
+                self._choose_device(player)
                 player.start(copy.deepcopy(self.patch))
         except AudioDeviceError as error:
             self._keep_idle(player)

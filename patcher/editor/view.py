@@ -229,6 +229,7 @@ class EditorView:
                 dpg.add_child_window(tag="panel", width=-1, height=-self.bottom_height)
             self._transport()
         self._apply_ui_scale()
+        self._device_menu()
         self._palette_window()
         self._dialogs()
         with dpg.handler_registry():
@@ -462,6 +463,7 @@ class EditorView:
                 dpg.add_menu_item(
                     label="Play / Stop", shortcut="Space", callback=lambda: self.perform("play")
                 )
+                dpg.add_menu(label="Audio Device", tag="device_menu")
             with dpg.menu(label="Help"):
                 with dpg.menu(label="Node Reference"):
                     for family in sorted({cls.FAMILY for cls in registry().values()}):
@@ -1522,6 +1524,29 @@ class EditorView:
         )
         dpg.set_value("outside_text", text)
         dpg.configure_item("outside_dialog", show=True, pos=[self.width // 2 - 280, self.height // 2 - 100])
+
+    def _device_menu(self) -> None:
+        """Transport > Audio Device: the system's default and every device that can play (read
+        again when the menu is rebuilt, so a card plugged in since shows up)."""
+        from patcher.player import output_devices
+
+        dpg.delete_item("device_menu", children_only=True)
+        chosen = self.model.audio_device
+        choices: list[str | None] = [None, *output_devices()]
+        for device in choices:
+            dpg.add_menu_item(
+                label=device or "System default",
+                parent="device_menu",
+                check=True,
+                default_value=device == chosen,
+                callback=lambda *_a, device=device: self._choose_device(device),
+            )
+        dpg.add_separator(parent="device_menu")
+        dpg.add_menu_item(label="Look again", parent="device_menu", callback=lambda: self._device_menu())
+
+    def _choose_device(self, device: str | None) -> None:
+        self.model.set_audio_device(device)
+        self._device_menu()
 
     def _sync_menus(self) -> None:
         recent = list(self.model.recent_files)
