@@ -216,6 +216,24 @@ def test_a_link_to_a_node_of_unknown_type_is_not_reported_twice(tmp_path: Path) 
     assert "does not exist" not in result.stderr
 
 
+def test_check_suggests_the_node_type_param_and_port_meant(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"].append({"id": "osc", "type": "oscilator"})
+    document["nodes"][2]["params"] = {"gain": 3}
+    document["links"].append({"from": "b.out", "to": "out.rigth"})
+    path = tmp_path / "typos.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(
+        result,
+        "3 problems",
+        "node 'osc': unknown node type 'oscilator'; did you mean 'oscillator'?",
+        "node 'level' (gain): unknown param 'gain'; did you mean 'gain_db'? (params: gain_db)",
+        "output 'out' has no port 'rigth'; did you mean 'right'? (inputs: left, right, level_db)",
+    )
+    assert len(result.stderr.splitlines()) == 4  # the count and one line per problem
+
+
 def test_render_input_plays_through_a_live_input_node_too(tmp_path: Path) -> None:
     song = tmp_path / "song.wav"
     soundfile.write(song, np.full(4800, 0.5), 48000, subtype="FLOAT")

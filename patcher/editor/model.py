@@ -47,9 +47,9 @@ from patcher.editor.layout import Size, arrange, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
 from patcher.graph import cycle_problems
-from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem
+from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem, unknown_param_problem
 from patcher.spec import Node, registry
-from patcher.text import safe_lines
+from patcher.text import quote, safe_lines
 
 try:
     import fcntl
@@ -419,7 +419,9 @@ class EditorModel:
             return False
         param = node.spec.PARAMS.get(name)
         if param is None:
-            self.say(f"node {node_id!r} ({node.type}) has no param {name!r}", "error")
+            self.say(
+                f"node {quote(node_id)} ({node.type}): {unknown_param_problem(node.spec, name)}", "error"
+            )
             return False
         problem = param.check(value) or (self._file_problem(value) if param.kind == "path" else None)
         if problem:
