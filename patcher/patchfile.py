@@ -154,8 +154,9 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
     patch.settings = _read_settings(document.get("settings", {}), problems)
     unusable = _read_nodes(document.get("nodes", []), patch, problems)
     _read_links(document.get("links", []), patch, problems, unusable)
-    if not problems:
-        problems += cycle_problems(patch)
+    # Every node and link read so far is sound (the others were left out), so the loops among
+    # them are reported with the other problems, not after they are fixed.
+    problems += cycle_problems(patch)
     if problems:
         raise PatchError(problems, source)
     return patch

@@ -234,6 +234,18 @@ def test_check_suggests_the_node_type_param_and_port_meant(tmp_path: Path) -> No
     assert len(result.stderr.splitlines()) == 4  # the count and one line per problem
 
 
+def test_check_reports_a_delay_free_loop_with_the_other_problems(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"][0]["params"]["b"] = "loud"
+    document["links"].append({"from": "level.out", "to": "level.in"})
+    path = tmp_path / "loop.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(
+        result, "2 problems", "param 'b': expected a number", "delay-free feedback loop level -> level"
+    )
+
+
 def test_render_input_plays_through_a_live_input_node_too(tmp_path: Path) -> None:
     song = tmp_path / "song.wav"
     soundfile.write(song, np.full(4800, 0.5), 48000, subtype="FLOAT")

@@ -213,6 +213,23 @@ def test_delay_free_cycle_names_its_path() -> None:
     assert "g2 -> level -> g2" in message or "level -> g2 -> level" in message
 
 
+def test_a_delay_free_loop_is_reported_with_the_other_problems() -> None:
+    """Loading reports every problem at once: a loop among the sound nodes too, beside a bad
+    param, a misspelt type and a link to a missing port."""
+    doc = with_node(id="g2", type="gain", params={"gain_db": 99})
+    doc["nodes"].append({"id": "fx", "type": "flanger9000"})
+    doc["links"] += [
+        {"from": "level.out", "to": "g2.in"},
+        {"from": "g2.out", "to": "level.in"},
+        {"from": "a.out", "to": "out.centre"},
+        {"from": "fx.out", "to": "out.right"},
+    ]
+    message = problems_of(doc)
+    assert "4 problems" in message
+    assert "param 'gain_db': 99 is out of range" in message and "unknown node type 'flanger9000'" in message
+    assert "has no port 'centre'" in message and "delay-free feedback loop" in message
+
+
 def test_self_loop_is_a_delay_free_cycle() -> None:
     assert "delay-free feedback loop level -> level" in problems_of(with_link("level.out", "level.in"))
 
