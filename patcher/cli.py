@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         description="A visual dataflow patcher for audio. With no COMMAND: the editor on "
         "patches/default.json, playing (without a display, it renders and plays that patch).",
     )
+    parser.add_argument("--version", action="version", version=f"patcher {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     render = commands.add_parser("render", help="render a patch offline to WAV or FLAC")
@@ -140,6 +141,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_analyze_command(commands)
     return parser
+
+
+def version() -> str:
+    """The installed package's version (pyproject.toml's), or "unknown" when run uninstalled."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("patcher")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 def _positive_float(text: str) -> float:

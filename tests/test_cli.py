@@ -74,6 +74,14 @@ def test_invalid_patch_names_every_problem(tmp_path: Path) -> None:
     assert_user_error(result, "2 problems", "node 'level' (gain): param 'gain_db'", "out.middle")
 
 
+def test_version_is_the_installed_package_version() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"patcher {version('patcher')}\n"
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
