@@ -132,9 +132,18 @@ def _parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio devices")
     devices.set_defaults(run=_devices)
 
-    listing = commands.add_parser("nodes", help="list every node type with its ports and params")
-    listing.add_argument("--json", action="store_true", help="print the specs as JSON")
-    listing.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
+    listing = commands.add_parser(
+        "nodes",
+        help="list every node type with its ports and params, or show one type",
+        description="With no TYPE: every node type, its ports and params. With a TYPE: its doc, "
+        "ports, params with their docs, and the example patches that use it.",
+    )
+    listing.add_argument(
+        "type", nargs="?", metavar="TYPE", type=_node_type, help="one node type, such as oscillator or delay"
+    )
+    form = listing.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print the specs as JSON")
+    form.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
     listing.set_defaults(run=_nodes)
 
     from patcher.analysis_cli import add_analyze_command  # imports UserError from here
@@ -188,6 +197,16 @@ def _int_in(low: int, high: int):
         return value
 
     return parse
+
+
+def _node_type(text: str) -> type:
+    from patcher.model import unknown_type_problem
+    from patcher.spec import node_class
+
+    cls = node_class(text)
+    if cls is None:
+        raise argparse.ArgumentTypeError(f"{unknown_type_problem(text)} (`patcher nodes` lists them)")
+    return cls
 
 
 def _device(text: str) -> int | str:
@@ -446,16 +465,26 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _nodes(args: argparse.Namespace) -> int:
-    from patcher.docs import node_reference_markdown, node_table
+    import shutil
+
+    from patcher.docs import node_help, node_markdown, node_reference_markdown, node_table
     from patcher.spec import registry
 
-    if args.json:
+    width = shutil.get_terminal_size().columns  # 80 when printing into a pipe or a file
+    if args.type is not None:
+        if args.json:
+            print(json.dumps(args.type.to_json(), indent=2))
+        elif args.markdown:
+            print(node_markdown(args.type), end="")
+        else:
+            print(node_help(args.type, width), end="")
+    elif args.json:
         specs = [registry()[name].to_json() for name in sorted(registry())]
         print(json.dumps(specs, indent=2))
     elif args.markdown:
         print(node_reference_markdown(), end="")
     else:
-        print(node_table(), end="")
+        print(node_table(width), end="")
     return 0
 
 

@@ -14,15 +14,30 @@ import soundfile
 from patcher.model import Patch
 from tests.test_patchfile import VALID
 
+PROJECT = Path(__file__).resolve().parent.parent
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "patcher", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=120,
     )
+
+
+def terminal(columns: int | None) -> dict[str, str]:
+    """The environment of a terminal ``columns`` wide (None: output into a pipe, no COLUMNS)."""
+    import os
+
+    environment = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    if columns is not None:
+        environment["COLUMNS"] = str(columns)
+    return environment
 
 
 @pytest.fixture
@@ -142,10 +157,66 @@ def test_nodes_lists_every_type_with_units_and_ranges() -> None:
 
     result = run_cli("nodes")
     assert result.returncode == 0
+    rows = result.stdout.splitlines()
     for type_name, cls in registry().items():
         assert f"{type_name}  [{cls.FAMILY}]" in result.stdout
         for name, param in cls.PARAMS.items():
-            assert name in result.stdout and param.describe_range() in result.stdout
+            row = next(row for row in rows if row.startswith(f"  {name} "))
+            assert param.unit in row
+            for part in param.choices or [param.describe_range()]:  # a long list of choices wraps
+                assert part in result.stdout
+
+
+@pytest.mark.parametrize(("columns", "fits"), [(None, 80), (80, 80), (60, 60), (200, 100)])
+def test_the_node_table_fits_the_terminal(columns: int | None, fits: int) -> None:
+    """80 columns into a pipe; a terminal's width from 60 to 100 (wider prose is hard to read)."""
+    result = run_cli("nodes", env=terminal(columns))
+    assert result.returncode == 0, result.stderr
+    widths = [len(line) for line in result.stdout.splitlines()]
+    assert max(widths) <= fits and max(widths) >= fits - 10
+    assert "`patcher nodes TYPE` shows a type's params with their docs" in " ".join(result.stdout.split())
+
+
+def test_nodes_name_shows_one_type_with_its_docs_and_the_examples_that_use_it() -> None:
+    from patcher.spec import registry
+
+    result = run_cli("nodes", "delay", cwd=PROJECT, env=terminal(None))
+    assert result.returncode == 0, result.stderr
+    page, flowing = result.stdout, " ".join(result.stdout.split())
+    assert page.startswith("delay  [delays]\n") and "in: in   out: out, tap" in page
+    assert "~ modulatable, also an input port" in flowing and "time_ms, feedback, mix" in flowing
+    for name, param in registry()["delay"].PARAMS.items():
+        assert name in page and " ".join(param.doc.split()) in flowing
+    assert "time_ms ~    0 .. 10000 ms" in page and "damping_hz   100 .. 20000 Hz, log" in page
+    assert (
+        "  patches/echo.json  (echo)" in page and "patches/ping_pong.json  (delay_left, delay_right)" in page
+    )
+    assert "open one: patcher edit patches/" in page
+    assert max(len(line) for line in page.splitlines()) <= 80
+
+
+def test_nodes_name_of_a_type_no_example_uses(tmp_path: Path) -> None:
+    from patcher.docs import node_help
+    from patcher.spec import registry
+
+    page = node_help(registry()["gain"], examples_dir=tmp_path)
+    assert " ".join(page.split()).endswith(f"no example patch in {tmp_path} uses a gain")
+
+
+def test_nodes_name_misspelt_is_a_usage_error_with_a_suggestion() -> None:
+    result = run_cli("nodes", "oscilator")
+    assert_user_error(result, "unknown node type 'oscilator'; did you mean 'oscillator'?", code=2)
+    assert "Traceback" not in result.stderr and not result.stdout
+
+
+def test_nodes_name_json_and_markdown_are_that_types_part_of_the_whole() -> None:
+    whole = json.loads(run_cli("nodes", "--json").stdout)
+    assert json.loads(run_cli("nodes", "gain", "--json").stdout) == next(
+        s for s in whole if s["type"] == "gain"
+    )
+    section = run_cli("nodes", "gain", "--markdown").stdout
+    assert section.startswith("## `gain` (mixing)") and section in run_cli("nodes", "--markdown").stdout
+    assert run_cli("nodes", "--json", "--markdown").returncode == 2
 
 
 def test_nodes_json_is_the_specs() -> None:
