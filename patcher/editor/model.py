@@ -91,11 +91,15 @@ def default_player_factory(patch: Patch) -> PlayerLike:
 
 
 def default_state_dir() -> Path:
-    """Where recent files and the autosave live (``PATCHER_STATE_DIR`` overrides it)."""
+    """Where recent files and autosaves live: ``PATCHER_STATE_DIR`` if set, else the system's
+    folder for an application's state, as platformdirs knows it: ``$XDG_STATE_HOME/patcher``
+    (``~/.local/state/patcher`` by default) on Linux, ``~/Library/Application Support/patcher``
+    on macOS, ``%LOCALAPPDATA%\\patcher`` on Windows."""
     if os.environ.get("PATCHER_STATE_DIR"):
         return Path(os.environ["PATCHER_STATE_DIR"])
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "patcher"
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("patcher", appauthor=False))
 
 
 @dataclass
