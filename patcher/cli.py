@@ -23,6 +23,11 @@ EXIT_USER_ERROR = 1
 MAX_SECONDS = 3600.0  # as a patch's duration_s
 EXIT_USAGE = 2
 DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.json"
+#: What to do when PortAudio finds no device: the README's section says it at length.
+NO_DEVICE_HINT = (
+    "start a JACK server, or check that `aplay -l` lists a sound card; "
+    'README.md, "Playing on a real machine", says how (`patcher render` needs no device)'
+)
 
 
 class UserError(Exception):
@@ -274,7 +279,7 @@ def _play_if_possible(patch_path: Path) -> None:
     try:
         sounddevice.query_devices(kind="output")
     except sounddevice.PortAudioError:
-        print("no sound device found: not playing")
+        print('no sound device found: not playing (README.md, "Playing on a real machine", says how)')
         return
     patch = load(patch_path)
     player = Player(patch)
@@ -394,7 +399,8 @@ def _check_devices(device: int | str | None, input_device: int | str | None) -> 
     try:
         find_devices(device, input_device)
     except AudioDeviceError as error:
-        raise UserError(str(error)) from None
+        hint = f"\n{NO_DEVICE_HINT}" if str(error).startswith("no audio") else ""
+        raise UserError(f"{error}{hint}") from None
 
 
 def _has_output(patch: Patch) -> bool:
@@ -437,15 +443,19 @@ def _edit(args: argparse.Namespace) -> int:
 
 
 def _devices(_args: argparse.Namespace) -> int:
+    """The devices PortAudio sees, as ``sounddevice`` lists them, and how to pick one; none at
+    all is an error (exit 1), so that ``patcher devices && patcher play ...`` stops there."""
     try:
         import sounddevice
     except OSError as error:
         raise UserError(f"PortAudio is not installed ({error}); `make run` installs it") from None
     devices = sounddevice.query_devices()
+    host_apis = ", ".join(api["name"] for api in sounddevice.query_hostapis()) or "none"
     if len(devices) == 0:
-        print("no audio devices found")
-        return 0
+        raise UserError(f"no audio devices found (PortAudio's host APIs here: {host_apis})\n{NO_DEVICE_HINT}")
     print(devices)
+    print(f"host APIs: {host_apis}; > marks the default output, < the default input, * both")
+    print("play on one with `patcher play PATCH --device N` (its number, or part of its name)")
     return 0
 
 

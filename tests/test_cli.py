@@ -242,6 +242,87 @@ def test_node_reference_in_docs_is_up_to_date() -> None:
     assert generated == committed, "docs/nodes.md is stale: run `make docs`"
 
 
+def test_devices_without_any_device_says_what_to_do_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """As on a machine with no sound card and no JACK server (this one, outside the JACK tests)."""
+    import sounddevice
+
+    from patcher import cli
+
+    monkeypatch.setattr(sounddevice, "query_devices", lambda: sounddevice.DeviceList())
+    monkeypatch.setattr(sounddevice, "query_hostapis", lambda: ({"name": "ALSA"}, {"name": "OSS"}))
+    assert cli.main(["devices"]) == 1
+    out, err = capsys.readouterr()
+    assert not out
+    assert err.splitlines() == [
+        "patcher: error: no audio devices found (PortAudio's host APIs here: ALSA, OSS)",
+        "patcher:   " + cli.NO_DEVICE_HINT,
+    ]
+    assert "Playing on a real machine" in cli.NO_DEVICE_HINT
+    readme = (PROJECT / "README.md").read_text()
+    assert "\n## Playing on a real machine\n" in readme
+
+
+def readme_examples() -> dict[str, str]:
+    """The README's ``console`` blocks: each command after ``$ `` and the output shown under it."""
+    import re
+
+    blocks = re.findall(r"```console\n\$ (.*?)\n(.*?)```", (PROJECT / "README.md").read_text(), re.S)
+    return dict(blocks)
+
+
+def masked(text: str) -> str:
+    """Output with its numbers masked: the analysis's rounding-noise figures (-289.4 dB, or
+    exactly zero and "-300 dB (exact)") depend on the machine's floating point."""
+    import re
+
+    return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", text.replace(" (exact)", ""))
+
+
+def test_the_readmes_example_outputs_are_what_the_commands_print(tmp_path: Path) -> None:
+    """As a newcomer runs them, from a folder with the project's patches in it."""
+    examples = readme_examples()
+    assert set(examples) == {
+        "patcher check patches/lowpass.json",
+        "patcher render patches/fuzz.json -o fuzz.wav",
+        "patcher analyze patches/lowpass.json",
+    }
+    (tmp_path / "patches").symlink_to(PROJECT / "patches")
+    for command, shown in examples.items():
+        result = run_cli(*command.split()[1:], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        if command.startswith("patcher analyze"):
+            assert masked(result.stdout) == masked(shown)
+        else:
+            assert result.stdout == shown
+    assert (tmp_path / "fuzz.wav").is_file() and (tmp_path / "analysis-lowpass" / "ir.wav").is_file()
+
+
+def test_the_readme_documents_where_the_editor_keeps_its_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from patcher.editor.model import default_state_dir
+
+    monkeypatch.delenv("PATCHER_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "patcher"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_state_dir() == tmp_path / ".local" / "state" / "patcher"
+    monkeypatch.setenv("PATCHER_STATE_DIR", str(tmp_path / "mine"))
+    assert default_state_dir() == tmp_path / "mine"
+    readme = (PROJECT / "README.md").read_text()
+    note = readme[readme.index("### Where the editor keeps its state") :][:1500]
+    for words in (
+        "`PATCHER_STATE_DIR`",
+        "`$XDG_STATE_HOME/patcher`",
+        "`~/.local/state/patcher`",
+        "--screenshot",
+    ):
+        assert words in note
+
+
 def test_patcher_alone_without_a_display_renders_the_default_patch_and_says_where(tmp_path: Path) -> None:
     import os
 
