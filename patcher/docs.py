@@ -3,11 +3,13 @@ the Markdown reference (docs/nodes.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 from pathlib import Path
 
 from patcher.spec import Node, Param, registry
+from patcher.text import PATH_LIMIT, excerpt, first_few
 
 #: The example patches (in a source checkout; an installed package may have none).
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "patches"
@@ -164,18 +166,18 @@ def _examples_text(type_name: str, examples_dir: Path, width: int) -> list[str]:
     lines = ["examples:"]
     for path, ids in found:
         lines += textwrap.wrap(
-            f"{_shown(path)}  ({', '.join(ids)})", width, initial_indent="  ", subsequent_indent="      "
+            f"{_shown(path)}  ({first_few(ids)})", width, initial_indent="  ", subsequent_indent="      "
         )
     lines.append(f"open one: patcher edit {_shown(found[0][0])}")
     return lines
 
 
 def _shown(path: Path) -> str:
-    """A path as the user would type it from here: relative below the current folder."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
+    """A path as the user would type it from here (relative below the current folder), made
+    visible: an example patch is a file like any other."""
+    with contextlib.suppress(ValueError, OSError):
+        path = path.resolve().relative_to(Path.cwd().resolve())
+    return excerpt(path, PATH_LIMIT)
 
 
 def _markdown_section(cls: type[Node]) -> list[str]:

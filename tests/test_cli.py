@@ -195,12 +195,16 @@ def test_nodes_name_shows_one_type_with_its_docs_and_the_examples_that_use_it() 
     assert max(len(line) for line in page.splitlines()) <= 80
 
 
-def test_nodes_name_of_a_type_no_example_uses(tmp_path: Path) -> None:
+def test_nodes_name_of_a_type_no_example_uses_and_of_a_hostile_example(tmp_path: Path) -> None:
     from patcher.docs import node_help
     from patcher.spec import registry
 
     page = node_help(registry()["gain"], examples_dir=tmp_path)
     assert " ".join(page.split()).endswith(f"no example patch in {tmp_path} uses a gain")
+    hostile = {"nodes": [{"id": "level\x1b[2J", "type": "gain"}], "links": []}
+    (tmp_path / "shared.json").write_text(json.dumps(hostile))
+    page = node_help(registry()["gain"], examples_dir=tmp_path)
+    assert "shared.json (level\\x1b[2J)" in " ".join(page.split()) and "\x1b" not in page
 
 
 def test_nodes_name_misspelt_is_a_usage_error_with_a_suggestion() -> None:
