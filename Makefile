@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := python3-venv libportaudio2 libsndfile1 jackd2 xvfb xauth xdotool \
 	libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libxrandr2 libxinerama1 libxcursor1 libxi6
 
-.PHONY: run test lint bench bench-realtime gallery media docs system-packages setup clean
+.PHONY: run test lint bench bench-realtime gallery media docs screenshots system-packages setup clean
 
 run: setup
 	$(BIN)/patcher
@@ -42,6 +42,15 @@ gallery: setup
 
 docs: setup
 	$(BIN)/patcher nodes --markdown > docs/nodes.md
+
+# The README's editor pictures: default.json fitted on a projector's screen and a large one.
+screenshots: setup
+	state=$$(mktemp -d) && \
+	PATCHER_STATE_DIR=$$state xvfb-run -a -s "-screen 0 1024x768x24" \
+		$(BIN)/patcher edit patches/default.json --screenshot docs/editor-1024x768.png && \
+	PATCHER_STATE_DIR=$$state xvfb-run -a -s "-screen 0 1920x1080x24" \
+		$(BIN)/patcher edit patches/default.json --ui-scale 1.5 --screenshot docs/editor-1920x1080-scale1.5.png && \
+	rm -r $$state
 
 setup: system-packages $(STAMP)
 

@@ -113,6 +113,7 @@ class Lfo(Node):
             20000.0,
             "",
             "Scale of the wave, in the target's unit (Hz, ms, dB, ...); negative inverts it.",
+            scale="symlog",
             modulatable=True,
         ),
         "offset": Param(
@@ -121,6 +122,7 @@ class Lfo(Node):
             20000.0,
             "",
             "Added to the scaled wave: the value it swings around.",
+            scale="symlog",
             modulatable=True,
         ),
         "phase_deg": Param(0.0, 0.0, 360.0, "deg", "Phase at the start of a render and after a reset."),

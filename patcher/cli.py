@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
         "--screenshot", type=Path, metavar="OUT.png", help="render a few frames, save a PNG and exit"
     )
     edit.add_argument("--play", action="store_true", help="start playing at once")
+    edit.add_argument(
+        "--ui-scale",
+        type=_ui_scale,
+        metavar="S",
+        help="size of text and panels, 0.75 to 3 (remembered; also View > UI Scale)",
+    )
     edit.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP + " without asking")
     edit.set_defaults(run=_edit)
 
@@ -438,8 +444,24 @@ def _edit(args: argparse.Namespace) -> int:
     announce_compiling()
 
     return run_editor(
-        args.patch, screenshot=args.screenshot, play=args.play, allow_outside_files=args.allow_outside_files
+        args.patch,
+        screenshot=args.screenshot,
+        play=args.play,
+        allow_outside_files=args.allow_outside_files,
+        ui_scale=args.ui_scale,
     )
+
+
+def _ui_scale(text: str) -> float:
+    from patcher.editor.camera import MAX_UI_SCALE, MIN_UI_SCALE
+
+    try:
+        scale = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}") from None
+    if not MIN_UI_SCALE <= scale <= MAX_UI_SCALE:
+        raise argparse.ArgumentTypeError(f"{scale:g} is outside {MIN_UI_SCALE:g} .. {MAX_UI_SCALE:g}")
+    return scale
 
 
 def _devices(_args: argparse.Namespace) -> int:

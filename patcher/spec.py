@@ -43,7 +43,9 @@ class Param:
     unit: str = ""
     doc: str = ""
     kind: ParamKind = "float"
-    scale: Literal["lin", "log"] = "lin"
+    #: How a slider spreads the range: evenly, by octaves (log), or both ways from zero by
+    #: orders of magnitude (symlog: a range like -20000 .. 20000 that small values need too).
+    scale: Literal["lin", "log", "symlog"] = "lin"
     choices: tuple[str, ...] = ()
     modulatable: bool = False
 

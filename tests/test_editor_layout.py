@@ -105,7 +105,7 @@ def test_sizes_follow_the_spec() -> None:
     mix, gain, osc = (node_size(patch.nodes[n]) for n in "mgo")
     assert mix[1] > gain[1]  # nine ports against three
     assert osc[1] - gain[1] >= layout.NODE_PICTURE[1]  # its waveform
-    assert node_size(patch.nodes["a_gain_with_a_very_long_name_indeed"])[0] > gain[0] + 100
+    assert node_size(patch.nodes["a_gain_with_a_very_long_name_indeed"])[0] > gain[0] + 80
 
 
 def test_opening_a_patch_made_without_places_lays_it_out(tmp_path: Path) -> None:

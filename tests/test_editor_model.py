@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from patcher.editor.commands import SetParams
+from patcher.editor.layout import overlapping
 from patcher.editor.model import (
     AUTOSAVE_SECONDS,
     MERGE_SECONDS,
@@ -126,7 +127,9 @@ def test_add_node_gives_a_fresh_id_and_undoes(editor: EditorModel) -> None:
     before = snapshot(editor)
     node_id = editor.add_node("delay", (50.0, 60.0))
     assert node_id == "delay1"
-    assert editor.patch.nodes["delay1"].position == (50.0, 60.0)
+    # Asked for on top of the oscillator, it lands just below it, clear of every node.
+    x, y = editor.patch.nodes["delay1"].position
+    assert x == 50.0 and y > 60.0 and overlapping(editor.patch) == []
     assert editor.selected_nodes == ["delay1"] and editor.focused_node == "delay1"
     check_undo_redo(editor, before)
 
@@ -338,7 +341,8 @@ def test_copy_paste_keeps_the_internal_links_only(editor: EditorModel) -> None:
     assert "oscillator1.out -> filter1.in" in links
     assert not any("filter1.out" in link for link in links)  # lp -> out was not inside the selection
     assert editor.patch.nodes["oscillator1"].params == editor.patch.nodes["osc"].params
-    assert editor.patch.nodes["oscillator1"].position == (50.0, 60.0)
+    x, _y = editor.patch.nodes["oscillator1"].position
+    assert x == 50.0 and overlapping(editor.patch) == []  # beside the originals, not on them
     assert editor.selected_nodes == pasted
     assert len(editor.undo_stack) == 1
     check_undo_redo(editor, before)
@@ -405,7 +409,8 @@ def test_palette_types_moves_and_places_at_its_position(editor: EditorModel) -> 
     editor.type_in_palette("del")
     assert editor.palette.matches[0] == "delay"
     node_id = editor.accept_palette()
-    assert node_id == "delay1" and editor.patch.nodes["delay1"].position == (123.0, 45.0)
+    assert node_id == "delay1" and editor.patch.nodes["delay1"].position[0] == 123.0
+    assert overlapping(editor.patch) == []
     assert editor.palette is None
 
     editor.open_palette((0.0, 0.0))
@@ -948,3 +953,73 @@ def test_a_file_param_must_name_a_readable_audio_file(tmp_path: Path, clock: Clo
     assert not editor.set_param(voice, "file", str(tmp_path / "notes.txt"))
     assert editor.patch.nodes[voice].params["file"] == before
     assert editor.set_param(voice, "file", "media/drums.wav")
+
+
+def test_new_pasted_and_duplicated_nodes_never_cover_others(editor: EditorModel) -> None:
+    """Issue 14: they landed on top of existing nodes. Each lands clear of every node."""
+    editor.add_node("gain", editor.patch.nodes["lp"].position)
+    editor.select(["osc", "lp"])
+    editor.copy_selection()
+    editor.paste(editor.patch.nodes["osc"].position)
+    editor.select(["osc"])
+    editor.duplicate()
+    editor.duplicate()
+    assert len(editor.patch.nodes) == len(set(editor.patch.nodes)) and overlapping(editor.patch) == []
+
+
+def test_choosing_a_file_for_a_convolver_switches_it_to_the_file(editor: EditorModel, tmp_path: Path) -> None:
+    """Issue 14: an IR file chosen left the convolver on its generated room until `source`
+    was switched by hand. Choosing a file is choosing to hear it: one undoable change."""
+    import soundfile
+
+    editor.patch.base_dir = tmp_path
+    soundfile.write(tmp_path / "ir.wav", np.array([1.0, 0.5, 0.25]), 48000)
+    room = editor.add_node("convolver", (900.0, 900.0))
+    assert editor.patch.nodes[room].params["source"] != "file"
+    depth = len(editor.undo_stack)
+    assert editor.set_param(room, "file", "ir.wav")
+    assert editor.patch.nodes[room].params["source"] == "file"
+    assert len(editor.undo_stack) == depth + 1
+    editor.undo()
+    params = editor.patch.nodes[room].params
+    assert params["source"] != "file" and params["file"] == ""
+
+
+def test_rename_a_node_keeps_its_links_and_place_and_undoes(editor: EditorModel) -> None:
+    before = snapshot(editor)
+    order = list(editor.patch.nodes)
+    editor.select(["lp"])
+    assert editor.rename_node("lp", "tone")
+    assert list(editor.patch.nodes) == [("tone" if n == "lp" else n) for n in order]
+    assert {str(link) for link in editor.patch.links} >= {"osc.out -> tone.in", "tone.out -> out.left"}
+    assert editor.selected_nodes == ["tone"] and editor.focused_node == "tone"
+    check_undo_redo(editor, before)
+
+
+@pytest.mark.parametrize("bad", ["osc", "9lives", "a b", ""])
+def test_a_rename_to_a_used_or_illegal_id_is_refused_with_a_message(editor: EditorModel, bad: str) -> None:
+    assert not editor.rename_node("lp", bad)
+    assert "lp" in editor.patch.nodes and not editor.undo_stack
+    if bad:
+        assert editor.status.level == "error"
+
+
+def test_description_and_settings_are_edited_and_undone(editor: EditorModel) -> None:
+    before = snapshot(editor)
+    assert editor.set_patch_info(description="A filtered saw.", duration_s=2.5, sample_rate=44100)
+    assert editor.patch.description == "A filtered saw." and editor.patch.settings.sample_rate == 44100
+    assert editor.patch.settings.duration_s == 2.5 and editor.dirty
+    check_undo_redo(editor, before)
+    assert not editor.set_patch_info(block_size=0) and editor.status.level == "error"
+    assert not editor.set_patch_info(sample_rate="fast") and editor.status.level == "error"
+
+
+def test_disconnect_all_removes_a_nodes_links_in_one_undoable_edit(editor: EditorModel) -> None:
+    before = snapshot(editor)
+    assert editor.disconnect_all("lp")
+    assert not any("lp" in (link.source.node, link.target.node) for link in editor.patch.links)
+    assert len(editor.undo_stack) == 1
+    check_undo_redo(editor, before)
+    editor.undo()
+    editor.disconnect_all("lp")
+    assert not editor.disconnect_all("lp") and "no links" in editor.status.text

@@ -25,10 +25,12 @@ def run_editor(
     player_factory: PlayerFactory | None = None,
     state_dir: Path | None = None,
     allow_outside_files: bool = False,
+    ui_scale: float | None = None,
 ) -> int:
     """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code.
-    Its recent files and autosaves are kept in ``state_dir`` (default: ``default_state_dir()``;
-    a screenshot run without one keeps them in a temporary folder)."""
+    ``ui_scale`` sizes text and panels, and is remembered for the next session. Recent files,
+    autosaves and settings are kept in ``state_dir`` (default: ``default_state_dir()``); a
+    screenshot run without one keeps them in a temporary folder of its own."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print(
             "patcher: error: the editor needs a display (run it under xvfb-run for screenshots)",
@@ -47,6 +49,7 @@ def run_editor(
                 player_factory=player_factory,
                 state_dir=Path(folder),
                 allow_outside_files=allow_outside_files,
+                ui_scale=ui_scale,
             )
     from patcher.editor.view import EditorView
 
@@ -64,7 +67,9 @@ def run_editor(
             model.say(f"new patch: Save writes {path}")
     if not opened and model.outside_question is None:  # that question is asked in the window
         print(f"patcher: error: {model.status.text}", file=sys.stderr)
-    view = EditorView(model)
+    if ui_scale is not None and screenshot is None:  # a screenshot's scale is for it alone
+        model.remember_preference("ui_scale", ui_scale)
+    view = EditorView(model, ui_scale=ui_scale)
     view.build(show=True)
     try:
         if play:

@@ -8,10 +8,11 @@ after ``revert`` the patch is the same as before ``apply``, node order and link 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from patcher.model import Link, NodeData, Patch
+from patcher.model import Link, NodeData, Patch, PortRef
 
 Position = tuple[float, float]
 
@@ -142,3 +143,59 @@ class SetParams(Command):
     def key(self) -> tuple[tuple[str, str], ...]:
         """What it changes: consecutive changes of the same params merge into one undo step."""
         return tuple((change.node_id, change.name) for change in self.changes)
+
+
+@dataclass
+class RenameNode(Command):
+    """Give a node a new id: its place in the patch's order and its links go with it."""
+
+    old: str
+    new: str
+    label: str = "rename"
+
+    def apply(self, patch: Patch) -> None:
+        _rename(patch, self.old, self.new)
+
+    def revert(self, patch: Patch) -> None:
+        _rename(patch, self.new, self.old)
+
+
+def _rename(patch: Patch, old: str, new: str) -> None:
+    renamed = {}
+    for node_id, node in patch.nodes.items():
+        if node_id == old:
+            node = NodeData(new, node.type, node.params, node.position)
+        renamed[node.id] = node
+    patch.nodes.clear()
+    patch.nodes.update(renamed)
+
+    def moved(ref: PortRef) -> PortRef:
+        return PortRef(new, ref.port) if ref.node == old else ref
+
+    patch.links[:] = [Link(moved(link.source), moved(link.target)) for link in patch.links]
+
+
+@dataclass
+class SetPatchInfo(Command):
+    """Change the patch's description or settings: {name: (old, new)} (``description``, or a
+    field of ``Settings``). Not heard by a running engine: a new rate or block size restarts
+    playback, which the model does."""
+
+    changes: dict[str, tuple[Any, Any]]
+    label: str = "patch settings"
+    changes_sound = False
+
+    def apply(self, patch: Patch) -> None:
+        for name, (_old, new) in self.changes.items():
+            _set_info(patch, name, new)
+
+    def revert(self, patch: Patch) -> None:
+        for name, (old, _new) in self.changes.items():
+            _set_info(patch, name, old)
+
+
+def _set_info(patch: Patch, name: str, value: Any) -> None:
+    if name == "description":
+        patch.description = value
+    else:  # Settings are frozen: a new one
+        patch.settings = dataclasses.replace(patch.settings, **{name: value})

@@ -14,7 +14,9 @@ against the sizes dearpygui really draws.
 from __future__ import annotations
 
 import collections
+import functools
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import networkx as nx
 
@@ -25,22 +27,38 @@ from patcher.spec import registry
 Position = tuple[float, float]
 Size = tuple[float, float]
 
+#: The editor's text: DejaVu Sans Mono (as Pure Data's), from matplotlib's fonts, at this size
+#: in pixels at zoom 1 and UI scale 1 (every size below grows with both).
+BASE_FONT_SIZE = 14
+FONT_NAME = "DejaVuSansMono.ttf"
 #: The picture a node draws inside itself (width, height in pixels).
-NODE_PICTURE = (180, 64)
+NODE_PICTURE = (128, 48)
 #: Plots a node's picture has, where it is not one (the convolver: its IR and its spectrum).
 PLOTS = {"convolver": 2}
-# dearpygui's default theme: title bar and padding, a row of text, a picture with its spacing,
-# characters of the default font.
-NODE_FRAME_HEIGHT = 41.0
-ROW_HEIGHT = 19.0
+# As dearpygui draws a node at zoom 1 (measured by the window test): the title bar and padding,
+# a row of text, a picture with its spacing, a character of the font (its size is the line's
+# height, ascent to descent, so a character is 0.52 of it wide; a little more, as a bound).
+NODE_FRAME_HEIGHT = 42.0
+ROW_HEIGHT = 20.0
 PLOT_HEIGHT = NODE_PICTURE[1] + 4.0
-CHAR_WIDTH = 8.0
+CHAR_WIDTH = 0.53 * BASE_FONT_SIZE
 NODE_PADDING = 16.0
 
 MARGIN = 40.0
 COLUMN_GAP = 60.0
 ROW_GAP = 30.0
 ORDERING_SWEEPS = 4
+
+
+@functools.cache
+def font_file() -> Path | None:
+    """The editor's font file (None: dearpygui's built-in bitmap font, which cannot scale)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / FONT_NAME
+    return path if path.is_file() else None
 
 
 def node_size(node: NodeData) -> Size:
@@ -54,7 +72,7 @@ def node_size(node: NodeData) -> Size:
     text = CHAR_WIDTH * max(len(label) for label in labels)
     # Outputs are right-aligned to the picture's width, so a node with any is at least that wide.
     picture = float(NODE_PICTURE[0]) if plots else 0.0
-    outputs = NODE_PICTURE[0] - 10.0 if cls.OUTPUTS else 0.0
+    outputs = NODE_PICTURE[0] - 8.0 if cls.OUTPUTS else 0.0  # rounded to whole pixels
     widest = max(text, picture, outputs)
     return widest + NODE_PADDING, height
 
@@ -176,3 +194,29 @@ def _place(flow: nx.DiGraph, columns: list[list[str]], sizes: dict[str, Size]) -
             free_y = y + sizes[node][1] + ROW_GAP
         x += max(sizes[node][0] for node in column) + COLUMN_GAP
     return positions
+
+
+def _box(node: NodeData, position: Position | None = None) -> tuple[float, float, float, float]:
+    x, y = position or node.position
+    width, height = node_size(node)
+    return (x, y, x + width, y + height)
+
+
+def clear_of(placed: Iterable[NodeData], existing: Iterable[NodeData]) -> float:
+    """How far down ``placed`` (new nodes at their positions) must move so that none of them
+    covers an ``existing`` node: a new, pasted or duplicated node lands beside the others."""
+    existing_boxes = [_box(node) for node in existing]
+    placed = list(placed)
+    down = 0.0
+    for _ in range(len(existing_boxes) + 1):
+        covered = [
+            other
+            for node in placed
+            for box in [_box(node, (node.position[0], node.position[1] + down))]
+            for other in existing_boxes
+            if box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+        ]
+        if not covered:
+            return down
+        down = max(other[3] for other in covered) + ROW_GAP - min(node.position[1] for node in placed)
+    return down

@@ -41,13 +41,25 @@ from patcher.editor.commands import (
     ParamChange,
     Position,
     RemoveItems,
+    RenameNode,
     SetParams,
+    SetPatchInfo,
 )
-from patcher.editor.layout import Size, arrange, node_size, piled_up
+from patcher.editor.layout import Size, arrange, clear_of, node_size, piled_up
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
 from patcher.graph import cycle_problems
-from patcher.model import Link, NodeData, Patch, PatchError, PortRef, link_problem, unknown_param_problem
+from patcher.model import (
+    NODE_ID_PATTERN,
+    SETTING_RANGES,
+    Link,
+    NodeData,
+    Patch,
+    PatchError,
+    PortRef,
+    link_problem,
+    unknown_param_problem,
+)
 from patcher.spec import Node, registry
 from patcher.text import quote, safe_lines
 
@@ -183,7 +195,7 @@ def node_help(type_name: str) -> str:
         lines += ["", "params:"]
     for name, param in cls.PARAMS.items():
         unit = f" {param.unit}" if param.unit else ""
-        scale = ", log scale" if param.scale == "log" else ""
+        scale = {"log": ", log scale", "symlog": ", log scale both ways from 0"}.get(param.scale, "")
         lines.append(f"  {name}: {param.describe_range()}{unit}{scale}, default {param.default!r}")
         lines.append(f"      {param.doc}")
     return "\n".join(lines)
@@ -242,6 +254,8 @@ class EditorModel:
         self._session_lock: IO[bytes] | None = None
         self._last_autosave = clock()
         self.recent_files: list[Path] = self._read_recent()
+        #: Settings that outlive a session (the UI scale), in the state folder.
+        self.preferences: dict[str, Any] = self._read_preferences()
         self._playing_with_input = False
 
     # -- state the view shows -------------------------------------------------------------
@@ -389,11 +403,81 @@ class EditorModel:
         except PatchError as error:
             self.say(str(error), "error")
             return None
-        if not self.execute(AddNodes([scratch.nodes[node_id]], label=f"add {type_name}"), f"added {node_id}"):
+        node = scratch.nodes[node_id]
+        node.position = (node.position[0], node.position[1] + clear_of([node], self.patch.nodes.values()))
+        if not self.execute(AddNodes([node], label=f"add {type_name}"), f"added {node_id}"):
             return None
         self.selected_nodes = [node_id]
         self.focused_node = node_id
         return node_id
+
+    def rename_node(self, node_id: str, new_id: str) -> bool:
+        """Give a node another id (its links follow; undoable). The engine hears a new node:
+        its state (a delay's echoes) starts afresh, gliding in."""
+        new_id = new_id.strip()
+        if node_id not in self.patch.nodes or new_id == node_id:
+            return False
+        if not NODE_ID_PATTERN.fullmatch(new_id):
+            self.say(
+                f"{safe_lines(new_id)[0]!r}: an id starts with a letter, then letters, digits, _ or -",
+                "error",
+            )
+            return False
+        if new_id in self.patch.nodes:
+            self.say(f"there is already a node {new_id!r}", "error")
+            return False
+        was_selected, was_focused = node_id in self.selected_nodes, self.focused_node == node_id
+        command = RenameNode(node_id, new_id, label=f"rename {node_id}")
+        renamed = self.execute(command, f"renamed {node_id} to {new_id}")
+        if renamed:
+            if was_selected:
+                self.select([new_id])
+            if was_focused:
+                self.focused_node = new_id
+        return renamed
+
+    def disconnect_all(self, node_id: str) -> bool:
+        """Remove every link into and out of a node (undoable as one edit)."""
+        links = [link for link in self.patch.links if node_id in (link.source.node, link.target.node)]
+        if not links:
+            self.say(f"{node_id} has no links")
+            return False
+        return self.execute(RemoveItems([], links, label=f"disconnect {node_id}"), f"disconnected {node_id}")
+
+    def set_patch_info(self, **values: Any) -> bool:
+        """The patch's description or settings (sample_rate, block_size, duration_s), undoable.
+        A new rate or block size restarts playback at it."""
+        changes: dict[str, tuple[Any, Any]] = {}
+        for name, value in values.items():
+            if name == "description":
+                old, new = self.patch.description, str(value)
+            elif name in SETTING_RANGES:
+                kind, low, high = SETTING_RANGES[name]
+                try:
+                    new = kind(value)
+                except (TypeError, ValueError):
+                    self.say(f"{name}: not a number", "error")
+                    return False
+                if not low <= new <= high:
+                    self.say(f"{name}: {new:g} is outside {low:g} .. {high:g}", "error")
+                    return False
+                old = getattr(self.patch.settings, name)
+            else:
+                self.say(f"a patch has no setting {name!r}", "error")
+                return False
+            if new != old:
+                changes[name] = (old, new)
+        if not changes:
+            return True
+        done = self.execute(
+            SetPatchInfo(changes, label=f"set {', '.join(changes)}"), f"set {', '.join(changes)}"
+        )
+        if done and self.player is not None and {"sample_rate", "block_size"} & changes.keys():
+            self.stop()
+            if self.play():
+                settings = self.patch.settings
+                self.say(f"playing again at {settings.sample_rate} Hz, block {settings.block_size}")
+        return done
 
     def connect(self, source: str, target: str) -> bool:
         """Link an output ``node.port`` to an input ``node.port``; say why when refused."""
@@ -436,7 +520,11 @@ class EditorModel:
             # The same file chosen again: it may have changed on disk, so it is read again.
             reload = SetParams([ParamChange(node_id, name, value, value)], f"reload {node_id}.{name}")
             return self.execute(reload, f"read {value} again")
-        return self._set_params([(node_id, name, value)], f"set {node_id}.{name}")
+        values = [(node_id, name, value)]
+        source = node.spec.PARAMS.get("source")
+        if param.kind == "path" and value and source is not None and "file" in (source.choices or ()):
+            values.append((node_id, "source", "file"))  # a file chosen is a file to hear
+        return self._set_params(values, f"set {node_id}.{name}")
 
     def file_param_value(self, path: Path) -> str:
         """A chosen file as a file param: relative to the patch's folder (so a patch moved
@@ -597,6 +685,9 @@ class EditorModel:
             )
             for link in fragment["links"]
         ]
+        down = clear_of(new_nodes, self.patch.nodes.values())
+        for clone in new_nodes:
+            clone.position = (clone.position[0], clone.position[1] + down)
         ids = [node.id for node in new_nodes]
         if not self.execute(AddNodes(new_nodes, new_links, label=label), f"{label}: {', '.join(ids)}"):
             return []
@@ -819,6 +910,28 @@ class EditorModel:
             self._recent_file.write_text(json.dumps([str(p) for p in self.recent_files], indent=1))
         except OSError as error:
             self.say(f"could not remember recent files in {self.state_dir}: {error}", "warning")
+
+    # -- preferences -------------------------------------------------------------------------------
+    @property
+    def _preferences_file(self) -> Path:
+        return self.state_dir / "preferences.json"
+
+    def _read_preferences(self) -> dict[str, Any]:
+        try:
+            preferences = json.loads(self._preferences_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return preferences if isinstance(preferences, dict) else {}
+
+    def remember_preference(self, name: str, value: Any) -> None:
+        """Keep a setting for the next session (a failure to write is a warning, no more)."""
+        self.preferences[name] = value
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self._preferences_file) as temporary:
+                temporary.write_text(json.dumps(self.preferences, indent=1), encoding="utf-8")
+        except OSError as error:
+            self.say(f"could not remember the settings in {self.state_dir}: {error}", "warning")
 
     # -- autosave and crash recovery ----------------------------------------------------------------
     # Each session autosaves to a file of its own and holds a lock on it while it lives (the

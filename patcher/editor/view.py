@@ -14,7 +14,11 @@ selected node's params (right), generated from its spec; the transport and the s
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import json
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +26,34 @@ from typing import Any
 
 import dearpygui.dearpygui as dpg
 
-from patcher.editor.layout import NODE_PICTURE, Size, node_size
+from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui_scale
+from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
 from patcher.editor.model import EditorModel, node_help
+from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
 
 WIDTH, HEIGHT = 1400, 860
+#: Side panels and transport at UI scale 1 (they grow with it; the params panel takes at most
+#: a quarter of the window, and the node browser shows by default on windows this wide).
 LEFT_WIDTH, RIGHT_WIDTH = 170, 330
+BROWSER_FROM_WIDTH = 1280
 BOTTOM_HEIGHT = 64
 PANEL_PICTURE = (300, 110)
+#: The sample rates and block sizes the patch panel offers (a patch file may hold others).
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)
+BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
+#: The = / + key: ImGuiKey_Equal, four after the minus key (dearpygui's mvKey_Plus is a stale
+#: number from before it used ImGui's keys, and no key sends it).
+EQUAL_KEY = dpg.mvKey_Minus + 4
+#: Text smaller than this is not drawn sharper by a font of its own.
+MIN_FONT_SIZE = 3
+#: imnodes' defaults at zoom 1, scaled with the zoom.
+NODE_PADDING = (8.0, 8.0)
+PIN_RADIUS = 4.0
+LINK_THICKNESS = 3.0
+GRID_SPACING = 24.0
 LIVE_PERIOD_S = 0.05
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 FAMILY_COLORS = {
@@ -45,6 +67,13 @@ FAMILY_COLORS = {
     "io": (160, 130, 20),
     "meters": (40, 110, 150),
 }
+NODE_MENU = [
+    ("Help", "help"),
+    ("Rename...", "rename"),
+    ("Duplicate", "duplicate"),
+    ("Delete", "delete"),
+    ("Disconnect All", "disconnect"),
+]
 LEVEL_COLORS = {"info": (200, 200, 200), "warning": (240, 200, 80), "error": (255, 110, 100)}
 SHORTCUTS = [
     ("Tab / double click", "open the node palette at the mouse (type, arrows, Enter)"),
@@ -58,8 +87,14 @@ SHORTCUTS = [
     ("Ctrl+N / Ctrl+O", "new / open"),
     ("Ctrl+S / Ctrl+Shift+S", "save / save as"),
     ("Space", "play / stop"),
+    ("Ctrl+wheel, Ctrl+plus / minus", "zoom about the mouse"),
+    ("Ctrl+0", "fit the patch to the canvas"),
     ("F1", "help on the selected node"),
-    ("drag a link's end off its pin", "disconnect"),
+    ("F2", "rename the selected node"),
+    ("right click on a node", "help, rename, duplicate, delete, disconnect all"),
+    ("Ctrl+Q", "quit"),
+    ("Ctrl+drag a link's end off its pin", "disconnect (or click the link, then Delete)"),
+    ("Shift+drag a slider", "move it ten times slower"),
     ("middle drag", "pan the canvas"),
 ]
 
@@ -118,18 +153,30 @@ class EditorView:
     def __init__(
         self,
         model: EditorModel,
-        width: int = WIDTH,
-        height: int = HEIGHT,
-        position: tuple[int, int] = (60, 40),
+        width: int | None = None,
+        height: int | None = None,
+        position: tuple[int, int] | None = None,
+        ui_scale: float | None = None,
     ) -> None:
         self.model = model
+        if width is None or height is None:  # sized to the screen, as a document window is
+            (width, height), position = window_for_screen(screen_size())
         self.width, self.height = width, height
-        self.position = position
+        self.position = position or (0, 0)
+        remembered = model.preferences.get("ui_scale", 1.0)
+        self.camera = Camera(ui_scale=clamp_ui_scale(ui_scale if ui_scale is not None else remembered))
+        self._fonts: dict[int, int] = {}
+        self.browser_shown = bool(model.preferences.get("browser", self.width >= BROWSER_FROM_WIDTH))
+        self._node_themes: dict[tuple[str, float, bool], int] = {}
+        #: A newly opened patch is fitted to the canvas once it has been drawn.
+        self._fitted_patch: Any = None
         # Caches of what is drawn (never consulted as the truth about the patch):
         self._drawn_version = -1
         self._drawn_nodes: dict[str, str] = {}
         self._drawn_links: set[Link] = set()
+        #: Grid positions last set on the widgets (a node dragged since is a move).
         self._pushed_positions: dict[str, tuple[float, float]] = {}
+        self._drawn_selected: dict[str, bool] = {}
         self._picture_keys: dict[str, Any] = {}
         self._panel_key: Any = None
         self._panel_picture_key: Any = None
@@ -141,6 +188,11 @@ class EditorView:
         self._title = ""
         self._status_count = -1
         self._file_dialog_count = 0
+        self._drag_tag: Any = None  # the slider being dragged, and its drag
+        self._drag = Drag()
+        self._knobs_stale = False
+        self._menu_node: str | None = None
+        self._renaming: str | None = None
 
     # -- building the window ------------------------------------------------------------------
     def build(self, show: bool = True) -> None:
@@ -153,28 +205,36 @@ class EditorView:
             y_pos=self.position[1],
             disable_close=True,
         )
-        self._themes()
+        dpg.add_font_registry(tag="fonts")
         with dpg.window(tag="main", no_scrollbar=True):
             self._menus()
             with dpg.group(horizontal=True):
-                with dpg.child_window(tag="browser", width=LEFT_WIDTH, height=-BOTTOM_HEIGHT):
+                with dpg.child_window(
+                    tag="browser",
+                    width=self.browser_width,
+                    height=-self.bottom_height,
+                    show=self.browser_shown,
+                ):
                     self._browser()
-                with dpg.child_window(tag="canvas_area", width=-RIGHT_WIDTH, height=-BOTTOM_HEIGHT):
+                with dpg.child_window(tag="canvas_area", width=-self.panel_width, height=-self.bottom_height):
                     dpg.add_node_editor(
                         tag="canvas",
                         callback=self.on_link,
                         delink_callback=self.on_delink,
-                        minimap=True,
+                        minimap=False,  # View > Minimap: on, it covers the nodes beneath it
                         minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
                     )
-                dpg.add_child_window(tag="panel", width=-1, height=-BOTTOM_HEIGHT)
+                dpg.add_child_window(tag="panel", width=-1, height=-self.bottom_height)
             self._transport()
+        self._apply_ui_scale()
         self._palette_window()
         self._dialogs()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=self.on_mouse_release)
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self.on_double_click)
+            dpg.add_mouse_wheel_handler(callback=self.on_wheel)
+            dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self.on_right_click)
         dpg.set_exit_callback(lambda: self.perform("quit"))
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -195,15 +255,138 @@ class EditorView:
         dpg.configure_item("recover_dialog", show=True, pos=[self.width // 2 - 200, self.height // 2 - 80])
         return True
 
-    def _themes(self) -> None:
-        self.family_themes: dict[str, int] = {}
-        for family, color in FAMILY_COLORS.items():
+    # -- zoom and UI scale ------------------------------------------------------------------------
+    @property
+    def bottom_height(self) -> int:
+        return round(BOTTOM_HEIGHT * self.camera.ui_scale)
+
+    @property
+    def browser_width(self) -> int:
+        return round(LEFT_WIDTH * self.camera.ui_scale)
+
+    @property
+    def panel_width(self) -> int:
+        return round(min(RIGHT_WIDTH * self.camera.ui_scale, self.width / 4))
+
+    def show_browser(self, shown: bool) -> None:
+        """View > Node Browser (the palette, Tab, adds nodes without it)."""
+        self.browser_shown = shown
+        self.model.remember_preference("browser", shown)
+        dpg.configure_item("browser", show=shown)
+        dpg.set_value("browser_item", shown)
+
+    def font(self, size: float) -> int | None:
+        """The UI's font at ``size`` pixels (loaded once per size; None: dearpygui's own)."""
+        pixels = max(MIN_FONT_SIZE, round(size))
+        if pixels not in self._fonts:
+            path = font_file()
+            if path is None:
+                return None
+            self._fonts[pixels] = dpg.add_font(str(path), pixels, parent="fonts")
+        return self._fonts[pixels]
+
+    def node_theme(self, family: str, selected: bool) -> int:
+        """A node's colours and its padding and pins at the current zoom; a node the model
+        selected (added, pasted) is outlined as the canvas outlines the ones clicked."""
+        scale = self.camera.scale
+        key = (family, scale, selected)
+        if key not in self._node_themes:
+            color = FAMILY_COLORS.get(family, (90, 90, 90))
+            lighter = tuple(min(255, c + 40) for c in color)
+            nodes = dpg.mvThemeCat_Nodes
             with dpg.theme() as theme, dpg.theme_component(dpg.mvAll):
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, color, category=dpg.mvThemeCat_Nodes)
-                lighter = tuple(min(255, c + 40) for c in color)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, lighter, category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, lighter, category=dpg.mvThemeCat_Nodes)
-            self.family_themes[family] = theme
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, color, category=nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, lighter, category=nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, lighter, category=nodes)
+                if selected:
+                    dpg.add_theme_color(dpg.mvNodeCol_NodeOutline, (255, 255, 255), category=nodes)
+                    dpg.add_theme_style(dpg.mvNodeStyleVar_NodeBorderThickness, 2 * scale, category=nodes)
+                padding = (NODE_PADDING[0] * scale, NODE_PADDING[1] * scale)
+                dpg.add_theme_style(dpg.mvNodeStyleVar_NodePadding, *padding, category=nodes)
+                dpg.add_theme_style(dpg.mvNodeStyleVar_PinCircleRadius, PIN_RADIUS * scale, category=nodes)
+                dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 8 * scale, 4 * scale)
+            self._node_themes[key] = theme
+        return self._node_themes[key]
+
+    def _apply_ui_scale(self) -> None:
+        """Fonts, panels and the canvas's grid at the current UI scale."""
+        ui = self.camera.ui_scale
+        font = self.font(BASE_FONT_SIZE * ui)
+        if font is not None:
+            dpg.bind_font(font)
+        dpg.configure_item("browser", width=self.browser_width, height=-self.bottom_height)
+        dpg.configure_item("canvas_area", width=-self.panel_width, height=-self.bottom_height)
+        dpg.configure_item("panel", height=-self.bottom_height)
+        self._size_transport()
+        self._apply_zoom()
+        self._panel_key = None  # rebuilt at the new size
+
+    def _apply_zoom(self) -> None:
+        """Redraw the canvas at the camera's scale: every node is made again at its size."""
+        scale = self.camera.scale
+        nodes = dpg.mvThemeCat_Nodes
+        with dpg.theme() as canvas_theme, dpg.theme_component(dpg.mvAll):
+            dpg.add_theme_style(dpg.mvNodeStyleVar_GridSpacing, GRID_SPACING * scale, category=nodes)
+            dpg.add_theme_style(dpg.mvNodeStyleVar_LinkThickness, LINK_THICKNESS * scale, category=nodes)
+        old = dpg.get_item_theme("canvas") if dpg.does_item_exist("canvas") else None
+        dpg.bind_item_theme("canvas", canvas_theme)
+        if old:
+            dpg.delete_item(old)
+        for node_id in list(self._drawn_nodes):
+            self._delete_node(node_id)
+        self._canvas_selection = ([], [])  # the new widgets start unselected; the model keeps it
+        self._drawn_version = -1
+
+    def set_ui_scale(self, scale: float) -> None:
+        """The menu's UI scale (remembered for the next session)."""
+        self.camera.ui_scale = clamp_ui_scale(scale)
+        self.model.remember_preference("ui_scale", self.camera.ui_scale)
+        for choice in UI_SCALES:
+            dpg.set_value(f"ui_scale:{choice:g}", choice == self.camera.ui_scale)
+        self._apply_ui_scale()
+        self._fitted_patch = None  # fit again at the new size
+
+    def zoom(self, steps: int, about: tuple[float, float] | None = None) -> None:
+        """Zoom in or out by steps about a screen point (the canvas's middle by default)."""
+        origin = self.canvas_origin()
+        if about is None:
+            left, top, right, bottom = self.visible_canvas()
+            grid = ((left + right) / 2, (top + bottom) / 2)
+        else:
+            grid = (about[0] - origin[0], about[1] - origin[1])
+        if self.camera.step(grid, steps):
+            self._apply_zoom()
+            self.model.say(f"zoom {self.camera.zoom:.0%}")
+
+    def fit(self) -> None:
+        """Ctrl+0: the whole patch in view, as large as fits (at most its own size)."""
+        boxes: list[Box] = []
+        for node in self.model.patch.nodes.values():
+            width, height = node_size(node)
+            boxes.append(
+                (node.position[0], node.position[1], node.position[0] + width, node.position[1] + height)
+            )
+        bounds = bounding_box(boxes)
+        if bounds is None:
+            return
+        self.camera.fit(bounds, self.visible_canvas())
+        self._apply_zoom()
+
+    def visible_canvas(self) -> Box:
+        """The part of the node editor's grid in view: (left, top, right, bottom). (The node
+        editor reports no size of its own: it fills the child window around it.)"""
+        origin = self.canvas_origin()
+        x, y = dpg.get_item_pos("canvas_area")
+        width, height = dpg.get_item_rect_size("canvas_area") or (0, 0)
+        if not width or not height:
+            width, height = self.width * 0.6, self.height * 0.8
+        inset = 8.0  # the child window's padding
+        left, top = x + inset - origin[0], y + inset - origin[1]
+        return (left, top, left + width - 2 * inset, top + height - 2 * inset)
+
+    def on_wheel(self, _sender: Any, delta: Any) -> None:
+        if dpg.is_key_down(dpg.mvKey_ModCtrl) and self.canvas_hovered() and delta:
+            self.zoom(1 if delta > 0 else -1, about=tuple(dpg.get_mouse_pos(local=False)))
 
     def _menus(self) -> None:
         with dpg.menu_bar():
@@ -213,7 +396,12 @@ class EditorView:
                 dpg.add_menu(label="Open Recent", tag="recent_menu")
                 with dpg.menu(label="Examples", tag="examples_menu"):
                     for path in self.model.example_patches():
-                        dpg.add_menu_item(label=path.stem, callback=self._open_callback(path))
+                        teaches = example_summary(path)
+                        item = dpg.add_menu_item(
+                            label=f"{path.stem:<14} {teaches}", callback=self._open_callback(path)
+                        )
+                        with dpg.tooltip(item):
+                            dpg.add_text(example_description(path), wrap=480)
                     if not self.model.example_patches():
                         dpg.add_menu_item(label="(no examples found)", enabled=False)
                 dpg.add_separator()
@@ -222,7 +410,7 @@ class EditorView:
                     label="Save As...", shortcut="Ctrl+Shift+S", callback=lambda: self.perform("save_as")
                 )
                 dpg.add_separator()
-                dpg.add_menu_item(label="Quit", callback=lambda: self.perform("quit"))
+                dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.perform("quit"))
             with dpg.menu(label="Edit"):
                 for label, action, shortcut in (
                     ("Undo", "undo", "Ctrl+Z"),
@@ -236,6 +424,36 @@ class EditorView:
                     ("Add Node...", "palette", "Tab"),
                 ):
                     dpg.add_menu_item(label=label, shortcut=shortcut, callback=self._action_callback(action))
+            with dpg.menu(label="View"):
+                dpg.add_menu_item(
+                    label="Zoom In", shortcut="Ctrl+Plus", callback=lambda: self.perform("zoom_in")
+                )
+                dpg.add_menu_item(
+                    label="Zoom Out", shortcut="Ctrl+Minus", callback=lambda: self.perform("zoom_out")
+                )
+                dpg.add_menu_item(label="Fit Patch", shortcut="Ctrl+0", callback=lambda: self.perform("fit"))
+                dpg.add_menu_item(
+                    label="Node Browser",
+                    tag="browser_item",
+                    check=True,
+                    default_value=self.browser_shown,
+                    callback=lambda _s, shown, *_r: self.show_browser(shown),
+                )
+                dpg.add_menu_item(
+                    label="Minimap",
+                    tag="minimap_item",
+                    check=True,
+                    callback=lambda _s, shown, *_r: dpg.configure_item("canvas", minimap=shown),
+                )
+                with dpg.menu(label="UI Scale"):
+                    for scale in UI_SCALES:
+                        dpg.add_menu_item(
+                            label=f"{scale:g}x",
+                            tag=f"ui_scale:{scale:g}",
+                            check=True,
+                            default_value=scale == self.camera.ui_scale,
+                            callback=lambda *_a, scale=scale: self.set_ui_scale(scale),
+                        )
             with dpg.menu(label="Transport"):
                 dpg.add_menu_item(
                     label="Play / Stop", shortcut="Space", callback=lambda: self.perform("play")
@@ -269,12 +487,14 @@ class EditorView:
                         dpg.add_text(cls.DOC, wrap=320)
 
     def _transport(self) -> None:
-        with dpg.group(horizontal=True):
-            dpg.add_button(label="Play", tag="play_button", width=70, callback=lambda: self.perform("play"))
+        """Play, the master level, the engine's load and underruns, and the output meters, each
+        with its own label and space between them, so that they read as separate things."""
+        with dpg.group(horizontal=True, tag="transport"):
+            dpg.add_button(label="Play", tag="play_button", callback=lambda: self.perform("play"))
+            dpg.add_spacer(tag="transport_gap1")
+            dpg.add_text("master", color=(160, 160, 160))
             dpg.add_slider_float(
                 tag="master_level",
-                label="master dB",
-                width=150,
                 min_value=-60.0,
                 max_value=12.0,
                 format="%.1f dB",
@@ -282,14 +502,30 @@ class EditorView:
             )
             with dpg.tooltip("master_level"):
                 dpg.add_text("The output node's level_db (every output node): saved and undoable.")
+            dpg.add_spacer(tag="transport_gap2")
             dpg.add_text("CPU  --", tag="cpu_text")
+            with dpg.tooltip("cpu_text"):
+                dpg.add_text("The engine's share of each block's time (100 %: it cannot keep up).")
+            dpg.add_spacer(tag="transport_gap3")
             dpg.add_text("underruns 0", tag="underrun_text")
+            with dpg.tooltip("underrun_text"):
+                dpg.add_text("Blocks the sound card asked for before the engine had them ready.")
+            dpg.add_spacer(tag="transport_gap4")
             with dpg.group():
-                dpg.add_progress_bar(tag="meter_left", width=220, height=14, overlay="L")
-                dpg.add_progress_bar(tag="meter_right", width=220, height=14, overlay="R")
+                dpg.add_progress_bar(tag="meter_left", overlay="L")
+                dpg.add_progress_bar(tag="meter_right", overlay="R")
         dpg.add_text("", tag="status_text")
         with dpg.tooltip("status_text"):
             dpg.add_text("", tag="status_history")
+
+    def _size_transport(self) -> None:
+        ui = self.camera.ui_scale
+        dpg.configure_item("play_button", width=round(70 * ui))
+        dpg.configure_item("master_level", width=round(130 * ui))
+        for gap in range(1, 5):
+            dpg.configure_item(f"transport_gap{gap}", width=round(14 * ui))
+        for side in ("left", "right"):
+            dpg.configure_item(f"meter_{side}", width=round(220 * ui), height=round(BASE_FONT_SIZE * ui))
 
     def _palette_window(self) -> None:
         with dpg.window(
@@ -332,6 +568,30 @@ class EditorView:
                     label="Allow and Open", width=130, callback=lambda: self.on_outside_files(True)
                 )
                 dpg.add_button(label="Don't Open", width=130, callback=lambda: self.on_outside_files(False))
+        with dpg.window(
+            tag="node_menu",
+            show=False,
+            no_title_bar=True,
+            no_resize=True,
+            no_move=True,
+            autosize=True,
+            popup=True,
+        ):
+            for label, action in NODE_MENU:
+                dpg.add_selectable(
+                    label=label,
+                    tag=f"node_menu:{action}",
+                    callback=lambda _s, _a, u: self.node_menu_choice(u),
+                )
+        with dpg.window(tag="rename_dialog", label="Rename node", modal=True, show=False, no_resize=True):
+            dpg.add_text("", tag="rename_text")
+            rename = dpg.add_input_text(
+                tag="rename_input", width=260, on_enter=True, callback=lambda *_a: self.finish_rename(True)
+            )
+            self._typing_widgets.add(rename)
+            with dpg.group(horizontal=True):
+                dpg.add_button(label="Rename", width=100, callback=lambda: self.finish_rename(True))
+                dpg.add_button(label="Cancel", width=100, callback=lambda: self.finish_rename(False))
         with dpg.window(tag="help_window", label="Help", show=False, width=560, height=460, pos=(300, 120)):
             dpg.add_text("", tag="help_text", wrap=520)
 
@@ -365,6 +625,9 @@ class EditorView:
             "quit": lambda: model.request("quit"),
             "palette": lambda: model.open_palette(self.mouse_canvas_position()),
             "shortcuts": self.show_shortcuts,
+            "zoom_in": lambda: self.zoom(1, self._mouse_on_canvas()),
+            "zoom_out": lambda: self.zoom(-1, self._mouse_on_canvas()),
+            "fit": self.fit,
         }
         if action in simple:
             simple[action]()
@@ -378,8 +641,59 @@ class EditorView:
         elif action == "help":
             if model.focused_node:
                 self.show_help(model.patch.nodes[model.focused_node].type)
+        elif action == "rename":
+            if model.focused_node in model.patch.nodes:
+                self.ask_rename(model.focused_node)
         else:
             raise ValueError(f"unknown action {action!r}")
+
+    def on_right_click(self, *_args: Any) -> None:
+        """Right click on a node: its menu at the mouse (the node is selected first)."""
+        if not self.canvas_hovered():
+            return
+        hovered = [node_id for node_id in self._drawn_nodes if dpg.is_item_hovered(node_tag(node_id))]
+        if not hovered or hovered[-1] not in self.model.patch.nodes:
+            return
+        node_id = hovered[-1]
+        self._menu_node = node_id
+        if node_id not in self.model.selected_nodes:
+            self.model.select([node_id])
+        mouse = dpg.get_mouse_pos(local=False)
+        for _label, action in NODE_MENU:
+            dpg.set_value(f"node_menu:{action}", False)
+            dpg.set_item_user_data(f"node_menu:{action}", action)
+        dpg.configure_item("node_menu", show=True, pos=[int(mouse[0]), int(mouse[1])])
+
+    def node_menu_choice(self, action: str) -> None:
+        dpg.configure_item("node_menu", show=False)
+        node_id = self._menu_node
+        if node_id not in self.model.patch.nodes:
+            return
+        if action == "help":
+            self.show_help(self.model.patch.nodes[node_id].type)
+        elif action == "rename":
+            self.ask_rename(node_id)
+        elif action == "duplicate":
+            self.model.select([node_id])
+            self.model.duplicate()
+        elif action == "delete":
+            self.model.select([node_id])
+            self.model.delete_selection()
+        elif action == "disconnect":
+            self.model.disconnect_all(node_id)
+
+    def ask_rename(self, node_id: str) -> None:
+        self._renaming = node_id
+        dpg.set_value("rename_text", f"New id for {node_id} ({self.model.patch.nodes[node_id].type}):")
+        dpg.set_value("rename_input", node_id)
+        dpg.configure_item("rename_dialog", show=True, pos=[self.width // 2 - 150, self.height // 2 - 60])
+        dpg.focus_item("rename_input")
+
+    def finish_rename(self, rename: bool) -> None:
+        dpg.configure_item("rename_dialog", show=False)
+        node_id, self._renaming = self._renaming, None
+        if rename and node_id is not None:
+            self.model.rename_node(node_id, dpg.get_value("rename_input"))
 
     def save_as_then_continue(self, path: Path) -> None:
         """Save As; when it answered "save changes?" for a new file, go on with the action."""
@@ -409,19 +723,23 @@ class EditorView:
             self.model.disconnect(str(link.source), str(link.target))
 
     def on_mouse_release(self, *_args: Any) -> None:
+        if self._drag_tag is not None:  # a slider let go: its knob goes to the value set
+            self._drag_tag = None  # (a Shift-drag's is not under the mouse)
+            self._knobs_stale = True
         self.commit_moves()
 
     def commit_moves(self) -> None:
         """Nodes dragged on the canvas: record where they ended up as one undoable move."""
-        positions = {}
+        positions, grids = {}, {}
         for node_id in self._drawn_nodes:
             tag = node_tag(node_id)
             if dpg.does_item_exist(tag):
                 x, y = dpg.get_item_pos(tag)
                 if (float(x), float(y)) != self._pushed_positions.get(node_id):
-                    positions[node_id] = (float(x), float(y))
+                    grids[node_id] = (float(x), float(y))
+                    positions[node_id] = self.camera.to_patch(grids[node_id])
         if positions and self.model.move_nodes(positions):
-            self._pushed_positions.update(positions)
+            self._pushed_positions.update(grids)
 
     def on_double_click(self, *_args: Any) -> None:
         if self.canvas_hovered() and not any(
@@ -435,6 +753,10 @@ class EditorView:
         model = self.model
         if model.palette is not None:
             self.palette_key(key)
+            return
+        if dpg.is_item_shown("rename_dialog"):
+            if key == dpg.mvKey_Escape:
+                self.finish_rename(False)
             return
         if dpg.is_item_shown("outside_dialog"):
             if key == dpg.mvKey_Escape:
@@ -463,7 +785,14 @@ class EditorView:
                 dpg.mvKey_L: "arrange",
                 dpg.mvKey_N: "new",
                 dpg.mvKey_O: "open",
+                dpg.mvKey_Q: "quit",
                 dpg.mvKey_S: "save_as" if shift else "save",
+                EQUAL_KEY: "zoom_in",  # the = / + key
+                dpg.mvKey_Add: "zoom_in",
+                dpg.mvKey_Minus: "zoom_out",
+                dpg.mvKey_Subtract: "zoom_out",
+                dpg.mvKey_0: "fit",
+                dpg.mvKey_NumPad0: "fit",
             }
             return with_ctrl.get(key)
         plain = {
@@ -472,6 +801,7 @@ class EditorView:
             dpg.mvKey_Spacebar: "play",
             dpg.mvKey_Tab: "palette",
             dpg.mvKey_F1: "help",
+            dpg.mvKey_F2: "rename",
         }
         return plain.get(key)
 
@@ -524,8 +854,12 @@ class EditorView:
             return
         param = node.spec.PARAMS[name]
         value = app_data
-        if holds == "log10":
-            value = min(max(10.0 ** float(app_data), param.min), param.max)
+        if holds == "slider":  # a position on the slider's scale; Shift-drag moves it finely
+            if self._drag_tag != sender:
+                self._drag_tag, self._drag = sender, Drag()
+            current = to_slider(param, self.model.patch.nodes[node_id].params[name])
+            position = self._drag.position(float(app_data), current, dpg.is_key_down(dpg.mvKey_ModShift))
+            value = from_slider(param, position)
         elif holds == "typed":
             value = float(app_data)
         elif holds == "table":
@@ -594,43 +928,51 @@ class EditorView:
         return bool(dpg.is_item_hovered("canvas"))
 
     def canvas_origin(self) -> tuple[float, float]:
-        """Where the canvas's (0, 0) is on the screen, panning included."""
+        """Where the node editor's grid (0, 0) is on the screen, its panning included (measured
+        on any node drawn: dearpygui reports a node's grid and screen positions, not the pan)."""
         for node_id in self._drawn_nodes:
             tag = node_tag(node_id)
-            rect = dpg.get_item_rect_min(tag)
-            if rect and dpg.is_item_visible(tag):
+            rect, size = dpg.get_item_rect_min(tag), dpg.get_item_rect_size(tag)
+            if rect and size and size[0] > 0:
                 x, y = dpg.get_item_pos(tag)
                 return rect[0] - x, rect[1] - y
         x, y = dpg.get_item_pos("canvas_area")  # no node to measure: the unpanned grid's corner
         return float(x + 16), float(y + 16)
 
+    def _mouse_on_canvas(self) -> tuple[float, float] | None:
+        return tuple(dpg.get_mouse_pos(local=False)) if self.canvas_hovered() else None
+
     def mouse_canvas_position(self) -> tuple[float, float]:
+        """The patch position under the mouse."""
         mouse = dpg.get_mouse_pos(local=False)
         origin = self.canvas_origin()
-        return float(round(mouse[0] - origin[0])), float(round(mouse[1] - origin[1]))
+        return self.camera.to_patch((mouse[0] - origin[0], mouse[1] - origin[1]))
 
     def drawn_size(self, node: NodeData) -> Size:
-        """The node's size as drawn on the canvas (estimated until it has been drawn)."""
+        """The node's size in patch units as drawn on the canvas (estimated until drawn)."""
         tag = node_tag(node.id)
         drawn = dpg.get_item_rect_size(tag) if dpg.does_item_exist(tag) else None
-        return (float(drawn[0]), float(drawn[1])) if drawn and min(drawn) > 0 else node_size(node)
+        if drawn and min(drawn) > 0:
+            return (float(drawn[0]) / self.camera.scale, float(drawn[1]) / self.camera.scale)
+        return node_size(node)
 
     def free_canvas_position(self) -> tuple[float, float]:
-        """Near the middle of the visible canvas, stepped aside until no node starts there."""
-        x, y = dpg.get_item_pos("canvas_area")
-        width, height = dpg.get_item_rect_size("canvas_area") or (800, 600)
-        origin = self.canvas_origin()
-        position = (float(round(x + width / 3 - origin[0])), float(round(y + height / 3 - origin[1])))
-        taken = {node.position for node in self.model.patch.nodes.values()}
-        while position in taken:
-            position = (position[0] + 30.0, position[1] + 30.0)
-        return position
+        """A third into the visible canvas, moved down past any node it would cover."""
+        left, top, right, bottom = self.visible_canvas()
+        x, y = self.camera.to_patch((left + (right - left) / 3, top + (bottom - top) / 3))
+        return (x, y)  # the model moves a new node down, clear of the others
 
     # -- keeping the widgets in step with the model ---------------------------------------------------
     def refresh(self) -> None:
         """Bring every widget up to date with the model, if it changed since the last frame."""
         model = self.model
         self._read_canvas_selection()
+        if self._fitted_patch is not model.patch and self._canvas_measured():
+            self._fitted_patch = model.patch  # a patch just opened: show it whole
+            self.fit()
+        if self._knobs_stale and not any(dpg.is_item_active(item) for item in self._param_sliders()):
+            self._knobs_stale = False
+            self._drawn_version = -1
         if model.version != self._drawn_version:
             self._drawn_version = model.version
             self._sync_nodes()
@@ -662,6 +1004,20 @@ class EditorView:
         self.refresh()
         dpg.render_dearpygui_frame()
 
+    def _param_sliders(self) -> list[str]:
+        node = self.model.patch.nodes.get(self.model.focused_node or "")
+        names = node.spec.PARAMS if node is not None else {}
+        return [f"param:{name}" for name in names if dpg.does_item_exist(f"param:{name}")]
+
+    def _canvas_measured(self) -> bool:
+        """True once the canvas and a node (if any) have been laid out by a frame."""
+        size = dpg.get_item_rect_size("canvas_area")
+        if not size or min(size) <= 32:  # the first frame lays windows out at 4 x 4
+            return False
+        return not self._drawn_nodes or any(
+            (dpg.get_item_rect_size(node_tag(node_id)) or (0, 0))[0] > 0 for node_id in self._drawn_nodes
+        )
+
     def _read_canvas_selection(self) -> None:
         """The canvas owns clicking-to-select; pass a changed selection to the model."""
         nodes = [_alias(item)[5:] for item in dpg.get_selected_nodes("canvas")]
@@ -680,9 +1036,15 @@ class EditorView:
         for node_id, node in patch.nodes.items():
             if node_id not in self._drawn_nodes:
                 self._create_node(node_id)
-            elif self._pushed_positions.get(node_id) != node.position:
-                dpg.set_item_pos(node_tag(node_id), list(node.position))
-                self._pushed_positions[node_id] = node.position
+            else:
+                grid = self.camera.to_grid(node.position)
+                if self._pushed_positions.get(node_id) != grid:
+                    dpg.set_item_pos(node_tag(node_id), list(grid))
+                    self._pushed_positions[node_id] = grid
+                selected = node_id in self.model.selected_nodes
+                if self._drawn_selected.get(node_id) != selected:
+                    dpg.bind_item_theme(node_tag(node_id), self.node_theme(node.spec.FAMILY, selected))
+                    self._drawn_selected[node_id] = selected
 
     def _delete_node(self, node_id: str) -> None:
         for link in [link for link in self._drawn_links if node_id in (link.source.node, link.target.node)]:
@@ -698,6 +1060,7 @@ class EditorView:
             _free(f"draw:{node_id}:{index}")
         _free(node_tag(node_id))
         del self._drawn_nodes[node_id]
+        self._drawn_selected.pop(node_id, None)
         self._pushed_positions.pop(node_id, None)
         self._picture_keys.pop(node_id, None)
 
@@ -706,14 +1069,16 @@ class EditorView:
         cls = node.spec
         tag = node_tag(node_id)
         _free(tag)
-        with dpg.node(label=node_id, tag=tag, parent="canvas", pos=list(node.position)):
+        scale = self.camera.scale
+        grid = self.camera.to_grid(node.position)
+        with dpg.node(label=node_id, tag=tag, parent="canvas", pos=list(grid)):
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                 dpg.add_text(cls.TYPE, color=(170, 170, 170))
                 if has_picture(node.type):
                     picture = self._picture_for(node_id)
                     for index in range(len(picture.plots) if picture else 1):
                         _free(f"draw:{node_id}:{index}")
-                        dpg.add_drawlist(*NODE_PICTURE, tag=f"draw:{node_id}:{index}")
+                        dpg.add_drawlist(*self.node_picture_size, tag=f"draw:{node_id}:{index}")
             for port in cls.input_ports():
                 _free(pin_tag(node_id, port, "in"))
                 with dpg.node_attribute(
@@ -728,12 +1093,16 @@ class EditorView:
                 with dpg.node_attribute(
                     attribute_type=dpg.mvNode_Attr_Output, tag=pin_tag(node_id, port, "out")
                 ):
-                    dpg.add_text(port, indent=NODE_PICTURE[0] - 8 * len(port) - 10)
-        theme = self.family_themes.get(cls.FAMILY)
-        if theme is not None:
-            dpg.bind_item_theme(tag, theme)
+                    indent = (NODE_PICTURE[0] - CHAR_WIDTH * len(port) - 10) * scale
+                    dpg.add_text(port, indent=max(0, round(indent)))
+        selected = node_id in self.model.selected_nodes
+        dpg.bind_item_theme(tag, self.node_theme(cls.FAMILY, selected))
+        font = self.font(BASE_FONT_SIZE * scale)
+        if font is not None:
+            dpg.bind_item_font(tag, font)
         self._drawn_nodes[node_id] = node.type
-        self._pushed_positions[node_id] = node.position
+        self._drawn_selected[node_id] = selected
+        self._pushed_positions[node_id] = grid
         self._picture_keys.pop(node_id, None)
 
     def _sync_links(self) -> None:
@@ -777,12 +1146,7 @@ class EditorView:
         self._typing_widgets = {item for item in self._typing_widgets if dpg.does_item_exist(item)}
         node_id = self.model.focused_node
         if node_id is None or node_id not in self.model.patch.nodes:
-            dpg.add_text("No node selected.", parent="panel")
-            dpg.add_text(
-                "Click a node to edit its params.\nTab (or a double click) on the canvas\nopens the palette.",
-                parent="panel",
-                color=(150, 150, 150),
-            )
+            self._patch_panel()
             return
         node = self.model.patch.nodes[node_id]
         cls = node.spec
@@ -791,15 +1155,79 @@ class EditorView:
                 dpg.add_text(node_id, color=(255, 255, 255))
                 dpg.add_text(f"{cls.TYPE} ({cls.FAMILY})", color=(160, 160, 160))
                 dpg.add_button(label="?", callback=self._help_callback(cls.TYPE))
-            dpg.add_text(cls.DOC, wrap=RIGHT_WIDTH - 30, color=(180, 180, 180))
+            dpg.add_text(
+                cls.DOC, wrap=self.panel_width - round(30 * self.camera.ui_scale), color=(180, 180, 180)
+            )
             if has_picture(node.type):
                 picture = self._picture_for(node_id)
                 for index in range(len(picture.plots) if picture else 1):
-                    dpg.add_drawlist(*PANEL_PICTURE, tag=f"panel_draw:{index}")
+                    dpg.add_drawlist(*self.panel_picture_size, tag=f"panel_draw:{index}")
             dpg.add_separator()
             for name, param in cls.PARAMS.items():
                 self._param_widget(node_id, name, param, node.params[name])
         self._sync_pictures(live_only=False)
+
+    def _patch_panel(self) -> None:
+        """With no node selected: the patch itself, what it is for and how it runs."""
+        patch = self.model.patch
+        wrap = self.panel_width - round(30 * self.camera.ui_scale)
+        with dpg.group(parent="panel"):
+            dpg.add_text("This patch", color=(255, 255, 255))
+            dpg.add_text(
+                "What it is for (saved with it; shown to whoever opens it):", wrap=wrap, color=(150, 150, 150)
+            )
+            description = dpg.add_input_text(
+                tag="patch:description",
+                default_value=patch.description,
+                multiline=True,
+                width=-1,
+                height=round(150 * self.camera.ui_scale),
+                on_enter=False,
+                callback=lambda _s, text, *_r: None,
+            )
+            self._typing_widgets.add(description)
+            with dpg.item_handler_registry() as handlers:
+                dpg.add_item_deactivated_after_edit_handler(
+                    callback=lambda *_a: self.model.set_patch_info(
+                        description=dpg.get_value("patch:description")
+                    )
+                )
+            dpg.bind_item_handler_registry(description, handlers)
+            dpg.add_separator()
+            settings = patch.settings
+            dpg.add_combo(
+                [str(rate) for rate in SAMPLE_RATES],
+                tag="patch:sample_rate",
+                label="sample rate (Hz)",
+                default_value=str(settings.sample_rate),
+                width=-160,
+                callback=lambda _s, value, *_r: self.model.set_patch_info(sample_rate=int(value)),
+            )
+            dpg.add_combo(
+                [str(block) for block in BLOCK_SIZES],
+                tag="patch:block_size",
+                label="block (samples)",
+                default_value=str(settings.block_size),
+                width=-160,
+                callback=lambda _s, value, *_r: self.model.set_patch_info(block_size=int(value)),
+            )
+            duration = dpg.add_input_float(
+                tag="patch:duration_s",
+                label="render length (s)",
+                default_value=settings.duration_s,
+                step=0,
+                format="%.3g",
+                width=-160,
+                on_enter=True,
+                callback=lambda _s, value, *_r: self.model.set_patch_info(duration_s=value),
+            )
+            self._typing_widgets.add(duration)
+            dpg.add_separator()
+            dpg.add_text(
+                "Click a node to edit its params; Tab (or a double click) on the canvas opens the palette.",
+                wrap=wrap,
+                color=(150, 150, 150),
+            )
 
     def _param_widget(self, node_id: str, name: str, param: Param, value: Any) -> None:
         tag = f"param:{name}"
@@ -810,28 +1238,17 @@ class EditorView:
             unit = f" ({param.unit})" if param.unit else ""
             dpg.add_text(f"{label}{unit}", color=(170, 190, 230) if param.modulatable else (190, 190, 190))
             with dpg.group(horizontal=True):
-                if param.scale == "log" and param.min and param.min > 0:
-                    dpg.add_slider_float(
-                        tag=tag,
-                        width=-80,
-                        min_value=math.log10(param.min),
-                        max_value=math.log10(param.max),
-                        default_value=math.log10(value),
-                        format=_printf_literal(self._number_text(value, param)),
-                        callback=callback,
-                        user_data=(node_id, name, "log10"),
-                    )
-                else:
-                    dpg.add_slider_float(
-                        tag=tag,
-                        width=-80,
-                        min_value=param.min,
-                        max_value=param.max,
-                        default_value=value,
-                        format="%.4g " + _printf_literal(param.unit),
-                        callback=callback,
-                        user_data=(node_id, name, "value"),
-                    )
+                low, high = slider_range(param)
+                dpg.add_slider_float(
+                    tag=tag,
+                    width=-80,
+                    min_value=low,
+                    max_value=high,
+                    default_value=to_slider(param, value),
+                    format=_printf_literal(self._number_text(value, param)),
+                    callback=callback,
+                    user_data=(node_id, name, "slider"),
+                )
                 typed = dpg.add_input_float(
                     tag=f"{tag}:typed",
                     width=-1,
@@ -907,7 +1324,7 @@ class EditorView:
             self._typing_widgets.add(widget)
         with dpg.tooltip(tag):
             unit = f" {param.unit}" if param.unit else ""
-            scale = ", log scale" if param.scale == "log" else ""
+            scale = {"log": ", log scale", "symlog": ", log scale both ways from 0"}.get(param.scale, "")
             dpg.add_text(f"{name}: {param.describe_range()}{unit}{scale}", color=(255, 255, 255))
             dpg.add_text(param.doc, wrap=360)
             if param.modulatable:
@@ -921,23 +1338,37 @@ class EditorView:
         return f"{value:.4g}{unit}"
 
     def _show_param_value(self, node_id: str, name: str, param: Param, value: Any) -> None:
+        """The param's widgets show ``value``: while a slider is dragged, its text and the
+        number box beside it follow what plays (the knob stays under the mouse)."""
         tag = f"param:{name}"
-        if not dpg.does_item_exist(tag) or dpg.is_item_active(tag):
+        if not dpg.does_item_exist(tag):
             return
+        active = dpg.is_item_active(tag)
         if param.kind == "float":
-            if param.scale == "log" and param.min and param.min > 0:
-                dpg.set_value(tag, math.log10(value))
-                dpg.configure_item(tag, format=_printf_literal(self._number_text(value, param)))
-            else:
-                dpg.set_value(tag, value)
+            dpg.configure_item(tag, format=_printf_literal(self._number_text(value, param)))
+            if not active:
+                dpg.set_value(tag, to_slider(param, value))
             if not dpg.is_item_active(f"{tag}:typed"):
                 dpg.set_value(f"{tag}:typed", value)
+            return
+        if active:
+            return
         elif param.kind == "table":
             dpg.set_value(tag, ", ".join(f"{number:g}" for number in value))
         else:
             dpg.set_value(tag, value)
 
     # -- pictures ------------------------------------------------------------------------------------
+    @property
+    def node_picture_size(self) -> tuple[int, int]:
+        scale = self.camera.scale
+        return max(1, round(NODE_PICTURE[0] * scale)), max(1, round(NODE_PICTURE[1] * scale))
+
+    @property
+    def panel_picture_size(self) -> tuple[int, int]:
+        ui = self.camera.ui_scale
+        return round(PANEL_PICTURE[0] * ui), round(PANEL_PICTURE[1] * ui)
+
     def _picture_for(self, node_id: str) -> Picture | None:
         model = self.model
         node = model.patch.nodes[node_id]
@@ -972,11 +1403,11 @@ class EditorView:
             if picture is None:
                 continue
             for index, plot in enumerate(picture.plots):
-                self._draw_plot(f"draw:{node_id}:{index}", plot, *NODE_PICTURE)
+                self._draw_plot(f"draw:{node_id}:{index}", plot, *self.node_picture_size)
             if in_panel:
                 self._panel_picture_key = (node_id, key)
                 for index, plot in enumerate(picture.plots):
-                    self._draw_plot(f"panel_draw:{index}", plot, *PANEL_PICTURE)
+                    self._draw_plot(f"panel_draw:{index}", plot, *self.panel_picture_size)
 
     @staticmethod
     def _draw_plot(tag: str, plot: Plot, width: int, height: int) -> None:
@@ -1124,3 +1555,50 @@ class EditorView:
     def destroy(self) -> None:
         with contextlib.suppress(Exception):
             dpg.destroy_context()
+
+
+def screen_size() -> tuple[int, int] | None:
+    """The X screen's size in pixels, or None where it cannot be asked (no X, not Linux)."""
+    if not os.environ.get("DISPLAY"):
+        return None
+    try:
+        xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        xlib.XOpenDisplay.restype = ctypes.c_void_p
+        xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        xlib.XDefaultScreen.argtypes = [ctypes.c_void_p]
+        xlib.XDisplayWidth.argtypes = xlib.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        display = xlib.XOpenDisplay(None)
+        if not display:
+            return None
+        try:
+            screen = xlib.XDefaultScreen(display)
+            return int(xlib.XDisplayWidth(display, screen)), int(xlib.XDisplayHeight(display, screen))
+        finally:
+            xlib.XCloseDisplay(display)
+    except (OSError, AttributeError):
+        return None
+
+
+def window_for_screen(screen: tuple[int, int] | None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The window's size and position: the screen's, less room for a panel and a title bar."""
+    if screen is None:
+        return (WIDTH, HEIGHT), (60, 40)
+    width, height = screen
+    return (max(640, width - 16), max(480, height - 64)), (8, 32)
+
+
+def example_description(path: Path) -> str:
+    """An example patch's description (what it teaches), or nothing when it cannot be read."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    text = document.get("description", "") if isinstance(document, dict) else ""
+    return text if isinstance(text, str) else ""
+
+
+def example_summary(path: Path, limit: int = 60) -> str:
+    """The description's first clause, short enough for a menu."""
+    text = example_description(path).split(". ")[0].split(": ")[0].strip().rstrip(".")
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
