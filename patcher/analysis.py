@@ -47,8 +47,9 @@ from scipy.signal import fftconvolve, welch
 
 from patcher.audiofile import read_audio, write_audio
 from patcher.engine import Engine
-from patcher.graph import node_graph
+from patcher.graph import components_in_order, node_graph
 from patcher.model import Patch, PatchError, PortRef
+from patcher.text import did_you_mean
 
 DEFAULT_LEVEL_DBFS = -6.0
 LINEARITY_THRESHOLD_DB = -60.0
@@ -154,16 +155,54 @@ def resolve_port(patch: Patch, text: str, option: str) -> Endpoint:
     node = patch.nodes.get(ref.node)
     if node is None:
         known = ", ".join(sorted(patch.nodes)) or "none"
-        raise PatchError(f"{option} {text}: the patch has no node {ref.node!r} (nodes: {known})")
+        hint = did_you_mean(ref.node, patch.nodes)
+        raise PatchError(f"{option} {text}: the patch has no node {ref.node!r}{hint} (nodes: {known})")
     inputs, outputs = node.spec.input_ports(), node.spec.OUTPUTS
     if ref.port in inputs:
         return Endpoint(ref, "input")
     if ref.port in outputs:
         return Endpoint(ref, "output")
     raise PatchError(
-        f"{option} {text}: {node.type} {ref.node!r} has no port {ref.port!r} "
+        f"{option} {text}: {node.type} {ref.node!r} has no port {ref.port!r}"
+        f"{did_you_mean(ref.port, (*inputs, *outputs))} "
         f"(inputs: {', '.join(inputs) or 'none'}; outputs: {', '.join(outputs) or 'none'})"
     )
+
+
+def example_entry(patch: Patch) -> str | None:
+    """A port of ``patch`` a test signal could enter by, for a message: the first ``in``, in
+    running order, of a heard node with a link into it (the filter after the oscillators); else
+    the first such signal input of another name (a mix's ``in1``); else any node's."""
+    heard, linked = _heard(patch), {link.target for link in patch.links}
+    inputs = [
+        PortRef(node_id, port)
+        for node_id in _running_order(patch)
+        if not patch.nodes[node_id].spec.IS_SINK
+        for port in patch.nodes[node_id].spec.INPUTS
+    ]
+    fed = [ref for ref in inputs if ref.node in heard and ref in linked]
+    in_heard_nodes = [ref for ref in inputs if ref.node in heard]
+    for choices in ([ref for ref in fed if ref.port == "in"], fed, in_heard_nodes, inputs):
+        if choices:
+            return str(choices[0])
+    return None
+
+
+def example_exit(patch: Patch) -> str | None:
+    """An output port of ``patch`` to measure, for a message: that of the last node to run."""
+    with_outputs = [node_id for node_id in _running_order(patch) if patch.nodes[node_id].spec.OUTPUTS]
+    if not with_outputs:
+        return None
+    return f"{with_outputs[-1]}.{patch.nodes[with_outputs[-1]].spec.OUTPUTS[0]}"
+
+
+def _running_order(patch: Patch) -> list[str]:
+    """The patch's node ids in the order they would run (a loop's nodes together)."""
+    successors: dict[str, list[str]] = {node_id: [] for node_id in patch.nodes}
+    for link in patch.links:
+        if link.target.node not in successors[link.source.node]:
+            successors[link.source.node].append(link.target.node)
+    return [node_id for component in components_in_order(successors) for node_id in component]
 
 
 class Probe:
@@ -206,9 +245,10 @@ class Probe:
         if from_port is None:
             players = [node_id for node_id, node in self.patch.nodes.items() if node.type == "input"]
             if not players:
+                example = example_entry(self.patch)
                 raise PatchError(
-                    "the patch has no input node to send the test signal through; "
-                    "name where it enters with --from NODE.PORT (for example fuzz.in)"
+                    "the patch has no input node to send the test signal through; name where it "
+                    "enters with --from NODE.PORT" + (f", for example --from {example}" if example else "")
                 )
             self.from_label = "the input nodes" if len(players) > 1 else f"{players[0]} (input)"
             for node_id in players:
@@ -251,9 +291,10 @@ class Probe:
         else:
             outputs = [node_id for node_id, node in self.patch.nodes.items() if node.type == "output"]
             if not outputs:
+                example = example_exit(self.patch)
                 raise PatchError(
-                    "the patch has no output node; name the port to measure with --to NODE.PORT "
-                    "(for example tone.out)"
+                    "the patch has no output node; name the port to measure with --to NODE.PORT"
+                    + (f", for example --to {example}" if example else "")
                 )
             if len(outputs) > 1:
                 raise PatchError(

@@ -25,6 +25,11 @@ EXIT_USER_ERROR = 1
 MAX_SECONDS = 3600.0  # as a patch's duration_s
 EXIT_USAGE = 2
 DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.json"
+#: What to do when PortAudio finds no device: the README's section says it at length.
+NO_DEVICE_HINT = (
+    "start a JACK server, or check that `aplay -l` lists a sound card; "
+    'README.md, "Playing on a real machine", says how (`patcher render` needs no device)'
+)
 
 
 class UserError(Exception):
@@ -94,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         description="A visual dataflow patcher for audio. With no COMMAND: the editor on "
         "patches/default.json, playing (without a display, it renders and plays that patch).",
     )
+    parser.add_argument("--version", action="version", version=f"patcher {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     render = commands.add_parser("render", help="render a patch offline to WAV or FLAC")
@@ -160,15 +166,35 @@ def _parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio devices")
     devices.set_defaults(run=_devices)
 
-    listing = commands.add_parser("nodes", help="list every node type with its ports and params")
-    listing.add_argument("--json", action="store_true", help="print the specs as JSON")
-    listing.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
+    listing = commands.add_parser(
+        "nodes",
+        help="list every node type with its ports and params, or show one type",
+        description="With no TYPE: every node type, its ports and params. With a TYPE: its doc, "
+        "ports, params with their docs, and the example patches that use it.",
+    )
+    listing.add_argument(
+        "type", nargs="?", metavar="TYPE", type=_node_type, help="one node type, such as oscillator or delay"
+    )
+    form = listing.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print the specs as JSON")
+    form.add_argument("--markdown", action="store_true", help="print the node reference in Markdown")
     listing.set_defaults(run=_nodes)
 
     from patcher.analysis_cli import add_analyze_command  # imports UserError from here
 
     add_analyze_command(commands)
     return parser
+
+
+def version() -> str:
+    """The installed package's version (pyproject.toml's), or "unknown" when run uninstalled."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    try:
+        return installed_version("patcher")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 def _positive_float(text: str) -> float:
@@ -205,6 +231,16 @@ def _int_in(low: int, high: int):
         return value
 
     return parse
+
+
+def _node_type(text: str) -> type:
+    from patcher.model import unknown_type_problem
+    from patcher.spec import node_class
+
+    cls = node_class(text)
+    if cls is None:
+        raise argparse.ArgumentTypeError(f"{unknown_type_problem(text)} (`patcher nodes` lists them)")
+    return cls
 
 
 def _device(text: str) -> int | str:
@@ -272,7 +308,7 @@ def _play_if_possible(patch_path: Path) -> None:
     try:
         sounddevice.query_devices(kind="output")
     except sounddevice.PortAudioError:
-        print("no sound device found: not playing")
+        print('no sound device found: not playing (README.md, "Playing on a real machine", says how)')
         return
     patch = load(patch_path)
     player = Player(patch)
@@ -397,7 +433,8 @@ def _check_devices(device: int | str | None, input_device: int | str | None) -> 
     try:
         find_devices(device, input_device)
     except AudioDeviceError as error:
-        raise UserError(str(error)) from None
+        hint = f"\n{NO_DEVICE_HINT}" if str(error).startswith("no audio") else ""
+        raise UserError(f"{error}{hint}") from None
 
 
 def _has_output(patch: Patch) -> bool:
@@ -456,15 +493,19 @@ def _ui_scale(text: str) -> float:
 
 
 def _devices(_args: argparse.Namespace) -> int:
+    """The devices PortAudio sees, as ``sounddevice`` lists them, and how to pick one; none at
+    all is an error (exit 1), so that ``patcher devices && patcher play ...`` stops there."""
     try:
         import sounddevice
     except OSError as error:
         raise UserError(f"PortAudio is not installed ({error}); `make run` installs it") from None
     devices = sounddevice.query_devices()
+    host_apis = ", ".join(api["name"] for api in sounddevice.query_hostapis()) or "none"
     if len(devices) == 0:
-        print("no audio devices found")
-        return 0
+        raise UserError(f"no audio devices found (PortAudio's host APIs here: {host_apis})\n{NO_DEVICE_HINT}")
     print(devices)
+    print(f"host APIs: {host_apis}; > marks the default output, < the default input, * both")
+    print("play on one with `patcher play PATCH --device N` (its number, or part of its name)")
     return 0
 
 
@@ -484,16 +525,26 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _nodes(args: argparse.Namespace) -> int:
-    from patcher.docs import node_reference_markdown, node_table
+    import shutil
+
+    from patcher.docs import node_help, node_markdown, node_reference_markdown, node_table
     from patcher.spec import registry
 
-    if args.json:
+    width = shutil.get_terminal_size().columns  # 80 when printing into a pipe or a file
+    if args.type is not None:
+        if args.json:
+            print(json.dumps(args.type.to_json(), indent=2))
+        elif args.markdown:
+            print(node_markdown(args.type), end="")
+        else:
+            print(node_help(args.type, width), end="")
+    elif args.json:
         specs = [registry()[name].to_json() for name in sorted(registry())]
         print(json.dumps(specs, indent=2))
     elif args.markdown:
         print(node_reference_markdown(), end="")
     else:
-        print(node_table(), end="")
+        print(node_table(width), end="")
     return 0
 
 

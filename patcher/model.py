@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, SupportsIndex
 
 from patcher.spec import Node, node_class, registry
-from patcher.text import PATH_LIMIT, excerpt, quote
+from patcher.text import PATH_LIMIT, did_you_mean, excerpt, quote
 
 FORMAT_NAME = "patcher"
 FORMAT_VERSION = 1
@@ -205,7 +205,7 @@ class Patch:
         """Add a node of ``type_name`` and return its id (``type1``, ``type2`` ... if not given)."""
         cls = node_class(type_name)
         if cls is None:
-            raise PatchError(f"unknown node type {quote(type_name)}; known: {', '.join(sorted(registry()))}")
+            raise PatchError(unknown_type_problem(type_name))
         node_id = node_id or self.fresh_id(type_name)
         if not NODE_ID_PATTERN.fullmatch(node_id):
             raise PatchError(
@@ -236,9 +236,7 @@ class Patch:
         node = self.node(node_id)
         param = node.spec.PARAMS.get(name)
         if param is None:
-            known = ", ".join(node.spec.PARAMS) or "none"
-            where = f"node {quote(node_id)} ({node.type})"
-            raise PatchError(f"{where}: unknown param {quote(name)}; params: {known}")
+            raise PatchError(f"node {quote(node_id)} ({node.type}): {unknown_param_problem(node.spec, name)}")
         problem = param.check(value)
         if problem:
             raise PatchError(f"node {quote(node_id)} ({node.type}): param {quote(name)}: {problem}")
@@ -308,6 +306,21 @@ def relative_files(spec: Any, params: Mapping[str, Any]) -> Iterator[tuple[str, 
             yield name, value
 
 
+def unknown_type_problem(type_name: Any) -> str:
+    """Why ``type_name`` is no node type, with the closest one (or, if none is close, all of them)."""
+    known = sorted(registry())
+    return f"unknown node type {quote(type_name)}" + (
+        did_you_mean(type_name, known) or f"; known: {', '.join(known)}"
+    )
+
+
+def unknown_param_problem(spec: type[Node], name: Any) -> str:
+    """Why ``name`` is no param of a node of type ``spec``, with the closest one and them all."""
+    listed = ", ".join(spec.PARAMS) or "none"
+    hint = did_you_mean(name, spec.PARAMS)
+    return f"unknown param {quote(name)}" + (f"{hint} (params: {listed})" if hint else f"; params: {listed}")
+
+
 def link_text(link: Link) -> str:
     """``a.out -> b.in`` for a message: each end visible and short (ids may be anything)."""
     return f"{excerpt(link.source)} -> {excerpt(link.target)}"
@@ -334,7 +347,10 @@ def link_problem(patch: Patch, link: Link) -> str | None:
         else:
             listed = ", ".join(wanted) or "none"
             noun = "outputs" if end == "source" else "inputs"
-            problems.append(f"{node.type} {quote(ref.node)} has no port {quote(ref.port)} ({noun}: {listed})")
+            hint = did_you_mean(ref.port, wanted)
+            problems.append(
+                f"{node.type} {quote(ref.node)} has no port {quote(ref.port)}{hint} ({noun}: {listed})"
+            )
     if not problems and link in patch.links:
         problems.append("it is already linked")
     if problems:

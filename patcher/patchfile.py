@@ -41,9 +41,11 @@ from patcher.model import (
     Settings,
     collector_paused,
     link_problem,
+    unknown_param_problem,
+    unknown_type_problem,
 )
-from patcher.spec import node_class, registry
-from patcher.text import PATH_LIMIT, excerpt, quote
+from patcher.spec import node_class
+from patcher.text import PATH_LIMIT, did_you_mean, excerpt, quote
 
 TOP_LEVEL_KEYS = {"format", "version", "description", "settings", "nodes", "links"}
 NODE_KEYS = {"id", "type", "params", "position"}
@@ -145,7 +147,7 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
     if problems:
         raise PatchError(problems, source)
     for key in sorted(set(document) - TOP_LEVEL_KEYS):
-        problems.append(f"unknown top-level key {quote(key)}")
+        problems.append(f"unknown top-level key {quote(key)}{did_you_mean(key, sorted(TOP_LEVEL_KEYS))}")
     patch = Patch(base_dir=base_dir or Path.cwd())
     description = document.get("description", "")
     if isinstance(description, str):
@@ -155,8 +157,9 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
     patch.settings = _read_settings(document.get("settings", {}), problems)
     unusable = _read_nodes(document.get("nodes", []), patch, problems)
     _read_links(document.get("links", []), patch, problems, unusable)
-    if not problems:
-        problems += cycle_problems(patch)
+    # Every node and link read so far is sound (the others were left out), so the loops among
+    # them are reported with the other problems, not after they are fixed.
+    problems += cycle_problems(patch)
     if problems:
         raise PatchError(problems, source)
     return patch
@@ -181,7 +184,12 @@ def _read_settings(raw: Any, problems: list[str]) -> Settings:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in SETTING_RANGES:
-            problems.append(f"settings: unknown setting {quote(key)}; known: {', '.join(SETTING_RANGES)}")
+            known = ", ".join(SETTING_RANGES)
+            hint = did_you_mean(key, SETTING_RANGES)
+            problems.append(
+                f"settings: unknown setting {quote(key)}"
+                + (f"{hint} (known: {known})" if hint else f"; known: {known}")
+            )
             continue
         kind, low, high = SETTING_RANGES[key]
         problem = _number_problem(value, kind, low, high)
@@ -238,12 +246,11 @@ def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
         return None
     where = f"node {quote(node_id)}"
     for key in sorted(set(entry) - NODE_KEYS):
-        problems.append(f"{where}: unknown key {quote(key)}")
+        problems.append(f"{where}: unknown key {quote(key)}{did_you_mean(key, sorted(NODE_KEYS))}")
     type_name = entry.get("type")
     cls = node_class(type_name) if isinstance(type_name, str) else None
     if cls is None:
-        known = ", ".join(sorted(registry()))
-        problems.append(f"{where}: unknown node type {quote(type_name)}; known: {known}")
+        problems.append(f"{where}: {unknown_type_problem(type_name)}")
         return None
     params = _read_params(where, cls, entry.get("params", {}), problems)
     position = _read_position(where, entry.get("position", [0, 0]), problems)
@@ -258,8 +265,7 @@ def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[st
     for name, value in raw.items():
         param = cls.PARAMS.get(name)
         if param is None:
-            known = ", ".join(cls.PARAMS) or "none"
-            problems.append(f"{where} ({cls.TYPE}): unknown param {quote(name)}; params: {known}")
+            problems.append(f"{where} ({cls.TYPE}): {unknown_param_problem(cls, name)}")
             continue
         problem = param.check(value)
         if problem:

@@ -11,6 +11,8 @@ its full length.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 import reprlib
 from collections.abc import Callable, Iterable, Sequence
@@ -67,6 +69,27 @@ def first_few(items: Iterable[Any], count: int = 10, limit: int = 40) -> str:
     shown = ", ".join(excerpt(item, limit) for item in items[:count])
     more = len(items) - count
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def closest(word: Any, known: Iterable[str]) -> str | None:
+    """The known name a mistyped ``word`` most likely meant (difflib's ratio of 0.6 or more,
+    case aside: ``LFO`` finds ``lfo``), or None. A long or non-text ``word`` means nothing."""
+    if not isinstance(word, str) or not word or len(word) > 100:  # difflib is quadratic
+        return None
+    return _closest(word, tuple(known))
+
+
+@functools.lru_cache(maxsize=256)  # a patch may make the same mistake 20,000 times
+def _closest(word: str, known: tuple[str, ...]) -> str | None:
+    by_lower = {name.lower(): name for name in known}
+    matches = difflib.get_close_matches(word.lower(), by_lower, n=1)
+    return by_lower[matches[0]] if matches else None
+
+
+def did_you_mean(word: Any, known: Iterable[str]) -> str:
+    """``; did you mean 'frequency_hz'?`` to end a message about an unknown name, or ``""``."""
+    match = closest(word, known)
+    return f"; did you mean {quote(match)}?" if match is not None else ""
 
 
 def paragraph(text: str, limit: int = 2000, max_lines: int = 40) -> str:

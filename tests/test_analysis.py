@@ -227,9 +227,9 @@ def test_a_patch_without_input_node_needs_from() -> None:
     patch.add_node("output", "out")
     patch.connect("osc.out", "tone.in")
     patch.connect("tone.out", "out.left")
-    with pytest.raises(PatchError, match=r"no input node.*--from NODE\.PORT"):
+    with pytest.raises(PatchError, match=r"no input node.*--from NODE\.PORT, for example --from tone\.in$"):
         Probe(patch)
-    probe = Probe(patch, "tone.in")  # the oscillator's link is replaced by the test signal
+    probe = Probe(patch, "tone.in")  # the port suggested: the oscillator's link is replaced
     assert analysis.measure_linearity(probe, LEVEL_DBFS).linear
 
 

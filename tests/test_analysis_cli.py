@@ -174,6 +174,50 @@ def test_a_patch_without_input_node_asks_for_from(tmp_path: Path, capsys: pytest
     assert_one_line_error(code, err, "no input node")
 
 
+@pytest.mark.parametrize(
+    ("example", "suggestion"),
+    [
+        ("synth_voice", "--from lowpass.in"),  # the filter after the oscillators' mix
+        ("default", "--from tone.in"),
+        ("karplus_strong", "--from string.in"),
+    ],
+)
+def test_a_patch_without_input_node_suggests_one_of_its_own_ports(
+    capsys: pytest.CaptureFixture, example: str, suggestion: str
+) -> None:
+    examples = Path(__file__).resolve().parent.parent / "patches"
+    code, _out, err = run(capsys, "analyze", examples / f"{example}.json")
+    assert_one_line_error(
+        code,
+        err,
+        f"name where it enters with --from NODE.PORT, for example {suggestion}",
+    )
+    assert "fuzz" not in err
+
+
+def test_a_patch_without_output_node_suggests_one_of_its_own_ports(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    patch = chain_patch(("filter", "tone", {}))
+    patch.remove_node("out")
+    patch.add_node("scope", "watch")
+    patch.connect("tone.out", "watch.in")
+    patch.save(tmp_path / "watched.json")
+    code, _out, err = run(capsys, "analyze", tmp_path / "watched.json")
+    assert_one_line_error(
+        code, err, "no output node; name the port to measure with --to NODE.PORT, for example --to tone.out"
+    )
+
+
+def test_a_misspelt_port_or_node_suggests_the_one_meant(
+    pedal_file: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code, _out, err = run(capsys, "analyze", pedal_file, "--from", "fuzz.inn")
+    assert_one_line_error(code, err, "waveshaper 'fuzz' has no port 'inn'; did you mean 'in'?")
+    code, _out, err = run(capsys, "analyze", pedal_file, "--from", "fuz.in")
+    assert_one_line_error(code, err, "the patch has no node 'fuz'; did you mean 'fuzz'?")
+
+
 def test_level_out_of_range_is_a_usage_error(pedal_file: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["analyze", str(pedal_file), "--level", "20"])

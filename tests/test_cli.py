@@ -14,15 +14,30 @@ import soundfile
 from patcher.model import Patch
 from tests.test_patchfile import VALID
 
+PROJECT = Path(__file__).resolve().parent.parent
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "patcher", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=120,
     )
+
+
+def terminal(columns: int | None) -> dict[str, str]:
+    """The environment of a terminal ``columns`` wide (None: output into a pipe, no COLUMNS)."""
+    import os
+
+    environment = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    if columns is not None:
+        environment["COLUMNS"] = str(columns)
+    return environment
 
 
 @pytest.fixture
@@ -72,6 +87,14 @@ def test_invalid_patch_names_every_problem(tmp_path: Path) -> None:
     path.write_text(json.dumps(document))
     result = run_cli("check", path)
     assert_user_error(result, "2 problems", "node 'level' (gain): param 'gain_db'", "out.middle")
+
+
+def test_version_is_the_installed_package_version() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"patcher {version('patcher')}\n"
 
 
 @pytest.mark.parametrize(
@@ -134,10 +157,70 @@ def test_nodes_lists_every_type_with_units_and_ranges() -> None:
 
     result = run_cli("nodes")
     assert result.returncode == 0
+    rows = result.stdout.splitlines()
     for type_name, cls in registry().items():
         assert f"{type_name}  [{cls.FAMILY}]" in result.stdout
         for name, param in cls.PARAMS.items():
-            assert name in result.stdout and param.describe_range() in result.stdout
+            row = next(row for row in rows if row.startswith(f"  {name} "))
+            assert param.unit in row
+            for part in param.choices or [param.describe_range()]:  # a long list of choices wraps
+                assert part in result.stdout
+
+
+@pytest.mark.parametrize(("columns", "fits"), [(None, 80), (80, 80), (60, 60), (200, 100)])
+def test_the_node_table_fits_the_terminal(columns: int | None, fits: int) -> None:
+    """80 columns into a pipe; a terminal's width from 60 to 100 (wider prose is hard to read)."""
+    result = run_cli("nodes", env=terminal(columns))
+    assert result.returncode == 0, result.stderr
+    widths = [len(line) for line in result.stdout.splitlines()]
+    assert max(widths) <= fits and max(widths) >= fits - 10
+    assert "`patcher nodes TYPE` shows a type's params with their docs" in " ".join(result.stdout.split())
+
+
+def test_nodes_name_shows_one_type_with_its_docs_and_the_examples_that_use_it() -> None:
+    from patcher.spec import registry
+
+    result = run_cli("nodes", "delay", cwd=PROJECT, env=terminal(None))
+    assert result.returncode == 0, result.stderr
+    page, flowing = result.stdout, " ".join(result.stdout.split())
+    assert page.startswith("delay  [delays]\n") and "in: in   out: out, tap" in page
+    assert "~ modulatable, also an input port" in flowing and "time_ms, feedback, mix" in flowing
+    for name, param in registry()["delay"].PARAMS.items():
+        assert name in page and " ".join(param.doc.split()) in flowing
+    assert "time_ms ~    0 .. 10000 ms" in page and "damping_hz   100 .. 20000 Hz, log" in page
+    assert (
+        "  patches/echo.json  (echo)" in page and "patches/ping_pong.json  (delay_left, delay_right)" in page
+    )
+    assert "open one: patcher edit patches/" in page
+    assert max(len(line) for line in page.splitlines()) <= 80
+
+
+def test_nodes_name_of_a_type_no_example_uses_and_of_a_hostile_example(tmp_path: Path) -> None:
+    from patcher.docs import node_help
+    from patcher.spec import registry
+
+    page = node_help(registry()["gain"], examples_dir=tmp_path)
+    assert " ".join(page.split()).endswith(f"no example patch in {tmp_path} uses a gain")
+    hostile = {"nodes": [{"id": "level\x1b[2J", "type": "gain"}], "links": []}
+    (tmp_path / "shared.json").write_text(json.dumps(hostile))
+    page = node_help(registry()["gain"], examples_dir=tmp_path)
+    assert "shared.json (level\\x1b[2J)" in " ".join(page.split()) and "\x1b" not in page
+
+
+def test_nodes_name_misspelt_is_a_usage_error_with_a_suggestion() -> None:
+    result = run_cli("nodes", "oscilator")
+    assert_user_error(result, "unknown node type 'oscilator'; did you mean 'oscillator'?", code=2)
+    assert "Traceback" not in result.stderr and not result.stdout
+
+
+def test_nodes_name_json_and_markdown_are_that_types_part_of_the_whole() -> None:
+    whole = json.loads(run_cli("nodes", "--json").stdout)
+    assert json.loads(run_cli("nodes", "gain", "--json").stdout) == next(
+        s for s in whole if s["type"] == "gain"
+    )
+    section = run_cli("nodes", "gain", "--markdown").stdout
+    assert section.startswith("## `gain` (mixing)") and section in run_cli("nodes", "--markdown").stdout
+    assert run_cli("nodes", "--json", "--markdown").returncode == 2
 
 
 def test_nodes_json_is_the_specs() -> None:
@@ -161,6 +244,87 @@ def test_node_reference_in_docs_is_up_to_date() -> None:
     generated = run_cli("nodes", "--markdown").stdout
     committed = (Path(__file__).parent.parent / "docs" / "nodes.md").read_text()
     assert generated == committed, "docs/nodes.md is stale: run `make docs`"
+
+
+def test_devices_without_any_device_says_what_to_do_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """As on a machine with no sound card and no JACK server (this one, outside the JACK tests)."""
+    import sounddevice
+
+    from patcher import cli
+
+    monkeypatch.setattr(sounddevice, "query_devices", lambda: sounddevice.DeviceList())
+    monkeypatch.setattr(sounddevice, "query_hostapis", lambda: ({"name": "ALSA"}, {"name": "OSS"}))
+    assert cli.main(["devices"]) == 1
+    out, err = capsys.readouterr()
+    assert not out
+    assert err.splitlines() == [
+        "patcher: error: no audio devices found (PortAudio's host APIs here: ALSA, OSS)",
+        "patcher:   " + cli.NO_DEVICE_HINT,
+    ]
+    assert "Playing on a real machine" in cli.NO_DEVICE_HINT
+    readme = (PROJECT / "README.md").read_text()
+    assert "\n## Playing on a real machine\n" in readme
+
+
+def readme_examples() -> dict[str, str]:
+    """The README's ``console`` blocks: each command after ``$ `` and the output shown under it."""
+    import re
+
+    blocks = re.findall(r"```console\n\$ (.*?)\n(.*?)```", (PROJECT / "README.md").read_text(), re.S)
+    return dict(blocks)
+
+
+def masked(text: str) -> str:
+    """Output with its numbers masked: the analysis's rounding-noise figures (-289.4 dB, or
+    exactly zero and "-300 dB (exact)") depend on the machine's floating point."""
+    import re
+
+    return re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", text.replace(" (exact)", ""))
+
+
+def test_the_readmes_example_outputs_are_what_the_commands_print(tmp_path: Path) -> None:
+    """As a newcomer runs them, from a folder with the project's patches in it."""
+    examples = readme_examples()
+    assert set(examples) == {
+        "patcher check patches/lowpass.json",
+        "patcher render patches/fuzz.json -o fuzz.wav",
+        "patcher analyze patches/lowpass.json",
+    }
+    (tmp_path / "patches").symlink_to(PROJECT / "patches")
+    for command, shown in examples.items():
+        result = run_cli(*command.split()[1:], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        if command.startswith("patcher analyze"):
+            assert masked(result.stdout) == masked(shown)
+        else:
+            assert result.stdout == shown
+    assert (tmp_path / "fuzz.wav").is_file() and (tmp_path / "analysis-lowpass" / "ir.wav").is_file()
+
+
+def test_the_readme_documents_where_the_editor_keeps_its_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from patcher.editor.model import default_state_dir
+
+    monkeypatch.delenv("PATCHER_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "patcher"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_state_dir() == tmp_path / ".local" / "state" / "patcher"
+    monkeypatch.setenv("PATCHER_STATE_DIR", str(tmp_path / "mine"))
+    assert default_state_dir() == tmp_path / "mine"
+    readme = (PROJECT / "README.md").read_text()
+    note = readme[readme.index("### Where the editor keeps its state") :][:1500]
+    for words in (
+        "`PATCHER_STATE_DIR`",
+        "`$XDG_STATE_HOME/patcher`",
+        "`~/.local/state/patcher`",
+        "--screenshot",
+    ):
+        assert words in note
 
 
 def test_patcher_alone_without_a_display_renders_the_default_patch_and_says_where(tmp_path: Path) -> None:
@@ -214,6 +378,36 @@ def test_a_link_to_a_node_of_unknown_type_is_not_reported_twice(tmp_path: Path) 
     result = run_cli("check", path)
     assert_user_error(result, "node 'fx': unknown node type 'flanger9000'")
     assert "does not exist" not in result.stderr
+
+
+def test_check_suggests_the_node_type_param_and_port_meant(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"].append({"id": "osc", "type": "oscilator"})
+    document["nodes"][2]["params"] = {"gain": 3}
+    document["links"].append({"from": "b.out", "to": "out.rigth"})
+    path = tmp_path / "typos.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(
+        result,
+        "3 problems",
+        "node 'osc': unknown node type 'oscilator'; did you mean 'oscillator'?",
+        "node 'level' (gain): unknown param 'gain'; did you mean 'gain_db'? (params: gain_db)",
+        "output 'out' has no port 'rigth'; did you mean 'right'? (inputs: left, right, level_db)",
+    )
+    assert len(result.stderr.splitlines()) == 4  # the count and one line per problem
+
+
+def test_check_reports_a_delay_free_loop_with_the_other_problems(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(VALID))
+    document["nodes"][0]["params"]["b"] = "loud"
+    document["links"].append({"from": "level.out", "to": "level.in"})
+    path = tmp_path / "loop.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(
+        result, "2 problems", "param 'b': expected a number", "delay-free feedback loop level -> level"
+    )
 
 
 def test_render_input_plays_through_a_live_input_node_too(tmp_path: Path) -> None:

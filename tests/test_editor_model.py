@@ -305,6 +305,20 @@ def test_illegal_links_are_refused_with_a_reason(
     assert snapshot(editor) == before
 
 
+def test_the_editor_suggests_what_a_misspelt_name_meant(editor: EditorModel, tmp_path: Path) -> None:
+    """The same suggestions as the command line: a port, a param, a node type in a file."""
+    assert not editor.connect("osc.out", "lp.inn")
+    assert "has no port 'inn'; did you mean 'in'?" in editor.status.text
+    assert not editor.set_param("lp", "cutof_hz", 500.0)
+    assert "unknown param 'cutof_hz'; did you mean 'cutoff_hz'?" in editor.status.text
+    assert editor.add_node("oscilator") is None
+    assert "did you mean 'oscillator'?" in editor.status.text
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"format": "patcher", "version": 1, "nodes": [{"id": "o", "type": "ouptut"}]}))
+    assert not editor.open(typo)
+    assert "node 'o': unknown node type 'ouptut'; did you mean 'output'?" in editor.status.text
+
+
 def test_self_loop_is_refused(editor: EditorModel) -> None:
     editor.add_node("gain")
     assert not editor.connect("gain1.out", "gain1.in")

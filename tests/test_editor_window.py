@@ -7,6 +7,7 @@ widgets call and read the widgets back; xdotool sends real mouse and key events.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -822,6 +823,35 @@ def test_screenshot_command_line(display: str, tmp_path: Path) -> None:
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     shutil.copy(shot, SCREENSHOT_DIR / "cli.png")
+
+
+def test_a_screenshot_run_leaves_the_users_recent_files_and_autosaves_alone(
+    display: str, tmp_path: Path
+) -> None:
+    """`patcher edit X --screenshot` (the docs' pictures, tests) is not a session of the
+    user's: their recent list stays as it was, and a crashed session's autosave stays to be
+    offered back to them (not to the picture)."""
+    from tests.editor_sessions import crashed_session
+
+    state = tmp_path / "state"
+    state.mkdir()
+    recent = state / "recent.json"
+    recent.write_text(json.dumps(["/home/someone/song.json"]))
+    crashed_session(state)
+    before = {file.name: file.read_bytes() for file in state.iterdir()}
+    shot = tmp_path / "shot.png"
+    environment = dict(os.environ, DISPLAY=display, PATCHER_STATE_DIR=str(state))
+    result = subprocess.run(
+        [sys.executable, "-m", "patcher", "edit", str(demo_patch(tmp_path)), "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert shot.is_file() and f"wrote {shot}" in result.stdout
+    assert {file.name: file.read_bytes() for file in state.iterdir()} == before
 
 
 def test_screenshot_of_a_bad_patch_fails_with_the_loader_message(display: str, tmp_path: Path) -> None:

@@ -83,8 +83,65 @@ def test_unknown_node_type_names_the_node() -> None:
 
 
 def test_unknown_param_names_node_and_param() -> None:
-    message = problems_of(with_node(id="g", type="gain", params={"gain": 3}))
-    assert "node 'g' (gain): unknown param 'gain'; params: gain_db" in message
+    message = problems_of(with_node(id="g", type="gain", params={"loudness": 3}))
+    assert "node 'g' (gain): unknown param 'loudness'; params: gain_db" in message
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        (
+            with_node(id="osc", type="oscilator"),
+            "node 'osc': unknown node type 'oscilator'; did you mean 'oscillator'?",
+        ),
+        (with_node(id="mod", type="LFO"), "node 'mod': unknown node type 'LFO'; did you mean 'lfo'?"),
+        (
+            with_node(id="osc", type="oscillator", params={"frequency": 440}),
+            "node 'osc' (oscillator): unknown param 'frequency'; did you mean 'frequency_hz'? (params: ",
+        ),
+        (
+            with_link("a.out", "out.lfet"),
+            "output 'out' has no port 'lfet'; did you mean 'left'? (inputs: left, right, level_db)",
+        ),
+        (
+            with_link("level.output", "out.left"),
+            "gain 'level' has no port 'output'; did you mean 'out'? (outputs: out)",
+        ),
+        (
+            document(settings={"samplerate": 44100}),
+            "unknown setting 'samplerate'; did you mean 'sample_rate'? (known: sample_rate, block_size, ",
+        ),
+        (document(link=[]), "unknown top-level key 'link'; did you mean 'links'?"),
+        (with_node(id="g", type="gain", param={}), "node 'g': unknown key 'param'; did you mean 'params'?"),
+    ],
+    ids=[
+        "type",
+        "type in capitals",
+        "param",
+        "input port",
+        "output port",
+        "setting",
+        "top-level key",
+        "node key",
+    ],
+)
+def test_an_unknown_name_suggests_the_closest_known_one(mistake: dict, message: str) -> None:
+    assert message in problems_of(mistake)
+
+
+def test_an_unknown_name_close_to_nothing_lists_every_known_one() -> None:
+    message = problems_of(with_node(id="fx", type="flanger9000"))
+    assert "did you mean" not in message
+    assert "unknown node type 'flanger9000'; known: convolver, delay, filter," in message
+
+
+def test_a_suggestion_is_one_line_with_the_unknown_name_escaped() -> None:
+    """A hostile name near a real one: the name shown escaped, the suggestion ours."""
+    message = problems_of(with_node(id="g", type="gain", params={"gain_db\x1b[2J\n": 1}))
+    assert message == (
+        "p.json: node 'g' (gain): unknown param 'gain_db\\x1b[2J\\n'; "
+        "did you mean 'gain_db'? (params: gain_db)"
+    )
 
 
 def test_unknown_port_names_the_link_and_the_ports() -> None:
@@ -154,6 +211,23 @@ def test_delay_free_cycle_names_its_path() -> None:
     message = problems_of(doc)
     assert "delay-free feedback loop" in message
     assert "g2 -> level -> g2" in message or "level -> g2 -> level" in message
+
+
+def test_a_delay_free_loop_is_reported_with_the_other_problems() -> None:
+    """Loading reports every problem at once: a loop among the sound nodes too, beside a bad
+    param, a misspelt type and a link to a missing port."""
+    doc = with_node(id="g2", type="gain", params={"gain_db": 99})
+    doc["nodes"].append({"id": "fx", "type": "flanger9000"})
+    doc["links"] += [
+        {"from": "level.out", "to": "g2.in"},
+        {"from": "g2.out", "to": "level.in"},
+        {"from": "a.out", "to": "out.centre"},
+        {"from": "fx.out", "to": "out.right"},
+    ]
+    message = problems_of(doc)
+    assert "4 problems" in message
+    assert "param 'gain_db': 99 is out of range" in message and "unknown node type 'flanger9000'" in message
+    assert "has no port 'centre'" in message and "delay-free feedback loop" in message
 
 
 def test_self_loop_is_a_delay_free_cycle() -> None:

@@ -424,6 +424,14 @@ def test_patcher_alone_with_a_sound_device_but_no_display_plays_the_default_patc
     assert (tmp_path / "out" / "default.wav").is_file()
 
 
+def test_devices_lists_the_jack_device_and_how_to_pick_one(jack) -> None:
+    result = run_cli("devices")
+    assert result.returncode == 0, result.stderr
+    assert "system, JACK Audio Connection Kit" in result.stdout
+    assert "host APIs: " in result.stdout and "JACK Audio Connection Kit" in result.stdout.splitlines()[-2]
+    assert result.stdout.splitlines()[-1].startswith("play on one with `patcher play PATCH --device N`")
+
+
 def test_play_refuses_a_negative_buffer_with_one_line() -> None:
     result = run_cli("play", "patches/default.json", "--buffer", "-5")
     assert result.returncode == 2

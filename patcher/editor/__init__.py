@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from patcher.editor.model import DEFAULT_PATCH, EditorModel, PlayerFactory
@@ -27,13 +28,29 @@ def run_editor(
     ui_scale: float | None = None,
 ) -> int:
     """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code.
-    ``ui_scale`` sizes text and panels, and is remembered for the next session."""
+    ``ui_scale`` sizes text and panels, and is remembered for the next session. Recent files,
+    autosaves and settings are kept in ``state_dir`` (default: ``default_state_dir()``); a
+    screenshot run without one keeps them in a temporary folder of its own."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print(
             "patcher: error: the editor needs a display (run it under xvfb-run for screenshots)",
             file=sys.stderr,
         )
         return 1
+    if screenshot is not None and state_dir is None:
+        # A picture for the docs or a test: a state folder of its own, so that it neither adds
+        # to the user's recent files, nor shows them, nor offers a crashed session's autosave.
+        with tempfile.TemporaryDirectory(prefix="patcher-screenshot-") as folder:
+            return run_editor(
+                path,
+                screenshot=screenshot,
+                frames=frames,
+                play=play,
+                player_factory=player_factory,
+                state_dir=Path(folder),
+                allow_outside_files=allow_outside_files,
+                ui_scale=ui_scale,
+            )
     from patcher.editor.view import EditorView
 
     options = {"state_dir": state_dir} if state_dir else {}

@@ -62,9 +62,10 @@ from patcher.model import (
     PatchError,
     PortRef,
     link_problem,
+    unknown_param_problem,
 )
 from patcher.spec import Node, registry
-from patcher.text import safe_lines
+from patcher.text import quote, safe_lines
 
 try:
     import fcntl
@@ -113,11 +114,15 @@ def kept_alive(player: PlayerLike) -> bool:
 
 
 def default_state_dir() -> Path:
-    """Where recent files and the autosave live (``PATCHER_STATE_DIR`` overrides it)."""
+    """Where recent files and autosaves live: ``PATCHER_STATE_DIR`` if set, else the system's
+    folder for an application's state, as platformdirs knows it: ``$XDG_STATE_HOME/patcher``
+    (``~/.local/state/patcher`` by default) on Linux, ``~/Library/Application Support/patcher``
+    on macOS, ``%LOCALAPPDATA%\\patcher`` on Windows."""
     if os.environ.get("PATCHER_STATE_DIR"):
         return Path(os.environ["PATCHER_STATE_DIR"])
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "patcher"
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("patcher", appauthor=False))
 
 
 @dataclass
@@ -521,7 +526,9 @@ class EditorModel:
             return False
         param = node.spec.PARAMS.get(name)
         if param is None:
-            self.say(f"node {node_id!r} ({node.type}) has no param {name!r}", "error")
+            self.say(
+                f"node {quote(node_id)} ({node.type}): {unknown_param_problem(node.spec, name)}", "error"
+            )
             return False
         problem = param.check(value) or (self._file_problem(value) if param.kind == "path" else None)
         if problem:
