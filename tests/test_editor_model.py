@@ -1073,15 +1073,15 @@ def test_the_audio_device_chosen_is_played_on_and_remembered(tmp_path: Path, clo
     """Transport > Audio Device: the engine opens the device chosen at the next Play (moving
     there at once while playing), and the next session starts with it."""
 
-    class DevicePlayer(FakePlayer):
-        opened: list[Any] = []
+    opened: list[Any] = []
 
+    class DevicePlayer(FakePlayer):
         def __init__(self, patch: Patch) -> None:
             super().__init__(patch)
             self.device = None
 
         def start(self) -> None:
-            DevicePlayer.opened.append(self.device)
+            opened.append(self.device)
             super().start()
 
     editor = EditorModel(
@@ -1089,7 +1089,7 @@ def test_the_audio_device_chosen_is_played_on_and_remembered(tmp_path: Path, clo
     )
     assert editor.play()
     editor.set_audio_device("USB Audio")
-    assert editor.playing and DevicePlayer.opened == [None, "USB Audio"]
+    assert editor.playing and opened == [None, "USB Audio"]
     assert "USB Audio" in editor.status.text
     later = EditorModel(
         simple_patch(), state_dir=tmp_path / "state", player_factory=DevicePlayer, clock=clock
