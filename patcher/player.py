@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,6 +37,7 @@ import numpy as np
 from patcher.engine import Engine, ParamChange
 from patcher.model import Patch
 from patcher.protection import OutputProtection
+from patcher.recorder import Recorder
 
 LOAD_HISTORY = 1 << 16
 MAX_BUFFER_MS = 1000.0
@@ -139,6 +141,8 @@ class Player:
         #: The first ``record_s`` seconds of what was played (pre-allocated; for tests and takes).
         self.recording = np.zeros((round(record_s * self.engine.sample_rate), 2), dtype=np.float32)
         self.recorded = 0
+        #: Recording what plays into a file (``start_recording``), or None.
+        self.recorder: Recorder | None = None
         self.device = device
         self.input_device = input_device
         self.commands: collections.deque[Any] = collections.deque()
@@ -245,6 +249,26 @@ class Player:
         self.engine.reset()
         self.protection = OutputProtection(self.engine.sample_rate, self.engine.block_size)
 
+    def start_recording(self, path: str | Path) -> None:
+        """Record what plays into ``path`` (.wav or .flac) until ``stop_recording``; raises
+        OSError or ValueError when that file cannot be written (nothing changes then)."""
+        if self.recorder is not None:
+            raise ValueError(f"already recording into {self.recorder.path}")
+        recorder = Recorder(path, self.engine.sample_rate)
+        recorder.start()
+        self.recorder = recorder  # the audio thread takes it from its next block
+
+    def stop_recording(self) -> str | None:
+        """End the recording and write the file whole; what was recorded, in words (None when
+        nothing was being recorded). Raises OSError when the file could not be written."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        deadline = time.perf_counter() + 1.0
+        while self._in_block and time.perf_counter() < deadline:  # a block may be capturing
+            time.sleep(0.0005)
+        return recorder.stop()
+
     def stop(self) -> None:
         if self._feeder is not None:
             self._feeding = False  # the feeder's next write returns within a device period
@@ -256,6 +280,11 @@ class Player:
             if not self.buffer_frames:  # buffered, the feeder noted when it stopped
                 self.stopped_at = time.perf_counter()
             self.stream = None
+        if self.recorder is not None:  # a recording ends with the sound: its file is written
+            try:
+                self._warnings.append(self.stop_recording() or "")
+            except OSError as error:
+                self._warnings.append(str(error))
 
     def __enter__(self) -> Player:
         self.start()
@@ -391,6 +420,9 @@ class Player:
             self.protection.process(block, engine.schedule)
             outdata[:] = block.T
             self._record(outdata, frames)
+            recorder = self.recorder
+            if recorder is not None:
+                recorder.capture(outdata)
             self._measure_levels(block)
             if self._taps:
                 self._publish_taps()

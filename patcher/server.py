@@ -310,6 +310,27 @@ class EngineProcess:
         return self._report
 
     # -- controls -------------------------------------------------------------------------
+    def start_recording(self, path: str | Path) -> None:
+        """Record what plays into ``path`` (in the engine process, off its audio thread);
+        raises OSError when the file cannot be written or nothing plays."""
+        if not self._playing:
+            raise OSError("nothing is playing to record")
+        self._commands.put(("record", str(Path(path).resolve())))
+        _kind, problem = self._wait_for_reply({"recording"}, STOP_TIMEOUT_S)
+        if problem:
+            raise OSError(problem)
+
+    def stop_recording(self) -> str:
+        """End the recording; what was recorded, in words. Raises OSError when the file could
+        not be written."""
+        if not self._playing:
+            raise OSError("nothing is playing")
+        self._commands.put(("stop_record",))
+        _kind, (ok, text) = self._wait_for_reply({"recorded"}, STOP_TIMEOUT_S)
+        if not ok:
+            raise OSError(text)
+        return text
+
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         """Validate here (raises PatchError), then send; while not playing only the patch changes."""
         self.patch.set_param(node_id, name, value)
@@ -585,9 +606,25 @@ def _handle(
         elif kind == "view":
             _kind, node_id, slot, token = command
             viewed[slot] = (node_id, token)
+        elif kind == "record":
+            _record_command(player, replies, command[1])
+        elif kind == "stop_record":
+            try:
+                replies.put(("recorded", (True, player.stop_recording() or "nothing was being recorded")))
+            except OSError as error:
+                replies.put(("recorded", (False, str(error))))
     except PatchError as error:
         replies.put(("warning", str(error)))
     return None
+
+
+def _record_command(player: Any, replies: Any, path: str) -> None:
+    try:
+        player.start_recording(path)
+    except (OSError, ValueError) as error:
+        replies.put(("recording", str(error)))
+        return
+    replies.put(("recording", None))
 
 
 def _publish(player: Any, meters: np.ndarray, watched: dict[int, tuple[str, str]], block_size: int) -> None:

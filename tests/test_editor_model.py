@@ -1097,3 +1097,31 @@ def test_the_audio_device_chosen_is_played_on_and_remembered(tmp_path: Path, clo
     assert later.audio_device == "USB Audio"
     later.set_audio_device(None)
     assert EditorModel(state_dir=tmp_path / "state").audio_device is None
+
+
+def test_record_takes_what_plays_until_stopped_or_stop(tmp_path: Path, clock: Clock) -> None:
+    """File > Record: only while playing; Stop Recording (or Stop) writes the file."""
+    calls: list[Any] = []
+
+    class RecordingPlayer(FakePlayer):
+        def start_recording(self, path: Path) -> None:
+            if not Path(path).parent.is_dir():
+                raise OSError("no such folder")
+            calls.append(("start", Path(path).name))
+
+        def stop_recording(self) -> str:
+            calls.append(("stop",))
+            return "recorded 2.0 s into take.wav"
+
+    editor = EditorModel(
+        simple_patch(), state_dir=tmp_path / "state", player_factory=RecordingPlayer, clock=clock
+    )
+    assert not editor.start_recording(tmp_path / "take.wav") and "Play first" in editor.status.text
+    assert editor.play()
+    assert not editor.start_recording(tmp_path / "missing" / "take.wav") and editor.recording is None
+    assert editor.start_recording(tmp_path / "take.wav") and editor.recording == tmp_path / "take.wav"
+    assert editor.stop_recording() and "recorded 2.0 s" in editor.status.text and editor.recording is None
+    assert editor.start_recording(tmp_path / "take.wav")
+    editor.stop()  # Stop ends the recording first
+    assert calls == [("start", "take.wav"), ("stop",), ("start", "take.wav"), ("stop",)]
+    assert editor.recording is None

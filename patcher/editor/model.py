@@ -273,6 +273,9 @@ class EditorModel:
         self.preferences: dict[str, Any] = self._read_preferences()
         #: Transport > Audio Device: the output device's name, None for the system's default.
         self.audio_device: str | None = self.preferences.get("device")
+        #: File > Record: the file what plays is being recorded into, or None.
+        self.recording: Path | None = None
+        self._recording_since = 0.0
         #: File > Render to File under way (its progress is shown), or None.
         self.render_job: Any = None
         self._playing_with_input = False
@@ -1182,6 +1185,8 @@ class EditorModel:
     def stop(self) -> None:
         if self.player is None:
             return
+        if self.recording is not None:  # its file is written before the sound stops
+            self.stop_recording()
         player, self.player = self.player, None
         try:
             player.stop()
@@ -1214,6 +1219,41 @@ class EditorModel:
         length = self.patch.settings.duration_s if seconds is None else seconds
         self.say(f"rendering {length:g} s to {path}...")
         return True
+
+    # -- recording what plays ------------------------------------------------------------------
+    def start_recording(self, path: Path | str) -> bool:
+        """File > Record: what plays, knob turns and all, into a WAV or FLAC file, written by the
+        engine off its audio thread, until ``stop_recording`` (or Stop)."""
+        path = Path(path)
+        if self.player is None or not hasattr(self.player, "start_recording"):
+            self.say("press Play first: a recording takes what plays", "error")
+            return False
+        if self.recording is not None:
+            self.say(f"already recording into {self.recording}", "error")
+            return False
+        try:
+            self.player.start_recording(path)
+        except (OSError, ValueError) as error:
+            self.say(f"cannot record into {path}: {error}", "error")
+            return False
+        self.recording, self._recording_since = path, self.clock()
+        self.say(f"recording into {path} (File > Stop Recording ends it)")
+        return True
+
+    def stop_recording(self) -> bool:
+        path, self.recording = self.recording, None
+        if path is None or self.player is None:
+            return False
+        try:
+            self.say(self.player.stop_recording() or f"nothing was recorded into {path}")
+        except OSError as error:
+            self.say(str(error), "error")
+            return False
+        return True
+
+    @property
+    def recorded_seconds(self) -> float:
+        return self.clock() - self._recording_since if self.recording is not None else 0.0
 
     def cancel_render(self) -> None:
         job, self.render_job = self.render_job, None

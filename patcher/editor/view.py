@@ -414,6 +414,9 @@ class EditorView:
                 )
                 dpg.add_separator()
                 dpg.add_menu_item(label="Render to File...", callback=lambda: self.perform("render"))
+                dpg.add_menu_item(
+                    label="Record...", tag="record_item", callback=lambda: self.perform("record")
+                )
                 dpg.add_separator()
                 dpg.add_menu_item(label="Quit", shortcut="Ctrl+Q", callback=lambda: self.perform("quit"))
             with dpg.menu(label="Edit"):
@@ -520,6 +523,7 @@ class EditorView:
             with dpg.group():
                 dpg.add_progress_bar(tag="meter_left", overlay="L")
                 dpg.add_progress_bar(tag="meter_right", overlay="R")
+            dpg.add_text("", tag="record_text", color=(255, 80, 80))
             with dpg.group(horizontal=True, tag="render_group", show=False):
                 dpg.add_progress_bar(tag="render_progress", overlay="rendering")
                 dpg.add_button(
@@ -648,6 +652,11 @@ class EditorView:
         elif action == "save":
             if not model.save():
                 self.perform("save_as")
+        elif action == "record":
+            if model.recording is not None:
+                model.stop_recording()
+            else:
+                self.file_dialog("Record into", model.start_recording, (".wav", ".flac"), save=True)
         elif action == "render":
             self.file_dialog("Render to file", model.start_render, (".wav", ".flac"), save=True)
         elif action == "save_as":
@@ -1572,6 +1581,11 @@ class EditorView:
         dpg.set_value("status_history", "\n".join(f"[{m.level}] {m.text}" for m in messages[-12:]))
 
     def _show_render(self) -> None:
+        recording = self.model.recording
+        text = f"REC {self.model.recorded_seconds:.0f} s" if recording is not None else ""
+        if dpg.get_value("record_text") != text:
+            dpg.set_value("record_text", text)
+            dpg.configure_item("record_item", label="Stop Recording" if recording else "Record...")
         job = self.model.render_job
         dpg.configure_item("render_group", show=job is not None)
         if job is not None:
