@@ -108,6 +108,7 @@ def test_play_stop_and_play_again_use_the_same_engine_process(editor: EditorMode
     wait_until_gone(pid)
 
 
+@pytest.mark.kills_jack_clients
 def test_a_killed_engine_process_is_replaced_and_the_user_told(editor: EditorModel) -> None:
     # Killed while playing: said at the next frame, and a new one starts in the background.
     assert editor.play(), editor.status.text

@@ -273,6 +273,7 @@ def start_front_end(script: str, jack, **options) -> subprocess.Popen:
     )
 
 
+@pytest.mark.kills_jack_clients
 def test_the_engine_process_ends_when_its_front_end_is_killed(jack) -> None:
     front_end = start_front_end(ORPHAN_SCRIPT, jack)
     try:
@@ -371,6 +372,7 @@ CTRL_C_SCRIPT = (
 )
 
 
+@pytest.mark.kills_jack_clients
 def test_ctrl_c_is_the_front_ends_to_handle_not_the_engine_process(jack) -> None:
     """A terminal's Ctrl+C goes to the whole process group: the engine must not die of it
     (with a traceback) under a front end that carries on."""
