@@ -9,7 +9,8 @@ time constant of ``TIME_CONSTANT_S``: 0.25 is a quarter of what the sound card a
 shares add up to the ``total``, the measured time of the whole schedule, smoothed alike.
 
 Off, the engine runs the schedule's calls as before and nothing here is touched: metering costs
-nothing until it is turned on. On, it costs about 0.15 µs per node per block.
+nothing until it is turned on. On, it costs about half a microsecond per node per block (a
+chain of 300 gains at block 64 took 0.52-0.58 ms a block off, 0.65-0.73 ms on, here).
 
 Each schedule gets its own NodeLoads when it is compiled, off the audio thread; the audio
 thread then makes no array: times go into an ``array.array`` of nanoseconds that a numpy array

@@ -215,3 +215,83 @@ def test_node_loads_arrive_through_a_real_engine_process(jack) -> None:
     finally:
         engine.close()
     assert not engine.running
+
+
+class OfflineMeteredPlayer:
+    """A player without a sound card that can meter its nodes: the real engine, rendering a
+    little at each poll of the meters."""
+
+    def __init__(self, patch: patcher.Patch) -> None:
+        self.engine = Engine(patch, RATE, BLOCK)
+        self.device_name = "offline test engine"
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def set_param(self, node_id: str, name: str, value: object) -> None:
+        self.engine.set_param(node_id, name, value)
+
+    def update_patch(self, patch: patcher.Patch) -> None:
+        self.engine.update_patch(patch)
+
+    def set_metering(self, on: bool) -> None:
+        self.engine.metering = on
+
+    def meters(self) -> dict:
+        self.engine.render(0.05)
+        node_loads, total = self.engine.node_loads()
+        return {
+            "level": np.zeros(2),
+            "cpu_load": 0.0,
+            "underruns": 0,
+            "callbacks": 1,
+            "node_loads": node_loads,
+            "node_loads_total": total,
+        }
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def node_view(self, node_id: str) -> None:
+        return None
+
+
+def test_the_editor_model_turns_the_meters_on_and_gives_each_nodes_share(tmp_path) -> None:
+    from patcher.editor.model import EditorModel
+
+    model = EditorModel(heavy_and_light_patch(), state_dir=tmp_path, player_factory=OfflineMeteredPlayer)
+    model.set_cpu_meters(True)  # before playing: the player is told when it starts
+    assert model.play()
+    engine = model.player.engine
+    assert engine.metering
+    model.poll()
+    loads = model.node_loads()
+    assert set(loads) == {"source", "reverb", "level", "echo", "loop_gain", "out"}
+    assert model.node_loads_total() == pytest.approx(sum(loads.values()))
+    model.select(["reverb"])
+    assert model.delete_selection()  # an edit: the next poll has the new schedule's nodes
+    model.poll()
+    assert "reverb" not in model.node_loads() and "source" in model.node_loads()
+    assert not model.toggle_cpu_meters()
+    assert not engine.metering and model.node_loads() == {} and model.node_loads_total() is None
+    model.poll()
+    assert model.node_loads() == {}
+    model.stop()
+
+
+def test_a_player_that_cannot_meter_shows_no_loads(tmp_path) -> None:
+    from patcher.editor.model import EditorModel
+
+    class Unmetered(OfflineMeteredPlayer):
+        set_metering = None  # as a player without the method
+
+    model = EditorModel(heavy_and_light_patch(), state_dir=tmp_path, player_factory=Unmetered)
+    assert model.play()
+    model.set_cpu_meters(True)
+    model.poll()
+    assert model.node_loads() == {} and model.node_loads_total() is None
+    assert model.status.level == "info"
+    model.stop()
