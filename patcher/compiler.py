@@ -207,11 +207,16 @@ class Group:
             for step in self.steps:
                 step.run(frames)
             return
-        chunk = max(1, min(node.loop_chunk() for node in self.loop_nodes))
+        chunk = self.chunk_length()
         for start in range(0, frames, chunk):
             length = min(chunk, frames - start)
             for step in self.steps:
                 step.run(length, start)
+
+    def chunk_length(self) -> int:
+        """A loop's chunk: as long as its shortest delay allows (asked every block: a delay
+        time may have changed)."""
+        return max(1, min(node.loop_chunk() for node in self.loop_nodes))
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,9 @@ class Schedule:
     heard: Sound = field(default_factory=Sound)
     #: Set by the engine when the swap to this schedule may change the sound (it then glides).
     audible_swap: bool = True
+    #: Set by the engine: what measures each node's time while metering is on
+    #: (:class:`patcher.node_loads.NodeLoads`, made off the audio thread with the schedule).
+    loads: Any = None
 
     def activate(self, install: Callable[[Node, str, Any, Any], None]) -> bool:
         """Audio thread, at the swap: cheap installs only (the slow work is done), each

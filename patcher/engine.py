@@ -16,6 +16,7 @@ import numpy as np
 from patcher.compiler import Schedule, compile_patch, resolved_params
 from patcher.kernels import kernel
 from patcher.model import Patch, PatchError
+from patcher.node_loads import NodeLoads
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node, Ramp
 
@@ -52,7 +53,11 @@ class Engine:
         #: Each node's params as the audio thread will have them once what is queued is in.
         self.promised = _params_of(patch)
         self.schedule = compile_patch(patch, sample_rate, block_size)
+        self.schedule.loads = NodeLoads(self.schedule)
         self.schedule.activate(self._install)
+        #: The per-node CPU meter (set from any thread); each turn on starts a new epoch.
+        self._metering = False
+        self._metering_epoch = 0
         #: The newest compiled schedule (ahead of ``schedule`` while a swap is queued).
         self.latest = self.schedule
         self.mix = np.zeros((2, self.block_size))
@@ -90,6 +95,26 @@ class Engine:
         for node in self.schedule.nodes.values():
             node.reset()
 
+    @property
+    def metering(self) -> bool:
+        """Whether each node's time is measured (``node_loads``); off, nothing is."""
+        return self._metering
+
+    @metering.setter
+    def metering(self, on: bool) -> None:
+        if on and not self._metering:
+            self._metering_epoch += 1  # the audio thread restarts the shares at its next block
+        self._metering = bool(on)
+
+    def node_loads(self) -> tuple[dict[str, float], float]:
+        """While metering: each running node's smoothed share of the block's duration, and
+        the schedule's total; ({}, 0.0) when off or before a block was measured. (From another
+        thread than the audio thread, read it under ``schedule.loads.sequence``, as the player
+        does.)"""
+        if not self._metering:
+            return {}, 0.0
+        return self.schedule.loads.read()
+
     def process_block(self, frames: int | None = None) -> np.ndarray:
         """Run one block of ``frames`` (at most the block size); return a (2, frames) view."""
         # NaN and overflow are the engine's to catch (each node's output is checked, and the
@@ -107,8 +132,11 @@ class Engine:
         mix = self.whole_mix if whole else self.mix[:, :frames]
         if self.glide_next_block:
             self._measure_motion()  # of the block just played, before it is overwritten
-        for call in schedule.calls:
-            call(frames)
+        if self._metering:
+            schedule.loads.run(frames, self.sample_rate, self._metering_epoch)
+        else:
+            for call in schedule.calls:
+                call(frames)
         mix.fill(0.0)
         for node in schedule.sinks:
             if node.fault is not None:  # muted: not its last block, over and over
@@ -219,6 +247,7 @@ class Engine:
         heard = schedule.heard
         changed = any(node in heard.nodes for node, *_ in schedule.changes)
         schedule.audible_swap = changed or heard != self.latest.heard
+        schedule.loads = NodeLoads(schedule)
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
         self.promised = _params_of(patch)

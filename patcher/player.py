@@ -334,14 +334,31 @@ class Player:
         view = getattr(self.engine.schedule.nodes.get(node_id), "view", None)
         return None if view is None else np.asarray(view(), dtype=np.float64)
 
+    def set_metering(self, on: bool) -> None:
+        """Turn the per-node CPU meter on or off (``meters()["node_loads"]``)."""
+        self.engine.metering = on
+
     def meters(self) -> dict[str, Any]:
+        """The output levels, the callback's load (its time over the block's duration), the
+        underruns and callbacks so far; with metering on, each running node's share of the
+        block's duration (``node_loads``) and their total (``node_loads_total``)."""
         count = self.callbacks
+        node_loads, total = self._node_loads()
         return {
             "level": self.levels.copy(),
             "cpu_load": float(self.loads[(count - 1) % LOAD_HISTORY]) if count else 0.0,
             "underruns": self.underruns,
             "callbacks": count,
+            "node_loads": node_loads,
+            "node_loads_total": total,
         }
+
+    def _node_loads(self) -> tuple[dict[str, float], float]:
+        engine = self.engine
+        loads = engine.schedule.loads  # the schedule the audio thread runs now
+        if not engine.metering:
+            return {}, 0.0
+        return read_consistently(lambda: loads.sequence, loads.read) or ({}, 0.0)
 
     def warnings(self) -> list[str]:
         """New warnings since the last call: faulty nodes, NaN, runaway loops, callback errors.

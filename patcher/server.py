@@ -13,6 +13,12 @@ watch on a view slot, and the child's publish loop writes the view into that slo
 writes), the watch's token (so a slot reused after an edit never shows the previous node),
 and the valid length — then ``VIEW_LENGTH`` values.
 
+The per-node CPU meter (``set_metering(True)``, the editor's F3) comes back with the meters,
+under their sequence lock: a generation number, the total, and each running node's share in
+the order the engine runs them (at most ``LOAD_SLOTS``). Which node each cell is for is sent on
+the reply queue once per generation, when the child's running schedule changes, not with every
+reading; until the front end has it, ``meters()`` gives no shares.
+
 The editor's engine is kept alive (``keep_alive=True``), as Pd keeps its DSP server between
 "DSP on" and "DSP off": the child is launched in the background when the editor opens, loads
 the engine and every node's compiled kernel while nobody waits, and then each Play only builds
@@ -68,17 +74,27 @@ VIEW_SLOTS = 16
 VIEW_CELLS = 3  # sequence (odd while written), token of the watch, valid length
 VIEW_LENGTH = MAX_VIEW_LENGTH
 VIEW_PERIOD_S = 0.02
+#: Nodes whose CPU share comes back (a patch with more shows the first ones the engine runs).
+LOAD_SLOTS = 1024
+LOAD_CELLS = 2  # generation of the node order (0: no shares), total
 POLL_S = 0.02
 IDLE_POLL_S = 0.1  # between plays: how often the child looks whether its front end is alive
 
 
 def _memory_size(block_size: int) -> int:
-    return 8 * (HEADER + SCOPE_SLOTS * block_size + VIEW_SLOTS * (VIEW_CELLS + VIEW_LENGTH))
+    meters = _loads_start(block_size) + LOAD_CELLS + LOAD_SLOTS
+    return 8 * (meters + VIEW_SLOTS * (VIEW_CELLS + VIEW_LENGTH))
+
+
+def _loads_start(block_size: int) -> int:
+    """Where the node loads start in the meters array: after the header and the taps."""
+    return HEADER + SCOPE_SLOTS * block_size
 
 
 def _arrays(buffer: Any, block_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The meters-and-taps array and the view slots (one row per slot) over shared memory."""
-    cells = HEADER + SCOPE_SLOTS * block_size
+    """The meters array (header, taps, node loads) and the view slots (one row per slot) over
+    shared memory."""
+    cells = _loads_start(block_size) + LOAD_CELLS + LOAD_SLOTS
     meters = np.ndarray((cells,), dtype=np.float64, buffer=buffer)
     views = np.ndarray(
         (VIEW_SLOTS, VIEW_CELLS + VIEW_LENGTH), dtype=np.float64, buffer=buffer, offset=8 * cells
@@ -134,6 +150,12 @@ class EngineProcess:
         self._view_slots: dict[str, tuple[int, int]] = {}
         self._view_token = 0
         self._warnings: list[str] = []
+        #: Warnings taken from the reply queue that ``warnings()`` has not returned yet.
+        self._unsaid: list[str] = []
+        #: Whether the per-node CPU meter is on (sent at each start), and the child's latest
+        #: node order: (generation, node ids), as it said.
+        self.metering = False
+        self._node_order: tuple[int, tuple[str, ...]] = (0, ())
         self._report: PlaybackReport | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -190,6 +212,8 @@ class EngineProcess:
             raise AudioDeviceError(payload)
         self._playing = True
         self.device_name, self.control_priority = payload
+        if self.metering:
+            self._commands.put(("metering", True))
 
     def _play_arguments(self, requested_at: float) -> tuple[Any, ...]:
         return (
@@ -254,8 +278,8 @@ class EngineProcess:
                 break
             if kind == "ready":
                 self._ready = True
-            elif kind == "warning":
-                self._warnings.append(payload)
+            else:
+                self._take_reply(kind, payload, say=False)
         return self._ready
 
     def _open_memory(self) -> None:
@@ -268,6 +292,7 @@ class EngineProcess:
         self._views[:] = 0.0
         self._slots.clear()
         self._view_slots.clear()
+        self._node_order = (0, ())
 
     def _close_memory(self) -> None:
         self._meters = None
@@ -377,30 +402,73 @@ class EngineProcess:
             return None
         return _read_view(self._views[watch[0]], watch[1])
 
+    def set_metering(self, on: bool) -> None:
+        """Turn the per-node CPU meter on or off (``meters()["node_loads"]``), now and for
+        every later start."""
+        self.metering = bool(on)
+        if self._playing:
+            self._commands.put(("metering", self.metering))
+
     def meters(self) -> dict[str, Any]:
+        """As :meth:`patcher.player.Player.meters`, read from the child's last publication."""
         if self._meters is None:
-            return {"level": np.zeros(2), "cpu_load": 0.0, "underruns": 0, "callbacks": 0}
+            return {
+                "level": np.zeros(2),
+                "cpu_load": 0.0,
+                "underruns": 0,
+                "callbacks": 0,
+                "node_loads": {},
+                "node_loads_total": 0.0,
+            }
         values = _read_meters(self._meters, 0, HEADER)
         if values is None:  # the child stalled mid-write (it never should): nothing new to show
             values = np.zeros(HEADER)
+        node_loads, total = self._node_loads() if self.metering else ({}, 0.0)
         return {
             "level": values[0:2],
             "cpu_load": float(values[2]),
             "underruns": int(values[3]),
             "callbacks": int(values[4]),
+            "node_loads": node_loads,
+            "node_loads_total": total,
         }
 
+    def _node_loads(self) -> tuple[dict[str, float], float]:
+        """The shares the child published, once it has said which node each is for."""
+        start = _loads_start(self.block_size)
+        cells = _read_meters(self._meters, start, start + LOAD_CELLS + LOAD_SLOTS)
+        if cells is None or cells[0] == 0:
+            return {}, 0.0
+        if cells[0] != self._node_order[0]:
+            self._drain_replies()  # the order of this generation may be waiting there
+        generation, node_ids = self._node_order
+        if cells[0] != generation:
+            return {}, 0.0
+        shares = cells[LOAD_CELLS : LOAD_CELLS + len(node_ids)].tolist()
+        return dict(zip(node_ids, shares, strict=True)), float(cells[1])
+
     def warnings(self) -> list[str]:
-        new = []
+        self._drain_replies()
+        new, self._unsaid = self._unsaid, []
+        return new
+
+    def _drain_replies(self) -> None:
         while self._replies is not None:
             try:
                 kind, payload = self._replies.get_nowait()
             except queue.Empty:
                 break
-            if kind == "warning":
-                new.append(payload)
-        self._warnings += new
-        return new
+            self._take_reply(kind, payload)
+
+    def _take_reply(self, kind: str, payload: Any, say: bool = True) -> None:
+        """A reply nobody waits for: a warning (kept, and for ``warnings()`` to return if
+        ``say``), or a node order."""
+        if kind == "warning":
+            self._warnings.append(payload)
+            if say:
+                self._unsaid.append(payload)
+        elif kind == "node_order":
+            self._node_order = payload
 
     def _wait_for_reply(self, kinds: set[str], timeout: float) -> tuple[str, Any]:
         """The next reply of one of ``kinds``; TimeoutError when none comes in time or the child
@@ -424,8 +492,7 @@ class EngineProcess:
                     continue
             if kind in kinds:
                 return kind, payload
-            if kind == "warning":
-                self._warnings.append(payload)
+            self._take_reply(kind, payload, say=False)
 
 
 def _read_meters(meters: np.ndarray, start: int, stop: int) -> np.ndarray | None:
@@ -524,6 +591,7 @@ def _play(arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str
     watched: dict[int, tuple[str, str]] = {}
     viewed: dict[int, tuple[str, int]] = {}
     failed_views: set[str] = set()
+    order = NodeOrder(replies)
     last_views = 0.0
     ended = "gone"
     try:
@@ -532,7 +600,7 @@ def _play(arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str
             if told is not None:
                 ended = told
                 break
-            _publish(player, meters, watched, block_size)
+            _publish(player, meters, watched, block_size, order)
             now = time.monotonic()
             if viewed and now - last_views >= VIEW_PERIOD_S:
                 last_views = now
@@ -613,6 +681,8 @@ def _handle(
                 replies.put(("recorded", (True, player.stop_recording() or "nothing was being recorded")))
             except OSError as error:
                 replies.put(("recorded", (False, str(error))))
+        elif kind == "metering":
+            player.set_metering(command[1])
     except PatchError as error:
         replies.put(("warning", str(error)))
     return None
@@ -629,8 +699,42 @@ def _record_command(player: Any, replies: Any, path: str) -> None:
 
 def _publish(player: Any, meters: np.ndarray, watched: dict[int, tuple[str, str]], block_size: int) -> None:
     """Meters and taps into shared memory, under the sequence lock the readers check."""
+
+
+class NodeOrder:
+    """The child's half of the node loads: which node each cell is for, told to the front end
+    (on the reply queue) once per change, under a new generation number."""
+
+    def __init__(self, replies: Any) -> None:
+        self.replies = replies
+        self.generation = 0
+        self.node_ids: tuple[str, ...] = ()
+
+    def cells(self, node_loads: dict[str, float]) -> tuple[int, list[float]]:
+        """The generation (0: nothing to show) and the shares in its order."""
+        if not node_loads:
+            return 0, []
+        node_ids = tuple(node_loads)[:LOAD_SLOTS]
+        if node_ids != self.node_ids:
+            self.generation += 1
+            self.node_ids = node_ids
+            self.replies.put(("node_order", (self.generation, node_ids)))
+        return self.generation, [node_loads[node_id] for node_id in node_ids]
+
+
+def _publish(
+    player: Any,
+    meters: np.ndarray,
+    watched: dict[int, tuple[str, str]],
+    block_size: int,
+    order: NodeOrder | None = None,
+) -> None:
+    """Meters, taps and (with ``order``) node loads into shared memory, under the sequence
+    lock the readers check."""
     values = player.meters()
     blocks = [(HEADER + slot * block_size, player.tap(*watch)) for slot, watch in watched.items()]
+    generation, shares = order.cells(values.get("node_loads", {})) if order else (0, [])
+    loads = _loads_start(block_size)
     meters[SEQUENCE] += 1  # odd: being written
     meters[0:2] = values["level"]
     meters[2] = values["cpu_load"]
@@ -639,6 +743,9 @@ def _publish(player: Any, meters: np.ndarray, watched: dict[int, tuple[str, str]
     for start, block in blocks:
         if block is not None:
             meters[start : start + len(block)] = block
+    meters[loads] = generation
+    meters[loads + 1] = values.get("node_loads_total", 0.0)
+    meters[loads + LOAD_CELLS : loads + LOAD_CELLS + len(shares)] = shares
     meters[SEQUENCE] += 1
 
 

@@ -95,11 +95,22 @@ class OfflinePlayer:
     def update_patch(self, patch: Patch) -> None:
         self.engine.update_patch(patch)
 
+    def set_metering(self, on: bool) -> None:
+        self.engine.metering = on
+
     def meters(self) -> dict[str, Any]:
         for _ in range(8):
             block = self.engine.process_block()
         self.levels = np.max(np.abs(block), axis=1)
-        return {"level": self.levels, "cpu_load": 0.05, "underruns": 0, "callbacks": 1}
+        node_loads, total = self.engine.node_loads()
+        return {
+            "level": self.levels,
+            "cpu_load": 0.05,
+            "underruns": 0,
+            "callbacks": 1,
+            "node_loads": node_loads,
+            "node_loads_total": total,
+        }
 
     def warnings(self) -> list[str]:
         return self.engine.take_reports()
@@ -738,6 +749,35 @@ def test_real_input_a_dragged_slider_shows_what_plays_and_shift_drags_finely(win
     assert 0 < to_slider(param, fine) - to_slider(param, plain) < moved / 5
     assert view._number_text(fine, param) in dpg.get_item_configuration(tag)["format"]
     assert dpg.get_value(tag) == pytest.approx(to_slider(param, fine), abs=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_f3_shows_each_nodes_cpu_share_in_its_title(window: Any) -> None:
+    """VCV's F3: pressed while playing, each node's title gets its share of the block and
+    the transport the total; pressed again, the titles are plain and the total hidden."""
+    import re
+
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    view.perform("play")
+    move_and_settle(view, *screen_point("node:osc"))  # the window has the keyboard
+    xdotool("key", "F3")
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline and dpg.get_item_label("node:lp") == "lp":
+        frames(view)
+    assert model.cpu_meters and dpg.get_value("cpu_meters_item")
+    for node_id in ("osc", "lfo", "lp", "drive", "out"):
+        assert re.fullmatch(rf"{node_id}  \d+\.\d%", dpg.get_item_label(f"node:{node_id}"))
+    assert dpg.is_item_shown("cpu_nodes_text")
+    assert re.fullmatch(r"\(nodes \d+\.\d%\)", dpg.get_value("cpu_nodes_text"))
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "cpu-meters.png", frames=2)
+    xdotool("key", "F3")
+    frames(view, 3)
+    assert not model.cpu_meters and not dpg.get_value("cpu_meters_item")
+    assert dpg.get_item_label("node:lp") == "lp" and not dpg.is_item_shown("cpu_nodes_text")
+    assert model.player.engine.metering is False  # the engine measures nothing any more
 
 
 def test_real_input_right_click_menu_rename_patch_panel_and_ctrl_q(window: Any) -> None:

@@ -17,6 +17,10 @@ as plain data: ``player.meters()`` and ``player.node_view(node_id)``, the runnin
 background when the window opens, Play and Stop only start and stop its stream, a patch
 opened later plays in it too, one that died is replaced (and the user told), and
 ``close_engine`` ends it.
+
+The per-node CPU meter (View > CPU Meters, F3) is measured in that engine while it is on:
+``set_cpu_meters`` tells the player (one with ``set_metering``), and ``node_loads`` gives each
+node's share of the block from the last meters polled.
 """
 
 from __future__ import annotations
@@ -94,6 +98,9 @@ class PlayerLike(Protocol):
     def meters(self) -> dict[str, Any]: ...
     def warnings(self) -> list[str]: ...
     def node_view(self, node_id: str) -> np.ndarray | None: ...
+
+    # A player that can meter its nodes also has ``set_metering(on: bool)``, and its meters
+    # then hold ``node_loads`` (node id -> share of the block) and ``node_loads_total``.
 
 
 PlayerFactory = Callable[[Patch], PlayerLike]
@@ -279,6 +286,10 @@ class EditorModel:
         #: File > Render to File under way (its progress is shown), or None.
         self.render_job: Any = None
         self._playing_with_input = False
+        #: Whether each node shows its share of the engine's time (View > CPU Meters, F3).
+        self.cpu_meters = False
+        #: What ``poll`` last read of the playing engine (None while silent).
+        self.last_meters: dict[str, Any] | None = None
 
     # -- state the view shows -------------------------------------------------------------
     @property
@@ -1126,6 +1137,7 @@ class EditorModel:
         self.player = player
         self._engine_replaced = False
         self._playing_with_input = self.patch.reads_the_sound_card()
+        self._tell_metering(player)
         device = getattr(player, "device_name", "") or "the audio device"
         self.say(f"playing on {device}{replaced}")
         return True
@@ -1277,6 +1289,7 @@ class EditorModel:
     def poll(self) -> dict[str, Any] | None:
         """Called every frame: take the player's warnings into the status; return its meters.
         An engine process that died is said, and replaced in the background."""
+        self.last_meters = None
         self._poll_render()
         if self.player is None:
             self._watch_idle_engine()
@@ -1297,7 +1310,46 @@ class EditorModel:
             self._engine_replaced = True
             self.start_engine()
             return None
-        return self.player.meters()
+        self.last_meters = self.player.meters()
+        return self.last_meters
+
+    # -- the per-node CPU meter ------------------------------------------------------------------
+    def set_cpu_meters(self, on: bool) -> None:
+        """Show (and have the engine measure) each node's share of the block, or stop."""
+        self.cpu_meters = bool(on)
+        for player in (self.player, self.idle_engine):
+            self._tell_metering(player)
+        self.say("CPU meters on: each node's share of the block" if on else "CPU meters off")
+
+    def toggle_cpu_meters(self) -> bool:
+        self.set_cpu_meters(not self.cpu_meters)
+        return self.cpu_meters
+
+    def _tell_metering(self, player: PlayerLike | None) -> None:
+        set_metering = getattr(player, "set_metering", None)
+        if set_metering is None:  # a player that cannot meter its nodes shows none
+            return
+        try:
+            set_metering(self.cpu_meters)
+        except Exception as error:  # a meter must never take the editor down
+            self.say(f"the CPU meters could not be turned on: {error}", "warning")
+
+    def node_loads(self) -> dict[str, float]:
+        """Each node's share of the block's duration (0.05: 5 % of what the sound card
+        allows), as last polled; empty while the meters are off or nothing plays. Nodes that
+        reach no output do not run, and have none."""
+        meters = self.last_meters
+        if not self.cpu_meters or meters is None:
+            return {}
+        loads = meters.get("node_loads") or {}
+        return {node_id: share for node_id, share in loads.items() if node_id in self.patch.nodes}
+
+    def node_loads_total(self) -> float | None:
+        """The running nodes' total share (None while the meters are off or nothing plays)."""
+        meters = self.last_meters
+        if not self.cpu_meters or meters is None or not meters.get("node_loads"):
+            return None
+        return float(meters.get("node_loads_total", 0.0))
 
     def _watch_idle_engine(self) -> None:
         """Replace the waiting engine process if it died (once: one that dies again before a

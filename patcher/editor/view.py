@@ -57,6 +57,8 @@ PIN_RADIUS = 4.0
 LINK_THICKNESS = 3.0
 GRID_SPACING = 24.0
 LIVE_PERIOD_S = 0.05
+#: How often the CPU meters are redrawn: often enough to follow, seldom enough to be read.
+CPU_METER_PERIOD_S = 0.25
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 FAMILY_COLORS = {
     "sources": (52, 101, 164),
@@ -93,6 +95,7 @@ SHORTCUTS = [
     ("Ctrl+0", "fit the patch to the canvas"),
     ("F1", "help on the selected node"),
     ("F2", "rename the selected node"),
+    ("F3", "CPU meters: each node's share of the engine's time, in its title"),
     ("right click on a node", "help, rename, duplicate, delete, disconnect all"),
     ("Ctrl+Q", "quit"),
     ("Ctrl+drag a link's end off its pin", "disconnect (or click the link, then Delete)"),
@@ -195,6 +198,8 @@ class EditorView:
         self._knobs_stale = False
         self._menu_node: str | None = None
         self._renaming: str | None = None
+        self._cpu_meters_drawn_at = 0.0
+        self._cpu_labelled: set[str] = set()  # nodes whose title shows a share
 
     # -- building the window ------------------------------------------------------------------
     def build(self, show: bool = True) -> None:
@@ -453,6 +458,13 @@ class EditorView:
                     check=True,
                     callback=lambda _s, shown, *_r: dpg.configure_item("canvas", minimap=shown),
                 )
+                dpg.add_menu_item(
+                    label="CPU Meters",
+                    tag="cpu_meters_item",
+                    shortcut="F3",
+                    check=True,
+                    callback=lambda *_a: self.perform("cpu_meters"),
+                )
                 with dpg.menu(label="UI Scale"):
                     for scale in UI_SCALES:
                         dpg.add_menu_item(
@@ -515,6 +527,7 @@ class EditorView:
             dpg.add_text("CPU  --", tag="cpu_text")
             with dpg.tooltip("cpu_text"):
                 dpg.add_text("The engine's share of each block's time (100 %: it cannot keep up).")
+            self._cpu_total_text()
             dpg.add_spacer(tag="transport_gap3")
             dpg.add_text("underruns 0", tag="underrun_text")
             with dpg.tooltip("underrun_text"):
@@ -644,6 +657,7 @@ class EditorView:
             "zoom_in": lambda: self.zoom(1, self._mouse_on_canvas()),
             "zoom_out": lambda: self.zoom(-1, self._mouse_on_canvas()),
             "fit": self.fit,
+            "cpu_meters": self.toggle_cpu_meters,
         }
         if action in simple:
             simple[action]()
@@ -825,6 +839,7 @@ class EditorView:
             dpg.mvKey_Tab: "palette",
             dpg.mvKey_F1: "help",
             dpg.mvKey_F2: "rename",
+            dpg.mvKey_F3: "cpu_meters",
         }
         return plain.get(key)
 
@@ -1020,6 +1035,7 @@ class EditorView:
         meters = self.model.poll()
         self._show_meters(meters)
         self._show_render()
+        self._sync_cpu_meters()
         now = time.monotonic()
         if now - self._last_live >= LIVE_PERIOD_S:
             self._last_live = now
@@ -1605,6 +1621,46 @@ class EditorView:
             level_db = 20 * math.log10(level) if level > 1e-6 else -120.0
             dpg.set_value(f"meter_{side}", min(1.0, max(0.0, (level_db + 60.0) / 60.0)))
             dpg.configure_item(f"meter_{side}", overlay=f"{side[0].upper()}  {level_db:5.1f} dBFS")
+
+    # -- the per-node CPU meter (F3) -------------------------------------------------------------------
+    @staticmethod
+    def _cpu_total_text() -> None:
+        """In the transport, beside CPU: the nodes' total, shown while the CPU meters are on."""
+        dpg.add_text("(nodes --)", tag="cpu_nodes_text", show=False)
+        with dpg.tooltip("cpu_nodes_text"):
+            dpg.add_text(
+                "CPU meters (F3): the running nodes' total share of the block, as measured around "
+                "each node; each node's share is in its title. CPU also counts the output's "
+                "protection and the audio callback itself."
+            )
+
+    def toggle_cpu_meters(self) -> None:
+        """View > CPU Meters, F3: each node's share of the engine's time in its title."""
+        on = self.model.toggle_cpu_meters()
+        dpg.set_value("cpu_meters_item", on)
+        self._cpu_meters_drawn_at = 0.0  # drawn (or cleared) at the next frame
+
+    def _sync_cpu_meters(self) -> None:
+        """At the meter rate, not every frame: each running node's share after its name, and
+        the total in the transport; plain names again once the meters are off."""
+        now = time.monotonic()
+        showing = self.model.cpu_meters
+        if (not showing and not self._cpu_labelled) or now - self._cpu_meters_drawn_at < CPU_METER_PERIOD_S:
+            return
+        self._cpu_meters_drawn_at = now
+        loads = self.model.node_loads() if showing else {}
+        for node_id in set(self._drawn_nodes) | self._cpu_labelled:
+            tag = node_tag(node_id)
+            if not dpg.does_item_exist(tag):
+                continue
+            share = loads.get(node_id)
+            label = node_id if share is None else f"{node_id}  {100 * share:.1f}%"
+            if dpg.get_item_label(tag) != label:
+                dpg.configure_item(tag, label=label)
+        self._cpu_labelled = set(loads)
+        total = self.model.node_loads_total()
+        dpg.configure_item("cpu_nodes_text", show=showing)
+        dpg.set_value("cpu_nodes_text", "(nodes --)" if total is None else f"(nodes {100 * total:.1f}%)")
 
     # -- running ---------------------------------------------------------------------------------------
     def run(self) -> None:
