@@ -253,7 +253,8 @@ def test_plots_fold_away_as_they_get_small() -> None:
     assert no_labels.caption and not no_labels.tick_labels and not no_labels.frame_only
     curves_only = plot_detail(108, 38, 0.6)
     assert not curves_only.caption and not curves_only.tick_labels and not curves_only.frame_only
-    assert plot_detail(81, 29, 0.45).frame_only  # under 30 px: a thin frame
+    assert not plot_detail(77, 29, 0.6).frame_only  # a node's picture at zoom 0.6: its curves
+    assert plot_detail(58, 14, 0.3).frame_only  # under 16 px: a thin frame
     assert plot_detail(20, 200, 1.0).frame_only  # too narrow
     small_font = plot_detail(400, 200, 0.5)  # room enough, but 5 px labels cannot be read
     assert not small_font.caption and not small_font.tick_labels
@@ -261,7 +262,7 @@ def test_plots_fold_away_as_they_get_small() -> None:
 
 def test_a_folded_plot_draws_what_its_detail_allows() -> None:
     plot = node_picture("filter", {}, RATE).plots[0]
-    frame = layout_plot(plot, 81, 29, 0.45)
+    frame = layout_plot(plot, 58, 14, 0.3)
     assert len(frame) == 1 and isinstance(frame[0], Rect)
     curves = layout_plot(plot, 108, 38, 0.6)
     assert not texts(curves) and sum(isinstance(shape, Polyline) for shape in curves) == 2

@@ -39,7 +39,7 @@ CURVE_WIDTH = 1.5
 #: Text smaller than this many pixels is not drawn: it cannot be read.
 MIN_TEXT_PX = 8.0
 #: Below this height (pixels) a plot is only a thin frame.
-FRAME_ONLY_BELOW_PX = 30.0
+FRAME_ONLY_BELOW_PX = 16.0
 #: From this height (pixels) a plot has its caption ...
 CAPTION_FROM_PX = 40.0
 #: ... and from this height and width its tick labels.
@@ -118,7 +118,8 @@ class Detail:
 def plot_detail(width_px: float, height_px: float, scale: float = 1.0) -> Detail:
     """What a plot ``width_px`` by ``height_px`` pixels, drawn at ``scale``, can show and be read.
 
-    Below 30 px high a frame only; from 40 px the caption; from 60 px high (and 120 px wide)
+    Below 16 px high a frame only (a curve is still read at 20 px: a node at zoom 0.6); from
+    40 px the caption; from 60 px high (and 120 px wide)
     the tick labels. Text whose font would be smaller than 8 px is never drawn.
     """
     if height_px < FRAME_ONLY_BELOW_PX or width_px < 1.5 * FRAME_ONLY_BELOW_PX:

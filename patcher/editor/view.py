@@ -1242,7 +1242,7 @@ class EditorView:
                 tag="patch:sample_rate",
                 label="sample rate (Hz)",
                 default_value=str(settings.sample_rate),
-                width=-round(175 * self.camera.ui_scale),
+                width=round(90 * self.camera.ui_scale),
                 callback=lambda _s, value, *_r: self.model.set_patch_info(sample_rate=int(value)),
             )
             dpg.add_combo(
@@ -1250,7 +1250,7 @@ class EditorView:
                 tag="patch:block_size",
                 label="block (samples)",
                 default_value=str(settings.block_size),
-                width=-round(175 * self.camera.ui_scale),
+                width=round(90 * self.camera.ui_scale),
                 callback=lambda _s, value, *_r: self.model.set_patch_info(block_size=int(value)),
             )
             duration = dpg.add_input_float(
@@ -1259,7 +1259,7 @@ class EditorView:
                 default_value=settings.duration_s,
                 step=0,
                 format="%.3g",
-                width=-round(175 * self.camera.ui_scale),
+                width=round(90 * self.camera.ui_scale),
                 on_enter=True,
                 callback=lambda _s, value, *_r: self.model.set_patch_info(duration_s=value),
             )
