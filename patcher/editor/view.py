@@ -27,6 +27,8 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui_scale
+from patcher.editor.filechooser import FileChooser, FileFilter
+from patcher.editor.filedialog import FileDialog
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
 from patcher.editor.model import EditorModel, node_help
 from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
@@ -192,7 +194,8 @@ class EditorView:
         self._typing_widgets: set[int | str] = set()
         self._title = ""
         self._status_count = -1
-        self._file_dialog_count = 0
+        #: The open file dialog, which takes every key while it is shown.
+        self.file_window: FileDialog | None = None
         self._drag_tag: Any = None  # the slider being dragged, and its drag
         self._drag = Drag()
         self._knobs_stale = False
@@ -788,6 +791,9 @@ class EditorView:
         ctrl = dpg.is_key_down(dpg.mvKey_ModCtrl)
         shift = dpg.is_key_down(dpg.mvKey_ModShift)
         model = self.model
+        if self.file_window is not None:
+            self.file_window.key(key, ctrl, shift)
+            return
         if model.palette is not None:
             self.palette_key(key)
             return
@@ -909,12 +915,31 @@ class EditorView:
         self.model.set_param(node_id, name, value)
 
     def choose_file_param(self, node_id: str, name: str) -> None:
+        """Browse... beside a file param: the picker starts where the current file is, else in
+        the patch's folder (what the param's path is relative to), never the working folder."""
+
         def chosen(path: Path) -> None:
             self.model.set_param(node_id, name, self.model.file_param_value(path))
 
         model = self.model
-        folder = model.path.parent if model.path else model.patch.base_dir  # where the user saves
-        self.file_dialog(f"Choose {name} for {node_id}", chosen, AUDIO_EXTENSIONS, folder=folder)
+        current = str(model.patch.nodes[node_id].params.get(name) or "")
+        current_file = (Path(model.patch.base_dir) / current).resolve() if current else None
+        if current_file is not None and current_file.parent.is_dir():
+            folder, selected = current_file.parent, current_file.name
+        else:
+            folder, selected = self._patch_folder(), ""
+        self.file_dialog(
+            f"Choose {name} for {node_id}",
+            chosen,
+            AUDIO_EXTENSIONS,
+            folder=folder,
+            selected=selected,
+            kind="Audio files",
+        )
+
+    def _patch_folder(self) -> Path:
+        model = self.model
+        return (model.path.parent if model.path else Path(model.patch.base_dir)).resolve()
 
     def file_dialog(
         self,
@@ -924,31 +949,46 @@ class EditorView:
         save: bool = False,
         folder: Path | None = None,
         cancelled: Callable[[], Any] | None = None,
-    ) -> None:
-        self._file_dialog_count += 1
-        tag = f"file_dialog_{self._file_dialog_count}"
-        start = folder or (self.model.path.parent if self.model.path else Path.cwd())
+        selected: str = "",
+        kind: str = "Patches",
+    ) -> FileDialog:
+        """Our own modal file dialog (``filedialog.py``): ``chosen(path)`` once a file is
+        chosen, ``cancelled()`` if it is closed without one. Save As starts with the patch's
+        name in the name field, selected, so typing replaces it."""
+        if self.file_window is not None:
+            self.file_window.cancel()
+        model = self.model
+        if save and not selected:
+            selected = model.path.name if model.path else "untitled.json"
+        places = [("Patch folder", self._patch_folder()), ("Home", Path.home())]
+        places.append(("Examples", model.examples_dir.resolve()))
+        places = [(label, place) for label, place in places if place.is_dir()]
+        chooser = FileChooser(
+            "save" if save else "open",
+            folder or self._patch_folder(),
+            [FileFilter(kind, extensions)],
+            places=places,
+        )
+        if selected and not chooser.highlight_name(selected):
+            chooser.name = selected
 
-        def done(_sender: Any, app_data: dict[str, Any]) -> None:
-            dpg.delete_item(tag)
-            path = app_data.get("file_path_name") or ""
-            if path:
-                chosen(Path(path))
+        def closed() -> None:
+            self._typing_widgets.difference_update(window.text_fields)
+            self.file_window = None
 
-        with dpg.file_dialog(
-            label=title,
-            tag=tag,
-            callback=done,
-            cancel_callback=lambda *_a: (dpg.delete_item(tag), cancelled and cancelled()),
-            width=720,
-            height=460,
-            modal=True,
-            default_path=str(start),
-            default_filename=(self.model.path.stem if save and self.model.path else ""),
-        ):
-            for extension in extensions:
-                dpg.add_file_extension(extension, color=(150, 255, 150, 255))
-            dpg.add_file_extension(".*")
+        window = FileDialog(
+            chooser,
+            title,
+            chosen,
+            cancelled,
+            closed,
+            ui_scale=self.camera.ui_scale,
+            viewport=(self.width, self.height),
+        )
+        self.file_window = window
+        window.build()
+        self._typing_widgets.update(window.text_fields)
+        return window
 
     def show_help(self, type_name: str) -> None:
         dpg.set_value("help_text", node_help(type_name))
