@@ -178,10 +178,17 @@ def test_save_as_adds_json_and_asks_before_replacing(tmp_path: Path) -> None:
     chooser.type_name("chorus")  # exists once .json is added
     assert chooser.accept() is None
     assert chooser.overwrite == tmp_path / "chorus.json" and "Replace it?" in chooser.message
+    assert chooser.highlighted().name == "chorus.json" and chooser.name == "chorus.json"
     chooser.decline_overwrite()
     assert chooser.overwrite is None and chooser.message == ""
     assert chooser.accept() is None and chooser.overwrite is not None
     assert chooser.confirm_overwrite() == tmp_path / "chorus.json" and chooser.overwrite is None
+    (tmp_path / "media" / "old.json").write_text("{}")
+    chooser.type_name("media/old")  # in another folder: the question is asked there
+    assert chooser.accept() is None and chooser.overwrite == tmp_path / "media" / "old.json"
+    assert chooser.folder == tmp_path / "media" and chooser.highlighted().name == "old.json"
+    assert chooser.name == "old.json" and "already exists in this folder" in chooser.message
+    assert chooser.confirm_overwrite() == tmp_path / "media" / "old.json"
     chooser.type_name("nowhere/x")
     assert chooser.accept() is None and "there is no folder" in chooser.message
     chooser.type_name("   ")

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -844,6 +844,202 @@ def test_real_input_right_click_menu_rename_patch_panel_and_ctrl_q(window: Any) 
     assert view.shortcut(dpg.mvKey_Q, ctrl=True, shift=False) == "quit"
     devices = [dpg.get_item_label(item) for item in dpg.get_item_children("device_menu", 1)]
     assert devices[0] == "System default" and "Look again" in devices
+
+
+# -- the file dialog, with real keys and mouse --------------------------------------------------
+def click_at(view: Any, x: int, y: int) -> None:
+    move_and_settle(view, x, y)
+    xdotool("mousedown", "1")
+    frames(view, 2)
+    xdotool("mouseup", "1")
+    frames(view, 3)
+
+
+def double_click_at(view: Any, x: int, y: int, done: Callable[[], bool]) -> None:
+    """Two clicks 40 ms apart. ImGui takes one queued mouse event a frame and counts a double
+    click within 0.3 s of frame time: on a machine busy enough to draw a frame in more than
+    0.1 s, that may be missed; then (two plain clicks having done no harm) it is tried again."""
+    move_and_settle(view, x, y)
+    for _attempt in range(3):
+        xdotool("click", "--repeat", "2", "--delay", "40", "1")
+        frames(view, 6)
+        if done():
+            return
+        time.sleep(0.5)  # not a third click of the last two
+
+
+def dialog_names(view: Any) -> list[str]:
+    return [entry.name for entry in view.file_window.chooser.entries]
+
+
+def dialog_row(view: Any, name: str) -> tuple[int, int]:
+    """A point on the name of the dialog's row for ``name``."""
+    cell = view.file_window._rows[dialog_names(view).index(name)][0]
+    x, y = screen_point(cell, "left")
+    return x + 30, y
+
+
+def press(view: Any, keys: str) -> None:
+    xdotool("key", keys)
+    frames(view, 4)
+
+
+def type_in(view: Any, text: str) -> None:
+    """Type ``text``: ImGui takes queued key events one a frame, so a frame or two per key."""
+    xdotool("type", "--delay", "30", text)
+    frames(view, 2 * len(text) + 4)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_save_as_a_typed_name_replaces_the_prefilled_one(window: Any, tmp_path: Path) -> None:
+    """Issue 14: in dearpygui's Save As the typed name was appended to the pre-filled one
+    (``chorusmy_chorus.json``) and Ctrl+A did not select it. Here the name is selected when the
+    dialog opens, Ctrl+A selects it (and does not select the patch's nodes), .json is added, an
+    existing file is replaced only when asked, and Escape cancels."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.select(["osc"])
+    frames(view, 2)
+    press(view, "ctrl+shift+s")
+    dialog = view.file_window
+    assert dialog is not None and dpg.is_item_shown("file_dialog")
+    assert dialog.chooser.folder == tmp_path.resolve()
+    assert dpg.get_value("file_dialog:name") == "demo.json" and dpg.is_item_active("file_dialog:name")
+    assert dialog_names(view) == ["..", "demo.json"]
+    type_in(view, "my_chorus")
+    assert dpg.get_value("file_dialog:name") == "my_chorus"
+    press(view, "Return")
+    assert view.file_window is None and not dpg.does_item_exist("file_dialog")
+    assert model.path == tmp_path.resolve() / "my_chorus.json" and model.path.is_file()
+    assert "saved" in model.status.text
+
+    # Ctrl+A in the name field selects its text: typing replaces it; the nodes stay as selected.
+    press(view, "ctrl+shift+s")
+    assert dpg.get_value("file_dialog:name") == "my_chorus.json"
+    press(view, "End")  # the selection made on opening is gone: the cursor is at the end
+    press(view, "ctrl+a")
+    type_in(view, "second")
+    assert dpg.get_value("file_dialog:name") == "second"
+    assert model.selected_nodes == ["osc"], "Ctrl+A in the dialog selected the patch's nodes"
+    press(view, "Return")
+    assert model.path == tmp_path.resolve() / "second.json" and model.path.is_file()
+
+    # An existing file: asked first. Escape keeps it; Replace (a click) replaces it.
+    before = (tmp_path / "demo.json").read_text()
+    model.add_node("noise")
+    press(view, "ctrl+shift+s")
+    assert dialog_names(view) == ["..", "demo.json", "my_chorus.json", "second.json"]
+    type_in(view, "demo")
+    press(view, "Return")
+    dialog = view.file_window
+    assert dialog is not None and dialog.chooser.overwrite == tmp_path.resolve() / "demo.json"
+    assert "Replace it?" in dpg.get_value("file_dialog:message") and dpg.is_item_shown("file_dialog:replace")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "file-dialog-replace.png", frames=3)
+    press(view, "Escape")
+    assert view.file_window is dialog and dialog.chooser.overwrite is None
+    assert (tmp_path / "demo.json").read_text() == before
+    press(view, "Return")
+    assert dialog.chooser.overwrite is not None
+    click_at(view, *screen_point("file_dialog:replace"))
+    assert view.file_window is None and model.path == tmp_path.resolve() / "demo.json"
+    assert (tmp_path / "demo.json").read_text() != before and not model.dirty
+
+    # Escape cancels: nothing is written.
+    press(view, "ctrl+shift+s")
+    type_in(view, "never")
+    press(view, "Escape")
+    assert view.file_window is None and not (tmp_path / "never.json").exists()
+    assert model.path == tmp_path.resolve() / "demo.json"
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_open_double_click_enters_a_folder_and_opens_a_patch(window: Any, tmp_path: Path) -> None:
+    """Issue 14: double-click did not open, and files were listed in reverse order."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    sketches = tmp_path / "Sketches"
+    sketches.mkdir()
+    for name in ("take10", "take2", "Take1"):
+        patch = Patch(base_dir=sketches)
+        patch.add_node("noise", f"hiss_{name}", position=(20.0, 40.0))
+        patch.add_node("output", "out", position=(300.0, 40.0))  # placed: opening arranges nothing
+        save(patch, sketches / f"{name}.json")
+    (sketches / "notes.txt").write_text("not a patch")
+    (tmp_path / "archive").mkdir()
+
+    press(view, "ctrl+o")
+    assert view.file_window is not None and view.file_window.chooser.folder == tmp_path.resolve()
+    assert dialog_names(view) == ["..", "archive", "Sketches", "demo.json"]
+    double_click_at(
+        view, *dialog_row(view, "Sketches"), lambda: view.file_window.chooser.folder.name == "Sketches"
+    )
+    assert view.file_window.chooser.folder == sketches.resolve()
+    assert dialog_names(view) == ["..", "Take1.json", "take2.json", "take10.json"]
+    size_cell = view.file_window._rows[1][1]
+    assert dpg.get_item_label(size_cell).strip().endswith(("B", "KB")) and "Ko" not in dpg.get_item_label(
+        size_cell
+    )
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "file-dialog-open.png", frames=3)
+    double_click_at(view, *dialog_row(view, "take10.json"), lambda: view.file_window is None)
+    assert view.file_window is None, (dpg.get_value("file_dialog:name"), dpg.get_mouse_pos(local=False))
+    assert not dpg.does_item_exist("file_dialog")
+    assert model.path == sketches.resolve() / "take10.json" and "hiss_take10" in model.patch.nodes
+
+    # A single click names the file; Enter opens it.
+    press(view, "ctrl+o")
+    assert view.file_window.chooser.folder == sketches.resolve()  # where the open patch is
+    click_at(view, *dialog_row(view, "take2.json"))
+    assert view.file_window is not None and dpg.get_value("file_dialog:name") == "take2.json"
+    press(view, "Return")
+    assert view.file_window is None and model.path == sketches.resolve() / "take2.json", model.status.text
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_the_ir_picker_starts_in_the_patch_folder(window: Any, tmp_path: Path) -> None:
+    """Issue 14: the IR picker opened in the working folder. It starts in the patch's folder,
+    then where the chosen file is, with that file highlighted."""
+    import dearpygui.dearpygui as dpg
+    import soundfile
+
+    view, model = window, window.model
+    project = tmp_path / "project"
+    (project / "irs").mkdir(parents=True)
+    impulse = np.zeros(4800)
+    impulse[0] = 1.0
+    soundfile.write(project / "irs" / "hall.wav", impulse, 48000)
+    soundfile.write(project / "room.wav", impulse, 48000)
+    patch = Patch(base_dir=project)
+    patch.add_node("convolver", "verb")
+    patch.add_node("output", "out")
+    patch.connect("verb.out", "out.left")
+    save(patch, project / "verb.json")
+    assert model.open(project / "verb.json")
+    assert Path.cwd().resolve() != project.resolve()
+    model.select(["verb"])
+    frames(view, 4)
+
+    click_at(view, *screen_point("param:file:browse"))
+    dialog = view.file_window
+    assert dialog is not None and dialog.chooser.folder == project.resolve()
+    assert dialog_names(view) == ["..", "irs", "room.wav"]  # audio files only: not verb.json
+    double_click_at(view, *dialog_row(view, "irs"), lambda: view.file_window.chooser.folder.name == "irs")
+    double_click_at(view, *dialog_row(view, "hall.wav"), lambda: view.file_window is None)
+    assert view.file_window is None
+    assert model.patch.nodes["verb"].params["file"] == "irs/hall.wav", model.status.text
+
+    frames(view, 3)
+    click_at(view, *screen_point("param:file:browse"))
+    dialog = view.file_window
+    assert dialog.chooser.folder == (project / "irs").resolve()
+    assert dialog.chooser.highlighted().name == "hall.wav" and dpg.get_value("file_dialog:name") == "hall.wav"
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "file-dialog-ir.png", frames=3)
+    press(view, "Escape")
+    assert view.file_window is None and model.patch.nodes["verb"].params["file"] == "irs/hall.wav"
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -304,8 +304,11 @@ class FileChooser:
             self.message = f"{path.name} is a folder"
             return None
         if path.exists():
+            if path.parent != self.folder:  # a name typed with a folder: show that folder
+                self.go_to(path.parent)
+            self.highlight_name(path.name)  # the file in question, named in full
             self.overwrite = path
-            self.message = f"{path.name} already exists in {path.parent}. Replace it?"
+            self.message = f"{path.name} already exists in this folder. Replace it?"
             return None
         return path
 

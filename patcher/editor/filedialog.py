@@ -29,13 +29,17 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from patcher.editor.filechooser import PARENT, FileChooser, format_modified, format_size
+from patcher.editor.layout import CHAR_WIDTH
 
 TAG = "file_dialog"
 #: The window at UI scale 1 (it never outgrows the editor's window).
 SIZE = (820, 520)
 PLACES_WIDTH = 130
 MESSAGE_COLORS = {"error": (255, 120, 110), "question": (240, 200, 80), "hint": (120, 120, 120)}
-HINT = "Double-click or Enter opens; Backspace goes up; Ctrl+L types a folder; Escape cancels."
+HINTS = {
+    "open": "Double-click or Enter opens. Backspace: up. Ctrl+L: type a folder. Escape: cancel.",
+    "save": "Type a name; Enter saves (.json is added). Ctrl+L: type a folder. Escape: cancel.",
+}
 FOLDER_COLOR = (140, 190, 255)
 DETAIL_COLOR = (150, 150, 150)
 #: The highlighted row (dearpygui's default theme draws it barely lighter than the others).
@@ -137,33 +141,28 @@ class FileDialog:
                 ):
                     dpg.bind_item_theme(_tag("list"), _tag("list_theme"))
                     dpg.add_table_column(label="Name", width_stretch=True, init_width_or_weight=1.0)
-                    dpg.add_table_column(label="Size", width_fixed=True, init_width_or_weight=round(80 * ui))
+                    dpg.add_table_column(
+                        label="Size".rjust(7), width_fixed=True, init_width_or_weight=round(80 * ui)
+                    )
                     dpg.add_table_column(
                         label="Modified", width_fixed=True, init_width_or_weight=round(130 * ui)
                     )
-            with dpg.group(horizontal=True, tag=_tag("message_row")):
-                dpg.add_text("", tag=_tag("message"))
-                dpg.add_button(
-                    label="Replace", tag=_tag("replace"), show=False, callback=lambda *_a: self._replace()
-                )
-                dpg.add_button(
-                    label="Keep it",
-                    tag=_tag("keep"),
-                    show=False,
-                    callback=lambda *_a: self._keep_existing(),
-                )
+            dpg.add_text("", tag=_tag("message"), wrap=width - round(30 * ui))
+            described = [file_filter.describe() for file_filter in self.chooser.filters]
+            # The filter menu wide enough for its longest choice (the font is monospace), at most half.
+            filter_width = min(round((CHAR_WIDTH * max(map(len, described)) + 40) * ui), width // 2)
             with dpg.group(horizontal=True):
                 dpg.add_text("Name")
                 dpg.add_input_text(
                     tag=_tag("name"),
-                    width=-round(250 * ui),
+                    width=-filter_width,
                     default_value=self.chooser.name,
                     auto_select_all=True,  # focused, the pre-filled name is selected: typing replaces it
                     hint="a file name" if save else "a file name, or click one",
                     callback=lambda _s, text, *_r: self.chooser.type_name(text),
                 )
                 dpg.add_combo(
-                    [file_filter.describe() for file_filter in self.chooser.filters],
+                    described,
                     tag=_tag("filter"),
                     width=-1,
                     default_value=self.chooser.file_filter.describe(),
@@ -171,16 +170,22 @@ class FileDialog:
                 )
             with dpg.group(horizontal=True):
                 button_width = round(90 * ui)
-                dpg.add_spacer(width=max(0, width - 2 * button_width - round(40 * ui)))
-                dpg.add_button(
-                    label="Save" if save else "Open",
-                    tag=_tag("accept"),
-                    width=button_width,
-                    callback=lambda *_a: self.accept(),
+                dpg.add_spacer(width=max(0, width - 2 * button_width - 32))  # padding and spacing: 8 px each
+                # Save / Cancel, or while "replace it?" is asked, Replace / Keep it in their place.
+                buttons = (
+                    ("accept", "Save" if save else "Open", self.accept, True),
+                    ("cancel", "Cancel", self.cancel, True),
+                    ("replace", "Replace", self._replace, False),
+                    ("keep", "Keep it", self._keep_existing, False),
                 )
-                dpg.add_button(
-                    label="Cancel", tag=_tag("cancel"), width=button_width, callback=lambda *_a: self.cancel()
-                )
+                for part, label, action, shown in buttons:
+                    dpg.add_button(
+                        label=label,
+                        tag=_tag(part),
+                        width=button_width,
+                        show=shown,
+                        callback=lambda *_a, action=action: action(),
+                    )
         self.open = True
         self.sync()
         dpg.focus_item(_tag("name"))
@@ -208,10 +213,13 @@ class FileDialog:
             dpg.set_value(_tag("name"), chooser.name)
         asking = chooser.overwrite is not None
         kind = "question" if asking else "error" if chooser.message else "hint"
-        dpg.set_value(_tag("message"), chooser.message or HINT)
+        message = chooser.message or HINTS[chooser.mode]
+        dpg.set_value(_tag("message"), message + ("  (Enter replaces, Escape keeps it)" if asking else ""))
         dpg.configure_item(_tag("message"), color=MESSAGE_COLORS[kind])
-        dpg.configure_item(_tag("replace"), show=asking)
-        dpg.configure_item(_tag("keep"), show=asking)
+        for part in ("replace", "keep"):
+            dpg.configure_item(_tag(part), show=asking)
+        for part in ("accept", "cancel"):
+            dpg.configure_item(_tag(part), show=not asking)
 
     def _fill_rows(self) -> None:
         self._generation += 1

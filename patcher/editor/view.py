@@ -1386,7 +1386,11 @@ class EditorView:
         elif param.kind == "path":
             with dpg.group(horizontal=True):
                 dpg.add_input_text(tag=tag, width=150, default_value=value, readonly=True, hint="(no file)")
-                dpg.add_button(label="Browse...", callback=lambda *_a: self.choose_file_param(node_id, name))
+                dpg.add_button(
+                    label="Browse...",
+                    callback=lambda *_a: self.choose_file_param(node_id, name),
+                    tag=f"{tag}:browse",
+                )
                 dpg.add_button(
                     label="x",
                     callback=lambda *_a: self.model.set_param(node_id, name, ""),
