@@ -978,6 +978,7 @@ def test_real_input_open_double_click_enters_a_folder_and_opens_a_patch(window: 
     )
     assert view.file_window.chooser.folder == sketches.resolve()
     assert dialog_names(view) == ["..", "Take1.json", "take2.json", "take10.json"]
+    assert model.palette is None, "the double click reached the canvas under the dialog"
     size_cell = view.file_window._rows[1][1]
     assert dpg.get_item_label(size_cell).strip().endswith(("B", "KB")) and "Ko" not in dpg.get_item_label(
         size_cell
@@ -989,11 +990,29 @@ def test_real_input_open_double_click_enters_a_folder_and_opens_a_patch(window: 
     assert not dpg.does_item_exist("file_dialog")
     assert model.path == sketches.resolve() / "take10.json" and "hiss_take10" in model.patch.nodes
 
-    # A single click names the file; Enter opens it.
+    # A single click names the file; the arrow keys move along the list; Enter opens.
     press(view, "ctrl+o")
     assert view.file_window.chooser.folder == sketches.resolve()  # where the open patch is
-    click_at(view, *dialog_row(view, "take2.json"))
-    assert view.file_window is not None and dpg.get_value("file_dialog:name") == "take2.json"
+    click_at(view, *dialog_row(view, "take10.json"))
+    assert view.file_window is not None and dpg.get_value("file_dialog:name") == "take10.json"
+    press(view, "Up")
+    assert view.file_window.chooser.highlighted().name == "take2.json"
+    frames(view, 2)
+    assert dpg.get_value("file_dialog:name") == "take2.json"
+    # Backspace (no field typed in) goes up; Ctrl+L types a folder: ".." and Enter.
+    press(view, "BackSpace")
+    assert view.file_window.chooser.folder == tmp_path.resolve()
+    press(view, "ctrl+l")
+    assert dpg.is_item_active("file_dialog:folder")
+    press(view, "ctrl+a")
+    type_in(view, "Sketches")
+    press(view, "Return")
+    assert view.file_window.chooser.folder == sketches.resolve(), view.file_window.chooser.message
+    assert dialog_names(view)[1:] == ["Take1.json", "take2.json", "take10.json"]
+    press(view, "Down")
+    press(view, "Down")
+    press(view, "Down")
+    assert dpg.get_value("file_dialog:name") == "take2.json"
     press(view, "Return")
     assert view.file_window is None and model.path == sketches.resolve() / "take2.json", model.status.text
 
@@ -1040,6 +1059,41 @@ def test_real_input_the_ir_picker_starts_in_the_patch_folder(window: Any, tmp_pa
     assert view.screenshot(SCREENSHOT_DIR / "file-dialog-ir.png", frames=3)
     press(view, "Escape")
     assert view.file_window is None and model.patch.nodes["verb"].params["file"] == "irs/hall.wav"
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_save_changes_of_an_untitled_patch_asks_where_and_escape_cancels_it_all(
+    window: Any, tmp_path: Path
+) -> None:
+    """ "Save changes?" answered Save on an untitled patch opens Save As: Escape there cancels
+    the whole question (the patch stays); a name saves it and the new patch follows."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    assert model.new()
+    model.add_node("noise")
+    view.perform("new")
+    frames(view, 3)
+    assert dpg.is_item_shown("confirm_dialog")
+    view.on_confirm("save")
+    frames(view, 3)
+    assert view.file_window is not None, (model.path, model.pending, model.status.text)
+    assert not dpg.is_item_shown("confirm_dialog")
+    assert dpg.get_value("file_dialog:name") == "untitled.json"
+    press(view, "Escape")
+    assert view.file_window is None and model.pending is None and "noise1" in model.patch.nodes
+    assert not dpg.is_item_shown("confirm_dialog")
+
+    view.perform("new")
+    frames(view, 3)
+    view.on_confirm("save")
+    frames(view, 3)
+    view.file_window.chooser.go_to(tmp_path)  # (typing the whole path would take long)
+    view.file_window.sync()
+    type_in(view, "sketch")
+    press(view, "Return")
+    assert view.file_window is None and (tmp_path / "sketch.json").is_file()
+    assert model.pending is None and "noise1" not in model.patch.nodes and model.path is None
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from patcher.editor.filechooser import PARENT, FileChooser, format_modified, format_size
-from patcher.editor.layout import CHAR_WIDTH
+from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH
 
 TAG = "file_dialog"
 #: The window at UI scale 1 (it never outgrows the editor's window).
@@ -115,6 +115,7 @@ class FileDialog:
             no_collapse=True,
             no_saved_settings=True,
             on_close=lambda *_a: self.cancel(),
+            show=False,  # from the next frame on: see _show
         ):
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Up", tag=_tag("up"), width=round(44 * ui), callback=self._on_up)
@@ -132,6 +133,7 @@ class FileDialog:
                     tag=_tag("list"),
                     header_row=True,
                     scrollY=True,
+                    freeze_rows=1,  # the header stays as the list scrolls
                     row_background=True,
                     borders_outerH=True,
                     borders_outerV=True,
@@ -188,6 +190,15 @@ class FileDialog:
                     )
         self.open = True
         self.sync()
+        dpg.set_frame_callback(dpg.get_frame_count() + 1, lambda *_a: self._show())
+
+    def _show(self) -> None:
+        """Shown a frame after it is built: a modal window opened in the frame another one
+        (such as "save changes?") closes would be closed with it, as ImGui closes the popups
+        stacked above one that closes."""
+        if not self.open:
+            return
+        dpg.configure_item(TAG, show=True)
         dpg.focus_item(_tag("name"))
         self._scroll_to_highlight()
 
@@ -202,8 +213,11 @@ class FileDialog:
         chooser = self.chooser
         listing = (chooser.folder, chooser.filter_index, tuple(chooser.entries))
         if listing != self._drawn:
+            moved = self._drawn is None or self._drawn[0] != chooser.folder
             self._drawn = listing
             self._fill_rows()
+            if moved:  # another folder is read from its top
+                dpg.set_y_scroll(_tag("list"), 0.0)
             if not dpg.is_item_active(_tag("folder")):
                 dpg.set_value(_tag("folder"), str(chooser.folder))
         for index, cells in enumerate(self._rows):
@@ -257,9 +271,9 @@ class FileDialog:
         """Bring the highlighted row into view (the current file of a file param)."""
         if self.chooser.highlight is None or not self._rows:
             return
-        row_height = round(21 * self.ui_scale)
+        row_height = (BASE_FONT_SIZE + 4) * self.ui_scale  # a row's pitch, to a pixel or so
         with contextlib.suppress(Exception):  # a table too short to scroll
-            dpg.set_y_scroll(_tag("list"), max(0, (self.chooser.highlight - 3) * row_height))
+            dpg.set_y_scroll(_tag("list"), max(0.0, (self.chooser.highlight - 3) * row_height))
 
     # -- the user's actions -------------------------------------------------------------------------
     def _act(self, action: Callable[[], Any]) -> None:
