@@ -1,8 +1,9 @@
 """The editor's file dialog: a modal dearpygui window drawing a :class:`FileChooser`.
 
-dearpygui's own file dialog lists files in reverse order with sizes in "Ko", does not open on
-a double click, and its name field takes Ctrl+A as the editor's "select all". This one looks
-and behaves as the file dialogs Pd, Max and VCV Rack users know::
+In dearpygui's own file dialog a new user found (issue 14) files listed in reverse order with
+sizes in "Ko", no opening on a double click, and a Save As name that Ctrl+A did not select
+(the typed name was appended to it). This one looks and behaves as the file dialogs Pd, Max
+and VCV Rack users know::
 
     [Up] [/home/me/patches/                                   ]
     Places      | Name                        Size   Modified
@@ -22,6 +23,7 @@ module only draws it and passes the user's clicks and keys on. The editor routes
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,11 @@ HIGHLIGHT_COLORS = {
     dpg.mvThemeCol_HeaderActive: (55, 100, 165),
 }
 ENTER_KEYS = (dpg.mvKey_Return, dpg.mvKey_NumPadEnter)
+#: Two clicks on a row this close are a double click (ImGui's own 0.3 s is short for a newcomer;
+#: Windows' default is 0.5 s, GNOME's 0.4 s).
+DOUBLE_CLICK_S = 0.5
+#: Rows drawn at most (three widgets each): a folder of ten thousand takes would take seconds.
+MAX_ROWS = 1500
 
 
 def _tag(part: str) -> str:
@@ -82,6 +89,8 @@ class FileDialog:
         self._drawn: tuple[Any, ...] | None = None
         #: Each row's cells (selectables), by entry index.
         self._rows: list[list[int | str]] = []
+        #: The last row clicked, (generation, index), and when: the first click of a double one.
+        self._last_click: tuple[tuple[int, int], float] | None = None
 
     @property
     def text_fields(self) -> tuple[str, str]:
@@ -102,9 +111,6 @@ class FileDialog:
         with dpg.theme(tag=_tag("list_theme")), dpg.theme_component(dpg.mvAll):
             for target, color in HIGHLIGHT_COLORS.items():
                 dpg.add_theme_color(target, color)
-            dpg.add_theme_style(dpg.mvStyleVar_ItemSpacing, 8, round(7 * ui))  # rows easy to click
-        with dpg.item_handler_registry(tag=_tag("rows")):
-            dpg.add_item_double_clicked_handler(callback=self._on_row_double_click)
         with dpg.window(
             tag=TAG,
             label=self.title,
@@ -220,6 +226,7 @@ class FileDialog:
                 dpg.set_y_scroll(_tag("list"), 0.0)
             if not dpg.is_item_active(_tag("folder")):
                 dpg.set_value(_tag("folder"), str(chooser.folder))
+        # Every row's selectable state (a click toggles the one clicked, whatever it was).
         for index, cells in enumerate(self._rows):
             for cell in cells:
                 dpg.set_value(cell, index == chooser.highlight)
@@ -241,7 +248,7 @@ class FileDialog:
         for row in dpg.get_item_children(table, 1) or []:
             dpg.delete_item(row)
         self._rows = []
-        for index, entry in enumerate(self.chooser.entries):
+        for index, entry in enumerate(self.chooser.entries[:MAX_ROWS]):
             label = entry.name if entry.name == PARENT else entry.name + ("/" if entry.is_folder else "")
             details = (format_size(entry.size_bytes).rjust(7), format_modified(entry.modified))  # monospace
             # Every cell is a selectable of the row (a text beside a selectable sits a few pixels
@@ -256,16 +263,16 @@ class FileDialog:
                         user_data=(self._generation, index),
                         callback=self._on_row_click,
                     )
-                    dpg.bind_item_handler_registry(cell, _tag("rows"))
                     if column > 0:
                         dpg.bind_item_theme(cell, _tag("detail_theme"))
                     elif entry.is_folder:
                         dpg.bind_item_theme(cell, _tag("folder_theme"))
                     cells.append(cell)
                 self._rows.append(cells)
-        if not self.chooser.entries:
+        hidden = len(self.chooser.entries) - MAX_ROWS
+        if hidden > 0:
             with dpg.table_row(parent=table):
-                dpg.add_text("(nothing here)", color=DETAIL_COLOR)
+                dpg.add_text(f"... and {hidden} more: type a name, or choose a filter", color=DETAIL_COLOR)
 
     def _scroll_to_highlight(self) -> None:
         """Bring the highlighted row into view (the current file of a file param)."""
@@ -291,17 +298,17 @@ class FileDialog:
         return index if self.open and generation == self._generation else None
 
     def _on_row_click(self, _sender: Any, _value: Any, user_data: Any) -> None:
+        """A click highlights; a second one on the same row soon after opens it."""
         index = self._row(user_data)
-        if index is not None:
-            self._act(lambda: self.chooser.click(index))
-
-    def _on_row_double_click(self, _sender: Any, app_data: Any) -> None:
-        _button, item = app_data
-        if not dpg.does_item_exist(item):
+        if index is None:
             return
-        index = self._row(dpg.get_item_user_data(item))
-        if index is not None:
+        now = time.monotonic()
+        last, self._last_click = self._last_click, (tuple(user_data), now)
+        if last is not None and last[0] == tuple(user_data) and now - last[1] <= DOUBLE_CLICK_S:
+            self._last_click = None  # a third click starts over
             self._act(lambda: self.chooser.activate(index))
+        else:
+            self._act(lambda: self.chooser.click(index))
 
     def _on_up(self, *_args: Any) -> None:
         self._act(self.chooser.go_up)
@@ -352,7 +359,7 @@ class FileDialog:
                 self.accept()
         elif key in (dpg.mvKey_Up, dpg.mvKey_Down) and not in_folder:
             self._act(lambda: self.chooser.move_highlight(1 if key == dpg.mvKey_Down else -1))
-            if self.chooser.highlight is not None and self.open:
+            if self.open and self.chooser.highlight is not None and self.chooser.highlight < len(self._rows):
                 # The list takes the keyboard, so that the name field shows the new name.
                 dpg.focus_item(self._rows[self.chooser.highlight][0])
         elif key == dpg.mvKey_Back and not typing:
@@ -363,7 +370,7 @@ class FileDialog:
     # -- closing ------------------------------------------------------------------------------------
     @staticmethod
     def _delete() -> None:
-        for tag in (TAG, _tag("rows"), _tag("folder_theme"), _tag("detail_theme"), _tag("list_theme")):
+        for tag in (TAG, _tag("folder_theme"), _tag("detail_theme"), _tag("list_theme")):
             if dpg.does_item_exist(tag):
                 dpg.delete_item(tag)
 
