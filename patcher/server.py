@@ -269,6 +269,10 @@ class EngineProcess:
             self._exitcode = process.exitcode
         self._close_memory()
 
+    def is_loaded(self) -> bool:
+        """Whether the launched child is ready to play at once (never waits)."""
+        return self._process is not None and self._loaded()
+
     def _loaded(self) -> bool:
         """Whether the child has said it is ready (looked for among its replies, not waited for)."""
         while not self._ready and self._replies is not None:

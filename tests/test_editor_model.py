@@ -1125,3 +1125,42 @@ def test_record_takes_what_plays_until_stopped_or_stop(tmp_path: Path, clock: Cl
     editor.stop()  # Stop ends the recording first
     assert calls == [("start", "take.wav"), ("stop",), ("start", "take.wav"), ("stop",)]
     assert editor.recording is None
+
+
+def test_space_while_the_engine_loads_plays_once_it_is_ready_without_waiting(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Issue 14: a Space pressed while the session's engine process still loaded froze the
+    window for its 4-5 s. The window's Space now returns at once; the Play starts at the first
+    frame after the engine is ready, and Space again cancels it."""
+    ready = [False]
+
+    class LoadingEngine(FakePlayer):
+        keep_alive = True
+        running = True
+
+        def launch(self) -> None:
+            pass
+
+        def is_loaded(self) -> bool:
+            return ready[0]
+
+        def start(self, patch: Patch | None = None) -> None:
+            assert ready[0], "started before it was ready"
+            self.started = True
+
+    editor = EditorModel(
+        simple_patch(), state_dir=tmp_path / "state", player_factory=LoadingEngine, clock=clock
+    )
+    editor.start_engine()
+    assert not editor.toggle_play(wait=False) and editor.play_pending and not editor.playing
+    assert "starting the audio engine" in editor.status.text
+    editor.poll()
+    assert not editor.playing
+    assert not editor.toggle_play(wait=False) and not editor.play_pending  # cancelled
+    editor.poll()
+    assert not editor.playing
+    editor.toggle_play(wait=False)
+    ready[0] = True
+    editor.poll()
+    assert editor.playing and not editor.play_pending

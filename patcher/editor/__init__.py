@@ -73,7 +73,7 @@ def run_editor(
     view.build(show=True)
     try:
         if play:
-            view.perform("play")
+            model.play()  # waits for the engine: a screenshot after it shows the sound
             _run_for(view, seconds=1.5 if screenshot is not None else 0.0)
         if screenshot is not None:  # no engine process unless asked to play
             if not view.screenshot(Path(screenshot), frames):

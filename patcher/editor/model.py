@@ -280,6 +280,8 @@ class EditorModel:
         self.preferences: dict[str, Any] = self._read_preferences()
         #: Transport > Audio Device: the output device's name, None for the system's default.
         self.audio_device: str | None = self.preferences.get("device")
+        #: Space pressed while the engine process was still loading: it plays once ready.
+        self.play_pending = False
         #: File > Record: the file what plays is being recorded into, or None.
         self.recording: Path | None = None
         self._recording_since = 0.0
@@ -1080,11 +1082,32 @@ class EditorModel:
     def playing(self) -> bool:
         return self.player is not None
 
-    def toggle_play(self) -> bool:
+    def toggle_play(self, wait: bool = True) -> bool:
+        """Space. With ``wait=False`` (the window's), a Play pressed while the session's engine
+        is still loading is remembered and starts once it is ready (``play_pending``), rather
+        than freezing the window for those seconds; Space again cancels it."""
         if self.playing:
             self.stop()
             return False
+        if self.play_pending:
+            self.play_pending = False
+            self.say("play cancelled before the audio engine was ready")
+            return False
+        if not wait and self._engine_loading():
+            self.play_pending = True
+            self.say("starting the audio engine (a few seconds, once a session): it plays when ready")
+            return False
         return self.play()
+
+    def _engine_loading(self) -> bool:
+        engine = self.idle_engine
+        is_loaded = getattr(engine, "is_loaded", None)
+        return engine is not None and is_loaded is not None and engine.running and not is_loaded()
+
+    def _play_when_ready(self) -> None:
+        if self.play_pending and not self._engine_loading():
+            self.play_pending = False
+            self.play()
 
     def set_audio_device(self, device: str | None) -> None:
         """Play on ``device`` (a name from ``patcher.player.output_devices``; None: the system's
@@ -1291,6 +1314,7 @@ class EditorModel:
         An engine process that died is said, and replaced in the background."""
         self.last_meters = None
         self._poll_render()
+        self._play_when_ready()
         if self.player is None:
             self._watch_idle_engine()
             return None

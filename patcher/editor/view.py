@@ -653,7 +653,7 @@ class EditorView:
             "delete": model.delete_selection,
             "select_all": model.select_all,
             "arrange": lambda: model.arrange(self.drawn_size),
-            "play": model.toggle_play,
+            "play": lambda: model.toggle_play(wait=False),
             "quit": lambda: model.request("quit"),
             "palette": lambda: model.open_palette(self.mouse_canvas_position()),
             "shortcuts": self.show_shortcuts,
@@ -1065,7 +1065,8 @@ class EditorView:
         if title != self._title:
             self._title = title
             dpg.set_viewport_title(title)
-        dpg.configure_item("play_button", label="Stop" if model.playing else "Play")
+        label = "Stop" if model.playing else "Starting..." if model.play_pending else "Play"
+        dpg.configure_item("play_button", label=label)
         level = model.master_level_db()
         if level is not None and not dpg.is_item_active("master_level"):
             dpg.set_value("master_level", level)
