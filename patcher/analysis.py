@@ -188,12 +188,32 @@ def example_entry(patch: Patch) -> str | None:
     return None
 
 
-def example_exit(patch: Patch) -> str | None:
-    """An output port of ``patch`` to measure, for a message: that of the last node to run."""
-    with_outputs = [node_id for node_id in _running_order(patch) if patch.nodes[node_id].spec.OUTPUTS]
+def example_exit(patch: Patch, start: str | None = None) -> str | None:
+    """An output port of ``patch`` to measure, for a message: that of the last node to run
+    (of those the signal entering at node ``start`` reaches, when given)."""
+    reached = _reached_from(patch, start) if start is not None else set(patch.nodes)
+    with_outputs = [
+        node_id
+        for node_id in _running_order(patch)
+        if patch.nodes[node_id].spec.OUTPUTS and node_id in reached and node_id != start
+    ]
     if not with_outputs:
         return None
     return f"{with_outputs[-1]}.{patch.nodes[with_outputs[-1]].spec.OUTPUTS[0]}"
+
+
+def _reached_from(patch: Patch, start: str) -> set[str]:
+    """The nodes a signal leaving ``start`` reaches, through any links."""
+    after: dict[str, set[str]] = {}
+    for link in patch.links:
+        after.setdefault(link.source.node, set()).add(link.target.node)
+    reached, todo = {start}, [start]
+    while todo:
+        for node_id in after.get(todo.pop(), ()):
+            if node_id not in reached:
+                reached.add(node_id)
+                todo.append(node_id)
+    return reached
 
 
 def _running_order(patch: Patch) -> list[str]:
@@ -291,7 +311,7 @@ class Probe:
         else:
             outputs = [node_id for node_id, node in self.patch.nodes.items() if node.type == "output"]
             if not outputs:
-                example = example_exit(self.patch)
+                example = example_exit(probe, start=self.input_id)
                 raise PatchError(
                     "the patch has no output node; name the port to measure with --to NODE.PORT"
                     + (f", for example --to {example}" if example else "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("patcher: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `patcher nodes | head`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush fails silently
+        return 0
     except MemoryError as error:  # numpy's says how much it wanted
         detail = f" ({error})" if str(error) else ""
         _fail(f"out of memory{detail}: the patch's files and delay lines need more than is free")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import patcher
 from patcher import cli
 from patcher.analysis import default_material
 from patcher.analysis_cli import add_analyze_command
@@ -207,6 +208,24 @@ def test_a_patch_without_output_node_suggests_one_of_its_own_ports(
     assert_one_line_error(
         code, err, "no output node; name the port to measure with --to NODE.PORT, for example --to tone.out"
     )
+
+
+def test_the_port_to_measure_suggested_is_one_the_signal_from_from_reaches(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Review of issue 18: with a filter a -> gain b and, apart, an lfo -> scope, the
+    suggestion for `--from a.in` was `--to lfo.out`, which the signal never reaches."""
+    patch = patcher.Patch()
+    patch.add_node("filter", "a")
+    patch.add_node("gain", "b")
+    patch.add_node("lfo", "lfo")
+    patch.add_node("scope", "watch")
+    patch.connect("a.out", "b.in")
+    patch.connect("lfo.out", "watch.in")
+    patch.save(tmp_path / "apart.json")
+    code, _out, err = run(capsys, "analyze", tmp_path / "apart.json", "--from", "a.in")
+    assert_one_line_error(code, err, "for example --to b.out")
+    assert run(capsys, "analyze", tmp_path / "apart.json", "--from", "a.in", "--to", "b.out")[0] == 0
 
 
 def test_a_misspelt_port_or_node_suggests_the_one_meant(

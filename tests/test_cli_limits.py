@@ -98,3 +98,17 @@ def test_a_file_that_is_not_audio_is_named_in_libsndfiles_words(tmp_path: Path) 
     result = _patcher("render", "patches/fuzz.json", "-o", str(tmp_path / "o.wav"), "--input", str(fake))
     assert result.returncode != 0 and "Format not recognised" in result.stderr
     assert "Error opening" not in result.stderr  # soundfile's words for the descriptor it was given
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`patcher nodes delay --json | head -2` printed a BrokenPipeError traceback."""
+    result = subprocess.run(
+        f"{sys.executable} -m patcher nodes delay --json | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.stdout.startswith("{") and "Traceback" not in result.stderr, result.stderr
+    assert "BrokenPipe" not in result.stderr

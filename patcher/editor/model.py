@@ -69,7 +69,7 @@ from patcher.model import (
     unknown_param_problem,
 )
 from patcher.spec import Node, registry
-from patcher.text import quote, safe_lines
+from patcher.text import closest, did_you_mean, quote, safe_lines
 
 try:
     import fcntl
@@ -197,6 +197,9 @@ def palette_matches(query: str) -> list[str]:
         else:
             rank = 4
         ranked.append((rank, type_name))
+    if not ranked and len(words) == 1:  # a typo ("oscilator"): the closest type, as the CLI does
+        meant = closest(words[0], registry())
+        return [meant] if meant is not None else []
     return [type_name for _rank, type_name in sorted(ranked)]
 
 
@@ -498,7 +501,8 @@ class EditorModel:
                     return False
                 old = getattr(self.patch.settings, name)
             else:
-                self.say(f"a patch has no setting {name!r}", "error")
+                known = ["description", *SETTING_RANGES]
+                self.say(f"a patch has no setting {quote(name)}{did_you_mean(name, known)}", "error")
                 return False
             if new != old:
                 changes[name] = (old, new)
