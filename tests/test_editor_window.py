@@ -949,6 +949,14 @@ def test_real_input_save_as_a_typed_name_replaces_the_prefilled_one(window: Any,
     assert view.file_window is None and not (tmp_path / "never.json").exists()
     assert model.path == tmp_path.resolve() / "demo.json"
 
+    # File > Render to File: the same dialog, for audio files, named after the patch.
+    view.perform("render")
+    frames(view, 3)
+    assert dpg.get_value("file_dialog:name") == "demo.wav"
+    assert dpg.get_value("file_dialog:filter") == "Audio files (*.wav, *.flac)"
+    press(view, "Escape")
+    assert view.file_window is None
+
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
 def test_real_input_open_double_click_enters_a_folder_and_opens_a_patch(window: Any, tmp_path: Path) -> None:

@@ -934,7 +934,6 @@ class EditorView:
             AUDIO_EXTENSIONS,
             folder=folder,
             selected=selected,
-            kind="Audio files",
         )
 
     def _patch_folder(self) -> Path:
@@ -950,16 +949,20 @@ class EditorView:
         folder: Path | None = None,
         cancelled: Callable[[], Any] | None = None,
         selected: str = "",
-        kind: str = "Patches",
+        kind: str | None = None,
     ) -> FileDialog:
         """Our own modal file dialog (``filedialog.py``): ``chosen(path)`` once a file is
-        chosen, ``cancelled()`` if it is closed without one. Save As starts with the patch's
-        name in the name field, selected, so typing replaces it."""
+        chosen, ``cancelled()`` if it is closed without one. Saving starts with the patch's
+        name (``chorus.json``; ``chorus.wav`` for a recording) in the name field, selected, so
+        typing replaces it. ``kind`` names the files of ``extensions`` in the filter menu."""
         if self.file_window is not None:
             self.file_window.cancel()
         model = self.model
+        if kind is None:
+            audio = set(extensions) <= set(AUDIO_EXTENSIONS)
+            kind = "Patches" if extensions == (".json",) else "Audio files" if audio else "Files"
         if save and not selected:
-            selected = model.path.name if model.path else "untitled.json"
+            selected = (model.path.stem if model.path else "untitled") + (extensions[:1] or ("",))[0]
         places = [("Patch folder", self._patch_folder()), ("Home", Path.home())]
         places.append(("Examples", model.examples_dir.resolve()))
         places = [(label, place) for label, place in places if place.is_dir()]
