@@ -92,7 +92,7 @@ def compile_notice() -> str | None:
             return None
     except OSError:
         return None
-    return "compiling the DSP kernels (once after an install or an update: about ten seconds)..."
+    return "compiling the DSP kernels (once after an install or an update: up to half a minute)..."
 
 
 def kernels_compiled() -> None:

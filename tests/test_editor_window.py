@@ -1098,6 +1098,37 @@ def test_real_input_save_changes_of_an_untitled_patch_asks_where_and_escape_canc
     assert model.pending is None and "noise1" not in model.patch.nodes and model.path is None
 
 
+def test_the_patch_panel_follows_the_patch_opened_and_its_plots_fit_the_panel(window: Any) -> None:
+    """Review of issue 14: the patch panel kept the previous patch's description after another
+    was opened (editing it there wrote the old text into the new patch); and on a 1024-wide
+    screen the panel's plot was wider than the panel."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.select([])
+    model.focused_node = None
+    model.version += 1
+    frames(view, 3)
+    assert dpg.get_value("patch:description_text").startswith("A saw through")
+    assert model.open(ROOT / "patches" / "chorus.json")
+    frames(view, 3)
+    assert dpg.get_value("patch:description_text").startswith("Stereo chorus")
+    assert dpg.get_value("patch:description") == model.patch.description
+    model.set_patch_info(description="Changed.")
+    frames(view, 2)
+    assert dpg.get_value("patch:description_text") == "Changed."
+    model.undo()
+    frames(view, 2)
+    assert dpg.get_value("patch:description_text").startswith("Stereo chorus")
+
+    width = view.width
+    try:
+        view.width = 1008  # a 1024 x 768 screen's window
+        assert view.panel_picture_size[0] <= view.panel_width - 16
+    finally:
+        view.width = width
+
+
 # -- the command line -------------------------------------------------------------------------
 def test_screenshot_command_line(display: str, tmp_path: Path) -> None:
     shot = tmp_path / "cli.png"

@@ -40,7 +40,7 @@ PLACES_WIDTH = 130
 MESSAGE_COLORS = {"error": (255, 120, 110), "question": (240, 200, 80), "hint": (120, 120, 120)}
 HINTS = {
     "open": "Double-click or Enter opens. Backspace: up. Ctrl+L: type a folder. Escape: cancel.",
-    "save": "Type a name; Enter saves (.json is added). Ctrl+L: type a folder. Escape: cancel.",
+    "save": "Type a name; Enter saves ({extension} is added). Ctrl+L: type a folder. Escape: cancel.",
 }
 FOLDER_COLOR = (140, 190, 255)
 DETAIL_COLOR = (150, 150, 150)
@@ -234,7 +234,8 @@ class FileDialog:
             dpg.set_value(_tag("name"), chooser.name)
         asking = chooser.overwrite is not None
         kind = "question" if asking else "error" if chooser.message else "hint"
-        message = chooser.message or HINTS[chooser.mode]
+        extensions = chooser.save_extensions if chooser.mode == "save" else ()
+        message = chooser.message or HINTS[chooser.mode].format(extension=(extensions or (".json",))[0])
         dpg.set_value(_tag("message"), message + ("  (Enter replaces, Escape keeps it)" if asking else ""))
         dpg.configure_item(_tag("message"), color=MESSAGE_COLORS[kind])
         for part in ("replace", "keep"):

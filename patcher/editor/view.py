@@ -1214,7 +1214,10 @@ class EditorView:
         model = self.model
         node_id = model.focused_node
         node = model.patch.nodes.get(node_id) if node_id else None
-        key = (node_id, node.type if node else None)
+        key: Any = (node_id, node.type if node else None)
+        if node is None:  # the patch's own panel: another patch, or its text or settings changed
+            patch = model.patch
+            key = (None, id(patch), patch.description, patch.settings)
         if key != self._panel_key:
             self._panel_key = key
             self._panel_picture_key = None
@@ -1456,8 +1459,14 @@ class EditorView:
 
     @property
     def panel_picture_size(self) -> tuple[int, int]:
-        ui = self.camera.ui_scale
-        return round(PANEL_PICTURE[0] * ui), round(PANEL_PICTURE[1] * ui)
+        scale = self.panel_picture_scale
+        return round(PANEL_PICTURE[0] * scale), round(PANEL_PICTURE[1] * scale)
+
+    @property
+    def panel_picture_scale(self) -> float:
+        """The UI scale, less where the panel is narrower than the picture (a small screen)."""
+        room = self.panel_width - 24 * self.camera.ui_scale
+        return min(self.camera.ui_scale, room / PANEL_PICTURE[0])
 
     def _picture_for(self, node_id: str) -> Picture | None:
         model = self.model
@@ -1497,7 +1506,7 @@ class EditorView:
             if in_panel:
                 self._panel_picture_key = (node_id, key)
                 for index, plot in enumerate(picture.plots):
-                    self._draw_plot(f"panel_draw:{index}", plot, *PANEL_PICTURE, self.camera.ui_scale)
+                    self._draw_plot(f"panel_draw:{index}", plot, *PANEL_PICTURE, self.panel_picture_scale)
 
     @staticmethod
     def _draw_plot(tag: str, plot: Plot, width: int, height: int, scale: float = 1.0) -> None:
