@@ -54,6 +54,10 @@ ENTER_KEYS = (dpg.mvKey_Return, dpg.mvKey_NumPadEnter)
 #: Two clicks on a row this close are a double click (ImGui's own 0.3 s is short for a newcomer;
 #: Windows' default is 0.5 s, GNOME's 0.4 s).
 DOUBLE_CLICK_S = 0.5
+#: ... or this few frames apart: ImGui hands on mouse events that came in together one a frame,
+#: so on a slow machine (software rendering, 300 ms a frame) a quick double click reaches the
+#: dialog two frames, 0.6 s, apart. Two deliberate clicks are never two frames apart at 60 fps.
+DOUBLE_CLICK_FRAMES = 2
 #: Rows drawn at most (three widgets each): a folder of ten thousand takes would take seconds.
 MAX_ROWS = 1500
 
@@ -90,7 +94,7 @@ class FileDialog:
         #: Each row's cells (selectables), by entry index.
         self._rows: list[list[int | str]] = []
         #: The last row clicked, (generation, index), and when: the first click of a double one.
-        self._last_click: tuple[tuple[int, int], float] | None = None
+        self._last_click: tuple[tuple[int, int], float, int] | None = None
 
     @property
     def text_fields(self) -> tuple[str, str]:
@@ -303,9 +307,12 @@ class FileDialog:
         index = self._row(user_data)
         if index is None:
             return
-        now = time.monotonic()
-        last, self._last_click = self._last_click, (tuple(user_data), now)
-        if last is not None and last[0] == tuple(user_data) and now - last[1] <= DOUBLE_CLICK_S:
+        now, frame = time.monotonic(), dpg.get_frame_count()
+        last, self._last_click = self._last_click, (tuple(user_data), now, frame)
+        soon = last is not None and (
+            now - last[1] <= DOUBLE_CLICK_S or frame - last[2] <= DOUBLE_CLICK_FRAMES
+        )
+        if last is not None and last[0] == tuple(user_data) and soon:
             self._last_click = None  # a third click starts over
             self._act(lambda: self.chooser.activate(index))
         else:
