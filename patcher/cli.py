@@ -226,13 +226,26 @@ def _buffer_ms(text: str) -> float:
 
 
 def _int_in(low: int, high: int):
-    def parse(text: str) -> int:
+    return _in_range(int, low, high)
+
+
+def _ui_scale(text: str) -> float:
+    from patcher.editor.camera import MAX_UI_SCALE, MIN_UI_SCALE  # not the editor's imports for every command
+
+    return _in_range(float, MIN_UI_SCALE, MAX_UI_SCALE)(text)
+
+
+def _in_range(kind: type, low: float, high: float):
+    """An argparse type: a number of ``kind`` (int or float) from ``low`` to ``high``."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{quote(text)} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{quote(text)} is not {what}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range [{low}, {high}]")
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range [{low:g}, {high:g}]")
         return value
 
     return parse
@@ -483,18 +496,6 @@ def _edit(args: argparse.Namespace) -> int:
         allow_outside_files=args.allow_outside_files,
         ui_scale=args.ui_scale,
     )
-
-
-def _ui_scale(text: str) -> float:
-    from patcher.editor.camera import MAX_UI_SCALE, MIN_UI_SCALE
-
-    try:
-        scale = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}") from None
-    if not MIN_UI_SCALE <= scale <= MAX_UI_SCALE:
-        raise argparse.ArgumentTypeError(f"{scale:g} is outside {MIN_UI_SCALE:g} .. {MAX_UI_SCALE:g}")
-    return scale
 
 
 def _devices(_args: argparse.Namespace) -> int:
