@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +84,15 @@ IMPULSE_TIMES_S = (0.0, 0.1234, 0.2961, 0.5187)
 OCTAVE_BANDS_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
 
 IrMethod = Literal["impulse", "sweep"]
+#: What :func:`analyze` measures, in order (its progress names them).
+ANALYSIS_STEPS = (
+    "impulse response",
+    "exponential sweep",
+    "stepped sine",
+    "linearity",
+    "time invariance",
+    "null test",
+)
 
 
 # -- small helpers -------------------------------------------------------------------------
@@ -176,7 +185,7 @@ def example_entry(patch: Patch) -> str | None:
     heard, linked = _heard(patch), {link.target for link in patch.links}
     inputs = [
         PortRef(node_id, port)
-        for node_id in _running_order(patch)
+        for node_id in running_order(patch)
         if not patch.nodes[node_id].spec.IS_SINK
         for port in patch.nodes[node_id].spec.INPUTS
     ]
@@ -194,7 +203,7 @@ def example_exit(patch: Patch, start: str | None = None) -> str | None:
     reached = _reached_from(patch, start) if start is not None else set(patch.nodes)
     with_outputs = [
         node_id
-        for node_id in _running_order(patch)
+        for node_id in running_order(patch)
         if patch.nodes[node_id].spec.OUTPUTS and node_id in reached and node_id != start
     ]
     if not with_outputs:
@@ -216,7 +225,7 @@ def _reached_from(patch: Patch, start: str) -> set[str]:
     return reached
 
 
-def _running_order(patch: Patch) -> list[str]:
+def running_order(patch: Patch) -> list[str]:
     """The patch's node ids in the order they would run (a loop's nodes together)."""
     successors: dict[str, list[str]] = {node_id: [] for node_id in patch.nodes}
     for link in patch.links:
@@ -1058,21 +1067,33 @@ def analyze(
     ir_seconds: float | None = None,
     sweep_seconds: float = SWEEP_SECONDS,
     patch_name: str = "patch",
+    progress: Callable[[int, str], None] | None = None,
 ) -> Analysis:
-    """Run every measurement on the chain from ``from_port`` to ``to_port`` at ``level_dbfs``."""
+    """Run every measurement on the chain from ``from_port`` to ``to_port`` at ``level_dbfs``.
+
+    ``progress(done, what)`` is told before each of the :data:`ANALYSIS_STEPS` measurements
+    (``done`` of them finished) and once at the end (the editor shows it)."""
+    tell = progress or (lambda _done, _what: None)
+    tell(0, ANALYSIS_STEPS[0])
     probe = Probe(patch, from_port, to_port)
     rate = probe.sample_rate
     impulse = measure_impulse_response(probe, level_dbfs, seconds=ir_seconds)
     tail_s = min(impulse.length_s, MAX_TAIL_SECONDS)
     sweep_tail_s = max(impulse.length_s, 0.1)
+    tell(1, ANALYSIS_STEPS[1])
     sweep = measure_sweep(probe, level_dbfs, tail_seconds=sweep_tail_s, seconds=sweep_seconds)
+    tell(2, ANALYSIS_STEPS[2])
     harmonics = measure_harmonics(probe, level_dbfs=level_dbfs, settle_seconds=max(0.05, tail_s))
+    tell(3, ANALYSIS_STEPS[3])
     linearity = measure_linearity(probe, level_dbfs, tail_seconds=tail_s)
+    tell(4, ANALYSIS_STEPS[4])
     time_invariance = measure_time_invariance(
         probe, level_dbfs, window_seconds=impulse.length_s + 0.1, first_response=impulse.raw
     )
     captured = impulse.samples if ir_method == "impulse" else sweep.linear[: len(impulse.samples)]
+    tell(5, ANALYSIS_STEPS[5])
     null = null_test(probe, captured, material, level_dbfs, tail_seconds=tail_s, material_name=material_name)
+    tell(len(ANALYSIS_STEPS), "done")
     idle = probe.idle(len(impulse.raw))
     idle_dbfs = amplitude_db(float(np.sqrt(np.mean(np.square(idle)))))
     warnings = list(probe.warnings)
@@ -1110,31 +1131,43 @@ def analyze(
 
 
 # -- capture: the chain becomes a convolver ------------------------------------------------------
-def capture_patch(
+#: In a capture beside the chain, the A/B switch's levels for what is heard: the chain, the
+#: capture, or their difference (the null test's residual, heard).
+LISTEN_LEVELS = {
+    "chain": {"level1": 1.0, "level2": 0.0, "level3": 0.0},
+    "capture": {"level1": 0.0, "level2": 1.0, "level3": 0.0},
+    "difference": {"level1": 0.0, "level2": 0.0, "level3": 1.0},
+}
+
+
+@dataclass
+class Capture:
+    """A patch with a chain captured: the new patch, and the ids of what the capture added."""
+
+    patch: Patch
+    convolver: str
+    switch: str | None = None  # the A/B mix, beside the chain
+    difference: str | None = None  # chain minus capture, into the switch's in3
+
+
+def captured_patch(
     patch: Patch,
-    impulse_response: np.ndarray,
-    out_path: str | Path,
+    ir_file: str,
     from_port: str | None = None,
     to_port: str | None = None,
     beside: bool = False,
     note: str = "",
-) -> Patch:
-    """Write ``out_path``: ``patch`` with the chain replaced by a convolver holding
-    ``impulse_response`` — or, with ``beside``, the chain kept and the convolver beside it,
-    behind a ``mix`` node used as an A/B switch (level1 the chain, level2 the capture).
-
-    The IR is written as a 32-bit float WAV next to ``out_path`` (``<stem>-ir.wav``) and
-    referenced by a relative path; other relative file paths are rewritten for the new
-    folder. Nodes heard only through the replaced chain (an LFO that modulated it) go too.
-    Returns the new patch (as saved).
-    """
-    out_path = Path(out_path)
-    folder = out_path.resolve().parent
+) -> Capture:
+    """``patch`` (unchanged) copied with the chain from ``from_port`` to ``to_port`` replaced by
+    a convolver reading the IR file ``ir_file`` (as written in the patch: relative to its
+    folder) — or, with ``beside``, the chain kept and the convolver beside it, behind a ``mix``
+    node used as an A/B switch: in1 the chain, in2 the capture, in3 their difference (a
+    ``math`` node subtracting them: the null test's residual), levels as in
+    :data:`LISTEN_LEVELS` ("chain" at first). Nodes heard only through a replaced chain (an LFO
+    that modulated it) go too. Nothing is written."""
     probe = Probe(patch, from_port, to_port)
     new = copy.deepcopy(patch)
     heard_before = _heard(new)
-    new.rebase(folder)
-    ir_name = f"{out_path.stem}-ir.wav"
     positions = [np.array(patch.nodes[n].position) for n in probe.chain] or [np.zeros(2)]
     centre = np.mean(positions, axis=0)
     capture_id = _fresh_id(new, "capture")
@@ -1143,14 +1176,41 @@ def capture_patch(
         capture_id,
         position=tuple(centre + (np.array([0.0, 200.0]) if beside else 0.0)),
         source="file",
-        file=ir_name,
+        file=ir_file,
         normalize="none",
         mix=1.0,
         output_db=0.0,
     )
     for source in probe.entry_sources:
         new.connect(str(source), f"{capture_id}.in")
+    destinations, original = _unhook_target(new, probe)
+    capture = Capture(new, capture_id)
     captured_out = f"{capture_id}.out"
+    if beside:
+        captured_out = _ab_switch(new, capture, original, centre)
+    for destination in destinations:
+        new.connect(captured_out, str(destination))
+    if not beside:
+        for node_id in sorted(heard_before - _heard(new)):
+            new.remove_node(node_id)
+    how = (
+        f"beside the chain, behind the A/B switch {capture.switch!r} (level1: the chain, level2: the "
+        f"capture, level3: their difference from {capture.difference!r})"
+        if beside
+        else "in place of the chain"
+    )
+    chain = ", ".join(probe.chain) or "nothing"
+    summary = (
+        f"Captured by patcher analyze: the chain {probe.from_label} -> {probe.to_label} ({chain}) "
+        f"as its impulse response {ir_file} in convolver {capture_id!r}, {how}.{note}"
+    )
+    new.description = summary + ("\n\n" + patch.description if patch.description else "")
+    return capture
+
+
+def _unhook_target(new: Patch, probe: Probe) -> tuple[list[PortRef], list[PortRef]]:
+    """Remove the links that carry the chain's output; return where they went (to be fed by
+    the capture) and what the chain's output is (the sources of the measured port)."""
     target = probe.target.ref
     if probe.target.kind == "output":
         moved = [ln for ln in new.links if ln.source == target]
@@ -1166,32 +1226,47 @@ def capture_patch(
         original = sorted({ln.source for ln in moved})
     for link in moved:
         new.links.remove(link)
-    if beside:
-        switch_id = _fresh_id(new, "ab")
-        new.add_node(
-            "mix", switch_id, position=tuple(centre + np.array([240.0, 100.0])), level1=1.0, level2=0.0
-        )
-        for source in original:
-            new.connect(str(source), f"{switch_id}.in1")
-        new.connect(captured_out, f"{switch_id}.in2")
-        captured_out = f"{switch_id}.out"
-    for destination in destinations:
-        new.connect(captured_out, str(destination))
-    if not beside:
-        for node_id in sorted(heard_before - _heard(new)):
-            new.remove_node(node_id)
-    how = (
-        f"beside the chain, behind the A/B switch {switch_id!r} (level1: the chain, level2: the capture)"
-        if beside
-        else "in place of the chain"
+    return destinations, original
+
+
+def _ab_switch(new: Patch, capture: Capture, original: list[PortRef], centre: np.ndarray) -> str:
+    """The A/B mix beside the chain, and the difference node into its in3; its output."""
+    switch_id = _fresh_id(new, "ab")
+    difference_id = _fresh_id(new, "difference")
+    new.add_node(
+        "mix", switch_id, position=tuple(centre + np.array([240.0, 100.0])), **LISTEN_LEVELS["chain"]
     )
-    chain = ", ".join(probe.chain) or "nothing"
-    summary = (
-        f"Captured by patcher analyze: the chain {probe.from_label} -> {probe.to_label} ({chain}) "
-        f"as its impulse response {ir_name} in convolver {capture_id!r}, {how}.{note}"
-    )
-    new.description = summary + ("\n\n" + patch.description if patch.description else "")
+    new.add_node("math", difference_id, position=tuple(centre + np.array([120.0, 300.0])), op="subtract")
+    for source in original:
+        new.connect(str(source), f"{switch_id}.in1")
+        new.connect(str(source), f"{difference_id}.a")
+    new.connect(f"{capture.convolver}.out", f"{switch_id}.in2")
+    new.connect(f"{capture.convolver}.out", f"{difference_id}.b")
+    new.connect(f"{difference_id}.out", f"{switch_id}.in3")
+    capture.switch, capture.difference = switch_id, difference_id
+    return f"{switch_id}.out"
+
+
+def capture_patch(
+    patch: Patch,
+    impulse_response: np.ndarray,
+    out_path: str | Path,
+    from_port: str | None = None,
+    to_port: str | None = None,
+    beside: bool = False,
+    note: str = "",
+) -> Patch:
+    """Write ``out_path``: :func:`captured_patch` of ``patch``, its IR written as a 32-bit
+    float WAV next to ``out_path`` (``<stem>-ir.wav``) and referenced by a relative path;
+    other relative file paths are rewritten for the new folder. Returns the new patch (as
+    saved)."""
+    out_path = Path(out_path)
+    folder = out_path.resolve().parent
+    rebased = copy.deepcopy(patch)
+    rebased.rebase(folder)
+    ir_name = f"{out_path.stem}-ir.wav"
+    new = captured_patch(rebased, ir_name, from_port, to_port, beside, note).patch
     new.base_dir = folder
-    write_audio(folder / ir_name, np.asarray(impulse_response, dtype=float), probe.sample_rate)
+    write_audio(folder / ir_name, np.asarray(impulse_response, dtype=float), patch.settings.sample_rate)
     new.save(out_path)
     return new

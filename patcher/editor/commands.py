@@ -199,3 +199,26 @@ def _set_info(patch: Patch, name: str, value: Any) -> None:
         patch.description = value
     else:  # Settings are frozen: a new one
         patch.settings = dataclasses.replace(patch.settings, **{name: value})
+
+
+@dataclass
+class ReplaceGraph(Command):
+    """Swap the patch's nodes, links and description for others (a capture replacing a chain
+    by a convolver, or adding one beside it): both sides are held whole, so undo is exact."""
+
+    before: Patch
+    after: Patch
+    label: str = "capture"
+
+    def apply(self, patch: Patch) -> None:
+        _take_graph(patch, self.after)
+
+    def revert(self, patch: Patch) -> None:
+        _take_graph(patch, self.before)
+
+
+def _take_graph(patch: Patch, source: Patch) -> None:
+    patch.nodes.clear()
+    patch.nodes.update((node_id, copy.deepcopy(node)) for node_id, node in source.nodes.items())
+    patch.links[:] = list(source.links)
+    patch.description = source.description

@@ -54,6 +54,7 @@ from patcher.editor.commands import (
     SetPatchInfo,
 )
 from patcher.editor.layout import Size, arrange, clear_of, node_size, piled_up
+from patcher.editor.measure import Measuring
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
 from patcher.graph import cycle_problems
@@ -295,6 +296,8 @@ class EditorModel:
         self.cpu_meters = False
         #: What ``poll`` last read of the playing engine (None while silent).
         self.last_meters: dict[str, Any] | None = None
+        #: Analyze > Measure and Capture IR: the job under way and the last measurement.
+        self.measuring = Measuring(self)
 
     # -- state the view shows -------------------------------------------------------------
     @property
@@ -1318,6 +1321,7 @@ class EditorModel:
         An engine process that died is said, and replaced in the background."""
         self.last_meters = None
         self._poll_render()
+        self.measuring.poll()
         self._play_when_ready()
         if self.player is None:
             self._watch_idle_engine()
@@ -1414,6 +1418,7 @@ class EditorModel:
         """A clean exit: stop the sound, end the engine process and drop the autosave (unsaved
         work was asked about)."""
         self.cancel_render()
+        self.measuring.cancel(quiet=True)
         self.close_engine()
         self.discard_autosave()
 

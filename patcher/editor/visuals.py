@@ -116,7 +116,7 @@ def node_picture(
     return draw(cls, values, sample_rate, None if view is None else np.asarray(view, dtype=float))
 
 
-def _curve(x: np.ndarray, y: np.ndarray, color: Color = WAVE) -> Curve:
+def curve(x: np.ndarray, y: np.ndarray, color: Color = WAVE) -> Curve:
     x = np.clip(np.nan_to_num(x, nan=0.5), 0.0, 1.0)
     y = np.clip(np.nan_to_num(y, nan=0.5), 0.0, 1.0)
     return Curve([(float(a), float(b)) for a, b in zip(x, y, strict=True)], color)
@@ -190,7 +190,7 @@ def _waveform(
         cycles = steps if params["shape"] == "sample_and_hold" else 1
     zero = [float(_to_unit(0.0, low, high))] if low < 0 < high else []
     x_axis = Axis(0.0, 1000.0 * cycles / max(frequency_hz, 1e-9), "ms")
-    return Picture([Plot([_curve(x, _to_unit(wave, low, high))], caption, zero, x_axis, y_axis)])
+    return Picture([Plot([curve(x, _to_unit(wave, low, high))], caption, zero, x_axis, y_axis)])
 
 
 GAIN_AXIS = Axis(-48.0, 24.0, "dB", ticks=(-48.0, -24.0, 0.0, 24.0), color=RESPONSE)
@@ -205,8 +205,8 @@ def _filter(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.
     _w, response = freqz(b, a, worN=frequencies, fs=sample_rate)
     magnitude_db = 20 * np.log10(np.maximum(np.abs(response), 1e-9))
     x = _log_axis(frequencies, sample_rate)
-    magnitude = _curve(x, _to_unit(magnitude_db, GAIN_AXIS.low, GAIN_AXIS.high), RESPONSE)
-    phase = _curve(x, _to_unit(np.degrees(np.angle(response)), PHASE_AXIS.low, PHASE_AXIS.high), PHASE)
+    magnitude = curve(x, _to_unit(magnitude_db, GAIN_AXIS.low, GAIN_AXIS.high), RESPONSE)
+    phase = curve(x, _to_unit(np.degrees(np.angle(response)), PHASE_AXIS.low, PHASE_AXIS.high), PHASE)
     parts = [params["type"], format_hz(params["cutoff_hz"]), f"Q {format_number(params['q'], 2)}"]
     if params["type"] in ("peak", "lowshelf", "highshelf"):
         parts.append(f"{params['gain_db']:+.3g} dB")
@@ -228,8 +228,8 @@ def _waveshaper(
     x = np.linspace(-1.0, 1.0, 2 * POINTS + 1)
     y = transfer(x, params)
     limit = max(1.0, float(np.max(np.abs(y))))
-    reference = _curve(_to_unit(x, -1, 1), _to_unit(x, -limit, limit), REFERENCE)
-    shaped = _curve(_to_unit(x, -1, 1), _to_unit(y, -limit, limit), RESPONSE)
+    reference = curve(_to_unit(x, -1, 1), _to_unit(x, -limit, limit), REFERENCE)
+    shaped = curve(_to_unit(x, -1, 1), _to_unit(y, -limit, limit), RESPONSE)
     caption = f"{params['shape']}  drive {params['drive_db']:+.3g} dB"
     x_axis = Axis(-1.0, 1.0, ticks=(-1.0, 0.0, 1.0))
     y_axis = Axis(-limit, limit, ticks=(-1.0, 0.0, 1.0) if limit < 1.5 else None)
@@ -258,7 +258,7 @@ def _convolver(cls: type[Node], params: dict[str, Any], sample_rate: int, view: 
     milliseconds = 1000.0 * len(impulse_response) / sample_rate
     level_axis = Axis(-60.0, 0.0, "dB")
     time_plot = Plot(
-        [_curve(np.linspace(0, 1, len(envelope)), _to_unit(envelope_db, -60.0, 0.0), WAVE)],
+        [curve(np.linspace(0, 1, len(envelope)), _to_unit(envelope_db, -60.0, 0.0), WAVE)],
         f"IR  {format_time(milliseconds)}  (envelope)",
         x_axis=Axis(0.0, milliseconds, "ms"),
         y_axis=level_axis,
@@ -270,7 +270,7 @@ def _convolver(cls: type[Node], params: dict[str, Any], sample_rate: int, view: 
     x, y = _log_bins(frequencies[1:], level[1:], sample_rate)
     top = float(np.max(y)) if len(y) else 0.0  # drawn relative to its loudest band
     spectrum_plot = Plot(
-        [_curve(x, _to_unit(y - top, -60.0, 6.0), SPECTRUM)],
+        [curve(x, _to_unit(y - top, -60.0, 6.0), SPECTRUM)],
         "IR spectrum",
         x_axis=_frequency_axis(sample_rate),
         y_axis=Axis(-60.0, 6.0, "dB", ticks=(-60.0, -30.0, 0.0)),
@@ -300,7 +300,7 @@ SILENT_CAPTION = "shown while playing"
 def _scope(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
     time_axis = Axis(0.0, float(params["time_ms"]), "ms")
     if view is None or len(view) == 0:
-        flat = _curve(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
+        flat = curve(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
         amplitude = Axis(-1.0, 1.0, ticks=(-1.0, 0.0, 1.0))
         return Picture([Plot([flat], SILENT_CAPTION, [0.5], time_axis, amplitude)], live=True)
     wave = view  # the triggered waveform, already (min, max)-decimated when long
@@ -311,15 +311,15 @@ def _scope(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.n
     x = np.linspace(0.0, 1.0, len(wave))
     caption = f"peak {float(np.max(np.abs(wave))):.2f}  trigger {params['trigger']}"
     amplitude = Axis(-limit, limit, ticks=(-1.0, 0.0, 1.0) if limit < 1.5 else None)
-    curve = _curve(x, _to_unit(wave, -limit, limit))
-    return Picture([Plot([curve], caption, [0.5], time_axis, amplitude)], live=True)
+    trace = curve(x, _to_unit(wave, -limit, limit))
+    return Picture([Plot([trace], caption, [0.5], time_axis, amplitude)], live=True)
 
 
 def _spectrum(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
     floor = float(params["floor_db"])
     level_axis = Axis(floor, 0.0, "dB")
     if view is None or len(view) == 0:
-        flat = _curve(np.array([0.0, 1.0]), np.array([0.0, 0.0]), SPECTRUM)
+        flat = curve(np.array([0.0, 1.0]), np.array([0.0, 0.0]), SPECTRUM)
         plot = Plot([flat], SILENT_CAPTION, [], _frequency_axis(sample_rate), level_axis)
         return Picture([plot], live=True)
     level = view  # dB per bin of the latest FFT, DC left out: fft_size is twice its length
@@ -327,8 +327,8 @@ def _spectrum(cls: type[Node], params: dict[str, Any], sample_rate: int, view: n
     x, y = _log_bins(frequencies, level, sample_rate)
     peak = int(np.argmax(level)) if len(level) else 0
     caption = f"peak {format_hz(float(frequencies[peak]))} {float(level[peak]):.0f} dB" if len(level) else ""
-    curve = _curve(x, _to_unit(y, floor, 0.0), SPECTRUM)
-    return Picture([Plot([curve], caption, [], _frequency_axis(sample_rate), level_axis)], live=True)
+    trace = curve(x, _to_unit(y, floor, 0.0), SPECTRUM)
+    return Picture([Plot([trace], caption, [], _frequency_axis(sample_rate), level_axis)], live=True)
 
 
 PICTURES = {
