@@ -1240,3 +1240,165 @@ def test_patcher_alone_opens_the_editor_playing_the_default_patch(
     while time.monotonic() < deadline and any(not p.startswith("system:") for p in jack.ports("output")):
         time.sleep(0.2)
     assert not any(not port.startswith("system:") for port in jack.ports("output")), "an engine lived on"
+
+
+# -- Analyze > Measure and Capture IR -------------------------------------------------------------
+def pedal_vs_ir_copy(folder: Path) -> Path:
+    """The example and its media in a folder of the test's own (a capture writes beside it)."""
+    shutil.copy(ROOT / "patches" / "pedal_vs_ir.json", folder / "pedal_vs_ir.json")
+    shutil.copytree(ROOT / "patches" / "media", folder / "media")
+    return folder / "pedal_vs_ir.json"
+
+
+def measured(view: Any) -> dict[str, str]:
+    """Frames until the measurement under way has finished; what the Measure window says."""
+    deadline = time.monotonic() + 4 * PATIENCE_S
+    while view.model.measuring.job is not None:
+        assert time.monotonic() < deadline, "the measurement did not finish"
+        view.frame()
+    frames(view, 3)
+    return view.measure_window.shown_text()
+
+
+def analyze_printed(patch_file: Path, chain: tuple[str, str], folder: Path) -> str:
+    """What ``patcher analyze`` prints for the chain."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "patcher",
+            "analyze",
+            str(patch_file),
+            "--from",
+            chain[0],
+            "--to",
+            chain[1],
+            "-o",
+            str(folder / "report"),
+            "--no-plots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("wrote the report")[0]
+
+
+def hear(model: Any, blocks: int = 40) -> float:
+    """The left channel's peak over the next blocks the playing engine makes."""
+    engine = model.player.engine
+    return max(float(np.max(np.abs(engine.process_block()[0]))) for _ in range(blocks))
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_measure_the_pedal_and_its_low_pass_then_capture_the_low_pass_and_hear_it_null(
+    window: Any, tmp_path: Path
+) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    patch_file = pedal_vs_ir_copy(tmp_path)
+    assert model.open(patch_file)
+    frames(view, 4)
+
+    # The pedal side, chosen by selecting its three nodes, measured with a real Ctrl+M.
+    model.select(["pre_emphasis", "clipper", "tone"])
+    left, top = dpg.get_item_pos("canvas_area")
+    move_and_settle(view, int(left + 300), int(top + 600))
+    xdotool("key", "ctrl+m")
+    frames(view, 4)
+    assert dpg.is_item_shown("measure_window")
+    assert (dpg.get_value("measure_from"), dpg.get_value("measure_to")) == ("pre_emphasis.in", "tone.out")
+    shown = measured(view)
+    assert shown["measure_verdict"].startswith("Nonlinear: its impulse response cannot capture it")
+    assert "nonlinear" in shown["measure_figures"] and "does not null" in shown["measure_figures"]
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "measure-pedal.png")
+
+    # The tone low-pass alone, from its node's right-click menu: LTI, and its figures are
+    # those patcher analyze prints for the same chain.
+    view._menu_node = "tone"
+    view.node_menu_choice("measure")
+    shown = measured(view)
+    assert shown["measure_verdict"].startswith("Linear and time-invariant: its impulse response captures it")
+    assert shown["measure_figures"] == analyze_printed(patch_file, ("tone.in", "tone.out"), tmp_path)
+    for index in range(4):  # the four plots, drawn at the UI scale
+        tag = f"measure_plot:{index}"
+        assert dpg.is_item_shown(tag) and len(dpg.get_item_children(tag, 2)) > 10
+        assert dpg.get_item_configuration(tag)["width"] == round(400 * view.camera.ui_scale)
+
+    # Capture beside the chain, through the window's button, while playing.
+    model.toggle_play()
+    assert model.playing
+    dpg.get_item_callback("capture_beside")()
+    frames(view, 3)
+    capture = model.patch.nodes["capture"]
+    assert (tmp_path / capture.params["file"]).is_file()  # the IR, beside the patch
+    assert dpg.is_item_shown("measure_listen_group") and dpg.get_value("measure_listen") == "chain"
+    chain_peak = hear(model)
+    assert chain_peak > 0.01
+
+    # The difference (chain minus capture), heard live through the A/B switch: it nulls.
+    dpg.get_item_callback("measure_listen")("measure_listen", "difference")
+    frames(view, 2)
+    hear(model, 4)  # the levels glide over a few blocks
+    residual_db = 20 * math.log10(max(hear(model), 1e-30) / chain_peak)
+    assert residual_db < -100.0, residual_db
+    dpg.get_item_callback("measure_listen")("measure_listen", "capture")
+    hear(model, 4)
+    assert hear(model) > 0.01
+    model.stop()
+
+    # Undo takes the capture back whole.
+    assert model.undo() and model.undo() and model.undo()
+    assert "capture" not in model.patch.nodes and "tone" in model.patch.nodes
+
+
+def test_measuring_can_be_cancelled_and_a_capture_in_place_replaces_the_chain(
+    window: Any, tmp_path: Path
+) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    patch_file = pedal_vs_ir_copy(tmp_path)
+    assert model.open(patch_file)
+    frames(view, 2)
+    before = patcher_render(model.patch)
+
+    model.select(["tone"])
+    view.perform("measure")
+    job = model.measuring.job
+    frames(view, 1)
+    assert job is not None and dpg.is_item_shown("measure_running")
+    dpg.get_item_callback("measure_cancel")()
+    assert model.measuring.job is None and model.measuring.result is None
+    assert not _alive(job.pid)
+    frames(view, 2)
+    assert not dpg.is_item_shown("measure_running")
+
+    view.perform("measure")
+    measured(view)
+    dpg.get_item_callback("capture_in_place")()
+    frames(view, 2)
+    assert "tone" not in model.patch.nodes and model.patch.nodes["capture"].type == "convolver"
+    after = patcher_render(model.patch)
+    error_db = 10 * math.log10(np.sum((after - before) ** 2) / np.sum(before**2))
+    assert error_db < -100.0, error_db
+
+
+def patcher_render(patch: Patch) -> np.ndarray:
+    from patcher.render import render
+
+    return np.asarray(render(patch, seconds=0.5))[:, 0]
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()

@@ -35,11 +35,12 @@ LOW_HZ = 20.0
 FLOOR_DB = -160.0
 #: The magnitude plot shows this many dB below its top.
 MAGNITUDE_RANGE_DB = 120.0
-ORDER_COLORS: tuple[Color, ...] = (
-    (255, 200, 90, 255),
-    (120, 200, 255, 255),
-    (120, 230, 140, 255),
-    (240, 120, 160, 255),
+#: The harmonic orders' colours, and their names for the caption (a plot has no legend).
+ORDER_COLORS: tuple[tuple[str, Color], ...] = (
+    ("orange", (255, 200, 90, 255)),
+    ("blue", (120, 200, 255, 255)),
+    ("green", (120, 230, 140, 255)),
+    ("pink", (240, 120, 160, 255)),
 )
 RESIDUAL = (240, 110, 110, 255)
 
@@ -339,7 +340,7 @@ def impulse_plot(analysis: Analysis) -> Plot:
     times, values = envelope_points(samples)
     y = (values / peak + 1.1) / 2.2
     x = times / max(len(samples) - 1, 1)
-    y_axis = Axis(-1.1 * peak, 1.1 * peak, ticks=(-peak, 0.0, peak))
+    y_axis = Axis(-1.1 * peak, 1.1 * peak)
     x_axis = Axis(0.0, max(length_ms, 1e-3), "ms")
     caption = f"impulse response  {len(analysis.captured_ir)} samples  peak {peak:.3g}"
     return Plot([curve(x, y, WAVE)], caption, [0.5], x_axis, y_axis)
@@ -370,6 +371,10 @@ def frequency_plot(analysis: Analysis) -> Plot:
     frequencies = np.geomspace(LOW_HZ, rate / 2.0, CURVE_POINTS)
     bins = np.minimum(np.searchsorted(grid, frequencies), len(grid) - 1)
     by_impulse = np.fft.rfft(impulse, size)[bins]
+    # The phase less the IR's delay to its peak: a latency alone would wrap it hundreds of
+    # times across the plot, hiding the filter's own phase.
+    delay = analysis.impulse.peak_index
+    excess = by_impulse * np.exp(2j * np.pi * frequencies * delay / rate)
     by_sweep = analysis.sweep.linear_spectrum(size)[bins]
     magnitude_impulse, magnitude_sweep = level_db(by_impulse), level_db(by_sweep)
     top = math.ceil((max(float(np.max(magnitude_impulse)), float(np.max(magnitude_sweep))) + 3.0) / 6.0) * 6.0
@@ -381,8 +386,8 @@ def frequency_plot(analysis: Analysis) -> Plot:
         curve(x, (magnitude_sweep - gain.low) / MAGNITUDE_RANGE_DB, REFERENCE),
         curve(x, (magnitude_impulse - gain.low) / MAGNITUDE_RANGE_DB, RESPONSE),
     ]
-    curves += wrapped_curves(x, (np.degrees(np.angle(by_impulse)) + 180.0) / 360.0, PHASE)
-    caption = "magnitude (impulse; grey: sweep)  phase"
+    curves += wrapped_curves(x, (np.degrees(np.angle(excess)) + 180.0) / 360.0, PHASE)
+    caption = f"magnitude (grey: by sweep)  phase (less {delay} samples of delay)"
     return Plot(curves, caption, [], frequency, gain, phase)
 
 
@@ -401,17 +406,18 @@ def harmonics_plot(analysis: Analysis) -> Plot:
     """The sweep's distortion of each order over the input frequency, dB re the fundamental."""
     frequency = Axis(LOW_HZ, analysis.sample_rate / 2.0, "Hz", log=True)
     level = Axis(-120.0, 0.0, "dB", ticks=(-120.0, -60.0, 0.0))
-    curves = []
-    for index, (_order, (inputs, levels)) in enumerate(sorted(analysis.sweep.curves.items())):
+    curves, names = [], []
+    for index, (order, (inputs, levels)) in enumerate(sorted(analysis.sweep.curves.items())):
         shown = np.asarray(inputs) >= LOW_HZ
         if not shown.any():
             continue
         x = np.array([frequency.position(f) for f in np.asarray(inputs)[shown]])
         y = (np.maximum(np.asarray(levels)[shown], level.low) - level.low) / (level.high - level.low)
         step = max(1, len(x) // CURVE_POINTS)
-        curves.append(curve(x[::step], y[::step], ORDER_COLORS[index % len(ORDER_COLORS)]))
-    orders = " ".join(f"H{order}" for order in sorted(analysis.sweep.curves))
-    caption = f"harmonics ({orders})  THD {analysis.harmonics.thd_percent:.3g} %"
+        color_name, color = ORDER_COLORS[index % len(ORDER_COLORS)]
+        curves.append(curve(x[::step], y[::step], color))
+        names.append(f"H{order} {color_name}")
+    caption = "  ".join([f"harmonics THD {analysis.harmonics.thd_percent:.3g} %", *names])
     return Plot(curves, caption, [], frequency, level)
 
 

@@ -30,6 +30,7 @@ from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui
 from patcher.editor.filechooser import FileChooser, FileFilter
 from patcher.editor.filedialog import FileDialog
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
+from patcher.editor.measure_window import MeasureWindow
 from patcher.editor.model import EditorModel, node_help
 from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
@@ -79,6 +80,7 @@ NODE_MENU = [
     ("Duplicate", "duplicate"),
     ("Delete", "delete"),
     ("Disconnect All", "disconnect"),
+    ("Measure", "measure"),
 ]
 LEVEL_COLORS = {"info": (200, 200, 200), "warning": (240, 200, 80), "error": (255, 110, 100)}
 SHORTCUTS = [
@@ -90,6 +92,7 @@ SHORTCUTS = [
     ("Delete, Backspace", "delete the selected nodes and links"),
     ("Ctrl+A", "select everything"),
     ("Ctrl+L", "arrange the nodes, signal flowing left to right"),
+    ("Ctrl+M", "measure the selection (a node, a chain, or nothing: the whole patch)"),
     ("Ctrl+N / Ctrl+O", "new / open"),
     ("Ctrl+S / Ctrl+Shift+S", "save / save as"),
     ("Space", "play / stop"),
@@ -203,6 +206,7 @@ class EditorView:
         self._renaming: str | None = None
         self._cpu_meters_drawn_at = 0.0
         self._cpu_labelled: set[str] = set()  # nodes whose title shows a share
+        self.measure_window = MeasureWindow(self)
 
     # -- building the window ------------------------------------------------------------------
     def build(self, show: bool = True) -> None:
@@ -240,6 +244,7 @@ class EditorView:
         self._device_menu()
         self._palette_window()
         self._dialogs()
+        self.measure_window.build()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=self.on_mouse_release)
@@ -477,6 +482,14 @@ class EditorView:
                             default_value=scale == self.camera.ui_scale,
                             callback=lambda *_a, scale=scale: self.set_ui_scale(scale),
                         )
+            with dpg.menu(label="Analyze"):
+                dpg.add_menu_item(
+                    label="Measure Selection", shortcut="Ctrl+M", callback=lambda: self.perform("measure")
+                )
+                dpg.add_menu_item(label="Capture IR", callback=lambda: self.perform("capture"))
+                dpg.add_menu_item(
+                    label="Capture IR beside (A/B)", callback=lambda: self.perform("capture_beside")
+                )
             with dpg.menu(label="Transport"):
                 dpg.add_menu_item(
                     label="Play / Stop", shortcut="Space", callback=lambda: self.perform("play")
@@ -661,6 +674,9 @@ class EditorView:
             "zoom_out": lambda: self.zoom(-1, self._mouse_on_canvas()),
             "fit": self.fit,
             "cpu_meters": self.toggle_cpu_meters,
+            "measure": self.measure_window.open,
+            "capture": lambda: model.measuring.capture(beside=False),
+            "capture_beside": lambda: model.measuring.capture(beside=True),
         }
         if action in simple:
             simple[action]()
@@ -721,6 +737,9 @@ class EditorView:
             self.model.delete_selection()
         elif action == "disconnect":
             self.model.disconnect_all(node_id)
+        elif action == "measure":
+            self.model.select([node_id])
+            self.measure_window.open()
 
     def ask_rename(self, node_id: str) -> None:
         self._renaming = node_id
@@ -826,6 +845,7 @@ class EditorView:
                 dpg.mvKey_D: "duplicate",
                 dpg.mvKey_A: "select_all",
                 dpg.mvKey_L: "arrange",
+                dpg.mvKey_M: "measure",
                 dpg.mvKey_N: "new",
                 dpg.mvKey_O: "open",
                 dpg.mvKey_Q: "quit",
@@ -1079,6 +1099,7 @@ class EditorView:
         meters = self.model.poll()
         self._show_meters(meters)
         self._show_render()
+        self.measure_window.sync()
         self._sync_cpu_meters()
         now = time.monotonic()
         if now - self._last_live >= LIVE_PERIOD_S:
