@@ -44,13 +44,16 @@ gallery: setup
 docs: setup
 	$(BIN)/patcher nodes --markdown > docs/nodes.md
 
-# The README's editor pictures: default.json fitted on a projector's screen and a large one.
+# The README's editor pictures: default.json fitted on a projector's screen and a large one,
+# and the Measure window on pedal_vs_ir's pedal.
 screenshots: setup
 	state=$$(mktemp -d) && \
 	PATCHER_STATE_DIR=$$state xvfb-run -a -s "-screen 0 1024x768x24" \
 		$(BIN)/patcher edit patches/default.json --screenshot docs/editor-1024x768.png && \
 	PATCHER_STATE_DIR=$$state xvfb-run -a -s "-screen 0 1920x1080x24" \
 		$(BIN)/patcher edit patches/default.json --ui-scale 1.5 --screenshot docs/editor-1920x1080-scale1.5.png && \
+	PATCHER_STATE_DIR=$$state xvfb-run -a -s "-screen 0 1600x1000x24" \
+		$(BIN)/python -m tests.measure_screenshot docs/measure-pedal_vs_ir.png && \
 	rm -r $$state
 
 setup: system-packages $(STAMP)
