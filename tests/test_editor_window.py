@@ -1328,6 +1328,13 @@ def test_measure_the_pedal_and_its_low_pass_then_capture_the_low_pass_and_hear_i
         tag = f"measure_plot:{index}"
         assert dpg.is_item_shown(tag) and len(dpg.get_item_children(tag, 2)) > 10
         assert dpg.get_item_configuration(tag)["width"] == round(400 * view.camera.ui_scale)
+    scale = view.camera.ui_scale
+    view.set_ui_scale(1.5)  # on a projector: the plots and the window grow with the UI
+    frames(view, 3)
+    assert dpg.get_item_configuration("measure_plot:0")["width"] == 600
+    assert dpg.get_item_configuration("measure_window")["width"] == round(840 * 1.5)
+    view.set_ui_scale(scale)
+    frames(view, 3)
 
     # Capture beside the chain, through the window's button, while playing.
     model.toggle_play()

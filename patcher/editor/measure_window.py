@@ -82,6 +82,16 @@ class MeasureWindow:
             with dpg.collapsing_header(label="Figures (as patcher analyze prints them)", default_open=True):
                 dpg.add_text("", tag="measure_figures", wrap=width - 30)
 
+    def _fit_to_scale(self) -> None:
+        """The window, its fields and its text wrapped at the UI scale (View > UI Scale)."""
+        scale = self.view.camera.ui_scale
+        width = round((2 * PLOT_SIZE[0] + 40) * scale)
+        dpg.configure_item("measure_window", width=width)
+        for tag in ("measure_from", "measure_to"):
+            dpg.configure_item(tag, width=round(170 * scale))
+        for tag in ("measure_verdict", "measure_figures"):
+            dpg.configure_item(tag, wrap=width - 30)
+
     def _plot_size(self) -> tuple[int, int]:
         scale = self.view.camera.ui_scale
         return round(PLOT_SIZE[0] * scale), round(PLOT_SIZE[1] * scale)
@@ -129,6 +139,8 @@ class MeasureWindow:
         key = (id(result), self.view.camera.ui_scale, self.measuring.stale, job)
         if key == self._shown_result:
             return
+        if self._shown_result is None or self._shown_result[1] != key[1]:
+            self._fit_to_scale()
         self._shown_result = key
         dpg.configure_item("measure_capture", show=result is not None and not self.measuring.stale)
         if job is not None:
