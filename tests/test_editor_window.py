@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from patcher.engine import Engine
-from patcher.model import Patch
+from patcher.model import Patch, PortRef
 from patcher.patchfile import save
 from patcher.player import AudioDeviceError
 from tests.editor_sessions import crashed_session
@@ -1409,3 +1409,46 @@ def _alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def drag(view: Any, start: tuple[int, int], end: tuple[int, int], steps: int = 5) -> None:
+    """A real left-button drag from ``start`` to ``end``, a few frames per step."""
+    move_and_settle(view, *start)
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    for step in range(1, steps + 1):
+        move_and_settle(
+            view,
+            start[0] + (end[0] - start[0]) * step // steps,
+            start[1] + (end[1] - start[1]) * step // steps,
+        )
+    xdotool("mouseup", "1")
+    frames(view, 4)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_dragging_a_cable_off_its_input_disconnects_it(window: Any) -> None:
+    """As in VCV Rack, without Ctrl: drag from a linked input and let go on empty canvas. A
+    short drag, or a drag onto another pin, or a node drag keeps the cable."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    assert any(str(link) == "drive.out -> out.left" for link in model.patch.links)
+    pin = pin_point("out", "left", "in")
+    assert view.pin_at(pin) == ("in", PortRef("out", "left"))
+    assert view.pin_at(pin_point("drive", "out", "out")) == ("out", PortRef("drive", "out"))
+
+    drag(view, pin, (pin[0] - 8, pin[1] + 4), steps=2)  # a wobble, not a drag off
+    assert any(str(link) == "drive.out -> out.left" for link in model.patch.links)
+
+    drag(view, screen_point("node:out", "top"), (screen_point("node:out", "top")[0] + 60, 300))
+    assert any(str(link) == "drive.out -> out.left" for link in model.patch.links)  # the node moved
+    pin = pin_point("out", "left", "in")
+
+    drag(view, pin, (pin[0] - 150, pin[1] + 120))
+    assert not any(str(link) == "drive.out -> out.left" for link in model.patch.links), model.status.text
+    assert not dpg.does_item_exist("link:drive.out->out.left")
+    assert model.undo_stack[-1].label.startswith("disconnect")
+    model.undo()
+    frames(view, 3)
+    assert any(str(link) == "drive.out -> out.left" for link in model.patch.links)

@@ -57,6 +57,8 @@ MIN_FONT_SIZE = 3
 #: imnodes' defaults at zoom 1, scaled with the zoom.
 NODE_PADDING = (8.0, 8.0)
 PIN_RADIUS = 4.0
+#: A cable dragged off an input this far (pixels at zoom 1) and let go on no pin is removed.
+DETACH_DISTANCE = 24.0
 LINK_THICKNESS = 3.0
 GRID_SPACING = 24.0
 LIVE_PERIOD_S = 0.05
@@ -103,7 +105,7 @@ SHORTCUTS = [
     ("F3", "CPU meters: each node's share of the engine's time, in its title"),
     ("right click on a node", "help, rename, duplicate, delete, disconnect all"),
     ("Ctrl+Q", "quit"),
-    ("Ctrl+drag a link's end off its pin", "disconnect (or click the link, then Delete)"),
+    ("drag a cable off an input", "disconnect it (or Ctrl+drag its end, or click it, then Delete)"),
     ("Shift+drag a slider", "move it ten times slower"),
     ("middle drag", "pan the canvas"),
 ]
@@ -203,6 +205,10 @@ class EditorView:
         self._drag = Drag()
         self._knobs_stale = False
         self._menu_node: str | None = None
+        #: A press on a linked input's pin: (the input, where the mouse was); a release far
+        #: from it, on no pin and with no link made, takes the cable off (as in VCV Rack).
+        self._pin_press: tuple[PortRef, tuple[float, float]] | None = None
+        self._linked_during_press = False
         self._renaming: str | None = None
         self._cpu_meters_drawn_at = 0.0
         self._cpu_labelled: set[str] = set()  # nodes whose title shows a share
@@ -251,6 +257,7 @@ class EditorView:
             dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=self.on_double_click)
             dpg.add_mouse_wheel_handler(callback=self.on_wheel)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right, callback=self.on_right_click)
+            dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=self.on_left_press)
         dpg.set_exit_callback(lambda: self.perform("quit"))
         dpg.set_primary_window("main", True)
         dpg.setup_dearpygui()
@@ -772,6 +779,7 @@ class EditorView:
                 f"refused: {first} and {second} are both inputs; link an output to an input", "error"
             )
             return
+        self._linked_during_press = True
         self.model.connect(first, second)
         self._drawn_version = -1  # dearpygui may have drawn a refused link: redraw from the model
 
@@ -785,10 +793,72 @@ class EditorView:
         if self._drag_tag is not None:  # a slider let go: its knob goes to the value set
             self._drag_tag = None  # (a Shift-drag's is not under the mouse)
             self._knobs_stale = True
-        self.commit_moves()
+        moved = self.commit_moves()
+        press, self._pin_press = self._pin_press, None
+        if press is not None and not moved and not self._linked_during_press:
+            self._drop_cable(*press)
 
-    def commit_moves(self) -> None:
-        """Nodes dragged on the canvas: record where they ended up as one undoable move."""
+    def on_left_press(self, *_args: Any) -> None:
+        """Remember a press on an input pin that has a cable (see :meth:`_drop_cable`)."""
+        self._pin_press, self._linked_during_press = None, False
+        if not self.canvas_hovered() or dpg.is_key_down(dpg.mvKey_ModCtrl):
+            return  # Ctrl+drag is the node editor's own detach
+        mouse = tuple(dpg.get_mouse_pos(local=False))
+        pin = self.input_pin_at(mouse)
+        if pin is not None and any(link.target == pin for link in self.model.patch.links):
+            self._pin_press = (pin, mouse)
+
+    def _drop_cable(self, pin: PortRef, pressed_at: tuple[float, float]) -> None:
+        """A drag from a linked input let go away from it and on no pin: its last cable goes
+        (VCV Rack's pick-up-and-drop; dearpygui's node editor only detaches with Ctrl)."""
+        mouse = dpg.get_mouse_pos(local=False)
+        far = math.dist(mouse, pressed_at) > DETACH_DISTANCE * self.camera.scale
+        if not far or self.pin_at(tuple(mouse)) is not None:
+            return
+        cables = [link for link in self.model.patch.links if link.target == pin]
+        if cables:
+            self.model.disconnect(str(cables[-1].source), str(cables[-1].target))
+
+    def input_pin_at(self, point: tuple[float, float]) -> PortRef | None:
+        found = self.pin_at(point)
+        return found[1] if found is not None and found[0] == "in" else None
+
+    def pin_at(self, point: tuple[float, float]) -> tuple[str, PortRef] | None:
+        """The pin whose circle is at ``point`` (screen pixels): ("in" or "out", its port)."""
+        reach = (PIN_RADIUS + 4.0) * self.camera.scale
+        for node_id in self._drawn_nodes:
+            node = self.model.patch.nodes.get(node_id)
+            tag = node_tag(node_id)
+            if node is None or not dpg.does_item_exist(tag):
+                continue
+            left, top = dpg.get_item_rect_min(tag)
+            width, height = dpg.get_item_rect_size(tag)
+            if not (top <= point[1] <= top + height):
+                continue
+            sides = (("in", node.spec.input_ports(), left), ("out", node.spec.OUTPUTS, left + width))
+            for direction, ports, edge in sides:
+                if abs(point[0] - edge) > reach:
+                    continue
+                for port in ports:
+                    centre = self._pin_centre_y(node_id, port, direction)
+                    if centre is not None and abs(point[1] - centre) <= reach + 2:
+                        return direction, PortRef(node_id, port)
+        return None
+
+    @staticmethod
+    def _pin_centre_y(node_id: str, port: str, direction: str) -> float | None:
+        tag = pin_tag(node_id, port, direction)
+        if not dpg.does_item_exist(tag):
+            return None
+        children = dpg.get_item_children(tag, 1)
+        if not children:
+            return None
+        y = dpg.get_item_rect_min(children[0])[1]
+        return y + dpg.get_item_rect_size(children[0])[1] / 2
+
+    def commit_moves(self) -> bool:
+        """Nodes dragged on the canvas: record where they ended up as one undoable move; True
+        when some were."""
         positions, grids = {}, {}
         for node_id in self._drawn_nodes:
             tag = node_tag(node_id)
@@ -799,6 +869,7 @@ class EditorView:
                     positions[node_id] = self.camera.to_patch(grids[node_id])
         if positions and self.model.move_nodes(positions):
             self._pushed_positions.update(grids)
+        return bool(positions)
 
     def on_double_click(self, *_args: Any) -> None:
         if self.canvas_hovered() and not any(
