@@ -1452,3 +1452,46 @@ def test_real_input_dragging_a_cable_off_its_input_disconnects_it(window: Any) -
     model.undo()
     frames(view, 3)
     assert any(str(link) == "drive.out -> out.left" for link in model.patch.links)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_delete_with_a_link_clicked_removes_the_link_not_the_node_just_added(window: Any) -> None:
+    """A node added from the browser is selected (and outlined); clicking a link selects the
+    link instead, so Delete removes the link, never a node the canvas does not show selected."""
+
+    view, model = window, window.model
+    move_and_settle(view, *screen_point("add:noise"))  # the browser's button
+    xdotool("click", "1")
+    frames(view, 4)
+    added = model.selected_nodes
+    assert added and model.patch.nodes[added[0]].type == "noise"
+    start, end = pin_point("lp", "out", "out"), pin_point("drive", "in", "in")
+    middle = ((start[0] + end[0]) // 2, (start[1] + end[1]) // 2)  # a bezier's midpoint
+    move_and_settle(view, *middle)
+    xdotool("click", "1")
+    frames(view, 4)
+    assert model.selected_links and str(model.selected_links[0]) == "lp.out -> drive.in"
+    assert model.selected_nodes == []
+    xdotool("key", "Delete")
+    frames(view, 4)
+    assert added[0] in model.patch.nodes
+    assert not any(str(link) == "lp.out -> drive.in" for link in model.patch.links)
+
+
+def test_real_input_a_linear_sliders_box_follows_every_drag(window: Any) -> None:
+    """Issue 14: the box beside a linear slider lagged one edit behind."""
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.select(["drive"])
+    frames(view, 3)
+    tag = "param:bias"
+    assert model.patch.nodes["drive"].spec.PARAMS["bias"].scale == "lin"
+    values = []
+    for pixels in (40, -25, 30):
+        drag_slider(view, tag, pixels)
+        value = model.patch.nodes["drive"].params["bias"]
+        values.append(value)
+        assert dpg.get_value(f"{tag}:typed") == pytest.approx(value, rel=1e-6)
+        assert dpg.get_value(tag) == pytest.approx(value, abs=1e-6)
+    assert values[0] > 0 and values[1] < values[0] and values[2] > values[1]

@@ -452,7 +452,7 @@ class EditorView:
                     ("Add Node...", "palette", "Tab"),
                 ):
                     dpg.add_menu_item(label=label, shortcut=shortcut, callback=self._action_callback(action))
-            with dpg.menu(label="View"):
+            with dpg.menu(label="View", tag="view_menu"):
                 dpg.add_menu_item(
                     label="Zoom In", shortcut="Ctrl+Plus", callback=lambda: self.perform("zoom_in")
                 )
@@ -480,7 +480,7 @@ class EditorView:
                     check=True,
                     callback=lambda *_a: self.perform("cpu_meters"),
                 )
-                with dpg.menu(label="UI Scale"):
+                with dpg.menu(label="UI Scale", tag="ui_scale_menu"):
                     for scale in UI_SCALES:
                         dpg.add_menu_item(
                             label=f"{scale:g}x",
