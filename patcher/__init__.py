@@ -15,17 +15,20 @@ The Python API, for scripts and notebooks::
 
 from patcher.engine import Engine
 from patcher.model import Patch, PatchError
+from patcher.notebook import NodeType, node_type
 from patcher.patchfile import dumps, load, loads, save
 from patcher.render import Rendering, render, render_to_file
 
 __all__ = [
     "Engine",
+    "NodeType",
     "Patch",
     "PatchError",
     "Rendering",
     "dumps",
     "load",
     "loads",
+    "node_type",
     "render",
     "render_to_file",
     "save",
