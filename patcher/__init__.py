@@ -11,6 +11,10 @@ The Python API, for scripts and notebooks::
     patcher.render_to_file(patch, "tone.wav", seconds=60.0)   # streamed, any length
     patch.save("tone.json")
     same = patcher.load("tone.json")
+    patcher.node_type("oscillator")     # its doc and params
+
+In a notebook a patch shows its graph, a render an audio player, an analysis its verdict and
+plots (``patcher.notebook``).
 """
 
 from patcher.engine import Engine
