@@ -48,17 +48,31 @@ def _yes(flag: bool, yes: str, no: str) -> str:
     return yes if flag else no
 
 
+#: Why an impulse response cannot hold a chain that failed an LTI test, per failure.
+WHY_NOT_CAPTURED = {
+    "nonlinear": "it adds harmonics an impulse response cannot make",
+    "time-varying": "it changes over time, an impulse response does not",
+}
+
+
 def verdict(analysis: Analysis) -> str:
-    """The verdict in one sentence a student understands ("nonlinear: its impulse response
-    cannot capture it"); ``Analysis.verdict`` is the paragraph with the figures behind it."""
+    """The verdict in one sentence a student understands ("Nonlinear: its impulse response
+    cannot capture it (...)."); ``Analysis.verdict`` is the paragraph with the figures behind it."""
     failed = analysis.failed
     if failed:
-        return f"{' and '.join(failed)}: its impulse response cannot capture it"
+        reasons = "; ".join(WHY_NOT_CAPTURED[kind] for kind in failed)
+        return f"{' and '.join(failed).capitalize()}: its impulse response cannot capture it ({reasons})."
+    residual = analysis.null.residual_db
     if analysis.null.nulls:
-        return "linear and time-invariant: its impulse response captures it"
+        return (
+            f"Linear and time-invariant: its impulse response captures it (the capture nulls it to "
+            f"{residual:.0f} dB)."
+        )
     # LTI, yet the capture missed (a band-limited sweep IR, an IR cut short): say so, not "captures".
-    residual = describe_db(analysis.null.residual_db)
-    return f"linear and time-invariant, yet its captured impulse response leaves a residual of {residual}"
+    return (
+        f"Linear and time-invariant, yet the captured impulse response leaves a residual of "
+        f"{residual:.0f} dB: see the figures."
+    )
 
 
 def figure_rows(analysis: Analysis) -> list[tuple[str, str, str]]:

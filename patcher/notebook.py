@@ -164,7 +164,7 @@ def analysis_repr(analysis: Analysis) -> str:
     """One line: the chain measured and the verdict (no arrays)."""
     from patcher.analysis_report import verdict
 
-    return f"<Analysis of {_chain_text(analysis)}: {verdict(analysis)}>"
+    return f"<Analysis of {_chain_text(analysis)}: {verdict(analysis).removesuffix('.')}>"
 
 
 def _chain_text(analysis: Analysis) -> str:

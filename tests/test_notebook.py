@@ -62,18 +62,18 @@ def test_the_notebook_is_stored_without_outputs() -> None:
 
 def test_the_notebook_finds_the_pedal_nonlinear(executed: dict[str, nbformat.NotebookNode]) -> None:
     cell = executed["pedal-verdict"]
-    assert "pedal: nonlinear: its impulse response cannot capture it" in printed(cell)
+    assert "pedal: Nonlinear: its impulse response cannot capture it" in printed(cell)
     residual = float(re.search(r"pedal null residual: ([-+\d.]+) dB", printed(cell)).group(1))
     assert residual > 0.0  # the IR is no closer to the pedal than silence
-    assert "nonlinear: its impulse response cannot capture it" in shown(cell, "text/html")
+    assert "Nonlinear: its impulse response cannot capture it" in shown(cell, "text/html")
 
 
 def test_the_notebook_finds_the_low_pass_lti_and_captures_it(
     executed: dict[str, nbformat.NotebookNode],
 ) -> None:
     said = printed(executed["lowpass-verdict"])
-    assert "low-pass: linear and time-invariant: its impulse response captures it" in said
-    assert "nonlinear" not in said
+    assert "low-pass: Linear and time-invariant: its impulse response captures it" in said
+    assert "nonlinear" not in said.lower()
     null = printed(executed["lowpass-null"])
     residual = float(re.search(r"null residual of the captured low-pass: ([-+\d.]+) dB", null).group(1))
     assert residual < -100.0
@@ -224,13 +224,20 @@ def pedal() -> Analysis:
 
 
 def test_the_verdict_is_one_sentence(low_pass: Analysis, pedal: Analysis) -> None:
-    assert verdict(low_pass) == "linear and time-invariant: its impulse response captures it"
-    assert verdict(pedal) == "nonlinear: its impulse response cannot capture it"
+    assert re.fullmatch(
+        r"Linear and time-invariant: its impulse response captures it "
+        r"\(the capture nulls it to -1\d\d dB\)\.",
+        verdict(low_pass),
+    )
+    assert verdict(pedal) == (
+        "Nonlinear: its impulse response cannot capture it "
+        "(it adds harmonics an impulse response cannot make)."
+    )
 
 
 def test_an_analysis_shows_its_verdict_figures_and_plots(pedal: Analysis) -> None:
     html = pedal._repr_html_()
-    assert "<b>nonlinear: its impulse response cannot capture it</b>" in html
+    assert f"<b>{escape(verdict(pedal))}</b>" in html
     assert "Not LTI" in html  # the paragraph behind it, as `patcher analyze` prints it
     for measure, value, meaning in figure_rows(pedal):
         assert f"<td>{escape(measure)}</td><td>{escape(value)}</td><td>{escape(meaning)}</td>" in html
@@ -246,11 +253,12 @@ def test_an_analysis_shows_its_verdict_figures_and_plots(pedal: Analysis) -> Non
 def test_an_analysis_repr_is_one_line_without_arrays(low_pass: Analysis, pedal: Analysis) -> None:
     assert repr(pedal) == (
         "<Analysis of pedal_vs_ir, guitar (input) -> out.left (clipper, pre_emphasis, tone): "
-        "nonlinear: its impulse response cannot capture it>"
+        "Nonlinear: its impulse response cannot capture it "
+        "(it adds harmonics an impulse response cannot make)>"
     )
     for analysis in (low_pass, pedal):
         text = repr(analysis)
-        assert len(text) < 200 and "\n" not in text and "array" not in text
+        assert len(text) < 250 and "\n" not in text and "array" not in text
         assert text == str(analysis)
 
 
