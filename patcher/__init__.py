@@ -11,21 +11,28 @@ The Python API, for scripts and notebooks::
     patcher.render_to_file(patch, "tone.wav", seconds=60.0)   # streamed, any length
     patch.save("tone.json")
     same = patcher.load("tone.json")
+    patcher.node_type("oscillator")     # its doc and params
+
+In a notebook a patch shows its graph, a render an audio player, an analysis its verdict and
+plots (``patcher.notebook``).
 """
 
 from patcher.engine import Engine
 from patcher.model import Patch, PatchError
+from patcher.notebook import NodeType, node_type
 from patcher.patchfile import dumps, load, loads, save
 from patcher.render import Rendering, render, render_to_file
 
 __all__ = [
     "Engine",
+    "NodeType",
     "Patch",
     "PatchError",
     "Rendering",
     "dumps",
     "load",
     "loads",
+    "node_type",
     "render",
     "render_to_file",
     "save",

@@ -973,6 +973,18 @@ class Analysis:
             f"{which} system."
         )
 
+    # A notebook shows the verdict, the figures and the plots (patcher/notebook.py); the
+    # generated repr would print every array.
+    def __repr__(self) -> str:
+        from patcher.notebook import analysis_repr
+
+        return analysis_repr(self)
+
+    def _repr_html_(self) -> str:
+        from patcher.notebook import analysis_html
+
+        return analysis_html(self)
+
     def impulse_gain_db(self, frequency_hz: float) -> float:
         """The gain of the impulse-measured IR at ``frequency_hz``, dB."""
         at = np.array([frequency_hz])

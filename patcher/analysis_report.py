@@ -7,6 +7,7 @@ state), so a report can be written from any thread and with no display.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,78 @@ def _db(value: float | None) -> str:
 
 def _yes(flag: bool, yes: str, no: str) -> str:
     return yes if flag else no
+
+
+#: Why an impulse response cannot hold a chain that failed an LTI test, per failure.
+WHY_NOT_CAPTURED = {
+    "nonlinear": "it adds harmonics an impulse response cannot make",
+    "time-varying": "it changes over time, an impulse response does not",
+}
+
+
+def verdict(analysis: Analysis) -> str:
+    """The verdict in one sentence a student understands ("Nonlinear: its impulse response
+    cannot capture it (...)."); ``Analysis.verdict`` is the paragraph with the figures behind it."""
+    failed = analysis.failed
+    if failed:
+        reasons = "; ".join(WHY_NOT_CAPTURED[kind] for kind in failed)
+        return f"{' and '.join(failed).capitalize()}: its impulse response cannot capture it ({reasons})."
+    residual = analysis.null.residual_db
+    if analysis.null.nulls:
+        return (
+            f"Linear and time-invariant: its impulse response captures it (the capture nulls it to "
+            f"{residual:.0f} dB)."
+        )
+    # LTI, yet the capture missed (a band-limited sweep IR, an IR cut short): say so, not "captures".
+    return (
+        f"Linear and time-invariant, yet the captured impulse response leaves a residual of "
+        f"{residual:.0f} dB: see the figures."
+    )
+
+
+def figure_rows(analysis: Analysis) -> list[tuple[str, str, str]]:
+    """The main figures as (measure, value, what it means) rows: a table for people."""
+    a = analysis
+    lin, time, null, sine, sweep = a.linearity, a.time_invariance, a.null, a.harmonics, a.sweep
+    ir_length = len(a.captured_ir)
+    return [
+        (
+            "superposition error",
+            describe_db(lin.superposition_db),
+            _against(lin.superposition_db, lin.threshold_db, "holds", "fails"),
+        ),
+        (
+            f"homogeneity error (k = {lin.factor:g})",
+            describe_db(lin.homogeneity_db),
+            _against(lin.homogeneity_db, lin.threshold_db, "holds", "fails"),
+        ),
+        (
+            f"spread of {len(time.times_s)} impulse responses",
+            describe_db(time.spread_db),
+            _against(time.spread_db, time.threshold_db, "time-invariant", "time-varying"),
+        ),
+        (f"THD, sine at {sine.frequency_hz:.0f} Hz", f"{sine.thd_percent:.3g} %", _harmonics(sine.thd_db)),
+        (f"THD, sweep at {sweep.frequency_hz:g} Hz", f"{sweep.thd_percent:.3g} %", _harmonics(sweep.thd_db)),
+        (
+            f"null-test residual ({null.material})",
+            describe_db(null.residual_db),
+            _against(null.residual_db, null.threshold_db, "nulls", "does not null"),
+        ),
+        (
+            f"impulse response ({a.ir_method})",
+            f"{ir_length} samples ({ir_length / a.sample_rate:.3f} s)",
+            _yes(a.impulse.decayed, "died away", "cut before it died away"),
+        ),
+    ]
+
+
+def _harmonics(thd_db: float) -> str:
+    return "no harmonics" if thd_db <= DB_FLOOR else f"harmonics {thd_db:.1f} dB re the fundamental"
+
+
+def _against(value_db: float, threshold_db: float, below: str, above: str) -> str:
+    """A figure judged against its threshold, as the verdict judges it."""
+    return _yes(value_db < threshold_db, below, above) + f" (threshold {threshold_db:g} dB)"
 
 
 def summary_text(analysis: Analysis) -> str:
@@ -113,12 +186,7 @@ def write_report(analysis: Analysis, folder: str | Path, plots: bool = True) -> 
     write_audio(impulse_response, analysis.captured_ir, analysis.sample_rate)
     written += [summary, report, impulse_response]
     if plots:
-        for name, plot in (
-            ("ir.png", plot_impulse_response),
-            ("response.png", plot_frequency_response),
-            ("harmonics.png", plot_harmonics),
-            ("residual.png", plot_residual),
-        ):
+        for name, plot in PLOTS:
             figure = plot(analysis)
             path = folder / name
             figure.savefig(path, dpi=100)
@@ -265,3 +333,12 @@ def plot_residual(analysis: Analysis) -> Figure:
     spectra.legend(loc="lower left")
     spectra.grid(True, which="both", alpha=0.3)
     return figure
+
+
+#: The report's plots: file name and the function that draws it (the notebook shows the same).
+PLOTS: tuple[tuple[str, Callable[[Analysis], Figure]], ...] = (
+    ("ir.png", plot_impulse_response),
+    ("response.png", plot_frequency_response),
+    ("harmonics.png", plot_harmonics),
+    ("residual.png", plot_residual),
+)

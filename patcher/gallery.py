@@ -18,12 +18,10 @@ Spectrograms use a log frequency axis (40 Hz - 16 kHz) and an 80 dB colour range
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
@@ -71,10 +69,18 @@ def patch_graph(patch: Patch) -> nx.MultiDiGraph:
     return graph
 
 
-def draw_graph(axes: Axes, patch: Patch, title: str) -> None:
-    """Draw the patch's graph at its saved node positions (the editor's y axis points down)."""
+def draw_graph(
+    axes: Axes,
+    patch: Patch,
+    title: str,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    fontsize: float = 5.5,
+) -> None:
+    """Draw the patch's graph, each node centred at ``positions`` (default: its saved
+    position), in the editor's coordinates (whose y axis points down)."""
     graph = patch_graph(patch)
-    layout = {node_id: (x, -y) for node_id, (x, y) in nx.get_node_attributes(graph, "position").items()}
+    places = positions if positions is not None else nx.get_node_attributes(graph, "position")
+    layout = {node_id: (x, -y) for node_id, (x, y) in places.items()}
     boxes = {}
     for node_id, (x, y) in layout.items():
         attributes = graph.nodes[node_id]
@@ -84,7 +90,7 @@ def draw_graph(axes: Axes, patch: Patch, title: str) -> None:
             f"{node_id}\n{attributes['type']}",
             ha="center",
             va="center",
-            fontsize=5.5,
+            fontsize=fontsize,
             zorder=3,
             bbox={
                 "boxstyle": "round,pad=0.3",
@@ -108,7 +114,7 @@ def draw_graph(axes: Axes, patch: Patch, title: str) -> None:
             "",
             xy=layout[target],
             xytext=layout[source],
-            zorder=2,
+            zorder=4,  # after the boxes: each box has its place then, and the arrow stops at it
             arrowprops={
                 "arrowstyle": "-|>",
                 "color": colour,
@@ -129,7 +135,8 @@ def draw_graph(axes: Axes, patch: Patch, title: str) -> None:
         (min(ys) - MARGIN[1], max(ys) + MARGIN[1]),
     )
     box = axes.get_position()
-    panel_ratio = (box.height * HEIGHT_PX) / (box.width * WIDTH_PX)
+    figure_width, figure_height = axes.figure.get_size_inches()
+    panel_ratio = (box.height * figure_height) / (box.width * figure_width)
     width, height = right - left, top - bottom
     if height < width * panel_ratio:
         grow = (width * panel_ratio - height) / 2.0
@@ -228,6 +235,8 @@ def gallery_image(patch_path: Path, image_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Chosen here, not on import: a notebook drawing a patch keeps its own (inline) backend.
+    matplotlib.use("Agg")
     names = sys.argv[1:] if argv is None else argv
     paths = [PATCHES_DIR / f"{name}.json" for name in names] if names else sorted(PATCHES_DIR.glob("*.json"))
     for patch_path in paths:

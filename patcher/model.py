@@ -194,6 +194,17 @@ class Patch:
             value = LinkList(value)  # whatever list is given, membership stays cheap
         super().__setattr__(name, value)
 
+    # -- shown in a notebook: patcher/notebook.py draws it (matplotlib only when asked) ------
+    def __repr__(self) -> str:
+        from patcher.notebook import patch_repr
+
+        return patch_repr(self)
+
+    def _repr_svg_(self) -> str | None:
+        from patcher.notebook import patch_svg
+
+        return patch_svg(self)
+
     # -- building -------------------------------------------------------------------------
     def add_node(
         self,

@@ -73,6 +73,11 @@ class Rendering(np.ndarray):
     def warnings(self) -> list[str]:
         return [] if self.report is None else self.report.warnings
 
+    def _repr_html_(self) -> str | None:  # a notebook shows an audio player (patcher/notebook.py)
+        from patcher.notebook import rendering_html
+
+        return rendering_html(self)
+
 
 def dbfs(peak: float) -> float:
     return 20.0 * math.log10(peak)
