@@ -298,26 +298,10 @@ def fresh_file_name(folder: Path, name: str) -> str:
 
 # -- what the window says -------------------------------------------------------------------
 def verdict_sentence(analysis: Analysis) -> str:
-    """The verdict in one sentence a student understands."""
-    failed = analysis.failed
-    if failed:
-        what = " and ".join(failed)
-        why = {
-            "nonlinear": "it adds harmonics an impulse response cannot make",
-            "time-varying": "it changes over time, an impulse response does not",
-        }
-        reasons = "; ".join(why[kind] for kind in failed)
-        return f"{what.capitalize()}: its impulse response cannot capture it ({reasons})."
-    residual = analysis.null.residual_db
-    if analysis.null.nulls:
-        return (
-            f"Linear and time-invariant: its impulse response captures it (the capture nulls it to "
-            f"{residual:.0f} dB)."
-        )
-    return (
-        f"Linear and time-invariant, yet the captured impulse response leaves a residual of "
-        f"{residual:.0f} dB: see the figures."
-    )
+    """The verdict in one sentence a student understands (the notebook shows the same)."""
+    from patcher.analysis_report import verdict
+
+    return verdict(analysis)
 
 
 # -- the plots --------------------------------------------------------------------------------
