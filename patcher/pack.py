@@ -38,7 +38,7 @@ from patcher.atomic import atomic_path, special_kind
 from patcher.files import file_params
 from patcher.model import Patch, PatchError
 from patcher.patchfile import dumps, load, load_extracted
-from patcher.text import PATH_LIMIT, excerpt
+from patcher.text import PATH_LIMIT, excerpt, first_few
 
 #: A file param naming a file of these suffixes names a patch (an abstraction), not audio:
 #: its own files are packed too, and it is written with its params rewritten. Audio is never
@@ -254,24 +254,23 @@ def _check_targets(folder: Path, names: list[str], force: bool) -> None:
     """Refuse, before moving a file, a target that exists (unless ``force``), is a folder, or
     lies under something in ``folder`` that is a link or no folder: writing through it could
     land outside ``folder``."""
-    existing, problems = [], []
+    existing, problems = [], {}
     for name in names:
         parts = name.split("/")
         for end in range(1, len(parts)):
             parent = folder.joinpath(*parts[:end])
             if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-                problems.append(f"{excerpt(parent, PATH_LIMIT)} is a link or a file, not a folder")
+                problems[parent] = f"{excerpt('/'.join(parts[:end]))} is a link or a file, not a folder"
         target = folder.joinpath(*parts)
         if target.is_dir() and not target.is_symlink():
-            problems.append(f"{excerpt(target, PATH_LIMIT)} is a folder")
+            problems[target] = f"{excerpt(name)} is a folder"
         elif os.path.lexists(target):
-            existing.append(target)
+            existing.append(name)
     if existing and not force:
-        shown = ", ".join(excerpt(path, PATH_LIMIT) for path in existing[:5])
-        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-        problems.append(f"{shown}{more} already exist{'s' * (len(existing) == 1)}; --force replaces them")
+        verb = "exists" if len(existing) == 1 else "exist"
+        problems[folder] = f"{first_few(existing, 5)} already {verb} (--force replaces them)"
     if problems:
-        raise ArchiveError(sorted(set(problems)), f"cannot unpack into {excerpt(folder, PATH_LIMIT)}")
+        raise ArchiveError(list(problems.values()), f"cannot unpack into {excerpt(folder, PATH_LIMIT)}")
 
 
 def _move(staging: Path, folder: Path, name: str) -> Path:
