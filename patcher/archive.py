@@ -195,7 +195,16 @@ def extract_privately(path: str | os.PathLike[str]) -> tuple[Path, str]:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     atexit.register(_remove_folder, folder, os.getpid())
+    _EXTRACTED.add(folder.resolve())
     return folder, member
+
+
+def is_extracted(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` is a packed patch's private folder, removed when the program exits."""
+    return Path(folder).resolve() in _EXTRACTED
+
+
+_EXTRACTED: set[Path] = set()
 
 
 def _remove_folder(folder: Path, owner: int) -> None:

@@ -402,3 +402,23 @@ def test_a_malformed_archive_is_one_line_from_the_command_too(tmp_path: Path) ->
     archive.write_bytes(b"PK\x03\x04 and then nothing")
     assert_user_error(run_cli("render", archive, "-o", tmp_path / "x.wav"), "not a packed patch")
     assert not (tmp_path / "x.wav").exists()
+
+
+# -- the editor ---------------------------------------------------------------------------------------
+def test_the_editor_opens_a_packed_patch_and_saves_one(rig: Path, tmp_path: Path) -> None:
+    from patcher.editor.model import EditorModel
+
+    editor = EditorModel(state_dir=tmp_path / "state")
+    assert editor.patch_extensions() == (".json", ".patcher")
+    assert editor.open(rig)
+    assert editor.save_as(tmp_path / "saved.patcher")
+    assert "in one file to share" in editor.status.text
+    assert editor.patch_extensions() == (".patcher", ".json")
+    np.testing.assert_array_equal(rendered(tmp_path / "saved.patcher"), rendered(rig))
+    other = EditorModel(state_dir=tmp_path / "state2")
+    assert other.open(tmp_path / "saved.patcher")
+    other.set_param("again", "mix", 0.25)
+    assert other.save()  # Save packs again, into the file it came from
+    assert patcher.load(tmp_path / "saved.patcher").nodes["again"].params["mix"] == 0.25
+    assert other.save_as(tmp_path / "loose.json")
+    assert other.status.level == "warning" and "save as .patcher" in other.status.text

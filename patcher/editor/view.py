@@ -30,7 +30,7 @@ from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui
 from patcher.editor.filechooser import FileChooser, FileFilter
 from patcher.editor.filedialog import FileDialog
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
-from patcher.editor.model import EditorModel, node_help
+from patcher.editor.model import PATCH_EXTENSIONS, EditorModel, node_help
 from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
@@ -665,7 +665,8 @@ class EditorView:
         if action in simple:
             simple[action]()
         elif action == "open":
-            self.file_dialog("Open patch", lambda path: model.request("open", path), (".json",))
+            extensions = model.patch_extensions()
+            self.file_dialog("Open patch", lambda path: model.request("open", path), extensions)
         elif action == "save":
             if not model.save():
                 self.perform("save_as")
@@ -677,7 +678,8 @@ class EditorView:
         elif action == "render":
             self.file_dialog("Render to file", model.start_render, (".wav", ".flac"), save=True)
         elif action == "save_as":
-            self.file_dialog("Save patch as", self.save_as_then_continue, (".json",), save=True)
+            extensions = model.patch_extensions()
+            self.file_dialog("Save patch as", self.save_as_then_continue, extensions, save=True)
         elif action == "help":
             if model.focused_node:
                 self.show_help(model.patch.nodes[model.focused_node].type)
@@ -872,7 +874,7 @@ class EditorView:
             self.file_dialog(
                 "Save patch as",
                 self.save_as_then_continue,
-                (".json",),
+                self.model.patch_extensions(),
                 save=True,
                 cancelled=lambda: self.model.resolve_pending("cancel"),
             )
@@ -960,7 +962,8 @@ class EditorView:
         model = self.model
         if kind is None:
             audio = set(extensions) <= set(AUDIO_EXTENSIONS)
-            kind = "Patches" if extensions == (".json",) else "Audio files" if audio else "Files"
+            patches = set(extensions) <= set(PATCH_EXTENSIONS)
+            kind = "Patches" if patches else "Audio files" if audio else "Files"
         if save and not selected:
             selected = (model.path.stem if model.path else "untitled") + (extensions[:1] or ("",))[0]
         places = [("Patch folder", self._patch_folder()), ("Home", Path.home())]
