@@ -13,6 +13,7 @@ patches through :func:`patcher.patchfile.load`, which extracts it into a private
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import posixpath
@@ -219,7 +220,8 @@ def unpack(archive: str | Path, folder: str | Path, force: bool = False) -> list
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if made:
-            folder.rmdir()  # as it was: no folder
+            with contextlib.suppress(OSError):  # a file already moved in stays, and so does its folder
+                folder.rmdir()
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
