@@ -109,7 +109,7 @@ def pack_patch(patch: Patch, output: str | Path, allow_outside_files: bool = Fal
     output = Path(output)
     uses = referenced_files(patch, allow_outside_files)
     members = _member_names(use.file for use in uses)
-    _check_packable(patch, members)
+    _check_packable(members)
     patch_member = _safe_name(output.stem) + ".json"
     with atomic_path(output) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         _write_bytes(archive, patch_member, dumps(_rewritten(patch, None, uses, members, "")).encode())
@@ -147,7 +147,7 @@ def _safe_name(name: str) -> str:
     return name if name.strip(".") else "file"
 
 
-def _check_packable(patch: Patch, members: dict[Path, str]) -> None:
+def _check_packable(members: dict[Path, str]) -> None:
     """Refuse, before writing, what cannot be packed or would not be unpacked."""
     problems, total = [], 0
     for file in members:

@@ -30,7 +30,7 @@ from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui
 from patcher.editor.filechooser import FileChooser, FileFilter
 from patcher.editor.filedialog import FileDialog
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
-from patcher.editor.model import PATCH_EXTENSIONS, EditorModel, node_help
+from patcher.editor.model import EditorModel, node_help
 from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
@@ -962,8 +962,7 @@ class EditorView:
         model = self.model
         if kind is None:
             audio = set(extensions) <= set(AUDIO_EXTENSIONS)
-            patches = set(extensions) <= set(PATCH_EXTENSIONS)
-            kind = "Patches" if patches else "Audio files" if audio else "Files"
+            kind = "Patches" if ".json" in extensions else "Audio files" if audio else "Files"
         if save and not selected:
             selected = (model.path.stem if model.path else "untitled") + (extensions[:1] or ("",))[0]
         places = [("Patch folder", self._patch_folder()), ("Home", Path.home())]
