@@ -168,6 +168,8 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP + " without asking")
     edit.set_defaults(run=_edit)
 
+    _add_pack_commands(commands)
+
     devices = commands.add_parser("devices", help="list the audio devices")
     devices.set_defaults(run=_devices)
 
@@ -189,6 +191,35 @@ def _parser() -> argparse.ArgumentParser:
 
     add_analyze_command(commands)
     return parser
+
+
+def _add_pack_commands(commands: Any) -> None:
+    pack = commands.add_parser(
+        "pack",
+        help="pack a patch and every audio file it uses into one .patcher file to share",
+        description="Write one archive (a zip file) holding the patch and every file it uses, with "
+        "its file params rewritten to name them inside it. edit, render, play, check and analyze "
+        "open a .patcher file directly; unpack extracts one.",
+    )
+    pack.add_argument("patch", type=Path)
+    pack.add_argument(
+        "-o", "--output", type=Path, help="NAME.patcher (default: the patch's name, in the current folder)"
+    )
+    pack.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP + " (and pack them)")
+    pack.set_defaults(run=_pack)
+
+    unpack = commands.add_parser(
+        "unpack",
+        help="extract a .patcher file: its patch and its files",
+        description="Extract a .patcher file into a folder, after checking it whole: nothing is "
+        "written outside the folder, and an existing file is replaced only with --force.",
+    )
+    unpack.add_argument("archive", type=Path, metavar="FILE.patcher")
+    unpack.add_argument(
+        "-o", "--output", type=Path, metavar="FOLDER", help="where to extract it (default: ./NAME)"
+    )
+    unpack.add_argument("--force", action="store_true", help="replace files that already exist")
+    unpack.set_defaults(run=_unpack)
 
 
 def version() -> str:
@@ -527,6 +558,44 @@ def _check(args: argparse.Namespace) -> int:
     if patch.description:  # a shared patch's text: printed as written, but never obeyed
         print()
         print(paragraph(patch.description))
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from patcher.archive import ARCHIVE_SUFFIX
+    from patcher.pack import archive_name, pack
+
+    output: Path = args.output or archive_name(Path(args.patch.name))
+    if output.suffix.lower() != ARCHIVE_SUFFIX:
+        raise UserError(f"cannot write {_shown(output)}: a packed patch's name ends in {ARCHIVE_SUFFIX}")
+    if not output.parent.is_dir():
+        raise UserError(f"cannot write {_shown(output)}: folder {_shown(output.parent)} does not exist")
+    if output.is_dir():
+        raise UserError(f"cannot write {_shown(output)}: it is a folder")
+    try:
+        packed = pack(args.patch, output, args.allow_outside_files)
+    except OSError as error:
+        raise UserError(f"cannot write {_shown(output)}: {error.strerror or error}") from None
+    count = len(packed.members)
+    files = f" and {count} file{'s' * (count != 1)}" if count else ""
+    print(f"wrote {_shown(output)}: {packed.patch_member}{files}")
+    for member in packed.members.values():
+        print(f"  {excerpt(member, PATH_LIMIT)}")
+    return 0
+
+
+def _unpack(args: argparse.Namespace) -> int:
+    from patcher.pack import default_unpack_folder, unpack
+
+    folder: Path = args.output or default_unpack_folder(args.archive)
+    try:
+        written = unpack(args.archive, folder, force=args.force)
+    except OSError as error:
+        raise UserError(f"cannot unpack into {_shown(folder)}: {error.strerror or error}") from None
+    print(f"wrote {len(written)} file{'s' * (len(written) != 1)} into {_shown(folder)}:")
+    for path in written:
+        print(f"  {_shown(path.relative_to(folder))}")
+    print(f"open it with: patcher edit {_shown(written[0])}")
     return 0
 
 

@@ -80,6 +80,20 @@ def check_files(patch: Patch, allow_outside_files: bool = False, source: str | N
         raise OutsideFilesError(outside, patch, source)
 
 
+def check_packed_files(patch: Patch, source: str | None = None) -> None:
+    """Refuse a packed patch (PatchError, one problem per file) whose file params name a file
+    not packed with it: outside the folder it was extracted into, or missing there. No consent
+    widens this, as it does a patch file's: an archive is made to hold every file it uses."""
+    problems = [
+        f"node {quote(node_id)} ({patch.nodes[node_id].type}): {name} {quote(value, PATH_LIMIT)} is not "
+        "in the archive; a packed patch reads only the files packed with it"
+        for node_id, name, value in file_params(patch)
+        if not is_inside(patch.base_dir, value) or not os.path.isfile(os.path.join(patch.base_dir, value))
+    ]
+    if problems:
+        raise PatchError(problems, source)
+
+
 def as_saved_in(patch: Patch, folder: str | os.PathLike[str]) -> Patch:
     """A copy of ``patch`` to save in ``folder``: every file param relative to it, those
     outside it too (an absolute path would tell a patch's readers where its author keeps

@@ -25,8 +25,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from patcher.archive import extract_privately, is_archive
 from patcher.atomic import atomic_path, special_kind
-from patcher.files import as_saved_in, check_files
+from patcher.files import as_saved_in, check_files, check_packed_files
 from patcher.graph import cycle_problems
 from patcher.model import (
     FORMAT_NAME,
@@ -54,8 +55,11 @@ NODE_KEYS = {"id", "type", "params", "position"}
 def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
     """Read and validate a patch file; raise :class:`PatchError` listing every problem.
     Its file params must name files in its folder unless ``allow_outside_files``
-    (:mod:`patcher.files`: a shared patch must not read the user's other files)."""
+    (:mod:`patcher.files`: a shared patch must not read the user's other files).
+    A ``.patcher`` file is a packed patch (:func:`load_packed`)."""
     path = Path(path)
+    if is_archive(path):
+        return load_packed(path)
     shown = excerpt(path, PATH_LIMIT)
     try:
         kind = special_kind(os.stat(path).st_mode)
@@ -71,6 +75,26 @@ def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
     except UnicodeDecodeError as error:
         raise PatchError(f"cannot read {shown}: {error}") from None
     return loads(text, str(path), path.resolve().parent, allow_outside_files)
+
+
+def load_packed(path: str | Path) -> Patch:
+    """Read a packed patch (:mod:`patcher.archive`), extracted into a private folder that
+    lives until the program exits."""
+    folder, member = extract_privately(path)
+    return load_extracted(path, folder, member)
+
+
+def load_extracted(path: str | Path, folder: Path, member: str) -> Patch:
+    """The patch ``member`` of the packed patch ``path``, extracted into ``folder``: parsed,
+    validated, and its file params checked to name files packed with it."""
+    source = f"{excerpt(path, PATH_LIMIT)} ({excerpt(member)})"
+    try:
+        text = (folder / member).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PatchError(f"cannot read the patch: {error}", source) from None
+    patch = loads(text, source, folder, allow_outside_files=True)
+    check_packed_files(patch, source)
+    return patch
 
 
 def loads(

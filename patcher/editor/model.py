@@ -39,6 +39,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
+from patcher.archive import ARCHIVE_SUFFIX, is_archive, is_extracted
 from patcher.atomic import atomic_path
 from patcher.audiofile import audio_info
 from patcher.editor.commands import (
@@ -79,6 +80,8 @@ except ImportError:  # Windows: every other session's autosave is offered back
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "patches"
+#: What Save As writes: a patch file, or a packed patch with its files (:mod:`patcher.pack`).
+PATCH_EXTENSIONS = (".json", ARCHIVE_SUFFIX)
 DEFAULT_PATCH = EXAMPLES_DIR / "default.json"
 #: Consecutive changes of the same param within this time are one undo step (a slider drag).
 MERGE_SECONDS = 1.0
@@ -896,16 +899,16 @@ class EditorModel:
         return self.save_as(self.path)
 
     def save_as(self, path: Path | str) -> bool:
-        from patcher.patchfile import save
-
+        """Save to ``path``: a ``.patcher`` name packs the patch with its files into one file
+        (:mod:`patcher.pack`); any other is a ``.json`` patch file."""
         path = Path(path)
-        if path.suffix != ".json":
+        if path.suffix.lower() not in PATCH_EXTENSIONS:
             path = path.with_name(path.name + ".json")
         # The file names files relative to its own folder (save does it); in memory they stay
         # relative to the patch's folder, which the undo history, the clipboard and the engine share.
         try:
-            save(self.patch, path)
-        except (OSError, ValueError) as error:
+            self._write(path)
+        except (OSError, ValueError) as error:  # a PatchError too: a file that cannot be packed
             self.say(f"could not save {path}: {error}", "error")
             return False
         self.path = path
@@ -914,7 +917,15 @@ class EditorModel:
         self._remember(path)
         self.discard_autosave()
         outside = outside_files(as_saved_in(self.patch, path.resolve().parent))
-        if outside:
+        if is_archive(path):
+            self.say(f"saved {path}: the patch and every file it uses, in one file to share")
+        elif outside and is_extracted(self.patch.base_dir):
+            self.say(
+                f"saved {path}; its files are still in the .patcher file it came from (in a temporary "
+                "folder while it is open): save as .patcher to keep them together, or `patcher unpack` it",
+                "warning",
+            )
+        elif outside:
             count = len(outside)
             self.say(
                 f"saved {path}; {count} of its files {'are' if count > 1 else 'is'} outside its folder "
@@ -925,6 +936,20 @@ class EditorModel:
         else:
             self.say(f"saved {path}")
         return True
+
+    def _write(self, path: Path) -> None:
+        from patcher.pack import pack_patch
+        from patcher.patchfile import save
+
+        if is_archive(path):  # files outside its folder were allowed when they came in
+            pack_patch(self.patch, path, allow_outside_files=True)
+        else:
+            save(self.patch, path)
+
+    def patch_extensions(self) -> tuple[str, ...]:
+        """The file dialog's patch names, the current file's kind first (what a bare name gets)."""
+        first = ARCHIVE_SUFFIX if self.path is not None and is_archive(self.path) else ".json"
+        return (first, *(extension for extension in PATCH_EXTENSIONS if extension != first))
 
     def example_patches(self) -> list[Path]:
         return sorted(self.examples_dir.glob("*.json"))

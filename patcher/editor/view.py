@@ -688,7 +688,8 @@ class EditorView:
         if action in simple:
             simple[action]()
         elif action == "open":
-            self.file_dialog("Open patch", lambda path: model.request("open", path), (".json",))
+            extensions = model.patch_extensions()
+            self.file_dialog("Open patch", lambda path: model.request("open", path), extensions)
         elif action == "save":
             if not model.save():
                 self.perform("save_as")
@@ -700,7 +701,8 @@ class EditorView:
         elif action == "render":
             self.file_dialog("Render to file", model.start_render, (".wav", ".flac"), save=True)
         elif action == "save_as":
-            self.file_dialog("Save patch as", self.save_as_then_continue, (".json",), save=True)
+            extensions = model.patch_extensions()
+            self.file_dialog("Save patch as", self.save_as_then_continue, extensions, save=True)
         elif action == "help":
             if model.focused_node:
                 self.show_help(model.patch.nodes[model.focused_node].type)
@@ -963,7 +965,7 @@ class EditorView:
             self.file_dialog(
                 "Save patch as",
                 self.save_as_then_continue,
-                (".json",),
+                self.model.patch_extensions(),
                 save=True,
                 cancelled=lambda: self.model.resolve_pending("cancel"),
             )
@@ -1051,7 +1053,7 @@ class EditorView:
         model = self.model
         if kind is None:
             audio = set(extensions) <= set(AUDIO_EXTENSIONS)
-            kind = "Patches" if extensions == (".json",) else "Audio files" if audio else "Files"
+            kind = "Patches" if ".json" in extensions else "Audio files" if audio else "Files"
         if save and not selected:
             selected = (model.path.stem if model.path else "untitled") + (extensions[:1] or ("",))[0]
         places = [("Patch folder", self._patch_folder()), ("Home", Path.home())]
