@@ -13,16 +13,20 @@ The Python API, for scripts and notebooks::
     same = patcher.load("tone.json")
 """
 
+from patcher.compiler import compile_patch
 from patcher.engine import Engine
-from patcher.model import Patch, PatchError
+from patcher.model import Comment, Patch, PatchError, Settings
 from patcher.patchfile import dumps, load, loads, save
 from patcher.render import Rendering, render, render_to_file
 
 __all__ = [
+    "Comment",
     "Engine",
     "Patch",
     "PatchError",
     "Rendering",
+    "Settings",
+    "compile_patch",
     "dumps",
     "load",
     "loads",
