@@ -539,6 +539,8 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{_shown(args.patch)}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
     if schedule.pruned:
         print(f"not heard (no path to an output): {first_few(schedule.pruned)}")
+    if patch.presets:
+        print(f"presets: {first_few(patch.presets)}")
     if patch.description:  # a shared patch's text: printed as written, but never obeyed
         print()
         print(paragraph(patch.description))
