@@ -17,18 +17,22 @@ In a notebook a patch shows its graph, a render an audio player, an analysis its
 plots (``patcher.notebook``).
 """
 
+from patcher.compiler import compile_patch
 from patcher.engine import Engine
-from patcher.model import Patch, PatchError
+from patcher.model import Comment, Patch, PatchError, Settings
 from patcher.notebook import NodeType, node_type
 from patcher.patchfile import dumps, load, loads, save
 from patcher.render import Rendering, render, render_to_file
 
 __all__ = [
+    "Comment",
     "Engine",
     "NodeType",
     "Patch",
     "PatchError",
     "Rendering",
+    "Settings",
+    "compile_patch",
     "dumps",
     "load",
     "loads",

@@ -23,6 +23,7 @@ from patcher.model import Patch, PatchError
 from patcher.text import PATH_LIMIT, excerpt, first_few, paragraph, quote, safe_lines
 
 EXIT_USER_ERROR = 1
+PRESET_HELP = "start from the patch's preset NAME (its values set from the first sample)"
 MAX_SECONDS = 3600.0  # as a patch's duration_s
 EXIT_USAGE = 2
 DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.json"
@@ -120,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write the engine's output unlimited (32-bit float WAV keeps peaks above 0 dBFS); by default "
         "a render is protected as a play is: limited within ±1.0, runaway loops ducked",
     )
+    render.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
     render.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     render.set_defaults(run=_render)
 
@@ -144,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         "device's callback)",
     )
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
+    play.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
     play.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
     play.set_defaults(run=_play)
 
@@ -322,6 +325,7 @@ def _main_job(_args: argparse.Namespace) -> int:
             sample_rate=None,
             block=None,
             no_limit=False,
+            preset=None,
             allow_outside_files=False,
         )
     )
@@ -387,6 +391,7 @@ def _render(args: argparse.Namespace) -> int:
     if output.is_dir():  # said now, not after the whole render
         raise UserError(f"cannot write {_shown(output)}: it is a folder")
     patch = load(args.patch, args.allow_outside_files)
+    _recall_preset(patch, args)
     if args.input is not None:  # the user's own file: always allowed
         _feed_input(patch, args.input)
     if not _has_output(patch):
@@ -406,6 +411,15 @@ def _render(args: argparse.Namespace) -> int:
         _print_lines(f"patcher: warning: {warning}", sys.stderr)
     print(f"wrote {_shown(output)} ({seconds:g} s, {report.sample_rate} Hz, {report.peak_text()})")
     return 0
+
+
+def _recall_preset(patch: Patch, args: argparse.Namespace) -> None:
+    """``--preset NAME``: the preset's values set before the first sample."""
+    if args.preset is not None:
+        try:
+            patch.recall_preset(args.preset)
+        except PatchError as error:
+            raise PatchError(error.problems, str(args.patch)) from None
 
 
 def _feed_input(patch: Patch, audio_path: Path) -> None:
@@ -432,6 +446,7 @@ def _play(args: argparse.Namespace) -> int:
         _check_report_path(args.report)
     _check_devices(args.device, args.input_device)  # before the patch: loading may take a while
     patch = load(args.patch, args.allow_outside_files)
+    _recall_preset(patch, args)
     announce_compiling()
     if not _has_output(patch):
         print(f"patcher: warning: {_shown(args.patch)} has no output node; it plays silence", file=sys.stderr)
@@ -555,6 +570,8 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{_shown(args.patch)}: ok — {len(patch.nodes)} nodes, {len(patch.links)} links")
     if schedule.pruned:
         print(f"not heard (no path to an output): {first_few(schedule.pruned)}")
+    if patch.presets:
+        print(f"presets: {first_few(patch.presets)}")
     if patch.description:  # a shared patch's text: printed as written, but never obeyed
         print()
         print(paragraph(patch.description))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.flatten import flatten
 from patcher.graph import components_in_order, cycle_problems, is_loop, phase_graph, topological_order
 from patcher.model import Link, Patch, PatchError, collector_paused, relative_files
 from patcher.protection import all_finite, scrub
@@ -300,7 +301,9 @@ def compile_patch(
     the changes already queued for the audio thread will leave them (its running params may
     not have them yet): what differs from those is prepared as a change, so a value set and
     set back before a block boundary still ends as set back. ``pause()`` is called between
-    nodes: a player beside a running audio callback makes way for it there."""
+    nodes: a player beside a running audio callback makes way for it there. Subpatches are
+    flattened first (:mod:`patcher.flatten`): the schedule's ids are paths (``voice/env``)."""
+    patch = flatten(patch)
     problems = cycle_problems(patch)
     if problems:
         raise PatchError(problems)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from patcher.compiler import Schedule, compile_patch, resolved_params
+from patcher.flatten import flat_param, flatten
 from patcher.kernels import kernel
 from patcher.model import Patch, PatchError
 from patcher.node_loads import NodeLoads
@@ -50,9 +51,11 @@ class Engine:
 
     def __init__(self, patch: Patch, sample_rate: int | None = None, block_size: int | None = None):
         self.patch = patch
-        #: Each node's params as the audio thread will have them once what is queued is in.
-        self.promised = _params_of(patch)
-        self.schedule = compile_patch(patch, sample_rate, block_size)
+        flat = flatten(patch)
+        #: Each node's params (by flat id) as the audio thread will have them once what is
+        #: queued is in.
+        self.promised = _params_of(flat)
+        self.schedule = compile_patch(flat, sample_rate, block_size)
         self.schedule.loads = NodeLoads(self.schedule)
         self.schedule.activate(self._install)
         #: The per-node CPU meter (set from any thread); each turn on starts a new epoch.
@@ -187,28 +190,49 @@ class Engine:
         self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S
     ) -> ParamChange:
         """Validate against the patch and prepare the slow part of the change here, on the
-        caller's thread (raises PatchError and changes nothing when the value cannot work)."""
+        caller's thread (raises PatchError and changes nothing when the value cannot work).
+        ``node_id`` may be a path into a subpatch (``voice/env``); a subpatch's published
+        param changes the inner node's."""
         self.release_retired()
-        data = self.patch.node(node_id)
+        owner, data = self.patch.owner(node_id)
         previous = data.params.get(name)
-        self.patch.set_param(node_id, name, value)
-        value = data.params[name]
-        node = self.latest.nodes.get(node_id)
+        owner.set_param(data.id, name, value)
         param = data.spec.PARAMS[name]
+        value = resolved_params(data, owner.base_dir)[name]  # the node may come from elsewhere
+        flat_id, flat_name = flat_param(self.patch, node_id, name)
+        params = {**self.promised.get(flat_id, {}), flat_name: value}
+        node = self.latest.nodes.get(flat_id)
         prepared = None
-        params = resolved_params(data, self.patch.base_dir)  # the node may come from elsewhere
-        value = params[name]
         if node is not None:  # even a ramped change may need room made for it (a longer delay)
             try:
-                prepared = node.prepare_change(name, value, params)
+                prepared = node.prepare_change(flat_name, value, params)
             except (OSError, ValueError) as error:
                 data.params[name] = previous
-                raise PatchError(f"node {node_id!r} ({data.type}): {error}") from None
-        self.promised.setdefault(node_id, {})[name] = value
+                raise PatchError(f"node {flat_id!r} ({node.TYPE}): {error}") from None
+        self.promised.setdefault(flat_id, {})[flat_name] = value
         if param.modulatable and ramp_s > 0:
             ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate))
-            return ParamChange(node, name, value, ramp, prepared)
-        return ParamChange(node, name, value, None, prepared, node in self.latest.heard.nodes)
+            return ParamChange(node, flat_name, value, ramp, prepared)
+        return ParamChange(node, flat_name, value, None, prepared, node in self.latest.heard.nodes)
+
+    def prepare_preset(self, name: str, glide_s: float = 0.0) -> list[ParamChange]:
+        """The changes that recall the preset ``name`` (raises PatchError for an unknown one),
+        as Max's pattrstorage interpolates: a modulatable number glides to its value over
+        ``glide_s`` seconds (at least a knob's ramp), sample by sample; anything else (a
+        choice, a switch, a number that cannot be modulated) switches at once."""
+        changes = []
+        for node_id, values in self.patch.preset(name).items():
+            data = self.patch.nodes.get(node_id)
+            for key, value in values.items():
+                if data is None or key not in data.spec.PARAMS or data.params.get(key) == value:
+                    continue  # gone since it was stored, or already there
+                changes.append(self.prepare_param_change(node_id, key, value, max(glide_s, DEFAULT_RAMP_S)))
+        return changes
+
+    def recall_preset(self, name: str, glide_s: float = 0.0) -> None:
+        """Offline: recall the preset ``name`` from the next block, gliding over ``glide_s``."""
+        for change in self.prepare_preset(name, glide_s):
+            self.apply(change)
 
     def apply(self, change: ParamChange) -> None:
         """Audio thread: start the ramp (or set the value) at this block boundary."""
@@ -236,8 +260,9 @@ class Engine:
         """Compile an edited patch, keeping the state of nodes that survive (raises PatchError);
         ``pause()`` is called between nodes (to make way for an audio callback)."""
         self.release_retired()
+        flat = flatten(patch)
         schedule = compile_patch(
-            patch,
+            flat,
             self.sample_rate,
             self.block_size,
             reuse=self.latest.nodes,
@@ -250,7 +275,7 @@ class Engine:
         schedule.loads = NodeLoads(schedule)
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
-        self.promised = _params_of(patch)
+        self.promised = _params_of(flat)
         self.latest = schedule
         return schedule
 

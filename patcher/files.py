@@ -36,7 +36,7 @@ class OutsideFilesError(PatchError):
     def __init__(self, files: list[tuple[str, str, str]], patch: Patch, source: str | None = None) -> None:
         self.files = files
         problems = [
-            f"node {quote(node_id)} ({patch.nodes[node_id].type}): {name} {quote(value, PATH_LIMIT)} is "
+            f"node {quote(node_id)} ({patch.find(node_id).label}): {name} {quote(value, PATH_LIMIT)} is "
             f"outside the patch's folder; a patch reads only files in its own folder unless you allow "
             f"others ({ALLOW_FLAG})"
             for node_id, name, value in files
@@ -56,13 +56,17 @@ def is_inside(folder: str | os.PathLike[str], file: str) -> bool:
     return os.path.commonpath([real_folder, real_file]) == real_folder
 
 
-def file_params(patch: Patch) -> Iterator[tuple[str, str, str]]:
-    """Every non-empty file param of ``patch``: (node id, param name, path text)."""
+def file_params(patch: Patch, prefix: str = "") -> Iterator[tuple[str, str, str]]:
+    """Every non-empty file param of ``patch``: (node id, param name, path text); those of
+    an embedded subpatch too, by their path (``fx/ir``), as they name files from the same
+    folder. An abstraction's files are its own folder's, checked when it is read."""
     for node_id, node in patch.nodes.items():
         for name, param in node.spec.PARAMS.items():
             value = node.params.get(name)
             if param.kind == "path" and value:
-                yield node_id, name, value
+                yield prefix + node_id, name, value
+        if node.inner is not None and not node.file:
+            yield from file_params(node.inner, f"{prefix}{node_id}/")
 
 
 def outside_files(patch: Patch) -> list[tuple[str, str, str]]:
@@ -102,7 +106,7 @@ def as_saved_in(patch: Patch, folder: str | os.PathLike[str]) -> Patch:
     moved.rebase(folder)
     for node_id, name, value in file_params(moved):
         if os.path.isabs(value):
-            moved.nodes[node_id].params[name] = _relative(value, Path(folder).resolve())
+            moved.find(node_id).params[name] = _relative(value, Path(folder).resolve())
     return moved
 
 

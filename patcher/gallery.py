@@ -7,7 +7,8 @@ engine for its ``duration_s`` and writes ``docs/gallery/<patch>.png`` (900 x 300
 * left, the patch's graph: the networkx graph of its links, laid out at the node positions
   saved in the patch (as the editor shows them), each node labelled with its id and type;
   audio links are grey, links into a param (modulation) dashed blue, and links out of a
-  delay's ``tap`` (which may close a feedback loop) red;
+  delay's ``tap`` (which may close a feedback loop) red; the patch's comments are pale
+  yellow notes at their places, and a subpatch is labelled with its file or ``(embedded)``;
 * middle, a spectrogram of the input (the first input node's file, at its gain), or a note
   that the patch makes its own sound;
 * right, a spectrogram of the output; where left and right differ, one above the other.
@@ -18,6 +19,7 @@ Spectrograms use a log frequency axis (40 Hz - 16 kHz) and an 80 dB colour range
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,14 +56,21 @@ FAMILY_COLOURS = {
     "shapers": "#fcbba1",
     "convolution": "#fde0ef",
     "mixing": "#f0f0f0",
+    "subpatch": "#e5d8bd",
 }
+COMMENT_COLOUR = "#fff7bc"
+#: A comment with no size of its own is drawn this wide; a character is about this wide.
+COMMENT_WIDTH, CHARACTER_WIDTH, LINE_HEIGHT = 240.0, 6.0, 14.0
 
 
 def patch_graph(patch: Patch) -> nx.MultiDiGraph:
     """The patch as a networkx graph: a vertex per node, an edge per link (ports as attributes)."""
     graph = nx.MultiDiGraph()
     for node_id, node in patch.nodes.items():
-        graph.add_node(node_id, type=node.type, family=node.spec.FAMILY, position=node.position)
+        kind = node.type
+        if node.type == "subpatch":
+            kind = f"subpatch {Path(node.file).stem}" if node.file else "subpatch (embedded)"
+        graph.add_node(node_id, type=kind, family=node.spec.FAMILY, position=node.position)
     for link in patch.links:
         graph.add_edge(
             link.source.node, link.target.node, source_port=link.source.port, target_port=link.target.port
@@ -128,8 +137,9 @@ def draw_graph(
                 "connectionstyle": f"arc3,rad={bend}",
             },
         )
+    corners = draw_comments(axes, patch)
     # Equal scales on both axes: widen whichever range is short for the panel's shape.
-    xs, ys = zip(*layout.values(), strict=True)
+    xs, ys = zip(*layout.values(), *corners, strict=True)
     (left, right), (bottom, top) = (
         (min(xs) - MARGIN[0], max(xs) + MARGIN[0]),
         (min(ys) - MARGIN[1], max(ys) + MARGIN[1]),
@@ -148,6 +158,39 @@ def draw_graph(
     axes.set_ylim(bottom, top)
     axes.set_title(title, fontsize=8, fontweight="bold")
     axes.axis("off")
+
+
+def draw_comments(axes: Axes, patch: Patch) -> list[tuple[float, float]]:
+    """Each comment as a note, its top-left corner at its position; return the corners of
+    the notes' boxes (in the drawing's coordinates), so the view takes them in."""
+    corners = []
+    for comment in patch.comments:
+        x, y = comment.position
+        width = comment.size[0] if comment.size else COMMENT_WIDTH
+        lines = [
+            line
+            for paragraph in comment.text.split("\n")
+            for line in textwrap.wrap(paragraph, max(8, int(width / CHARACTER_WIDTH))) or [""]
+        ]
+        height = comment.size[1] if comment.size else LINE_HEIGHT * len(lines)
+        axes.text(
+            x,
+            -y,
+            "\n".join(lines),
+            ha="left",
+            va="top",
+            fontsize=5,
+            style="italic",
+            zorder=1,
+            bbox={
+                "boxstyle": "square,pad=0.4",
+                "facecolor": COMMENT_COLOUR,
+                "edgecolor": "#c9b458",
+                "linewidth": 0.4,
+            },
+        )
+        corners += [(x, -y), (x + width, -y - height)]
+    return corners
 
 
 def log_spectrogram(signal: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import gc
 import os
 import re
@@ -18,11 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, SupportsIndex
 
-from patcher.spec import Node, node_class, registry
-from patcher.text import PATH_LIMIT, did_you_mean, excerpt, quote
+from patcher.spec import Node, Param, node_class, registry
+from patcher.text import PATH_LIMIT, did_you_mean, excerpt, quote, visible
 
 FORMAT_NAME = "patcher"
-FORMAT_VERSION = 1
+#: Version 2 added subpatches, published params, comments and presets.
+FORMAT_VERSION = 2
+#: The versions this patcher reads: a version-1 file is a version-2 file without those.
+READABLE_VERSIONS = (1, 2)
+#: The longest comment, and the longest preset name (a comment is a note, not a document).
+COMMENT_LIMIT = 4000
+PRESET_NAME_LIMIT = 64
+#: What a preset snapshots: values a knob or a menu sets (files and tables are the patch's).
+PRESET_KINDS = ("float", "int", "bool", "choice")
 NODE_ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 #: How many problems a message lists; the rest are counted (20,000 bad nodes are one screen).
 PROBLEMS_SHOWN = 20
@@ -167,12 +176,52 @@ class NodeData:
     type: str
     params: dict[str, Any]
     position: tuple[float, float] = (0.0, 0.0)
+    #: A subpatch's patch (embedded, or read from ``file``); None for every other type.
+    inner: Patch | None = None
+    #: An abstraction's file as the patch names it ("" for an embedded subpatch).
+    file: str = ""
 
     @property
     def spec(self) -> type[Node]:
         cls = node_class(self.type)
         assert cls is not None, f"unknown node type {self.type!r}"
+        if self.inner is not None and hasattr(cls, "with_interface"):
+            return cls.with_interface(*self.inner.interface())
         return cls
+
+    @property
+    def label(self) -> str:
+        """The type as messages name it: an abstraction with its file."""
+        return f"{self.type} {excerpt(self.file, PATH_LIMIT)}" if self.file else self.type
+
+
+@dataclass
+class Comment:
+    """A text box on the canvas: its top-left corner and, if set, its width and height."""
+
+    text: str
+    position: tuple[float, float] = (0.0, 0.0)
+    size: tuple[float, float] | None = None
+
+
+def comment_problem(text: Any) -> str | None:
+    """Why ``text`` cannot be a comment's text, or None."""
+    if not isinstance(text, str):
+        return f"a comment's text must be text, got {quote(text)}"
+    if len(text) > COMMENT_LIMIT:
+        return f"a comment holds at most {COMMENT_LIMIT} characters, this one {len(text)}"
+    if visible(text, keep="\n\t") != text:
+        return f"a comment may hold line breaks and tabs but no other control characters: {quote(text)}"
+    return None
+
+
+def preset_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name a preset, or None."""
+    if not isinstance(name, str) or not name.strip():
+        return f"a preset's name must be non-empty text, got {quote(name)}"
+    if len(name) > PRESET_NAME_LIMIT or visible(name) != name:
+        return f"a preset's name is at most {PRESET_NAME_LIMIT} visible characters, got {quote(name)}"
+    return None
 
 
 @dataclass
@@ -185,6 +234,15 @@ class Patch:
     description: str = ""
     #: The folder relative file paths (impulse responses, input files) are resolved against.
     base_dir: Path = field(default_factory=Path.cwd)
+    comments: list[Comment] = field(default_factory=list)
+    #: Named snapshots of param values: {preset: {node id: {param: value}}}.
+    presets: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Inner params this patch shows as a subpatch's own: {name: node.param}.
+    published: dict[str, PortRef] = field(default_factory=dict)
+    #: The format version the patch was read from (saving writes :data:`FORMAT_VERSION`).
+    format_version: int = FORMAT_VERSION
+    #: The file the patch was read from, if any (an abstraction's: where it was found).
+    path: Path | None = None
     #: Per type, a number below which every ``typeN`` id is taken: where ``fresh_id`` looks
     #: first (counting from 1 every time made building a large patch quadratic).
     _taken_below: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -225,10 +283,120 @@ class Patch:
         if node_id in self.nodes:
             raise PatchError(f"node id {quote(node_id)} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}
-        self.nodes[node_id] = NodeData(node_id, type_name, values, (float(position[0]), float(position[1])))
+        inner = Patch(self.settings, base_dir=self.base_dir) if type_name == "subpatch" else None
+        where = (float(position[0]), float(position[1]))
+        self.nodes[node_id] = NodeData(node_id, type_name, values, where, inner)
         for name, value in params.items():
             self.set_param(node_id, name, value)
         return node_id
+
+    def add_subpatch(
+        self,
+        inner: Patch,
+        node_id: str | None = None,
+        position: tuple[float, float] = (0.0, 0.0),
+        file: str = "",
+        **params: Any,
+    ) -> str:
+        """Add ``inner`` as a subpatch node: embedded, or an abstraction read from ``file``
+        (as the patch names it; the caller has read it). Published params start at the
+        values ``inner`` sets."""
+        node_id = self.add_node("subpatch", node_id, position)
+        node = self.nodes[node_id]
+        node.inner, node.file = inner, file
+        node.params = {name: param.default for name, param in node.spec.PARAMS.items()}
+        for name, value in params.items():
+            self.set_param(node_id, name, value)
+        return node_id
+
+    # -- as a subpatch ----------------------------------------------------------------------
+    def ports(self, type_name: str) -> tuple[str, ...]:
+        """The ids of the ``inlet`` (or ``outlet``) nodes: the ports this patch has as a
+        subpatch, ordered by ``index``, then left to right, then by id."""
+        found = [node for node in self.nodes.values() if node.type == type_name]
+        found.sort(key=lambda node: (node.params.get("index", 0), node.position[0], node.id))
+        return tuple(node.id for node in found)
+
+    def published_params(self) -> dict[str, Param]:
+        """The published params with the inner node's spec (its unit, range and doc); the
+        default is the value the inner patch sets."""
+        params = {}
+        for name, ref in self.published.items():
+            node = self.nodes.get(ref.node)
+            if node is None or node_class(node.type) is None or ref.port not in node.spec.PARAMS:
+                continue  # a file's problem, reported by the loader
+            param = node.spec.PARAMS[ref.port]
+            default = node.params.get(ref.port, param.default)
+            params[name] = dataclasses.replace(param, default=default, doc=f"{ref}: {param.doc}".strip())
+        return params
+
+    def interface(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, Param], ...]]:
+        """Inputs, outputs and params as a subpatch (what its node's spec is made of)."""
+        return self.ports("inlet"), self.ports("outlet"), tuple(self.published_params().items())
+
+    def publish(self, name: str, target: str) -> None:
+        """Show the inner param ``target`` (``node.param``) as the subpatch's param ``name``."""
+        problem = publish_problem(self, name, target)
+        if problem:
+            raise PatchError(problem)
+        self.published[name] = PortRef.parse(target)
+
+    def find(self, path: str) -> NodeData:
+        """The node at ``path``: an id, or ids joined by ``/`` into subpatches (``voice/env``)."""
+        return self.owner(path)[1]
+
+    def owner(self, path: str) -> tuple[Patch, NodeData]:
+        """The patch holding the node at ``path``, and the node."""
+        patch: Patch = self
+        for part in path.split("/")[:-1]:
+            inner = patch.node(part).inner
+            if inner is None:
+                raise PatchError(f"{quote(path)}: node {quote(part)} is not a subpatch")
+            patch = inner
+        return patch, patch.node(path.rpartition("/")[2])
+
+    # -- comments and presets ---------------------------------------------------------------
+    def add_comment(
+        self, text: str, position: tuple[float, float] = (0.0, 0.0), size: tuple[float, float] | None = None
+    ) -> Comment:
+        problem = comment_problem(text)
+        if problem:
+            raise PatchError(problem)
+        where = (float(position[0]), float(position[1]))
+        comment = Comment(text, where, None if size is None else (float(size[0]), float(size[1])))
+        self.comments.append(comment)
+        return comment
+
+    def store_preset(self, name: str) -> dict[str, dict[str, Any]]:
+        """Snapshot every node's knob and menu values as the preset ``name`` (replacing one of
+        that name); return the snapshot."""
+        problem = preset_name_problem(name)
+        if problem:
+            raise PatchError(problem)
+        snapshot = {
+            node_id: {key: value for key, value in node.params.items() if _in_presets(node, key)}
+            for node_id, node in self.nodes.items()
+        }
+        self.presets[name] = {node_id: values for node_id, values in snapshot.items() if values}
+        return self.presets[name]
+
+    def preset(self, name: str) -> dict[str, dict[str, Any]]:
+        """The preset ``name``'s values: {node id: {param: value}}."""
+        if name not in self.presets:
+            listed = ", ".join(quote(known) for known in self.presets) or "none"
+            raise PatchError(f"no preset {quote(name)}{did_you_mean(name, self.presets)} (presets: {listed})")
+        return self.presets[name]
+
+    def recall_preset(self, name: str) -> dict[str, dict[str, Any]]:
+        """Set the params the preset ``name`` holds, at once; return them (of nodes that still
+        exist). :meth:`patcher.engine.Engine.recall_preset` glides while playing."""
+        applied: dict[str, dict[str, Any]] = {}
+        for node_id, values in self.preset(name).items():
+            for key, value in values.items():
+                if node_id in self.nodes and key in self.nodes[node_id].spec.PARAMS:
+                    self.set_param(node_id, key, value)
+                    applied.setdefault(node_id, {})[key] = self.nodes[node_id].params[key]
+        return applied
 
     def reads_the_sound_card(self) -> bool:
         """Whether an input node plays the sound card's input (a stream must open with it)."""
@@ -247,10 +415,12 @@ class Patch:
         node = self.node(node_id)
         param = node.spec.PARAMS.get(name)
         if param is None:
-            raise PatchError(f"node {quote(node_id)} ({node.type}): {unknown_param_problem(node.spec, name)}")
+            raise PatchError(
+                f"node {quote(node_id)} ({node.label}): {unknown_param_problem(node.spec, name)}"
+            )
         problem = param.check(value)
         if problem:
-            raise PatchError(f"node {quote(node_id)} ({node.type}): param {quote(name)}: {problem}")
+            raise PatchError(f"node {quote(node_id)} ({node.label}): param {quote(name)}: {problem}")
         node.params[name] = param.coerce(value)
 
     def connect(self, source: str, target: str) -> Link:
@@ -271,6 +441,9 @@ class Patch:
     def remove_node(self, node_id: str) -> None:
         self.forget_node(node_id)
         self.links = [ln for ln in self.links if node_id not in (ln.source.node, ln.target.node)]
+        for values in self.presets.values():
+            values.pop(node_id, None)
+        self.published = {name: ref for name, ref in self.published.items() if ref.node != node_id}
 
     def forget_node(self, node_id: str) -> NodeData:
         """Take a node out, leaving its links (the caller deals with them); its id may be
@@ -301,12 +474,56 @@ class Patch:
             for node in self.nodes.values():
                 for name, value in relative_files(node.spec, node.params):
                     node.params[name] = os.path.relpath(old_folder / value, folder)
+                _rebase_subpatch(node, old_folder, folder)
         self.base_dir = folder
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> list[str]:
+        """Save to ``path``; return notes for the user (see :func:`patcher.patchfile.save`)."""
         from patcher.patchfile import save
 
-        save(self, path)
+        return save(self, path)
+
+
+def _rebase_subpatch(node: NodeData, old_folder: Path, folder: Path) -> None:
+    """An embedded subpatch moves with its parent; an abstraction found beside the parent is
+    named from the new folder (one found in the library keeps its name)."""
+    inner = node.inner
+    if inner is None:
+        return
+    if not node.file:
+        inner.rebase(folder)
+        return
+    beside = inner.path is not None and not os.path.isabs(node.file)
+    if beside and (old_folder / node.file).resolve() == Path(inner.path).resolve():
+        node.file = os.path.relpath(inner.path, folder)
+
+
+def _in_presets(node: NodeData, name: str) -> bool:
+    param = node.spec.PARAMS.get(name)
+    return param is not None and param.kind in PRESET_KINDS
+
+
+def publish_problem(patch: Patch, name: Any, target: Any) -> str | None:
+    """Why the inner param ``target`` (``node.param``) cannot be published as ``name``."""
+    where = f"published param {quote(name)}"
+    if not isinstance(name, str) or not NODE_ID_PATTERN.fullmatch(name):
+        return f"{where}: a name starts with a letter and holds only letters, digits, _ or -"
+    if name in patch.published:
+        return f"{where}: already published"
+    try:
+        ref = PortRef.parse(target) if isinstance(target, str) else None
+    except ValueError as error:
+        return f"{where}: {error}"
+    if ref is None:
+        return f"{where}: expected 'node.param', got {quote(target)}"
+    node = patch.nodes.get(ref.node)
+    if node is None:
+        return f"{where}: no node {quote(ref.node)}{did_you_mean(ref.node, patch.nodes)}"
+    if ref.port not in node.spec.PARAMS:
+        return f"{where}: node {quote(ref.node)} ({node.label}): {unknown_param_problem(node.spec, ref.port)}"
+    if name in patch.ports("inlet"):
+        return f"{where}: an inlet is called {quote(name)} too; a subpatch's ports need different names"
+    return None
 
 
 def relative_files(spec: Any, params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -345,9 +562,9 @@ def link_problem(patch: Patch, link: Link) -> str | None:
         if node is None:
             problems.append(f"its {end} node {quote(ref.node)} does not exist")
             continue
-        cls = node_class(node.type)
-        if cls is None:
+        if node_class(node.type) is None:
             continue  # the unknown type is reported on the node itself
+        cls = node.spec
         outputs, inputs = cls.OUTPUTS, cls.input_ports()
         wanted, other = (outputs, inputs) if end == "source" else (inputs, outputs)
         if ref.port in wanted:
@@ -360,7 +577,7 @@ def link_problem(patch: Patch, link: Link) -> str | None:
             noun = "outputs" if end == "source" else "inputs"
             hint = did_you_mean(ref.port, wanted)
             problems.append(
-                f"{node.type} {quote(ref.node)} has no port {quote(ref.port)}{hint} ({noun}: {listed})"
+                f"{node.label} {quote(ref.node)} has no port {quote(ref.port)}{hint} ({noun}: {listed})"
             )
     if not problems and link in patch.links:
         problems.append("it is already linked")

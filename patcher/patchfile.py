@@ -1,14 +1,26 @@
-"""Patch files (format v1): parse and validate with every problem reported, save atomically.
+"""Patch files (format v2): parse and validate with every problem reported, save atomically.
 
-A v1 patch file::
+A v2 patch file::
 
     {
-      "format": "patcher", "version": 1,
+      "format": "patcher", "version": 2,
       "description": "free text",
       "settings": {"sample_rate": 48000, "block_size": 256, "duration_s": 5.0},
-      "nodes": [{"id": "osc", "type": "oscillator", "params": {...}, "position": [x, y]}],
-      "links": [{"from": "osc.out", "to": "out.left"}]
+      "nodes": [
+        {"id": "osc", "type": "oscillator", "params": {...}, "position": [x, y]},
+        {"id": "fx", "type": "subpatch", "params": {...}, "position": [x, y],
+         "patch": {"nodes": [...], "links": [...], "published": {"depth": "lfo.depth"}}},
+        {"id": "voice", "type": "subpatch", "file": "lib/voice.json", "params": {...}}
+      ],
+      "links": [{"from": "osc.out", "to": "out.left"}],
+      "comments": [{"text": "a note", "position": [x, y], "size": [w, h]}],
+      "presets": {"bright": {"osc": {"frequency_hz": 880.0}}},
+      "published": {"level": "out.level_db"}
     }
+
+Version 2 added subpatches (embedded in ``patch``, or an abstraction named by ``file``),
+``published`` params, ``comments`` and ``presets``; a version-1 file is read as before, and
+one from a newer version is refused, naming both versions.
 
 Validation is hand-written rather than a JSON schema because each message must name the node
 or link at fault in the patch's own terms ("link osc.out -> out.lfet: output 'out' has no
@@ -17,23 +29,30 @@ port 'lfet'"), and most rules (ports, ranges, cycles) come from the node specs.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from patcher.abstractions import find_abstraction, leaves_folder, where_looked
 from patcher.archive import extract_privately, is_archive
 from patcher.atomic import atomic_path, special_kind
-from patcher.files import as_saved_in, check_files, check_packed_files
+from patcher.files import ALLOW_FLAG, as_saved_in, check_files, check_packed_files
+from patcher.flatten import flatten
 from patcher.graph import cycle_problems
 from patcher.model import (
     FORMAT_NAME,
     FORMAT_VERSION,
     NODE_ID_PATTERN,
+    PRESET_KINDS,
+    READABLE_VERSIONS,
     SETTING_RANGES,
+    Comment,
     Link,
     NodeData,
     Patch,
@@ -41,15 +60,39 @@ from patcher.model import (
     PortRef,
     Settings,
     collector_paused,
+    comment_problem,
     link_problem,
+    preset_name_problem,
+    publish_problem,
     unknown_param_problem,
     unknown_type_problem,
 )
 from patcher.spec import node_class
 from patcher.text import PATH_LIMIT, did_you_mean, excerpt, quote
 
-TOP_LEVEL_KEYS = {"format", "version", "description", "settings", "nodes", "links"}
+#: What a subpatch's embedded patch holds (its settings and presets are its parent's).
+INNER_KEYS = {"description", "nodes", "links", "comments", "published"}
+TOP_LEVEL_KEYS = {"format", "version", "settings", "presets"} | INNER_KEYS
+#: Keys a version-1 file cannot hold: what version 2 added.
+VERSION_2_KEYS = {"comments", "presets", "published"}
 NODE_KEYS = {"id", "type", "params", "position"}
+SUBPATCH_KEYS = NODE_KEYS | {"patch", "file"}
+COMMENT_KEYS = {"text", "position", "size"}
+#: The largest a comment's box may be drawn (the canvas's coordinates, as positions).
+COMMENT_SIZE_LIMIT = 1e6
+
+
+@dataclass
+class _Reading:
+    """What reading one document carries down into its subpatches and abstractions."""
+
+    #: The files being read, outermost first: (resolved path, name as shown).
+    chain: tuple[tuple[Path, str], ...] = ()
+    allow_outside_files: bool = True
+    #: Abstractions read so far, by resolved path: each instance gets its own copy.
+    cache: dict[Path, Patch] = field(default_factory=dict)
+    #: The path of the subpatch being read (``voice/``), so messages name ``voice/env``.
+    prefix: str = ""
 
 
 def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
@@ -74,7 +117,10 @@ def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
         raise PatchError(f"cannot read {shown}: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
         raise PatchError(f"cannot read {shown}: {error}") from None
-    return loads(text, str(path), path.resolve().parent, allow_outside_files)
+    reading = _Reading(((path.resolve(), str(path)),), allow_outside_files)
+    patch = loads(text, str(path), path.resolve().parent, allow_outside_files, _reading=reading)
+    patch.path = path.resolve()
+    return patch
 
 
 def load_packed(path: str | Path) -> Patch:
@@ -98,10 +144,16 @@ def load_extracted(path: str | Path, folder: Path, member: str) -> Patch:
 
 
 def loads(
-    text: str, source: str = "<patch>", base_dir: Path | None = None, allow_outside_files: bool = False
+    text: str,
+    source: str = "<patch>",
+    base_dir: Path | None = None,
+    allow_outside_files: bool = False,
+    *,
+    _reading: _Reading | None = None,
 ) -> Patch:
     """Parse and validate patch JSON text, its files in ``base_dir`` (default: the current
-    folder) unless ``allow_outside_files``. A UTF-8 byte order mark before it is skipped, as
+    folder) unless ``allow_outside_files``; abstractions are found beside it, then in the
+    library (:mod:`patcher.abstractions`). A UTF-8 byte order mark before it is skipped, as
     editors on Windows write one and most JSON tools accept it."""
     text = text.removeprefix("\ufeff")
     try:
@@ -115,7 +167,8 @@ def loads(
         raise PatchError(_too_many_digits(text, error.digits), source) from None
     except ValueError as error:
         raise PatchError(str(error), source) from None
-    patch = from_dict(document, source, base_dir)
+    reading = _reading or _Reading(allow_outside_files=allow_outside_files)
+    patch = from_dict(document, source, base_dir, _reading=reading)
     check_files(patch, allow_outside_files, source)
     return patch
 
@@ -156,10 +209,20 @@ def _too_many_digits(text: str, digits: int) -> str:
 
 
 @collector_paused()
-def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = None) -> Patch:
+def from_dict(
+    document: Any,
+    source: str = "<patch>",
+    base_dir: Path | None = None,
+    allow_outside_files: bool = True,
+    *,
+    _reading: _Reading | None = None,
+) -> Patch:
     """Validate a decoded patch document and build a :class:`Patch`. Its files are not
     checked against the patch's folder: this is for a document the program already holds
-    (an autosave, the engine's copy); :func:`load` and :func:`loads` check them."""
+    (an autosave, the engine's copy); :func:`load` and :func:`loads` check them. The
+    abstractions it names are read (refused outside its folder and the library unless
+    ``allow_outside_files``)."""
+    reading = _reading or _Reading(allow_outside_files=allow_outside_files)
     problems: list[str] = []
     if not isinstance(document, dict):
         raise PatchError("a patch file holds a JSON object at the top level", source)
@@ -170,35 +233,80 @@ def from_dict(document: Any, source: str = "<patch>", base_dir: Path | None = No
         problems.append(version_problem)
     if problems:
         raise PatchError(problems, source)
-    for key in sorted(set(document) - TOP_LEVEL_KEYS):
-        problems.append(f"unknown top-level key {quote(key)}{did_you_mean(key, sorted(TOP_LEVEL_KEYS))}")
-    patch = Patch(base_dir=base_dir or Path.cwd())
-    description = document.get("description", "")
-    if isinstance(description, str):
-        patch.description = description
-    else:
-        problems.append("description must be text")
+    problems += _key_problems(document)
+    patch = Patch(base_dir=base_dir or Path.cwd(), format_version=document["version"])
     patch.settings = _read_settings(document.get("settings", {}), problems)
-    unusable = _read_nodes(document.get("nodes", []), patch, problems)
-    _read_links(document.get("links", []), patch, problems, unusable)
+    unusable = _read_body(document, patch, problems, reading)
+    _read_presets(document.get("presets", {}), patch, problems, unusable)
     # Every node and link read so far is sound (the others were left out), so the loops among
-    # them are reported with the other problems, not after they are fixed.
-    problems += cycle_problems(patch)
+    # them are reported with the other problems, not after they are fixed; a loop may pass
+    # into a subpatch and out again, so they are looked for in the flattened patch.
+    if not reading.prefix:
+        problems += _loop_problems(patch)
     if problems:
         raise PatchError(problems, source)
     return patch
 
 
+def _key_problems(document: dict[str, Any]) -> list[str]:
+    problems = [
+        f"unknown top-level key {quote(key)}{did_you_mean(key, sorted(TOP_LEVEL_KEYS))}"
+        for key in sorted(set(document) - TOP_LEVEL_KEYS)
+    ]
+    if document["version"] < 2:
+        problems += [
+            f"{quote(key)} needs format version 2 (this file says version {document['version']})"
+            for key in sorted(VERSION_2_KEYS & set(document))
+        ]
+    return problems
+
+
+def _loop_problems(patch: Patch) -> list[str]:
+    try:
+        return cycle_problems(flatten(patch))
+    except PatchError as error:
+        return error.problems
+
+
 def _version_problem(version: Any) -> str | None:
-    """The version names a format, as ``format`` does: it must be the integer written as 1.
+    """The version names a format, as ``format`` does: it must be an integer written as one.
     ``true`` and ``1.0`` equal 1 in Python but are not what patcher writes; taking them would
     let a file pass here that another reader of the format refuses."""
-    if type(version) is int and version == FORMAT_VERSION:
+    readable = " and ".join(str(known) for known in READABLE_VERSIONS)
+    if type(version) is int and version in READABLE_VERSIONS:
         return None
-    if type(version) in (bool, float) and version == FORMAT_VERSION:
+    if type(version) in (bool, float) and version in READABLE_VERSIONS:
         written = json.dumps(version)
-        return f'version must be written "version": {FORMAT_VERSION}, not {written}'
-    return f"unsupported version {quote(version)}; this patcher reads version {FORMAT_VERSION}"
+        return f'version must be written "version": {int(version)}, not {written}'
+    if type(version) is int and version > FORMAT_VERSION:
+        return (
+            f"this patch is format version {version}, made by a newer patcher; this patcher reads "
+            f"versions {readable}: update patcher to open it"
+        )
+    return f"unsupported version {quote(version)}; this patcher reads versions {readable}"
+
+
+def _read_body(document: dict[str, Any], patch: Patch, problems: list[str], reading: _Reading) -> set[str]:
+    """Read what a top-level document and an embedded subpatch both hold into ``patch``;
+    return the ids of nodes with a problem of their own."""
+    description = document.get("description", "")
+    if isinstance(description, str):
+        patch.description = description
+    else:
+        problems.append(f"{_in(reading)}description must be text")
+    unusable = _read_nodes(document.get("nodes", []), patch, problems, reading)
+    before = len(problems)
+    _read_links(document.get("links", []), patch, problems, unusable)
+    if reading.prefix:  # a link's message names its ends; say which subpatch they are in
+        problems[before:] = [_in(reading) + problem for problem in problems[before:]]
+    _read_published(document.get("published", {}), patch, problems, unusable, reading)
+    _read_comments(document.get("comments", []), patch, problems, reading)
+    return unusable
+
+
+def _in(reading: _Reading) -> str:
+    """``in subpatch 'voice': `` to start a message about something inside one."""
+    return f"in subpatch {quote(reading.prefix.rstrip('/'))}: " if reading.prefix else ""
 
 
 def _read_settings(raw: Any, problems: list[str]) -> Settings:
@@ -238,27 +346,31 @@ def _number_problem(value: Any, kind: type, low: float, high: float) -> str | No
     return None
 
 
-def _read_nodes(raw: Any, patch: Patch, problems: list[str]) -> set[str]:
+def _read_nodes(raw: Any, patch: Patch, problems: list[str], reading: _Reading) -> set[str]:
     """Read every node into ``patch``; return the ids of nodes with a problem of their own."""
     unusable: set[str] = set()
     if not isinstance(raw, list):
-        problems.append("nodes must be a list")
+        problems.append(f"{_in(reading)}nodes must be a list")
         return unusable
     for index, entry in enumerate(raw):
-        node = _read_node(index, entry, problems)
+        node = _read_node(index, entry, problems, patch.base_dir, reading)
         if node is None:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 unusable.add(entry["id"])
             continue
         if node.id in patch.nodes:
-            problems.append(f"node {quote(node.id)}: duplicate id (node #{index + 1} reuses it)")
+            problems.append(
+                f"node {quote(reading.prefix + node.id)}: duplicate id (node #{index + 1} reuses it)"
+            )
             continue
         patch.nodes[node.id] = node
     return unusable
 
 
-def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
-    where = f"node #{index + 1}"
+def _read_node(
+    index: int, entry: Any, problems: list[str], base_dir: Path, reading: _Reading
+) -> NodeData | None:
+    where = f"{_in(reading)}node #{index + 1}"
     if not isinstance(entry, dict):
         problems.append(f"{where}: expected an object")
         return None
@@ -268,20 +380,106 @@ def _read_node(index: int, entry: Any, problems: list[str]) -> NodeData | None:
             f"{where}: id {quote(node_id)} must be text starting with a letter (letters, digits, _ or -)"
         )
         return None
-    where = f"node {quote(node_id)}"
-    for key in sorted(set(entry) - NODE_KEYS):
-        problems.append(f"{where}: unknown key {quote(key)}{did_you_mean(key, sorted(NODE_KEYS))}")
+    where = f"node {quote(reading.prefix + node_id)}"
     type_name = entry.get("type")
+    known = SUBPATCH_KEYS if type_name == "subpatch" else NODE_KEYS
+    for key in sorted(set(entry) - known):
+        problems.append(f"{where}: unknown key {quote(key)}{did_you_mean(key, sorted(known))}")
     cls = node_class(type_name) if isinstance(type_name, str) else None
     if cls is None:
         problems.append(f"{where}: {unknown_type_problem(type_name)}")
         return None
-    params = _read_params(where, cls, entry.get("params", {}), problems)
-    position = _read_position(where, entry.get("position", [0, 0]), problems)
-    return NodeData(node_id, type_name, params, position)
+    node = NodeData(node_id, type_name, {})
+    if type_name == "subpatch":
+        inner_reading = _Reading(reading.chain, reading.allow_outside_files, reading.cache)
+        inner_reading.prefix = f"{reading.prefix}{node_id}/"
+        node.inner, node.file = _read_subpatch(where, entry, base_dir, problems, inner_reading)
+        if node.inner is None:
+            return None
+    node.params = _read_params(where, node.spec, entry.get("params", {}), problems, node.label)
+    node.position = _read_position(where, entry.get("position", [0, 0]), problems)
+    return node
 
 
-def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[str, Any]:
+def _read_subpatch(
+    where: str, entry: dict[str, Any], base_dir: Path, problems: list[str], reading: _Reading
+) -> tuple[Patch | None, str]:
+    """A subpatch node's patch (None if it has problems, which are reported) and its file."""
+    if ("patch" in entry) == ("file" in entry):
+        which = "both" if "patch" in entry else "neither"
+        problems.append(
+            f"{where} (subpatch): give 'patch' (embedded) or 'file' (an abstraction), not {which}"
+        )
+        return None, ""
+    if "file" in entry:
+        file = entry["file"]
+        if not isinstance(file, str) or not file:
+            problems.append(f"{where} (subpatch): file must name a patch file, got {quote(file)}")
+            return None, ""
+        return _read_abstraction(
+            f"{where} (subpatch {excerpt(file, PATH_LIMIT)})", file, base_dir, problems, reading
+        ), file
+    raw = entry["patch"]
+    if not isinstance(raw, dict):
+        problems.append(f"{where} (subpatch): patch must be an object holding nodes and links")
+        return None, ""
+    before = len(problems)
+    problems += [
+        f"{where} (subpatch): unknown key {quote(key)} in its patch{did_you_mean(key, sorted(INNER_KEYS))}"
+        for key in sorted(set(raw) - INNER_KEYS)
+    ]
+    inner = Patch(base_dir=base_dir)
+    _read_body(raw, inner, problems, reading)
+    return (inner if len(problems) == before else None), ""
+
+
+def _read_abstraction(
+    where: str, file: str, base_dir: Path, problems: list[str], reading: _Reading
+) -> Patch | None:
+    """The abstraction ``file`` as a fresh patch of its own, or None (its problems reported)."""
+    if leaves_folder(file) and not reading.allow_outside_files:  # refused from its name alone
+        problems.append(
+            f"{where}: the abstraction is outside the patch's folder; a patch reads only files in its "
+            f"own folder and the library unless you allow others ({ALLOW_FLAG})"
+        )
+        return None
+    found = find_abstraction(file, base_dir)
+    if found is None:
+        problems.append(f"{where}: no such abstraction (looked in {where_looked(file, base_dir)})")
+        return None
+    path = found[0].resolve()
+    chain = [resolved for resolved, _shown in reading.chain]
+    if path in chain:
+        names = [shown for _resolved, shown in reading.chain[chain.index(path) :]] + [file]
+        problems.append(f"{where}: a patch includes itself: {' -> '.join(excerpt(n, 80) for n in names)}")
+        return None
+    if path not in reading.cache:
+        inner = _load_abstraction(where, found[0], file, problems, reading)
+        if inner is None:
+            return None
+        reading.cache[path] = inner
+    return copy.deepcopy(reading.cache[path])
+
+
+def _load_abstraction(
+    where: str, path: Path, file: str, problems: list[str], reading: _Reading
+) -> Patch | None:
+    nested = _Reading((*reading.chain, (path.resolve(), file)), reading.allow_outside_files, reading.cache)
+    nested.prefix = reading.prefix
+    try:
+        text = path.read_text(encoding="utf-8")
+        inner = loads(text, file, path.resolve().parent, reading.allow_outside_files, _reading=nested)
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"{where}: cannot read it: {getattr(error, 'strerror', None) or error}")
+        return None
+    except PatchError as error:
+        problems += [f"{where}: {problem}" for problem in error.problems]
+        return None
+    inner.path = path.resolve()
+    return inner
+
+
+def _read_params(where: str, cls: Any, raw: Any, problems: list[str], label: str) -> dict[str, Any]:
     params = {name: p.default for name, p in cls.PARAMS.items()}
     if not isinstance(raw, dict):
         problems.append(f"{where}: params must be an object")
@@ -289,11 +487,11 @@ def _read_params(where: str, cls: Any, raw: Any, problems: list[str]) -> dict[st
     for name, value in raw.items():
         param = cls.PARAMS.get(name)
         if param is None:
-            problems.append(f"{where} ({cls.TYPE}): {unknown_param_problem(cls, name)}")
+            problems.append(f"{where} ({label}): {unknown_param_problem(cls, name)}")
             continue
         problem = param.check(value)
         if problem:
-            problems.append(f"{where} ({cls.TYPE}): param {quote(name)}: {problem}")
+            problems.append(f"{where} ({label}): param {quote(name)}: {problem}")
         else:
             params[name] = param.coerce(value)
     return params
@@ -328,6 +526,98 @@ def _read_links(raw: Any, patch: Patch, problems: list[str], unusable: set[str])
             patch.links.append(link)
 
 
+def _read_published(
+    raw: Any, patch: Patch, problems: list[str], unusable: set[str], reading: _Reading
+) -> None:
+    if not isinstance(raw, dict):
+        problems.append(f"{_in(reading)}published must be an object of name: 'node.param'")
+        return
+    for name, target in raw.items():
+        if isinstance(target, str) and target.rpartition(".")[0] in unusable:
+            continue  # the node's own problem is reported
+        problem = publish_problem(patch, name, target)
+        if problem:
+            problems.append(_in(reading) + problem)
+        else:
+            patch.published[name] = PortRef.parse(target)
+
+
+def _read_comments(raw: Any, patch: Patch, problems: list[str], reading: _Reading) -> None:
+    if not isinstance(raw, list):
+        problems.append(f"{_in(reading)}comments must be a list")
+        return
+    for index, entry in enumerate(raw):
+        where = f"{_in(reading)}comment #{index + 1}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected an object with a 'text'")
+            continue
+        for key in sorted(set(entry) - COMMENT_KEYS):
+            problems.append(f"{where}: unknown key {quote(key)}{did_you_mean(key, sorted(COMMENT_KEYS))}")
+        problem = comment_problem(entry.get("text"))
+        if problem:
+            problems.append(f"{where}: {problem}")
+        position = _read_position(where, entry.get("position", [0, 0]), problems)
+        size = _read_size(where, entry.get("size"), problems)
+        if not problem:
+            patch.comments.append(Comment(entry["text"], position, size))
+
+
+def _read_size(where: str, raw: Any, problems: list[str]) -> tuple[float, float] | None:
+    if raw is None:
+        return None
+    ok = isinstance(raw, list) and len(raw) == 2 and all(_is_coordinate(v) for v in raw)
+    if not ok or not all(0 < v <= COMMENT_SIZE_LIMIT for v in raw):
+        problems.append(
+            f"{where}: size must be [width, height], two numbers above 0 and up to "
+            f"{COMMENT_SIZE_LIMIT:g}, got {quote(raw)}"
+        )
+        return None
+    return (float(raw[0]), float(raw[1]))
+
+
+def _read_presets(raw: Any, patch: Patch, problems: list[str], unusable: set[str]) -> None:
+    if not isinstance(raw, dict):
+        problems.append("presets must be an object of name: {node: {param: value}}")
+        return
+    for name, values in raw.items():
+        problem = preset_name_problem(name)
+        if problem:
+            problems.append(problem)
+            continue
+        where = f"preset {quote(name)}"
+        if not isinstance(values, dict):
+            problems.append(f"{where}: expected an object of node: {{param: value}}")
+            continue
+        preset: dict[str, dict[str, Any]] = {}
+        for node_id, params in values.items():
+            if node_id not in unusable:
+                _read_preset_node(where, node_id, params, patch, preset, problems)
+        patch.presets[name] = preset
+
+
+def _read_preset_node(
+    where: str, node_id: Any, raw: Any, patch: Patch, preset: dict[str, dict[str, Any]], problems: list[str]
+) -> None:
+    node = patch.nodes.get(node_id)
+    if node is None:
+        problems.append(f"{where}: no node {quote(node_id)}{did_you_mean(node_id, patch.nodes)}")
+        return
+    where = f"{where}: node {quote(node_id)} ({node.label})"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected an object of param: value")
+        return
+    for name, value in raw.items():
+        param = node.spec.PARAMS.get(name)
+        if param is None:
+            problems.append(f"{where}: {unknown_param_problem(node.spec, name)}")
+        elif param.kind not in PRESET_KINDS:
+            problems.append(f"{where}: param {quote(name)}: a preset holds numbers, switches and choices")
+        elif problem := param.check(value):
+            problems.append(f"{where}: param {quote(name)}: {problem}")
+        else:
+            preset.setdefault(node_id, {})[name] = param.coerce(value)
+
+
 def _read_link(index: int, entry: Any, problems: list[str]) -> Link | None:
     where = f"link #{index + 1}"
     if not isinstance(entry, dict) or set(entry) != {"from", "to"}:
@@ -342,9 +632,10 @@ def _read_link(index: int, entry: Any, problems: list[str]) -> Link | None:
 
 # -- saving -----------------------------------------------------------------------------
 def to_dict(patch: Patch) -> dict[str, Any]:
-    """The patch as a document: nodes sorted by id, links sorted, params in spec order."""
+    """The patch as a document: nodes sorted by id, links sorted, params in spec order; the
+    keys version 2 added only when they hold something."""
     settings = patch.settings
-    return {
+    document: dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "description": patch.description,
@@ -353,15 +644,60 @@ def to_dict(patch: Patch) -> dict[str, Any]:
             "block_size": settings.block_size,
             "duration_s": settings.duration_s,
         },
+    }
+    document.update(_body(patch))
+    presets = _presets_dict(patch)
+    if presets:
+        document["presets"] = presets
+    return document
+
+
+def _body(patch: Patch) -> dict[str, Any]:
+    """Nodes, links, comments and published params: a document's, or an embedded subpatch's."""
+    body: dict[str, Any] = {
         "nodes": [_node_dict(patch.nodes[node_id]) for node_id in sorted(patch.nodes)],
         "links": [{"from": str(ln.source), "to": str(ln.target)} for ln in sorted(patch.links)],
     }
+    if patch.comments:
+        body["comments"] = [_comment_dict(comment) for comment in patch.comments]
+    if patch.published:
+        body["published"] = {name: str(ref) for name, ref in patch.published.items()}
+    return body
+
+
+def _comment_dict(comment: Comment) -> dict[str, Any]:
+    entry: dict[str, Any] = {"text": comment.text, "position": list(comment.position)}
+    if comment.size is not None:
+        entry["size"] = list(comment.size)
+    return entry
+
+
+def _presets_dict(patch: Patch) -> dict[str, Any]:
+    """The presets, without values of nodes or params that have gone since they were stored."""
+    presets: dict[str, Any] = {}
+    for name, values in patch.presets.items():
+        kept: dict[str, dict[str, Any]] = {}
+        for node_id, params in values.items():
+            node = patch.nodes.get(node_id)
+            spec_params = node.spec.PARAMS if node is not None else {}
+            for key, value in params.items():
+                if key in spec_params and spec_params[key].kind in PRESET_KINDS:
+                    kept.setdefault(node_id, {})[key] = value
+        presets[name] = kept
+    return presets
 
 
 def _node_dict(node: NodeData) -> dict[str, Any]:
     order = list(node.spec.PARAMS)
     params = {name: node.params[name] for name in order if name in node.params}
-    return {"id": node.id, "type": node.type, "params": params, "position": list(node.position)}
+    entry: dict[str, Any] = {"id": node.id, "type": node.type}
+    if node.file:
+        entry["file"] = node.file
+    entry.update(params=params, position=list(node.position))
+    if node.inner is not None and not node.file:
+        inner = _body(node.inner)
+        entry["patch"] = {"description": node.inner.description, **inner} if node.inner.description else inner
+    return entry
 
 
 def dumps(patch: Patch) -> str:
@@ -394,12 +730,22 @@ def _is_number_list(value: list[Any]) -> bool:
     return all(isinstance(item, int | float) and not isinstance(item, bool) for item in value)
 
 
-def save(patch: Patch, path: str | Path) -> None:
+def save(patch: Patch, path: str | Path) -> list[str]:
     """Write atomically: a temporary file in the same folder, then a rename over the target.
-    File params are written relative to the file's folder (:func:`patcher.files.as_saved_in`)."""
+    File params are written relative to the file's folder (:func:`patcher.files.as_saved_in`).
+    Returns notes for the user: a patch read from an older format version says it is now
+    written in this one (which older patchers cannot open), once."""
     path = Path(path)
     text = dumps(as_saved_in(patch, path.resolve().parent))
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
         stream.write(text)
         stream.flush()
         os.fsync(stream.fileno())
+    notes = []
+    if patch.format_version < FORMAT_VERSION:
+        notes.append(
+            f"{excerpt(path, PATH_LIMIT)} was format version {patch.format_version} and is saved as "
+            f"version {FORMAT_VERSION}: a patcher older than version {FORMAT_VERSION} cannot open it"
+        )
+        patch.format_version = FORMAT_VERSION
+    return notes

@@ -297,6 +297,12 @@ class Player:
         """Validate now (raises PatchError), ramp in at the next block boundary."""
         self.commands.append(self.engine.prepare_param_change(node_id, name, value))
 
+    def recall_preset(self, name: str, glide_s: float = 0.0) -> None:
+        """Recall the preset ``name`` (raises PatchError for an unknown one): every change
+        starts at the same block boundary, numbers gliding over ``glide_s``
+        (:meth:`Engine.prepare_preset`)."""
+        self.commands.append(self.engine.prepare_preset(name, glide_s))
+
     def update_patch(self, patch: Patch) -> None:
         """Compile here (raises PatchError, leaving playback untouched); swap at a block boundary.
         The compile makes way for the audio thread whenever it computes a block."""
@@ -529,6 +535,9 @@ class Player:
             command = self.commands.popleft()
             if isinstance(command, ParamChange):
                 self.engine.apply(command)
+            elif isinstance(command, list):  # a preset: its changes at one boundary
+                for change in command:
+                    self.engine.apply(change)
             else:
                 self.engine.swap(command)
 

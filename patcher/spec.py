@@ -186,7 +186,7 @@ class Node:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.TYPE:
+        if not cls.TYPE or cls.__dict__.get("PER_INSTANCE"):  # a subpatch's own spec: not a type
             return
         if cls.TYPE in _REGISTRY and _REGISTRY[cls.TYPE] is not cls:
             raise TypeError(f"node type {cls.TYPE!r} is declared twice")

@@ -74,7 +74,15 @@ def test_unknown_format_is_named() -> None:
 
 
 def test_unknown_version_is_named() -> None:
-    assert "unsupported version 7" in problems_of(document(version=7))
+    assert "unsupported version 0; this patcher reads versions 1 and 2" in problems_of(document(version=0))
+
+
+def test_a_newer_version_is_refused_naming_both_versions() -> None:
+    message = problems_of(document(version=7))
+    assert message == (
+        "p.json: this patch is format version 7, made by a newer patcher; this patcher reads "
+        "versions 1 and 2: update patcher to open it"
+    )
 
 
 def test_unknown_node_type_names_the_node() -> None:

@@ -18,9 +18,10 @@ def reference_registry() -> dict[str, type]:
         scopes,
         shapers,
         sources,
+        subpatch,
     )
 
     references: dict[str, type] = {}
-    for module in (convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources):
+    for module in (convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources, subpatch):
         references.update(module.REFERENCES)
     return references
