@@ -84,18 +84,48 @@ def check_files(patch: Patch, allow_outside_files: bool = False, source: str | N
         raise OutsideFilesError(outside, patch, source)
 
 
-def check_packed_files(patch: Patch, source: str | None = None) -> None:
-    """Refuse a packed patch (PatchError, one problem per file) whose file params name a file
-    not packed with it: outside the folder it was extracted into, or missing there. No consent
-    widens this, as it does a patch file's: an archive is made to hold every file it uses."""
+def abstraction_files(patch: Patch, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """Every abstraction ``patch`` uses directly (its own, and its embedded subpatches'): (node
+    path, the file it was read from). An abstraction's own abstractions are its to list."""
+    for node_id, node in patch.nodes.items():
+        if node.inner is None:
+            continue
+        if node.file and node.inner.path is not None:
+            yield prefix + node_id, Path(node.inner.path)
+        elif not node.file:
+            yield from abstraction_files(node.inner, f"{prefix}{node_id}/")
+
+
+def check_packed_files(patch: Patch, source: str | None = None, root: Path | None = None) -> None:
+    """Refuse a packed patch (PatchError, one problem per file) whose file params or
+    abstractions name a file not packed with it: outside the folder it was extracted into
+    (``root``), or missing there; its abstractions are held to the same. No consent widens
+    this, as it does a patch file's: an archive is made to hold every file it uses."""
+    root = Path(root or patch.base_dir).resolve()
     problems = [
-        f"node {quote(node_id)} ({patch.nodes[node_id].type}): {name} {quote(value, PATH_LIMIT)} is not "
+        f"node {quote(node_id)} ({patch.find(node_id).type}): {name} {quote(value, PATH_LIMIT)} is not "
         "in the archive; a packed patch reads only the files packed with it"
         for node_id, name, value in file_params(patch)
-        if not is_inside(patch.base_dir, value) or not os.path.isfile(os.path.join(patch.base_dir, value))
+        if not _packed(root, Path(patch.base_dir) / value)
     ]
+    for node_id, file in abstraction_files(patch):
+        if not _packed(root, file):
+            problems.append(
+                f"node {quote(node_id)}: abstraction {quote(str(file), PATH_LIMIT)} is not in the archive; "
+                "a packed patch reads only the files packed with it"
+            )
+            continue
+        try:
+            check_packed_files(patch.find(node_id).inner, source, root)  # type: ignore[arg-type]
+        except PatchError as error:
+            problems += [f"in node {quote(node_id)}: {problem}" for problem in error.problems]
     if problems:
         raise PatchError(problems, source)
+
+
+def _packed(root: Path, file: Path) -> bool:
+    resolved = Path(os.path.realpath(file))
+    return resolved.is_relative_to(root) and resolved.is_file()
 
 
 def as_saved_in(patch: Patch, folder: str | os.PathLike[str]) -> Patch:

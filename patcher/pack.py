@@ -36,7 +36,7 @@ from patcher.archive import (
     megabytes,
 )
 from patcher.atomic import atomic_path, special_kind
-from patcher.files import file_params
+from patcher.files import abstraction_files, file_params
 from patcher.model import Patch, PatchError
 from patcher.patchfile import dumps, load, load_extracted
 from patcher.text import PATH_LIMIT, excerpt, first_few
@@ -45,6 +45,8 @@ from patcher.text import PATH_LIMIT, excerpt, first_few
 #: its own files are packed too, and it is written with its params rewritten. Audio is never
 #: JSON, so this holds whichever param kind names a patch file.
 PATCH_FILE_SUFFIXES = (".json",)
+#: A :class:`FileUse`'s ``param`` for a subpatch node's abstraction file (not a param).
+ABSTRACTION = ""
 #: Every member gets this date: the same patch packs to the same bytes.
 MEMBER_DATE = (1980, 1, 1, 0, 0, 0)
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f\\/:]")
@@ -78,6 +80,11 @@ def _collect(
         file = Path(os.path.abspath(os.path.join(patch.base_dir, value)))
         uses.append(FileUse(patch_file, node_id, name, file))
         if is_patch_file(file) and file not in followed:
+            followed.add(file)
+            _collect(load(file, allow_outside_files), file, uses, followed, allow_outside_files)
+    for node_id, file in abstraction_files(patch):  # subpatch nodes naming a patch file
+        uses.append(FileUse(patch_file, node_id, ABSTRACTION, file))
+        if file not in followed:
             followed.add(file)
             _collect(load(file, allow_outside_files), file, uses, followed, allow_outside_files)
 
@@ -181,7 +188,11 @@ def _rewritten(
     for use in uses:
         if use.patch_file == patch_file:
             relative = posixpath.relpath(members[use.file], folder or ".")
-            rewritten.nodes[use.node_id].params[use.param] = relative
+            node = rewritten.find(use.node_id)
+            if use.param == ABSTRACTION:
+                node.file = relative
+            else:
+                node.params[use.param] = relative
     return rewritten
 
 

@@ -34,6 +34,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,9 +126,14 @@ def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
 
 def load_packed(path: str | Path) -> Patch:
     """Read a packed patch (:mod:`patcher.archive`), extracted into a private folder that
-    lives until the program exits."""
+    lives until the program exits — or goes at once when the patch in it is refused (an
+    editor that fails to open one should not keep its files)."""
     folder, member = extract_privately(path)
-    return load_extracted(path, folder, member)
+    try:
+        return load_extracted(path, folder, member)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def load_extracted(path: str | Path, folder: Path, member: str) -> Patch:

@@ -422,3 +422,101 @@ def test_the_editor_opens_a_packed_patch_and_saves_one(rig: Path, tmp_path: Path
     assert patcher.load(tmp_path / "saved.patcher").nodes["again"].params["mix"] == 0.25
     assert other.save_as(tmp_path / "loose.json")
     assert other.status.level == "warning" and "save as .patcher" in other.status.text
+
+
+# -- abstractions travel with the patch -----------------------------------------------------------
+def abstraction(folder: Path, name: str, ir: str | None = None) -> Path:
+    """A one-in one-out abstraction: a gain, or a convolver reading ``ir`` beside it."""
+    inner = {"id": "fx", "type": "gain", "params": {"gain_db": -6.0}}
+    if ir is not None:
+        inner = {
+            "id": "fx",
+            "type": "convolver",
+            "params": {"source": "file", "file": ir, "normalize": "none"},
+        }
+    nodes = [
+        {"id": "in", "type": "inlet", "params": {"index": 0}},
+        {"id": "out", "type": "outlet", "params": {"index": 0}},
+        inner,
+    ]
+    links = [{"from": "in.out", "to": "fx.in"}, {"from": "fx.out", "to": "out.in"}]
+    path = folder / name
+    path.write_text(json.dumps({"format": "patcher", "version": 2, "nodes": nodes, "links": links}))
+    return path
+
+
+def using(folder: Path, file: str, name: str = "song.json") -> Path:
+    """A patch playing noise through the abstraction ``file``."""
+    nodes = [
+        {"id": "src", "type": "noise", "params": {}},
+        {"id": "box", "type": "subpatch", "file": file, "params": {}},
+        {"id": "out", "type": "output", "params": {}},
+    ]
+    links = [{"from": "src.out", "to": "box.in"}, {"from": "box.out", "to": "out.left"}]
+    path = folder / name
+    path.write_text(json.dumps({"format": "patcher", "version": 2, "nodes": nodes, "links": links}))
+    return path
+
+
+def test_abstractions_and_their_files_are_packed_and_render_sample_for_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An abstraction beside the patch, and one found in the user's library (which whoever
+    opens the archive does not have), both travel in it, with the IR one of them reads."""
+    here, library = tmp_path / "here", tmp_path / "library"
+    here.mkdir()
+    (library / "fx").mkdir(parents=True)
+    write_audio(library / "fx" / "ir.wav", np.r_[1.0, np.zeros(99), 0.5])
+    abstraction(library / "fx", "verb.json", ir="ir.wav")
+    abstraction(here, "quiet.json")
+    monkeypatch.setenv("PATCHER_LIBRARY", str(library))
+    song = using(here, "fx/verb.json")
+    document = json.loads(song.read_text())
+    document["nodes"].insert(2, {"id": "soft", "type": "subpatch", "file": "quiet.json", "params": {}})
+    document["links"][1:] = [{"from": "box.out", "to": "soft.in"}, {"from": "soft.out", "to": "out.left"}]
+    song.write_text(json.dumps(document))
+    original = rendered(song)
+    assert np.abs(original).max() > 0.01
+
+    archive = tmp_path / "song.patcher"
+    pack(song, archive)
+    with zipfile.ZipFile(archive) as opened:
+        assert sorted(opened.namelist()) == [
+            "media/ir.wav",
+            "media/quiet.json",
+            "media/verb.json",
+            "song.json",
+        ]
+    monkeypatch.setenv("PATCHER_LIBRARY", str(tmp_path / "nowhere"))  # elsewhere: no library
+    np.testing.assert_array_equal(rendered(archive), original)
+    unpack(archive, tmp_path / "elsewhere")
+    np.testing.assert_array_equal(rendered(tmp_path / "elsewhere" / "song.json"), original)
+
+
+def test_a_packed_abstraction_not_in_the_archive_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A packed patch naming an abstraction it does not hold (one in the reader's library),
+    or an abstraction reading a file outside the archive, reads nothing from outside it."""
+    library = tmp_path / "library"
+    library.mkdir()
+    abstraction(library, "mine.json")
+    monkeypatch.setenv("PATCHER_LIBRARY", str(library))
+    song = json.loads(using(tmp_path, "mine.json").read_text())
+    refused(
+        tmp_path,
+        [Member("song.json", json.dumps(song).encode())],
+        "'box'",
+        "not in the archive",
+        capsys=capsys,
+    )
+
+    (tmp_path / "secret.wav").write_bytes(b"RIFF")
+    holder = tmp_path / "holder"
+    holder.mkdir()
+    inner = abstraction(holder, "reads.json", ir="../../secret.wav").read_bytes()
+    members = [
+        Member("song.json", json.dumps(json.loads(using(holder, "media/reads.json").read_text())).encode()),
+        Member("media/reads.json", inner),
+    ]
+    refused(tmp_path, members, "not in the archive", capsys=capsys)
