@@ -172,6 +172,10 @@ def window(shared_window: Any, tmp_path: Path) -> Iterator[Any]:
     model.palette = None
     if view.file_window is not None:  # left open by a test that failed
         view.file_window.cancel()
+    import dearpygui.dearpygui as dpg
+
+    dpg.configure_item("measure_window", show=False)  # it would cover the canvas
+    model.measuring.cancel(quiet=True)
     assert model.open(demo_patch(tmp_path))
     frames(view, 3)
     yield view
