@@ -1,5 +1,27 @@
 """The node library: one module per family; importing this package registers every type."""
 
-from nodes import convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources
+from nodes import (
+    convolution,
+    delays,
+    envelopes,
+    filters,
+    io,
+    mixing,
+    modulators,
+    scopes,
+    shapers,
+    sources,
+)
 
-__all__ = ["convolution", "delays", "filters", "io", "mixing", "modulators", "scopes", "shapers", "sources"]
+__all__ = [
+    "convolution",
+    "delays",
+    "envelopes",
+    "filters",
+    "io",
+    "mixing",
+    "modulators",
+    "scopes",
+    "shapers",
+    "sources",
+]

@@ -11,6 +11,7 @@ def reference_registry() -> dict[str, type]:
     from tests.reference_nodes import (
         convolution,
         delays,
+        envelopes,
         filters,
         io,
         mixing,
@@ -21,6 +22,7 @@ def reference_registry() -> dict[str, type]:
     )
 
     references: dict[str, type] = {}
-    for module in (convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources):
+    modules = (convolution, delays, envelopes, filters, io, mixing, modulators, scopes)
+    for module in (*modules, shapers, sources):
         references.update(module.REFERENCES)
     return references
