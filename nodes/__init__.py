@@ -9,6 +9,7 @@ from nodes import (
     mixing,
     modulators,
     scopes,
+    sequencing,
     shapers,
     sources,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "mixing",
     "modulators",
     "scopes",
+    "sequencing",
     "shapers",
     "sources",
 ]

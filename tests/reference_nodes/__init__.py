@@ -17,12 +17,13 @@ def reference_registry() -> dict[str, type]:
         mixing,
         modulators,
         scopes,
+        sequencing,
         shapers,
         sources,
     )
 
     references: dict[str, type] = {}
     modules = (convolution, delays, envelopes, filters, io, mixing, modulators, scopes)
-    for module in (*modules, shapers, sources):
+    for module in (*modules, sequencing, shapers, sources):
         references.update(module.REFERENCES)
     return references
