@@ -3,6 +3,7 @@
 from nodes import (
     convolution,
     delays,
+    dynamics,
     envelopes,
     filters,
     io,
@@ -17,6 +18,7 @@ from nodes import (
 __all__ = [
     "convolution",
     "delays",
+    "dynamics",
     "envelopes",
     "filters",
     "io",

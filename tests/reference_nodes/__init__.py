@@ -11,6 +11,7 @@ def reference_registry() -> dict[str, type]:
     from tests.reference_nodes import (
         convolution,
         delays,
+        dynamics,
         envelopes,
         filters,
         io,
@@ -23,7 +24,7 @@ def reference_registry() -> dict[str, type]:
     )
 
     references: dict[str, type] = {}
-    modules = (convolution, delays, envelopes, filters, io, mixing, modulators, scopes)
+    modules = (convolution, delays, dynamics, envelopes, filters, io, mixing, modulators, scopes)
     for module in (*modules, sequencing, shapers, sources):
         references.update(module.REFERENCES)
     return references
