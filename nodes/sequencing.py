@@ -78,7 +78,8 @@ def _clock_kernel(
         elif second == 0 and phase >= step + swing:
             second, edge = 1, True
         since = phase - (step + swing) if second else phase
-        gate[i] = 1.0 if since < (gate_second if second else gate_first) else 0.0
+        # since < 0: a live edit moved the second step later than the phase; off until it
+        gate[i] = 1.0 if 0 <= since < (gate_second if second else gate_first) else 0.0
         trigger[i] = 1.0 if edge else 0.0
         phase += _tempo_increment(bpm[i], denominator)
     state[PHASE], state[SECOND] = phase, second
