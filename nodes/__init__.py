@@ -1,15 +1,32 @@
 """The node library: one module per family; importing this package registers every type."""
 
-from nodes import convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources, subpatch
+from nodes import (
+    convolution,
+    delays,
+    dynamics,
+    envelopes,
+    filters,
+    io,
+    mixing,
+    modulators,
+    scopes,
+    sequencing,
+    shapers,
+    sources,
+    subpatch,
+)
 
 __all__ = [
     "convolution",
     "delays",
+    "dynamics",
+    "envelopes",
     "filters",
     "io",
     "mixing",
     "modulators",
     "scopes",
+    "sequencing",
     "shapers",
     "sources",
     "subpatch",

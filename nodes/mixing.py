@@ -127,8 +127,24 @@ def _pan(signal: np.ndarray, pan: np.ndarray, left: np.ndarray, right: np.ndarra
 
 
 #: Math's operations, as the kernel numbers them (the order of the param's choices).
-OPERATIONS = ("add", "subtract", "multiply", "min", "max", "abs", "constant")
-ADD, SUBTRACT, MULTIPLY, MINIMUM, MAXIMUM, ABSOLUTE, CONSTANT = range(len(OPERATIONS))
+OPERATIONS = (
+    "add",
+    "subtract",
+    "multiply",
+    "min",
+    "max",
+    "abs",
+    "constant",
+    "divide",
+    "db_to_gain",
+    "gain_to_db",
+)
+ADD, SUBTRACT, MULTIPLY, MINIMUM, MAXIMUM, ABSOLUTE, CONSTANT = range(7)
+DIVIDE, DB_TO_GAIN, GAIN_TO_DB = range(7, len(OPERATIONS))
+#: gain_to_db's answer for silence (|a| at or below 1e-10).
+FLOOR_DB = -200.0
+#: db_to_gain holds 'a' at most this high: 10^(6000/20) is near the largest float.
+MAX_DB = 6000.0
 
 
 class Math(Node):
@@ -142,7 +158,9 @@ class Math(Node):
             "add",
             kind="choice",
             choices=OPERATIONS,
-            doc="add a+b, subtract a-b, multiply a*b, min, max, abs |a|, constant b.",
+            doc="add a+b, subtract a-b, multiply a*b, min, max, abs |a|, constant b, divide a/b "
+            "(0 where b is 0 or a/b overflows), db_to_gain 10^(a/20), gain_to_db 20 log10 |a| "
+            "(-200 at or below 1e-10).",
         ),
         "b": Param(
             0.0,
@@ -187,4 +205,30 @@ def _operate(operation: int, a: float, b: float) -> float:
         return np.maximum(a, b)
     if operation == ABSOLUTE:
         return abs(a)
+    if operation == DIVIDE:
+        return _divide(a, b)
+    if operation == DB_TO_GAIN:
+        return decibels_to_factor(min(a, MAX_DB))  # NaN stays NaN, as elsewhere
+    if operation == GAIN_TO_DB:
+        return _gain_to_db(a)
     return b
+
+
+@kernel
+def _gain_to_db(a: float) -> float:
+    """20 log10 |a|, FLOOR_DB for silence (log 0 would be -inf); NaN stays NaN."""
+    if abs(a) > 1e-10:
+        return 20.0 * math.log10(abs(a))
+    return FLOOR_DB if a == a else a
+
+
+@kernel
+def _divide(a: float, b: float) -> float:
+    """a / b, but 0 where b is 0 or the quotient of two finite numbers overflows (Pd's /~ gives
+    0 too): a patch dividing by a signal that crosses zero stays finite."""
+    if b == 0.0:
+        return 0.0
+    quotient = a / b
+    if np.isinf(quotient) and np.isfinite(a) and np.isfinite(b):
+        return 0.0
+    return quotient

@@ -86,6 +86,11 @@ def every_plot() -> Iterator[tuple[str, Plot]]:
         ("scope", {}),
         ("scope", {"time_ms": 1000.0}),
         ("spectrum", {}),
+        ("adsr", {}),
+        ("adsr", {"attack_ms": 0.0, "decay_ms": 0.0, "release_ms": 20000.0, "level": 0.0}),
+        ("adsr", {"attack_ms": 1500.0, "sustain": 1.0, "curve": "linear", "level": 10.0}),
+        ("compressor", {}),
+        ("compressor", {"ratio": 100.0, "knee_db": 0.0, "threshold_db": -80.0, "makeup_db": 48.0}),
     ]
     for type_name, params in cases:
         picture = node_picture(type_name, params, RATE)

@@ -1464,11 +1464,11 @@ def test_real_input_delete_with_a_link_clicked_removes_the_link_not_the_node_jus
     link instead, so Delete removes the link, never a node the canvas does not show selected."""
 
     view, model = window, window.model
-    move_and_settle(view, *screen_point("add:noise"))  # the browser's button
+    move_and_settle(view, *screen_point("add:clock"))  # the browser's button (one still on screen)
     xdotool("click", "1")
     frames(view, 4)
     added = model.selected_nodes
-    assert added and model.patch.nodes[added[0]].type == "noise"
+    assert added and model.patch.nodes[added[0]].type == "clock"
     start, end = pin_point("lp", "out", "out"), pin_point("drive", "in", "in")
     middle = ((start[0] + end[0]) // 2, (start[1] + end[1]) // 2)  # a bezier's midpoint
     move_and_settle(view, *middle)

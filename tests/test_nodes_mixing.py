@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nodes.mixing import OPERATIONS
 from tests.nodetools import run_node, run_node_class
 from tests.reference_nodes.mixing import REFERENCES
 
@@ -44,12 +45,34 @@ def test_pan_keeps_the_power_and_goes_hard_left_and_right() -> None:
         ("max", [1.0, 1.5, 2.0]),
         ("abs", [0.5, 2.0, 2.0]),
         ("constant", [1.0, 1.5, 0.5]),
+        ("divide", [0.5, -4.0 / 3.0, 4.0]),
+        ("db_to_gain", [10**0.025, 0.1**0.1, 10**0.1]),
+        ("gain_to_db", [20 * np.log10(0.5), 20 * np.log10(2.0), 20 * np.log10(2.0)]),
     ],
 )
 def test_math_does_each_operation(op: str, expected: list[float]) -> None:
     a, b = np.array([0.5, -2.0, 2.0]), np.array([1.0, 1.5, 0.5])
     out = run_node("math", {"op": op, "b": 0.0}, {"a": a, "b": b})["out"]
-    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(out, expected, rtol=1e-15, atol=0)  # the powers and logs to an ulp
+
+
+def test_math_divides_safely_and_converts_decibels() -> None:
+    """Division by zero gives 0, as Pd's /~ does, and so does an overflowing quotient: no
+    infinity or NaN for the engine to refuse. Silence is -200 dB; NaN stays NaN."""
+    a = np.array([1.0, -3.0, 0.0, 1e300, 2.0, np.nan])
+    b = np.array([4.0, 0.0, 0.0, 1e-300, -0.5, 1.0])
+    out = run_node("math", {"op": "divide", "b": 0.0}, {"a": a, "b": b})["out"]
+    np.testing.assert_array_equal(out[:5], [0.25, 0.0, 0.0, 0.0, -4.0])
+    assert np.isnan(out[5])
+    decibels = np.array([0.0, 20.0, -40.0, 6.0, 1e6])
+    gains = run_node("math", {"op": "db_to_gain"}, {"a": decibels})["out"]
+    np.testing.assert_allclose(gains[:4], [1.0, 10.0, 0.01, 10**0.3], rtol=1e-15)
+    assert np.isfinite(gains[4])  # held at 6000 dB, the most a float holds
+    levels = np.array([1.0, 10.0, -0.01, 0.0, 1e-10, 1e-9])
+    back = run_node("math", {"op": "gain_to_db"}, {"a": levels})["out"]
+    np.testing.assert_allclose(back, [0.0, 20.0, -40.0, -200.0, -200.0, -180.0], rtol=1e-14)
+    round_trip = run_node("math", {"op": "gain_to_db"}, {"a": gains[:4]})["out"]
+    np.testing.assert_allclose(round_trip, decibels[:4], atol=1e-12)
 
 
 def test_math_takes_a_new_operation_live() -> None:
@@ -116,7 +139,7 @@ def test_pan_kernel_matches_the_reference(block: int) -> None:
 
 
 @pytest.mark.parametrize("block", BLOCKS)
-@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "min", "max", "abs", "constant"])
+@pytest.mark.parametrize("op", OPERATIONS)
 def test_math_kernel_matches_the_reference(block: int, op: str) -> None:
     rng = np.random.default_rng(block)
     a = rng.standard_normal(FRAMES)

@@ -75,6 +75,9 @@ FAMILY_COLORS = {
     "mixing": (90, 90, 90),
     "io": (160, 130, 20),
     "meters": (40, 110, 150),
+    "envelopes": (150, 110, 40),
+    "sequencing": (120, 60, 140),
+    "dynamics": (170, 70, 100),
 }
 NODE_MENU = [
     ("Help", "help"),

@@ -5,7 +5,8 @@ from 0 to 1, y upwards), a caption and the :class:`Axis` the box spans on each s
 log axis, dB, ms, degrees); :mod:`patcher.editor.plot_layout` lays a plot out for a drawing
 size (ticks, labels, caption) and the view draws what it returns. The numbers
 come from the node modules themselves — ``waveform_preview`` for the oscillator and the LFO,
-``coefficients`` for the filter, ``transfer`` for the waveshaper, the convolver's
+``coefficients`` for the filter, ``transfer`` for the waveshaper, ``shape_preview`` for the
+ADSR (its kernel run on a held gate), ``static_curve`` for the compressor, the convolver's
 ``impulse_response`` (of a node prepared from the params, the IR the engine loads too) — so
 what is drawn is what is heard. Live pictures (scope, spectrum) draw the running node's
 *view*: the array its ``view()`` returns, which the player hands over (from another process
@@ -331,6 +332,38 @@ def _spectrum(cls: type[Node], params: dict[str, Any], sample_rate: int, view: n
     return Picture([Plot([trace], caption, [], _frequency_axis(sample_rate), level_axis)], live=True)
 
 
+def _adsr(cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None) -> Picture:
+    times_ms, envelope = cls.shape_preview(params, 2 * POINTS)
+    top = float(params["level"]) or 1.0  # a zero level: flat at the bottom of a 0..1 box
+    shape = curve(times_ms / times_ms[-1], _to_unit(envelope, 0.0, top), RESPONSE)
+    parts = [
+        f"A {format_time(params['attack_ms'])}",
+        f"D {format_time(params['decay_ms'])}",
+        f"S {format_number(params['sustain'], 2)}",
+        f"R {format_time(params['release_ms'])}",
+    ]
+    y_axis = Axis(0.0, top, ticks=(0.0, top))
+    return Picture([Plot([shape], "  ".join(parts), [], Axis(0.0, float(times_ms[-1]), "ms"), y_axis)])
+
+
+#: The compressor's picture spans these input and output levels.
+DYNAMICS_AXIS = Axis(-60.0, 0.0, "dB", ticks=(-60.0, -30.0, 0.0))
+
+
+def _compressor(
+    cls: type[Node], params: dict[str, Any], sample_rate: int, view: np.ndarray | None
+) -> Picture:
+    levels = np.linspace(DYNAMICS_AXIS.low, DYNAMICS_AXIS.high, 2 * POINTS + 1)
+    x = _to_unit(levels, DYNAMICS_AXIS.low, DYNAMICS_AXIS.high)
+    reference = curve(x, x, REFERENCE)  # in = out
+    static = curve(
+        x, _to_unit(cls.static_curve(params, levels), DYNAMICS_AXIS.low, DYNAMICS_AXIS.high), RESPONSE
+    )
+    ratio = "limit" if params["ratio"] >= 100.0 else f"{format_number(params['ratio'], 2)}:1"
+    caption = f"{params['threshold_db']:.3g} dB  {ratio}  knee {params['knee_db']:.3g} dB"
+    return Picture([Plot([reference, static], caption, [], DYNAMICS_AXIS, DYNAMICS_AXIS)])
+
+
 PICTURES = {
     "oscillator": _waveform,
     "lfo": _waveform,
@@ -339,4 +372,6 @@ PICTURES = {
     "convolver": _convolver,
     "scope": _scope,
     "spectrum": _spectrum,
+    "adsr": _adsr,
+    "compressor": _compressor,
 }

@@ -11,17 +11,21 @@ def reference_registry() -> dict[str, type]:
     from tests.reference_nodes import (
         convolution,
         delays,
+        dynamics,
+        envelopes,
         filters,
         io,
         mixing,
         modulators,
         scopes,
+        sequencing,
         shapers,
         sources,
         subpatch,
     )
 
     references: dict[str, type] = {}
-    for module in (convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources, subpatch):
+    modules = (convolution, delays, dynamics, envelopes, filters, io, mixing, modulators, scopes)
+    for module in (*modules, sequencing, shapers, sources, subpatch):
         references.update(module.REFERENCES)
     return references

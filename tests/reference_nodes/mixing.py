@@ -1,5 +1,5 @@
 """The mixing nodes' DSP before their kernels: one or a few numpy calls per block
-(nodes/mixing.py as of 3cf4b93)."""
+(nodes/mixing.py as of 3cf4b93; math's divide and dB operations, newer, in numpy too)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,17 @@ class ReferenceMath(Math):
             np.maximum(a, b, out=out)
         elif operation == "abs":
             np.abs(a, out=out)
+        elif operation == "divide":  # 0 where b is 0 or the quotient overflows
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                quotient = np.divide(a, b)
+            out[:] = np.where(
+                (b == 0) | (np.isinf(quotient) & np.isfinite(a) & np.isfinite(b)), 0.0, quotient
+            )
+        elif operation == "db_to_gain":
+            np.power(10.0, np.minimum(a, 6000.0) / 20.0, out=out)
+        elif operation == "gain_to_db":
+            with np.errstate(divide="ignore"):
+                out[:] = np.where(np.abs(a) > 1e-10, 20 * np.log10(np.abs(a)), -200.0)
         else:
             out[:] = b
 
