@@ -81,7 +81,8 @@ def add_analyze_command(subparsers: Any) -> argparse.ArgumentParser:
         "--capture",
         type=Path,
         metavar="OUT.json",
-        help="write a new patch with the chain replaced by a convolver holding its IR (OUT-ir.wav beside it)",
+        help="write a new patch with the chain replaced by a convolver holding its IR (OUT-ir.wav beside "
+        "it); OUT.patcher packs it with its IR and every file it uses",
     )
     analyze.add_argument(
         "--beside",
@@ -117,7 +118,7 @@ def _seconds(text: str) -> float:
 
 def run_analyze(args: argparse.Namespace) -> int:
     """The ``analyze`` command: raises UserError or PatchError for the user's mistakes."""
-    from patcher.analysis import analyze, capture_patch, read_material
+    from patcher.analysis import analyze, read_material
     from patcher.analysis_report import figures_json, summary_text, write_report
     from patcher.cli import UserError, announce_compiling
     from patcher.patchfile import load
@@ -128,6 +129,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         capture, folder = excerpt(args.capture, PATH_LIMIT), excerpt(args.capture.parent, PATH_LIMIT)
         raise UserError(f"cannot write {capture}: folder {folder} does not exist")
     patch = load(args.patch, args.allow_outside_files)
+    _check_capture_target(args, patch)
     announce_compiling()
     material, material_name = None, "test material"
     if args.material is not None:
@@ -155,15 +157,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     try:
         written = write_report(analysis, report_dir, plots=not args.no_plots)
         if args.capture is not None:
-            capture_patch(
-                patch,
-                analysis.captured_ir,
-                args.capture,
-                args.from_port,
-                args.to_port,
-                beside=args.beside,
-                note=f" Measured at {args.level_dbfs:g} dBFS ({args.ir_method}).",
-            )
+            _capture(args, patch, analysis.captured_ir)
     except OSError as error:
         raise UserError(f"cannot write the report: {error.strerror or error}") from None
     if args.json:
@@ -176,5 +170,43 @@ def run_analyze(args: argparse.Namespace) -> int:
     print(f"wrote the report to {excerpt(report_dir, PATH_LIMIT)}/ ({files})", file=notes)
     if args.capture is not None:
         capture, stem = excerpt(args.capture, PATH_LIMIT), excerpt(args.capture.stem)
-        print(f"wrote {capture} and {stem}-ir.wav beside it", file=notes)
+        if _packs(args.capture):
+            print(f"wrote {capture}: the captured patch with its IR and every file it uses", file=notes)
+        else:
+            print(f"wrote {capture} and {stem}-ir.wav beside it", file=notes)
     return 0
+
+
+def _packs(capture: Path) -> bool:
+    return capture.suffix.lower() == ".patcher"
+
+
+def _check_capture_target(args: argparse.Namespace, patch: Any) -> None:
+    """A packed patch's files live in a folder that goes when patcher ends: a capture beside
+    them would name files that are gone, so it must be packed too."""
+    from patcher.archive import is_extracted
+    from patcher.cli import UserError
+
+    if args.capture is not None and not _packs(args.capture) and is_extracted(patch.base_dir):
+        raise UserError(
+            f"{excerpt(args.patch, PATH_LIMIT)} is a packed patch: capture it into a .patcher file "
+            f"(--capture {excerpt(args.capture.stem)}.patcher), which holds the files it uses"
+        )
+
+
+def _capture(args: argparse.Namespace, patch: Any, impulse_response: Any) -> None:
+    """``--capture``: the patch with the chain captured, as JSON beside its IR, or packed."""
+    import tempfile
+
+    from patcher.analysis import capture_patch
+    from patcher.pack import pack
+
+    note = f" Measured at {args.level_dbfs:g} dBFS ({args.ir_method})."
+    where = (args.from_port, args.to_port)
+    if not _packs(args.capture):
+        capture_patch(patch, impulse_response, args.capture, *where, beside=args.beside, note=note)
+        return
+    with tempfile.TemporaryDirectory(prefix="patcher-capture-") as folder:
+        written = Path(folder) / f"{args.capture.stem}.json"
+        capture_patch(patch, impulse_response, written, *where, beside=args.beside, note=note)
+        pack(written, args.capture, allow_outside_files=True)  # its files are where they were

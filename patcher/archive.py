@@ -27,6 +27,7 @@ import re
 import shutil
 import stat
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path
@@ -132,21 +133,27 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _file_key(name: str) -> str:
+    """What a name is on the most forgiving disk: case-blind and Unicode-normalised (macOS)."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _clash_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
-    """Two members that would be one file (``a`` and ``A`` on a case-blind disk), or a file
-    that another member needs as a folder."""
+    """Two members that would be one file (``a`` and ``A`` on a case-blind disk, ``é`` composed
+    and decomposed on one that normalises Unicode), or a file that another member needs as a
+    folder."""
     seen: set[str] = set()
     folders: set[str] = set()
     problems = []
     for info in infos:
-        key = info.filename.removesuffix("/").casefold()
+        key = _file_key(info.filename.removesuffix("/"))
         if key in seen and not info.is_dir():
             problems.append(f"member {quote(info.filename, PATH_LIMIT)} comes twice")
         seen.add(key)
         parts = key.split("/")
         folders.update("/".join(parts[:end]) for end in range(1, len(parts)))
     for info in infos:
-        if not info.is_dir() and info.filename.casefold() in folders:
+        if not info.is_dir() and _file_key(info.filename) in folders:
             problems.append(f"member {quote(info.filename, PATH_LIMIT)} is a file and a folder")
     return problems
 

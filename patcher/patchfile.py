@@ -30,6 +30,7 @@ port 'lfet'"), and most rules (ports, ranges, cycles) come from the node specs.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -94,6 +95,9 @@ class _Reading:
     cache: dict[Path, Patch] = field(default_factory=dict)
     #: The path of the subpatch being read (``voice/``), so messages name ``voice/env``.
     prefix: str = ""
+    #: A packed patch's folder: its abstractions are looked for only in it, refused by their
+    #: names alone when they would leave it (an archive is untrusted: nothing outside is read).
+    packed_root: Path | None = None
 
 
 def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
@@ -144,7 +148,8 @@ def load_extracted(path: str | Path, folder: Path, member: str) -> Patch:
         text = (folder / member).read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         raise PatchError(f"cannot read the patch: {error}", source) from None
-    patch = loads(text, source, folder, allow_outside_files=True)
+    reading = _Reading(((Path(folder, member).resolve(), member),), True, packed_root=Path(folder).resolve())
+    patch = loads(text, source, folder, allow_outside_files=True, _reading=reading)
     check_packed_files(patch, source)
     return patch
 
@@ -397,8 +402,7 @@ def _read_node(
         return None
     node = NodeData(node_id, type_name, {})
     if type_name == "subpatch":
-        inner_reading = _Reading(reading.chain, reading.allow_outside_files, reading.cache)
-        inner_reading.prefix = f"{reading.prefix}{node_id}/"
+        inner_reading = dataclasses.replace(reading, prefix=f"{reading.prefix}{node_id}/")
         node.inner, node.file = _read_subpatch(where, entry, base_dir, problems, inner_reading)
         if node.inner is None:
             return None
@@ -449,18 +453,39 @@ def _read_abstraction(
             f"own folder and the library unless you allow others ({ALLOW_FLAG})"
         )
         return None
+    if reading.packed_root is not None:
+        return _read_packed_abstraction(where, file, base_dir, problems, reading)
     found = find_abstraction(file, base_dir)
     if found is None:
         problems.append(f"{where}: no such abstraction (looked in {where_looked(file, base_dir)})")
         return None
-    path = found[0].resolve()
+    return _read_found(where, found[0], file, problems, reading)
+
+
+def _read_packed_abstraction(
+    where: str, file: str, base_dir: Path, problems: list[str], reading: _Reading
+) -> Patch | None:
+    """An abstraction of a packed patch: in its folder, judged by its name before any lookup."""
+    assert reading.packed_root is not None
+    candidate = Path(os.path.normpath(os.path.join(base_dir, file)))
+    if "\0" in file or not candidate.is_relative_to(reading.packed_root) or not candidate.is_file():
+        problems.append(
+            f"{where}: abstraction {excerpt(file, PATH_LIMIT)} is not in the archive; a packed patch "
+            "reads only the files packed with it"
+        )
+        return None
+    return _read_found(where, candidate, file, problems, reading)
+
+
+def _read_found(where: str, found: Path, file: str, problems: list[str], reading: _Reading) -> Patch | None:
+    path = found.resolve()
     chain = [resolved for resolved, _shown in reading.chain]
     if path in chain:
         names = [shown for _resolved, shown in reading.chain[chain.index(path) :]] + [file]
         problems.append(f"{where}: a patch includes itself: {' -> '.join(excerpt(n, 80) for n in names)}")
         return None
     if path not in reading.cache:
-        inner = _load_abstraction(where, found[0], file, problems, reading)
+        inner = _load_abstraction(where, found, file, problems, reading)
         if inner is None:
             return None
         reading.cache[path] = inner
@@ -470,8 +495,7 @@ def _read_abstraction(
 def _load_abstraction(
     where: str, path: Path, file: str, problems: list[str], reading: _Reading
 ) -> Patch | None:
-    nested = _Reading((*reading.chain, (path.resolve(), file)), reading.allow_outside_files, reading.cache)
-    nested.prefix = reading.prefix
+    nested = dataclasses.replace(reading, chain=(*reading.chain, (path.resolve(), file)))
     try:
         text = path.read_text(encoding="utf-8")
         inner = loads(text, file, path.resolve().parent, reading.allow_outside_files, _reading=nested)

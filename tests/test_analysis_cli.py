@@ -254,3 +254,30 @@ def test_ring_modulator_silent_at_t0_is_time_varying_not_disconnected(
     assert code == 0, err
     verdict = json.loads(out)["verdict"]
     assert verdict["failed"] == ["time-varying"] and not verdict["captured_by_ir"]
+
+
+def test_a_packed_patch_is_captured_into_a_packed_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A .patcher's files live in a folder that goes at exit: a capture naming them from a
+    .json would be broken for good, so it is refused, and a .patcher capture holds them."""
+    from patcher.pack import pack
+
+    path = tmp_path / "tone.json"
+    tone = chain_patch(("filter", "tone", {"type": "lowpass", "cutoff_hz": 3000.0}))
+    tone.add_node("noise", "hiss")  # something to hear through it (the input node plays nothing)
+    tone.connect("hiss.out", "tone.in")
+    tone.save(path)
+    packed = tmp_path / "tone.patcher"
+    pack(path, packed)
+    report = ["-o", tmp_path / "report", "--no-plots", "--from", "tone.in", "--to", "tone.out"]
+    code, _out, err = run(capsys, "analyze", packed, *report, "--capture", tmp_path / "cap.json")
+    assert_one_line_error(code, err, "capture it into a .patcher file")
+    assert not (tmp_path / "cap.json").exists()
+
+    code, out, err = run(capsys, "analyze", packed, *report, "--capture", tmp_path / "cap.patcher")
+    assert code == 0, err
+    assert "the captured patch with its IR" in out
+    captured = load(tmp_path / "cap.patcher")
+    assert captured.nodes["capture"].type == "convolver" and "tone" not in captured.nodes
+    original, capture = patcher.render(load(path), seconds=0.5), patcher.render(captured, seconds=0.5)
+    error_db = 10 * np.log10(np.sum((capture - original) ** 2) / np.sum(original**2))
+    assert error_db < -100.0, error_db

@@ -141,3 +141,22 @@ def test_listening_switches_only_a_capture_beside_its_chain(pedal: Path, tmp_pat
     assert levels == {"level1": 0.0, "level2": 0.0, "level3": 1.0}
     saved = load(pedal)  # the capture is an edit like any other: the file changes only on save
     assert "capture" not in saved.nodes
+
+
+def test_a_capture_after_save_as_elsewhere_is_read_where_it_was_written(pedal: Path, tmp_path: Path) -> None:
+    """The IR goes where the patch's relative files are read from, so the convolver finds it
+    and the saved patch opens again."""
+    model = EditorModel(state_dir=tmp_path / "state")
+    assert model.open(pedal)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert model.save_as(other / "mine.json")
+    model.select(["tone"])
+    model.measuring.start()
+    finish(model)
+    assert model.measuring.capture()
+    ir = Path(model.patch.base_dir) / model.patch.nodes["capture"].params["file"]
+    assert ir.is_file()
+    assert model.save()
+    reopened = load(other / "mine.json", allow_outside_files=True)  # its media stayed behind too
+    assert (Path(reopened.base_dir) / reopened.nodes["capture"].params["file"]).resolve() == ir.resolve()

@@ -422,3 +422,40 @@ def test_lowpass_is_minus_3_db_at_its_cutoff_and_falls_12_db_per_octave(tmp_path
     assert at(100.0) == pytest.approx(0.0, abs=0.3)
     assert at(tone["cutoff_hz"]) == pytest.approx(-3.0, abs=0.3)
     assert at(8 * tone["cutoff_hz"]) - at(4 * tone["cutoff_hz"]) == pytest.approx(-12.0, abs=1.0)
+
+
+def frame_rms(signal: np.ndarray, frame: int) -> np.ndarray:
+    frames = len(signal) // frame
+    return np.sqrt(np.mean(np.square(signal[: frames * frame].reshape(frames, frame)), axis=1))
+
+
+def test_bassline_plays_its_steps_on_the_swung_clock_and_rests_where_its_gates_are_off() -> None:
+    patch = load("bassline")
+    clock, seq = params(patch, "clock"), params(patch, "seq")
+    step = 60.0 / clock["bpm"] / 4 * RATE  # a sixteenth, in samples
+    swing = clock["swing_pct"] / 100 * step
+    audio = patcher.render(patch, seconds=2 * 16 * step / RATE)[:, 0]
+    for index, gate in enumerate(seq["gates"] * 2):
+        start = index * step + (swing if index % 2 else 0.0)
+        middle = audio[round(start + 0.15 * step) : round(start + 0.45 * step)]
+        level = np.sqrt(np.mean(np.square(middle)))
+        if gate:  # a note sounds through the step's first half
+            assert level > 0.02, (index, level)
+        else:  # a rest: the last note's release has died away by mid-step
+            assert level < 0.01, (index, level)
+    # each note starts where its step does: the level jumps within 2 ms of the (swung) start
+    envelope = frame_rms(audio, 48)  # 1 ms frames
+    for index in (2, 3, 4):  # notes after a rest and back to back, one of them swung
+        start = round((index * step + (swing if index % 2 else 0.0)) / 48)
+        assert envelope[start + 2] > 3 * envelope[start - 2] or envelope[start - 2] > 0.02
+
+
+def test_compressor_example_narrows_the_guitars_dynamics() -> None:
+    """Left is compressed, right dry: the loud plucks come down relative to the quiet tails."""
+    audio = patcher.render(load("compressor"), seconds=3.5)
+    spread = {}
+    for channel, name in ((0, "compressed"), (1, "dry")):
+        levels = frame_rms(audio[:, channel], 480)  # 10 ms frames
+        heard = levels[levels > 1e-4]
+        spread[name] = 20 * np.log10(np.percentile(heard, 99) / np.percentile(heard, 30))
+    assert spread["compressed"] < 0.6 * spread["dry"], spread  # 4:1 above the threshold

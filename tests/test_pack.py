@@ -520,3 +520,25 @@ def test_a_packed_abstraction_not_in_the_archive_is_refused(
         Member("media/reads.json", inner),
     ]
     refused(tmp_path, members, "not in the archive", capsys=capsys)
+
+
+@pytest.mark.parametrize("name", ["../secret.json", "/proc/kmsg", "media/../../secret.json"])
+def test_a_packed_abstraction_leaving_the_archive_is_refused_by_its_name_unread(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Nothing outside the archive is read, not even to say what is wrong with it (a file's
+    keys would leak, and /proc/kmsg would never end)."""
+    (tmp_path / "secret.json").write_text(json.dumps({"password": "hunter2"}))
+    song = json.loads(using(tmp_path, name).read_text())
+    refused(tmp_path, [Member("song.json", json.dumps(song).encode())], "not in the archive", capsys=capsys)
+    assert cli.main(["check", str(tmp_path / "hostile.patcher")]) == 1
+    assert "password" not in capsys.readouterr().err
+
+
+def test_names_that_differ_only_in_unicode_normalisation_are_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``café`` composed and decomposed look alike, and macOS's disk makes them one file."""
+    song = _naming("media/caf\u00e9.wav")
+    members = [Member("song.json", song), Member("media/caf\u00e9.wav"), Member("media/cafe\u0301.wav")]
+    refused(tmp_path, members, "comes twice", capsys=capsys)

@@ -226,7 +226,8 @@ class Measuring:
         if problem or result is None:
             model.say(problem or "measure a chain first", "error")
             return False
-        folder = model.path.resolve().parent
+        # Beside the files it reads (for a .patcher, its private folder, packed again on Save).
+        folder = Path(model.patch.base_dir).resolve()
         ir_file = fresh_file_name(folder, f"{model.path.stem}-{chain_slug(result.chain)}-ir.wav")
         chain = result.chain
         try:
