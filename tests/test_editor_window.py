@@ -182,6 +182,17 @@ def window(shared_window: Any, tmp_path: Path) -> Iterator[Any]:
     model.stop()
 
 
+def shown_within_frames(view: Any, tag: str, count: int = 60) -> None:
+    """Frames until ``tag`` is drawn (a panel rebuilt after a patch opened and fitted)."""
+    import dearpygui.dearpygui as dpg
+
+    for _ in range(count):
+        if dpg.does_item_exist(tag) and dpg.is_item_shown(tag) and "rect_min" in dpg.get_item_state(tag):
+            return
+        view.frame()
+    raise AssertionError(f"{tag} was not drawn within {count} frames; panel shows {view.model.focused_node}")
+
+
 def frames(view: Any, count: int = 2) -> None:
     for _ in range(count):
         view.frame()
@@ -1046,6 +1057,7 @@ def test_real_input_the_ir_picker_starts_in_the_patch_folder(window: Any, tmp_pa
     assert Path.cwd().resolve() != project.resolve()
     model.select(["verb"])
     frames(view, 4)
+    shown_within_frames(view, "param:file:browse")
 
     click_at(view, *screen_point("param:file:browse"))
     dialog = view.file_window
