@@ -154,6 +154,17 @@ def _parser() -> argparse.ArgumentParser:
         "thread, adding MS of latency and riding out stalls shorter than MS (default 0: it runs in the "
         "device's callback)",
     )
+    play.add_argument(
+        "--midi",
+        metavar="PORT",
+        help="play notes and mapped CCs from the MIDI input port whose name holds PORT (JACK, ALSA, ...)",
+    )
+    play.add_argument(
+        "--osc",
+        type=_int_in(1, 65535),
+        metavar="PORT",
+        help="take OSC on UDP 127.0.0.1:PORT: /patcher/NODE/PARAM VALUE, or the patch's mapped addresses",
+    )
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
     play.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
     play.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP)
@@ -490,23 +501,44 @@ def _play(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     until = "" if args.seconds else " (Ctrl+C stops)"
     print(f"playing {_shown(args.patch)} on {player.device_name}{until}")
+    live = _open_live_inputs(player, args)
     try:
         # A safety buffer is measured before the engine feeds it: --seconds count from then.
         player.playing.wait(timeout=5.0 + 3.0 * args.buffer / 1000.0)
         deadline = time.monotonic() + (args.seconds or float("inf"))
         while time.monotonic() < deadline:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-            for warning in player.warnings():
+            for warning in player.warnings() + live.take_warnings():
                 _print_lines(f"patcher: warning: {warning}", sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
+        live.close()
         player.stop()
     report = player.report()
     _print_lines(report.text())
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
+
+
+def _open_live_inputs(player: Any, args: argparse.Namespace) -> Any:
+    """``--midi`` and ``--osc``: what cannot be opened is one warning, and the patch plays on."""
+    from patcher.live import LiveInputError, LiveInputs
+
+    live = LiveInputs(player)
+    if args.midi is not None:
+        try:
+            print(f"MIDI from {quote(live.open_midi(args.midi))}")
+        except LiveInputError as error:
+            _print_lines(f"patcher: warning: {error}", sys.stderr)
+    if args.osc is not None:
+        try:
+            print(f"OSC on udp://127.0.0.1:{live.open_osc(args.osc)} (/patcher/NODE/PARAM VALUE)")
+        except LiveInputError as error:
+            _print_lines(f"patcher: warning: {error}", sys.stderr)
+    sys.stdout.flush()
+    return live
 
 
 def announce_compiling() -> None:

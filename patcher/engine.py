@@ -41,6 +41,9 @@ class ParamChange:
     prepared: Any = None
     #: The node reaches the output (else nothing heard changes: no glide).
     audible: bool = True
+    #: When a live control (a MIDI CC, an OSC message) asked for it (``time.perf_counter``),
+    #: or 0: the player starts its ramp at that moment's place in the next block.
+    arrived_at: float = 0.0
 
 
 class Engine:
