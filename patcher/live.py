@@ -16,8 +16,12 @@ message that sets nothing (an unknown address, a value out of range) is one line
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from patcher.events import CONTROL
@@ -31,6 +35,21 @@ MIDI_APIS = ("UNIX_JACK", "LINUX_ALSA", "MACOSX_CORE", "WINDOWS_MM")
 OSC_HOST = "127.0.0.1"
 #: Warnings kept for the front end to print (older ones are dropped).
 WARNINGS_KEPT = 100
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """While looking for ports: C libraries' complaints (``ALSA lib seq_hw.c: ... failed``,
+    ``jack server is not running``) would bury the one message that says what happened."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class LiveInputError(RuntimeError):
@@ -55,12 +74,15 @@ class LiveInputs:
         import mido
 
         seen: list[str] = []
+        reached = False
         for api in MIDI_APIS:
             try:
                 backend = mido.Backend(f"mido.backends.rtmidi/{api}")
-                names = backend.get_input_names()
+                with _c_stderr_silenced():  # ALSA and JACK print their own failures there
+                    names = backend.get_input_names()
             except Exception:  # rtmidi raises its own SystemError where a system is absent
                 continue
+            reached = True
             seen += names
             for name in names:
                 if wanted.lower() in name.lower():
@@ -70,12 +92,12 @@ class LiveInputs:
                         raise LiveInputError(f"MIDI port {quote(name)} cannot be opened: {error}") from None
                     self.midi_port_name = name
                     return name
-        if not seen:
+        if not reached:
             raise LiveInputError(
-                f"MIDI port {quote(wanted)}: no MIDI system here has any input port "
-                "(no JACK server, no ALSA sequencer): playing without MIDI"
+                f"MIDI port {quote(wanted)}: no MIDI system runs here (no JACK server, no ALSA "
+                "sequencer): playing without MIDI"
             )
-        listed = ", ".join(quote(name) for name in seen)
+        listed = ", ".join(quote(name) for name in seen) or "none"
         raise LiveInputError(
             f"no MIDI input port matches {quote(wanted)} (ports: {listed}): playing without MIDI"
         )

@@ -3,6 +3,7 @@ over JACK MIDI from another process; each change measured in what the player pla
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -134,3 +135,27 @@ def test_notes_and_a_cc_from_another_jack_client_are_heard(jack) -> None:
     spectrum = np.abs(np.fft.rfft(heard * np.hanning(len(heard)), 8 * len(heard)))
     assert np.argmax(spectrum) * RATE / (8 * len(heard)) == pytest.approx(440.1, abs=1.0)
     assert level_of(player, 0.05) == pytest.approx(0.5 * 10 ** (-90 / 20), rel=0.05)
+
+
+def play_command(jack, *options: str) -> subprocess.CompletedProcess:
+    command = ["play", "patches/default.json", "--seconds", "1", "--device", str(jack.device), *options]
+    return subprocess.run(
+        [sys.executable, "-m", "patcher", *command], capture_output=True, text=True, timeout=60
+    )
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_play_with_an_unknown_midi_port_says_so_once_and_plays_on_with_osc(jack) -> None:
+    port = free_udp_port()
+    result = play_command(jack, "--midi", "no-such-keyboard", "--osc", str(port))
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stderr.splitlines()  # one line: not the C libraries' own complaints
+    assert line.startswith("patcher: warning: no MIDI input port matches 'no-such-keyboard'")
+    assert line.endswith(" (ports: none): playing without MIDI")  # the dummy server has none
+    assert f"OSC on udp://127.0.0.1:{port}" in result.stdout and "peak output" in result.stdout
+    assert play_command(jack, "--osc", "0").returncode == 2  # a port is 1..65535
