@@ -342,6 +342,7 @@ def _main_job(_args: argparse.Namespace) -> int:
             output=output,
             seconds=None,
             input=None,
+            midi=None,
             sample_rate=None,
             block=None,
             no_limit=False,
