@@ -91,6 +91,9 @@ class Engine:
         self.controls = ControlMap(patch)
         #: Frames computed since the start: where the timeline is.
         self.clock = 0
+        #: What the timeline's CCs could not set, and how many dropped events were reported.
+        self.event_reports: list[str] = []
+        self.reported_dropped = 0
         self._connect_device_input(self.schedule)
         #: Set at a block boundary where the output may jump (a swap, an installed change).
         self.glide_next_block = False
@@ -181,13 +184,19 @@ class Engine:
         self.timeline = timeline
 
     def _play_timeline(self, frames: int) -> None:
+        """Offline: this block's share of the timeline; a CC sets its params from its sample
+        (a modulatable one's glide starts there; any other changes at this block's start)."""
         for event in self.timeline.deliver(self.clock, frames, self.events):
-            if event.kind == CONTROL:
-                offset = max(event.sample - self.clock, 0)
-                for node_id, name, value in self.controls.control_change(
-                    event.channel, event.number, event.value
-                ):
+            if event.kind != CONTROL:
+                continue
+            offset = max(event.sample - self.clock, 0)
+            for node_id, name, value in self.controls.control_change(
+                event.channel, event.number, event.value
+            ):
+                try:
                     self.set_param(node_id, name, value, delay=offset)
+                except PatchError as error:  # a value the node cannot take (a delay too long)
+                    self.event_reports.append(f"CC {event.number}: {error}")
 
     def _measure_motion(self) -> None:
         """Each channel's largest step between samples in the recent output: a change whose
@@ -348,7 +357,11 @@ class Engine:
 
     def take_reports(self) -> list[str]:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""
-        reports = []
+        reports, self.event_reports = self.event_reports, []
+        dropped = self.events.dropped
+        if dropped > self.reported_dropped:
+            self.reported_dropped = dropped
+            reports.append(f"{dropped} events came more than {len(self.events.offsets)} to a block: dropped")
         for node_id, node in self.schedule.nodes.items():
             faults = node.fault_count  # read once: the audio thread may add one meanwhile
             if faults > node.reported_faults:  # each time it raised since the last report

@@ -118,3 +118,15 @@ def test_a_note_node_in_a_feedback_loop_sees_each_event_once_at_its_sample() -> 
         engine.play_events(EventTimeline([on(1000, 60), off(2000, 60)]))
         gate = engine.render(0.1)[:, 0]
         assert np.flatnonzero(np.diff(gate)).tolist() == [999, 1999]
+
+
+def test_events_beyond_a_blocks_room_are_dropped_and_reported_once() -> None:
+    patch = Patch()
+    patch.add_node("note", "keys")
+    patch.add_node("output", "out")
+    patch.connect("keys.gate", "out.left")
+    engine = Engine(patch, RATE, 64)
+    engine.play_events(EventTimeline([on(10, 60 + index % 2) for index in range(1100)]))
+    assert engine.render(0.01)[10:, 0].min() == 1.0  # the notes that fit play
+    assert engine.take_reports() == ["76 events came more than 1024 to a block: dropped"]
+    assert engine.take_reports() == []
