@@ -550,6 +550,8 @@ class Player:
     def _offset(self, arrived_at: float, frames: int) -> int:
         """Where in this block something that arrived at ``arrived_at`` plays: at its place in
         the block before (the first sample for what arrived before that block started)."""
+        if not self._block_started:  # the first block: no block before to place it in
+            return 0
         offset = int((arrived_at - self._block_started) * self.engine.sample_rate)
         return min(max(offset, 0), frames - 1)
 
