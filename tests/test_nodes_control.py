@@ -130,3 +130,33 @@ def test_events_beyond_a_blocks_room_are_dropped_and_reported_once() -> None:
     assert engine.render(0.01)[10:, 0].min() == 1.0  # the notes that fit play
     assert engine.take_reports() == ["76 events came more than 1024 to a block: dropped"]
     assert engine.take_reports() == []
+
+
+@pytest.mark.parametrize("params", [{}, {"glide_ms": 3.0, "retrigger": True}, {"channel": 2}])
+def test_the_kernel_plays_random_events_as_the_plain_python_reference(params: dict) -> None:
+    from patcher import spec
+    from tests.reference_nodes.control import ReferenceNote
+
+    generator = np.random.default_rng(17)
+    events = [
+        Event(int(sample), int(kind), int(channel), int(note), float(velocity))
+        for sample, kind, channel, note, velocity in zip(
+            generator.integers(0, 4800, 300),
+            generator.choice([NOTE_ON, NOTE_OFF], 300),
+            generator.integers(1, 3, 300),
+            generator.integers(55, 62, 300),
+            generator.choice([0.0, 0.3, 1.0], 300),
+            strict=True,
+        )
+    ]
+    compiled = note_outputs(events, block=65, **params)
+    original = spec._REGISTRY["note"]
+    spec._REGISTRY["note"] = ReferenceNote
+    try:
+        reference = note_outputs(events, block=64, **params)
+    finally:
+        spec._REGISTRY["note"] = original
+    assert compiled["gate"].any() and not compiled["gate"].all()
+    for port in ("gate", "note", "velocity"):
+        assert np.array_equal(compiled[port], reference[port]), port
+    np.testing.assert_allclose(compiled["pitch_hz"], reference["pitch_hz"], rtol=1e-12)

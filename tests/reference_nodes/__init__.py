@@ -9,6 +9,7 @@ the same signals and compare, and ``reference_registry`` swaps them in for a who
 def reference_registry() -> dict[str, type]:
     """Every node type's numpy reference, by type name."""
     from tests.reference_nodes import (
+        control,
         convolution,
         delays,
         filters,
@@ -22,6 +23,18 @@ def reference_registry() -> dict[str, type]:
     )
 
     references: dict[str, type] = {}
-    for module in (convolution, delays, filters, io, mixing, modulators, scopes, shapers, sources, subpatch):
+    for module in (
+        control,
+        convolution,
+        delays,
+        filters,
+        io,
+        mixing,
+        modulators,
+        scopes,
+        shapers,
+        sources,
+        subpatch,
+    ):
         references.update(module.REFERENCES)
     return references
