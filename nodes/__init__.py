@@ -1,6 +1,7 @@
 """The node library: one module per family; importing this package registers every type."""
 
 from nodes import (
+    control,
     convolution,
     delays,
     dynamics,
@@ -17,6 +18,7 @@ from nodes import (
 )
 
 __all__ = [
+    "control",
     "convolution",
     "delays",
     "dynamics",

@@ -12,6 +12,9 @@ The Python API, for scripts and notebooks::
     patch.save("tone.json")
     same = patcher.load("tone.json")
     patcher.node_type("oscillator")     # its doc and params
+    patch.mappings.append(patcher.ControlMapping("osc.frequency_hz", midi_cc=74))
+    notes = patcher.read_midi_file("song.mid", 48000)   # events on their samples
+    audio = patcher.render(patch, seconds=10.0, events=notes)
 
 In a notebook a patch shows its graph, a render an audio player, an analysis its verdict and
 plots (``patcher.notebook``).
@@ -19,13 +22,15 @@ plots (``patcher.notebook``).
 
 from patcher.compiler import compile_patch
 from patcher.engine import Engine
-from patcher.model import Comment, Patch, PatchError, Settings
+from patcher.midi import read_midi_file
+from patcher.model import Comment, ControlMapping, Patch, PatchError, Settings
 from patcher.notebook import NodeType, node_type
 from patcher.patchfile import dumps, load, loads, save
 from patcher.render import Rendering, render, render_to_file
 
 __all__ = [
     "Comment",
+    "ControlMapping",
     "Engine",
     "NodeType",
     "Patch",
@@ -37,6 +42,7 @@ __all__ = [
     "load",
     "loads",
     "node_type",
+    "read_midi_file",
     "render",
     "render_to_file",
     "save",

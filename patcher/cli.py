@@ -25,6 +25,8 @@ from patcher.text import PATH_LIMIT, excerpt, first_few, paragraph, quote, safe_
 EXIT_USER_ERROR = 1
 PRESET_HELP = "start from the patch's preset NAME (its values set from the first sample)"
 MAX_SECONDS = 3600.0  # as a patch's duration_s
+#: A MIDI file's render goes on this long after its last event (the last note's release).
+MIDI_TAIL_S = 2.0
 EXIT_USAGE = 2
 DEFAULT_PATCH = Path(__file__).resolve().parent.parent / "patches" / "default.json"
 #: What to do when PortAudio finds no device: the README's section says it at length.
@@ -113,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path, required=True, help="OUT.wav or OUT.flac")
     render.add_argument("--seconds", type=_positive_float, help="length (default: the patch's duration_s)")
     render.add_argument("--input", type=Path, help="audio file to play through every input node")
+    render.add_argument(
+        "--midi",
+        type=Path,
+        metavar="FILE.mid",
+        help="play a MIDI file's notes and mapped CCs, each on its sample "
+        f"(length: the file's and {MIDI_TAIL_S:g} s, unless --seconds)",
+    )
     render.add_argument("--sample-rate", type=_int_in(8000, 192000), help="override the patch's rate")
     render.add_argument("--block", type=_int_in(1, 8192), help="override the patch's block size")
     render.add_argument(
@@ -144,6 +153,17 @@ def _parser() -> argparse.ArgumentParser:
         help="safety buffer in ms (like Pd's -audiobuf): the engine computes this far ahead in its own "
         "thread, adding MS of latency and riding out stalls shorter than MS (default 0: it runs in the "
         "device's callback)",
+    )
+    play.add_argument(
+        "--midi",
+        metavar="PORT",
+        help="play notes and mapped CCs from the MIDI input port whose name holds PORT (JACK, ALSA, ...)",
+    )
+    play.add_argument(
+        "--osc",
+        type=_int_in(1, 65535),
+        metavar="PORT",
+        help="take OSC on UDP 127.0.0.1:PORT: /patcher/NODE/PARAM VALUE, or the patch's mapped addresses",
     )
     play.add_argument("--report", type=Path, help="also write the playback figures as JSON")
     play.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
@@ -322,6 +342,7 @@ def _main_job(_args: argparse.Namespace) -> int:
             output=output,
             seconds=None,
             input=None,
+            midi=None,
             sample_rate=None,
             block=None,
             no_limit=False,
@@ -398,10 +419,22 @@ def _render(args: argparse.Namespace) -> int:
         warning = f"{_shown(args.patch)} has no output node; the render is silent"
         print(f"patcher: warning: {warning}", file=sys.stderr)
     seconds = args.seconds or patch.settings.duration_s
+    events = None
+    if args.midi is not None:
+        events = _read_midi(args.midi, args.sample_rate or patch.settings.sample_rate)
+        rate = args.sample_rate or patch.settings.sample_rate
+        seconds = args.seconds or min(events.last_sample / rate + MIDI_TAIL_S, MAX_SECONDS)
     announce_compiling()
     try:
         report = render_to_file(
-            patch, output, seconds, args.sample_rate, args.block, show_progress=True, limit=not args.no_limit
+            patch,
+            output,
+            seconds,
+            args.sample_rate,
+            args.block,
+            show_progress=True,
+            limit=not args.no_limit,
+            events=events,
         )
     except OSError as error:
         raise UserError(f"cannot write {_shown(output)}: {error.strerror or error}") from None
@@ -411,6 +444,17 @@ def _render(args: argparse.Namespace) -> int:
         _print_lines(f"patcher: warning: {warning}", sys.stderr)
     print(f"wrote {_shown(output)} ({seconds:g} s, {report.sample_rate} Hz, {report.peak_text()})")
     return 0
+
+
+def _read_midi(path: Path, sample_rate: int) -> Any:
+    from patcher.midi import MidiFileError, read_midi_file
+
+    if not path.is_file():
+        raise UserError(f"--midi {_shown(path)}: no such file")
+    try:
+        return read_midi_file(path, sample_rate)
+    except MidiFileError as error:
+        raise UserError(f"--midi {error}") from None
 
 
 def _recall_preset(patch: Patch, args: argparse.Namespace) -> None:
@@ -458,23 +502,44 @@ def _play(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     until = "" if args.seconds else " (Ctrl+C stops)"
     print(f"playing {_shown(args.patch)} on {player.device_name}{until}")
+    live = _open_live_inputs(player, args)
     try:
         # A safety buffer is measured before the engine feeds it: --seconds count from then.
         player.playing.wait(timeout=5.0 + 3.0 * args.buffer / 1000.0)
         deadline = time.monotonic() + (args.seconds or float("inf"))
         while time.monotonic() < deadline:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-            for warning in player.warnings():
+            for warning in player.warnings() + live.take_warnings():
                 _print_lines(f"patcher: warning: {warning}", sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
+        live.close()
         player.stop()
     report = player.report()
     _print_lines(report.text())
     if args.report is not None:
         _write_report(args.report, report.to_json())
     return 0
+
+
+def _open_live_inputs(player: Any, args: argparse.Namespace) -> Any:
+    """``--midi`` and ``--osc``: what cannot be opened is one warning, and the patch plays on."""
+    from patcher.live import LiveInputError, LiveInputs
+
+    live = LiveInputs(player)
+    if args.midi is not None:
+        try:
+            print(f"MIDI from {quote(live.open_midi(args.midi))}")
+        except LiveInputError as error:
+            _print_lines(f"patcher: warning: {error}", sys.stderr)
+    if args.osc is not None:
+        try:
+            print(f"OSC on udp://127.0.0.1:{live.open_osc(args.osc)} (/patcher/NODE/PARAM VALUE)")
+        except LiveInputError as error:
+            _print_lines(f"patcher: warning: {error}", sys.stderr)
+    sys.stdout.flush()
+    return live
 
 
 def announce_compiling() -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from patcher.compiler import Schedule, compile_patch, resolved_params
+from patcher.control import ControlMap
+from patcher.events import CONTROL, EventBlock, EventTimeline
 from patcher.flatten import flat_param, flatten
 from patcher.kernels import kernel
 from patcher.model import Patch, PatchError
@@ -39,6 +41,9 @@ class ParamChange:
     prepared: Any = None
     #: The node reaches the output (else nothing heard changes: no glide).
     audible: bool = True
+    #: When a live control (a MIDI CC, an OSC message) asked for it (``time.perf_counter``),
+    #: or 0: the player starts its ramp at that moment's place in the next block.
+    arrived_at: float = 0.0
 
 
 class Engine:
@@ -78,6 +83,17 @@ class Engine:
         self.motion = np.zeros(2)
         #: The sound card's input (mono), written by the player; read by live input nodes.
         self.device_input = np.zeros(self.block_size)
+        #: The next block's events (notes, CCs), read by the nodes that take events; filled
+        #: by the player (live input) and from ``timeline`` (a MIDI file), emptied after it.
+        self.events = EventBlock()
+        self.timeline: EventTimeline | None = None
+        #: What a CC or an OSC message sets (the patch's mappings and the default addresses).
+        self.controls = ControlMap(patch)
+        #: Frames computed since the start: where the timeline is.
+        self.clock = 0
+        #: What the timeline's CCs could not set, and how many dropped events were reported.
+        self.event_reports: list[str] = []
+        self.reported_dropped = 0
         self._connect_device_input(self.schedule)
         #: Set at a block boundary where the output may jump (a swap, an installed change).
         self.glide_next_block = False
@@ -135,6 +151,8 @@ class Engine:
         mix = self.whole_mix if whole else self.mix[:, :frames]
         if self.glide_next_block:
             self._measure_motion()  # of the block just played, before it is overwritten
+        if self.timeline is not None:
+            self._play_timeline(frames)
         if self._metering:
             schedule.loads.run(frames, self.sample_rate, self._metering_epoch)
         else:
@@ -155,7 +173,30 @@ class Engine:
         if self.gliding:
             self._declick(mix, frames)
         _remember(self.recent, mix, frames)
+        self.events.next_block()
+        self.clock += frames
         return mix
+
+    def play_events(self, timeline: EventTimeline) -> None:
+        """Offline: play ``timeline`` (stamped from this engine's first sample): each event
+        lands on its sample, whatever the block size; a CC mapped to a param (the patch's
+        ``mappings``) starts the param's glide on its sample."""
+        self.timeline = timeline
+
+    def _play_timeline(self, frames: int) -> None:
+        """Offline: this block's share of the timeline; a CC sets its params from its sample
+        (a modulatable one's glide starts there; any other changes at this block's start)."""
+        for event in self.timeline.deliver(self.clock, frames, self.events):
+            if event.kind != CONTROL:
+                continue
+            offset = max(event.sample - self.clock, 0)
+            for node_id, name, value in self.controls.control_change(
+                event.channel, event.number, event.value
+            ):
+                try:
+                    self.set_param(node_id, name, value, delay=offset)
+                except PatchError as error:  # a value the node cannot take (a delay too long)
+                    self.event_reports.append(f"CC {event.number}: {error}")
 
     def _measure_motion(self) -> None:
         """Each channel's largest step between samples in the recent output: a change whose
@@ -187,10 +228,11 @@ class Engine:
 
     # -- live changes -----------------------------------------------------------------------
     def prepare_param_change(
-        self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S
+        self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S, delay: int = 0
     ) -> ParamChange:
         """Validate against the patch and prepare the slow part of the change here, on the
         caller's thread (raises PatchError and changes nothing when the value cannot work).
+        A ramp starts ``delay`` samples into the block where it is applied (an event's offset).
         ``node_id`` may be a path into a subpatch (``voice/env``); a subpatch's published
         param changes the inner node's."""
         self.release_retired()
@@ -211,7 +253,7 @@ class Engine:
                 raise PatchError(f"node {flat_id!r} ({node.TYPE}): {error}") from None
         self.promised.setdefault(flat_id, {})[flat_name] = value
         if param.modulatable and ramp_s > 0:
-            ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate))
+            ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate), delay)
             return ParamChange(node, flat_name, value, ramp, prepared)
         return ParamChange(node, flat_name, value, None, prepared, node in self.latest.heard.nodes)
 
@@ -244,8 +286,7 @@ class Engine:
             # A step (a new IR, file, oversampling, shape or level): glide where the output jumps.
             self.glide_next_block |= change.audible
             return
-        current = node.ramps.get(change.name)
-        change.ramp.begin(current.value if current is not None else node.params[change.name])
+        change.ramp.follow(node.ramps.get(change.name), node.params[change.name])
         if change.prepared is not None:  # what the glide needs in place first (a longer line)
             self.retired.append(dict(vars(node)))
             node.install_change(change.name, change.value, change.prepared)
@@ -253,8 +294,10 @@ class Engine:
         node.params_serial += 1
         node.ramps[change.name] = change.ramp
 
-    def set_param(self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S) -> None:
-        self.apply(self.prepare_param_change(node_id, name, value, ramp_s))
+    def set_param(
+        self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S, delay: int = 0
+    ) -> None:
+        self.apply(self.prepare_param_change(node_id, name, value, ramp_s, delay))
 
     def prepare_patch(self, patch: Patch, pause: Callable[[], None] = lambda: None) -> Schedule:
         """Compile an edited patch, keeping the state of nodes that survive (raises PatchError);
@@ -275,14 +318,19 @@ class Engine:
         schedule.loads = NodeLoads(schedule)
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
+        self.controls = ControlMap(patch)
         self.promised = _params_of(flat)
         self.latest = schedule
         return schedule
 
     def _connect_device_input(self, schedule: Schedule) -> None:
+        """Hand the engine's live buffers to the nodes that read them: the sound card's input,
+        and the block's events."""
         for node in schedule.nodes.values():
             if hasattr(node, "device_input"):
                 node.device_input = self.device_input
+            if node.TAKES_EVENTS:
+                node.events = self.events
 
     def swap(self, schedule: Schedule) -> None:
         """Audio thread: install the prepared changes and run the new schedule from now on."""
@@ -309,7 +357,11 @@ class Engine:
 
     def take_reports(self) -> list[str]:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""
-        reports = []
+        reports, self.event_reports = self.event_reports, []
+        dropped = self.events.dropped
+        if dropped > self.reported_dropped:
+            self.reported_dropped = dropped
+            reports.append(f"{dropped} events came more than {len(self.events.offsets)} to a block: dropped")
         for node_id, node in self.schedule.nodes.items():
             faults = node.fault_count  # read once: the audio thread may add one meanwhile
             if faults > node.reported_faults:  # each time it raised since the last report

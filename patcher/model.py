@@ -224,6 +224,39 @@ def preset_name_problem(name: Any) -> str | None:
     return None
 
 
+#: What a mapping can move: a number (a choice or a switch has no range to spread a knob over).
+MAPPABLE_KINDS = ("float", "int")
+
+
+@dataclass(frozen=True)
+class ControlMapping:
+    """A param played from outside (Max's and VCV Rack's MIDI-Map): moved by a MIDI control
+    change (``midi_cc`` on ``channel`` 1..16, or any channel when None) or by an OSC address,
+    its 0..1 spread over the param's range on the param's own scale (log for Hz)."""
+
+    param: str
+    midi_cc: int | None = None
+    channel: int | None = None
+    osc: str | None = None
+
+    @property
+    def node(self) -> str:
+        """The node's id (a path into a subpatch, ``voice/env``, is allowed)."""
+        return self.param.rpartition(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.param.rpartition(".")[2]
+
+    def to_json(self) -> dict[str, Any]:
+        if self.osc is not None:
+            return {"param": self.param, "osc": self.osc}
+        document: dict[str, Any] = {"param": self.param, "midi_cc": self.midi_cc}
+        if self.channel is not None:
+            document["channel"] = self.channel
+        return document
+
+
 @dataclass
 class Patch:
     """A patch: the settings, the nodes in the order they were added, the links."""
@@ -239,6 +272,8 @@ class Patch:
     presets: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     #: Inner params this patch shows as a subpatch's own: {name: node.param}.
     published: dict[str, PortRef] = field(default_factory=dict)
+    #: Params played from outside: each by a MIDI CC or an OSC address.
+    mappings: list[ControlMapping] = field(default_factory=list)
     #: The format version the patch was read from (saving writes :data:`FORMAT_VERSION`).
     format_version: int = FORMAT_VERSION
     #: The file the patch was read from, if any (an abstraction's: where it was found).
@@ -444,6 +479,7 @@ class Patch:
         for values in self.presets.values():
             values.pop(node_id, None)
         self.published = {name: ref for name, ref in self.published.items() if ref.node != node_id}
+        self.mappings = [mapping for mapping in self.mappings if mapping.node.split("/")[0] != node_id]
 
     def forget_node(self, node_id: str) -> NodeData:
         """Take a node out, leaving its links (the caller deals with them); its id may be

@@ -15,12 +15,16 @@ A v2 patch file::
       "links": [{"from": "osc.out", "to": "out.left"}],
       "comments": [{"text": "a note", "position": [x, y], "size": [w, h]}],
       "presets": {"bright": {"osc": {"frequency_hz": 880.0}}},
-      "published": {"level": "out.level_db"}
+      "published": {"level": "out.level_db"},
+      "mappings": [{"param": "lp.cutoff_hz", "midi_cc": 74, "channel": 1},
+                   {"param": "lp.q", "osc": "/fader/1"}]
     }
 
 Version 2 added subpatches (embedded in ``patch``, or an abstraction named by ``file``),
-``published`` params, ``comments`` and ``presets``; a version-1 file is read as before, and
-one from a newer version is refused, naming both versions.
+``published`` params, ``comments``, ``presets`` and ``mappings`` (a number param played by a
+MIDI CC, on one channel or any, or by an OSC address: see :mod:`patcher.control`); a
+version-1 file is read as before, and one from a newer version is refused, naming both
+versions.
 
 Validation is hand-written rather than a JSON schema because each message must name the node
 or link at fault in the patch's own terms ("link osc.out -> out.lfet: output 'out' has no
@@ -50,11 +54,13 @@ from patcher.graph import cycle_problems
 from patcher.model import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    MAPPABLE_KINDS,
     NODE_ID_PATTERN,
     PRESET_KINDS,
     READABLE_VERSIONS,
     SETTING_RANGES,
     Comment,
+    ControlMapping,
     Link,
     NodeData,
     Patch,
@@ -74,9 +80,11 @@ from patcher.text import PATH_LIMIT, did_you_mean, excerpt, quote
 
 #: What a subpatch's embedded patch holds (its settings and presets are its parent's).
 INNER_KEYS = {"description", "nodes", "links", "comments", "published"}
-TOP_LEVEL_KEYS = {"format", "version", "settings", "presets"} | INNER_KEYS
+TOP_LEVEL_KEYS = {"format", "version", "settings", "presets", "mappings"} | INNER_KEYS
 #: Keys a version-1 file cannot hold: what version 2 added.
-VERSION_2_KEYS = {"comments", "presets", "published"}
+VERSION_2_KEYS = {"comments", "presets", "published", "mappings"}
+MIDI_MAPPING_KEYS = {"param", "midi_cc", "channel"}
+OSC_MAPPING_KEYS = {"param", "osc"}
 NODE_KEYS = {"id", "type", "params", "position"}
 SUBPATCH_KEYS = NODE_KEYS | {"patch", "file"}
 COMMENT_KEYS = {"text", "position", "size"}
@@ -249,6 +257,7 @@ def from_dict(
     patch.settings = _read_settings(document.get("settings", {}), problems)
     unusable = _read_body(document, patch, problems, reading)
     _read_presets(document.get("presets", {}), patch, problems, unusable)
+    _read_mappings(document.get("mappings", []), patch, problems, unusable)
     # Every node and link read so far is sound (the others were left out), so the loops among
     # them are reported with the other problems, not after they are fixed; a loop may pass
     # into a subpatch and out again, so they are looked for in the flattened patch.
@@ -648,6 +657,79 @@ def _read_preset_node(
             preset.setdefault(node_id, {})[name] = param.coerce(value)
 
 
+def _read_mappings(raw: Any, patch: Patch, problems: list[str], unusable: set[str]) -> None:
+    if not isinstance(raw, list):
+        problems.append(
+            'mappings must be a list of {"param": "node.param", "midi_cc": N} or {..., "osc": "/address"}'
+        )
+        return
+    for index, entry in enumerate(raw):
+        mapping = _read_mapping(f"mapping #{index + 1}", entry, patch, problems, unusable)
+        if mapping is not None:
+            patch.mappings.append(mapping)
+
+
+def _read_mapping(
+    where: str, entry: Any, patch: Patch, problems: list[str], unusable: set[str]
+) -> ControlMapping | None:
+    if not isinstance(entry, dict) or "param" not in entry or ("midi_cc" in entry) == ("osc" in entry):
+        problems.append(
+            f'{where}: expected an object with "param" and either "midi_cc" (and "channel") or "osc"'
+        )
+        return None
+    allowed = MIDI_MAPPING_KEYS if "midi_cc" in entry else OSC_MAPPING_KEYS
+    extra = sorted(set(entry) - allowed)
+    if extra:
+        problems.append(f"{where}: unknown key {quote(extra[0])}{did_you_mean(extra[0], sorted(allowed))}")
+        return None
+    target = entry["param"]
+    problem = mapped_param_problem(patch, target, unusable)
+    if problem is None and "osc" in entry:
+        problem = osc_address_problem(entry["osc"])
+    if problem is None and "midi_cc" in entry:
+        problem = _midi_problem(entry["midi_cc"], entry.get("channel"))
+    if problem is not None:
+        if problem:  # empty: the node has a problem of its own, already listed
+            problems.append(f"{where}: {problem}")
+        return None
+    return ControlMapping(target, entry.get("midi_cc"), entry.get("channel"), entry.get("osc"))
+
+
+def mapped_param_problem(patch: Patch, target: Any, unusable: set[str] = frozenset()) -> str | None:
+    """Why ``target`` (``"node.param"``) cannot be played from outside, or None."""
+    if not isinstance(target, str) or "." not in target:
+        return f'"param" must name a node\'s param as "node.param", got {quote(target)}'
+    node_id, _, name = target.rpartition(".")
+    if node_id.split("/")[0] in unusable:
+        return ""
+    try:
+        _owner, node = patch.owner(node_id)
+    except PatchError:
+        return f"no node {quote(node_id)}{did_you_mean(node_id, patch.nodes)} for {quote(target)}"
+    param = node.spec.PARAMS.get(name)
+    if param is None:
+        return f"node {quote(node_id)} ({node.label}): {unknown_param_problem(node.spec, name)}"
+    if param.kind not in MAPPABLE_KINDS:
+        return f"param {quote(target)} is not a number: only numbers can be mapped to a CC or an OSC address"
+    return None
+
+
+def osc_address_problem(address: Any) -> str | None:
+    if not isinstance(address, str) or not address.startswith("/") or len(address) > PATH_LIMIT:
+        return f'"osc" must be an OSC address such as "/patcher/lp/cutoff_hz", got {quote(address)}'
+    if any(char in address for char in " #*,?[]{}") or not address.isprintable():
+        return f"OSC address {quote(address)} holds a character OSC reserves (space # * , ? [ ] {{ }})"
+    return None
+
+
+def _midi_problem(cc: Any, channel: Any) -> str | None:
+    if type(cc) is not int or not 0 <= cc <= 127:
+        return f'"midi_cc" must be a controller number 0..127, got {quote(cc)}'
+    if channel is not None and (type(channel) is not int or not 1 <= channel <= 16):
+        return f'"channel" must be a MIDI channel 1..16 (leave it out for any channel), got {quote(channel)}'
+    return None
+
+
 def _read_link(index: int, entry: Any, problems: list[str]) -> Link | None:
     where = f"link #{index + 1}"
     if not isinstance(entry, dict) or set(entry) != {"from", "to"}:
@@ -679,6 +761,8 @@ def to_dict(patch: Patch) -> dict[str, Any]:
     presets = _presets_dict(patch)
     if presets:
         document["presets"] = presets
+    if patch.mappings:
+        document["mappings"] = [mapping.to_json() for mapping in patch.mappings]
     return document
 
 

@@ -182,6 +182,12 @@ class Player:
         self._in_block = False
         #: The thread that turned numpy's warnings off for itself (the audio thread).
         self._quiet_thread: int | None = None
+        #: Live events (notes from a MIDI port), each stamped on arrival: (time, kind, channel,
+        #: number, value); the audio thread plays them in the next block, at the place their
+        #: arrival had in the block before (a block of latency, and no jitter).
+        self.live_events: collections.deque[tuple[float, int, int, int, float]] = collections.deque()
+        #: When (``time.perf_counter``) the last block started computing.
+        self._block_started = 0.0
 
     # -- control (any thread but the audio thread) ------------------------------------------
     @property
@@ -293,9 +299,17 @@ class Player:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
-    def set_param(self, node_id: str, name: str, value: Any) -> None:
-        """Validate now (raises PatchError), ramp in at the next block boundary."""
-        self.commands.append(self.engine.prepare_param_change(node_id, name, value))
+    def set_param(self, node_id: str, name: str, value: Any, arrived_at: float = 0.0) -> None:
+        """Validate now (raises PatchError), ramp in at the next block boundary; a live
+        control's change (``arrived_at``, ``time.perf_counter``) ramps in from its place in it."""
+        change = self.engine.prepare_param_change(node_id, name, value)
+        change.arrived_at = arrived_at
+        self.commands.append(change)
+
+    def play_event(self, kind: int, channel: int, number: int, value: float = 0.0) -> None:
+        """Any thread: play an event (:mod:`patcher.events`) in the next block, at the place
+        its arrival, now, has in the block being computed."""
+        self.live_events.append((time.perf_counter(), kind, channel, number, value))
 
     def recall_preset(self, name: str, glide_s: float = 0.0) -> None:
         """Recall the preset ``name`` (raises PatchError for an unknown one): every change
@@ -432,8 +446,11 @@ class Player:
         try:
             self.underruns += bool(underflow)
             self.overruns += bool(overflow)
-            self._drain_commands()
+            self._drain_commands(frames)
             engine = self.engine
+            if self.live_events:
+                self._take_live_events(frames)
+            self._block_started = started
             if indata is not None:
                 engine.device_input[:frames] = indata[:, 0]
             if self._quiet_thread != threading.get_ident():  # numpy keeps this per thread
@@ -530,10 +547,26 @@ class Player:
             self.recording[self.recorded : self.recorded + room] = outdata[:room]
             self.recorded += room
 
-    def _drain_commands(self) -> None:
+    def _offset(self, arrived_at: float, frames: int) -> int:
+        """Where in this block something that arrived at ``arrived_at`` plays: at its place in
+        the block before (the first sample for what arrived before that block started)."""
+        if not self._block_started:  # the first block: no block before to place it in
+            return 0
+        offset = int((arrived_at - self._block_started) * self.engine.sample_rate)
+        return min(max(offset, 0), frames - 1)
+
+    def _take_live_events(self, frames: int) -> None:
+        events = self.engine.events
+        while self.live_events:
+            arrived_at, kind, channel, number, value = self.live_events.popleft()
+            events.add(self._offset(arrived_at, frames), kind, channel, number, value)
+
+    def _drain_commands(self, frames: int) -> None:
         while self.commands:
             command = self.commands.popleft()
             if isinstance(command, ParamChange):
+                if command.arrived_at and command.ramp is not None:
+                    command.ramp.delay = self._offset(command.arrived_at, frames)
                 self.engine.apply(command)
             elif isinstance(command, list):  # a preset: its changes at one boundary
                 for change in command:

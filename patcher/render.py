@@ -9,6 +9,7 @@ loop, how far the limiter pulled the output down), as ``patcher play`` does.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import numpy as np
 
 from patcher.audiofile import FLOAT32_MAX
 from patcher.engine import Engine
+from patcher.events import EventTimeline
 from patcher.model import Patch
 from patcher.protection import OutputProtection, all_finite, scrub
 
@@ -130,12 +132,14 @@ def render(
     block_size: int | None = None,
     show_progress: bool = False,
     limit: bool = True,
+    events: EventTimeline | None = None,
 ) -> Rendering:
     """Render a patch offline to a (frames, 2) float64 array, protected as a play is (within
     ±1.0, NaN silenced, runaway loops ducked) unless ``limit`` is False. What the protection
-    caught is in ``.report`` (and ``.warnings``). Raises ValueError for a render too large to
-    hold in memory: ``render_to_file`` streams any length."""
-    engine = Engine(patch, sample_rate, block_size)
+    caught is in ``.report`` (and ``.warnings``). ``events`` (a MIDI file's, from
+    :func:`patcher.midi.read_midi_file`) are played on their samples. Raises ValueError for a
+    render too large to hold in memory: ``render_to_file`` streams any length."""
+    engine = _engine(patch, sample_rate, block_size, events)
     seconds = patch.settings.duration_s if seconds is None else seconds
     total = round(seconds * engine.sample_rate)
     size = total * 2 * 8
@@ -166,6 +170,7 @@ def render_to_file(
     show_progress: bool = False,
     limit: bool = True,
     progress: Callable[[int, int], Any] | None = None,
+    events: EventTimeline | None = None,
 ) -> RenderReport:
     """Render a patch into a WAV (32-bit float) or FLAC (24-bit) file, block by block: the
     file appears whole or not at all. Raises ValueError for a bad file name and OSError when
@@ -173,7 +178,7 @@ def render_to_file(
     the frames written after each block (the editor's progress bar)."""
     from patcher.audiofile import AudioWriter
 
-    engine = Engine(patch, sample_rate, block_size)
+    engine = _engine(patch, sample_rate, block_size, events)
     seconds = patch.settings.duration_s if seconds is None else seconds
     total = round(seconds * engine.sample_rate)
     report = RenderReport(seconds, engine.sample_rate, engine.block_size, limit)
@@ -198,6 +203,18 @@ def render_to_file(
                 "written as its largest value"
             )
     return blocks.finish()
+
+
+def _engine(
+    patch: Patch, sample_rate: int | None, block_size: int | None, events: EventTimeline | None
+) -> Engine:
+    """The render's engine; with events, of a copy of the patch (a mapped CC moves a param of
+    the patch an engine plays, as a knob does: the caller's stays as it was)."""
+    if events is None:
+        return Engine(patch, sample_rate, block_size)
+    engine = Engine(copy.deepcopy(patch), sample_rate, block_size)
+    engine.play_events(events)
+    return engine
 
 
 @contextmanager

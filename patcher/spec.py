@@ -142,10 +142,22 @@ def _counting(steps: int) -> np.ndarray:
 class Ramp:
     """A linear glide of a param from its current value to a target, sample by sample."""
 
-    def __init__(self, start: float, target: float, samples: int) -> None:
+    def __init__(self, start: float, target: float, samples: int, delay: int = 0) -> None:
         self.target = float(target)
         self.samples = max(1, samples)
+        #: Samples into its first block where the glide starts (an event's offset): until then
+        #: the param goes on as it was (``before``, a glide under way, or ``value``).
+        self.delay = max(0, delay)
+        self.before: Ramp | None = None
         self.begin(start)
+
+    def follow(self, before: Ramp | None, value: float) -> None:
+        """Start where the param is: ``before`` (a glide under way) or the set ``value``; a
+        delayed ramp lets that go on until its own start."""
+        if self.delay:
+            self.before, self.value = before, float(value)
+        else:
+            self.begin(before.value if before is not None else value)
 
     def begin(self, start: float) -> None:
         self.value = float(start)
@@ -154,6 +166,18 @@ class Ramp:
 
     def fill(self, out: np.ndarray) -> bool:
         """Write the next ``len(out)`` values; True once the target is reached."""
+        if self.delay and len(out):
+            held = min(self.delay, len(out))
+            if self.before is None:
+                out[:held] = self.value
+            else:
+                self.before.fill(out[:held])
+            self.delay -= held
+            if self.delay:
+                return False
+            self.before = None
+            self.begin(float(out[held - 1]))
+            out = out[held:]
         steps = min(self.remaining, len(out))
         np.multiply(self.increment, _counting(steps), out=out[:steps])
         out[:steps] += self.value
@@ -183,6 +207,9 @@ class Node:
     #: chunks no longer than every such node's ``loop_chunk()``.
     READ_OUTPUTS: ClassVar[tuple[str, ...]] = ()
     READ_INPUTS: ClassVar[tuple[str, ...]] = ()
+    #: A node that plays events (notes): the engine sets ``events`` to its
+    #: :class:`patcher.events.EventBlock`, whose offsets count from the block's first sample.
+    TAKES_EVENTS: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

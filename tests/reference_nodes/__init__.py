@@ -9,6 +9,7 @@ the same signals and compare, and ``reference_registry`` swaps them in for a who
 def reference_registry() -> dict[str, type]:
     """Every node type's numpy reference, by type name."""
     from tests.reference_nodes import (
+        control,
         convolution,
         delays,
         dynamics,
@@ -25,7 +26,7 @@ def reference_registry() -> dict[str, type]:
     )
 
     references: dict[str, type] = {}
-    modules = (convolution, delays, dynamics, envelopes, filters, io, mixing, modulators, scopes)
-    for module in (*modules, sequencing, shapers, sources, subpatch):
+    modules = (control, convolution, delays, dynamics, envelopes, filters, io, mixing, modulators)
+    for module in (*modules, scopes, sequencing, shapers, sources, subpatch):
         references.update(module.REFERENCES)
     return references

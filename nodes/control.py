@@ -1,0 +1,176 @@
+"""Control input: notes played from a MIDI keyboard, a MIDI file or any event source.
+
+``note`` is Pd's ``notein`` with a mono voice's logic in it (VCV Rack's MIDI-CV in mono): the
+events of each block (:mod:`patcher.events`) become per-sample signals in a compiled kernel,
+each change on the sample of its event, so a render does not depend on the block size.
+
+Gates, as every node means them: a gate is 1.0 while a note (or a step) is on and 0.0 while
+it is off; it rises on the note on's sample and falls on the note off's sample. A node that
+starts something on a gate (an envelope) starts on the rise, 0 to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from patcher.events import NOTE_OFF, NOTE_ON, EventBlock
+from patcher.kernels import kernel
+from patcher.spec import Node, Param
+
+Signals = Mapping[str, np.ndarray]
+
+#: The note the pitch outputs hold before the first note is played (middle C).
+RESTING_NOTE = 60
+#: The note kernel's state: the block's serial it is in, its place in that block, the next
+#: event to read, how many notes are held, the gliding note (fractional), whether a note has
+#: been played yet, and the last note and velocity (held over while none is).
+SERIAL, POSITION, CURSOR, HELD, GLIDING, PLAYED, LAST_NOTE, LAST_VELOCITY = range(8)
+
+
+@kernel
+def _note_kernel(
+    offsets: np.ndarray,
+    kinds: np.ndarray,
+    channels: np.ndarray,
+    numbers: np.ndarray,
+    values: np.ndarray,
+    count: int,
+    channel: int,
+    retrigger: bool,
+    glide_coefficient: float,
+    held: np.ndarray,
+    held_velocities: np.ndarray,
+    state: np.ndarray,
+    gate: np.ndarray,
+    pitch_hz: np.ndarray,
+    note: np.ndarray,
+    velocity: np.ndarray,
+) -> None:
+    """One chunk of a mono voice with last-note priority.
+
+    ``held`` is the stack of notes held, the newest on top (with their velocities): a note on
+    pushes its note (taking it out first if it was held already), a note off takes its note out
+    wherever it is, so releasing the top note falls back to the newest note still held. The
+    outputs follow the top of the stack; with none held the gate is 0 and the pitch, note and
+    velocity stay those of the last note (an envelope's release keeps its pitch). The pitch
+    glides in semitones towards the note, one pole: ``gliding += (note - gliding) * c``.
+    """
+    position, cursor, held_count = int(state[POSITION]), int(state[CURSOR]), int(state[HELD])
+    gliding, played = state[GLIDING], state[PLAYED]
+    last_note, last_velocity = state[LAST_NOTE], state[LAST_VELOCITY]
+    last = len(held) - 1
+    for i in range(len(gate)):
+        at = position + i
+        dip = False
+        while cursor < count and offsets[cursor] <= at:
+            kind, number = kinds[cursor], numbers[cursor]
+            if kind in (NOTE_ON, NOTE_OFF) and (channel == 0 or channels[cursor] == channel):
+                was_held = held_count > 0
+                found = -1
+                for j in range(held_count):
+                    if held[j] == number:
+                        found = j
+                if found >= 0:  # out of the stack, wherever it is
+                    for j in range(found, held_count - 1):
+                        held[j] = held[j + 1]
+                        held_velocities[j] = held_velocities[j + 1]
+                    held_count -= 1
+                if kind == NOTE_ON and values[cursor] > 0.0 and held_count <= last:
+                    held[held_count] = number
+                    held_velocities[held_count] = values[cursor]
+                    held_count += 1
+                    dip = dip or (retrigger and was_held)
+                    if played == 0.0:  # the first note starts on its pitch: nothing to glide from
+                        gliding, played = float(number), 1.0
+            cursor += 1
+        if held_count > 0:
+            last_note, last_velocity = held[held_count - 1], held_velocities[held_count - 1]
+        gate[i] = 1.0 if held_count > 0 and not dip else 0.0
+        note[i], velocity[i] = last_note, last_velocity
+        gliding += (last_note - gliding) * glide_coefficient
+        pitch_hz[i] = 440.0 * 2.0 ** ((gliding - 69.0) / 12.0)
+    state[POSITION], state[CURSOR], state[HELD] = position + len(gate), cursor, held_count
+    state[GLIDING], state[PLAYED], state[LAST_NOTE], state[LAST_VELOCITY] = (
+        gliding,
+        played,
+        last_note,
+        last_velocity,
+    )
+
+
+class Note(Node):
+    TYPE = "note"
+    FAMILY = "control"
+    DOC = (
+        "Notes in (MIDI keyboard, MIDI file), mono with last-note priority: gate (1 while a note "
+        "is held), pitch_hz (gliding), note number and velocity 0..1, each change on its sample."
+    )
+    OUTPUTS = ("gate", "pitch_hz", "note", "velocity")
+    TAKES_EVENTS = True
+    PARAMS = {
+        "channel": Param(
+            0, 0, 16, kind="int", doc="MIDI channel to play (1..16); 0 plays notes from every channel."
+        ),
+        "glide_ms": Param(
+            0.0,
+            0.0,
+            5000.0,
+            "ms",
+            "Portamento: the pitch moves to a new note in semitones with this time constant "
+            "(63% of the way in this time); 0 jumps.",
+        ),
+        "retrigger": Param(
+            False,
+            kind="bool",
+            doc="A note played while another is held drops the gate for one sample (an envelope "
+            "starts again); off, the gate stays up (legato).",
+        ),
+    }
+
+    def __init__(self, params: Mapping[str, Any] | None = None, patch_dir: str = ".") -> None:
+        super().__init__(params, patch_dir)
+        #: The engine's events (an empty block until an engine connects its own).
+        self.events = EventBlock(1)
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self.held = np.zeros(128, dtype=np.int64)
+        self.held_velocities = np.zeros(128)
+        self.state = np.zeros(8)  # SERIAL .. LAST_VELOCITY
+        super().prepare(sample_rate, max_block)
+
+    def reset(self) -> None:
+        self.state.fill(0.0)
+        self.state[SERIAL] = -1.0
+        self.state[LAST_NOTE] = self.state[GLIDING] = RESTING_NOTE
+
+    def glide_coefficient(self, glide_ms: float) -> float:
+        if glide_ms <= 0.0:
+            return 1.0
+        return 1.0 - math.exp(-1000.0 / (glide_ms * self.sample_rate))
+
+    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        events, state = self.events, self.state
+        if state[SERIAL] != events.serial:  # a new block: its events from the first
+            state[SERIAL], state[POSITION], state[CURSOR] = events.serial, 0.0, 0.0
+        _note_kernel(
+            events.offsets,
+            events.kinds,
+            events.channels,
+            events.numbers,
+            events.values,
+            events.count,
+            int(params["channel"]),
+            bool(params["retrigger"]),
+            self.glide_coefficient(float(params["glide_ms"])),
+            self.held,
+            self.held_velocities,
+            state,
+            outputs["gate"],
+            outputs["pitch_hz"],
+            outputs["note"],
+            outputs["velocity"],
+        )
