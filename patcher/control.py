@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from patcher.editor.sliders import from_slider, slider_range
 from patcher.model import MAPPABLE_KINDS, Patch, PatchError
+from patcher.scales import from_slider, slider_range
 from patcher.spec import Param
 from patcher.text import quote
 

@@ -14,53 +14,14 @@ the value was when Shift was pressed, as Max's and VCV Rack's knobs do.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from patcher.spec import Param
+from patcher.scales import SYMLOG_KNEE, from_slider, is_log, slider_range, to_slider
 
-#: Below this magnitude a symlog slider is linear.
-SYMLOG_KNEE = 1.0
+__all__ = ["FINE", "SYMLOG_KNEE", "Drag", "from_slider", "is_log", "slider_range", "to_slider"]
+
 #: Shift-drag moves a slider this many times slower.
 FINE = 10.0
-
-
-def is_log(param: Param) -> bool:
-    return param.scale == "log" and param.min is not None and param.min > 0
-
-
-def slider_range(param: Param) -> tuple[float, float]:
-    if is_log(param):
-        return math.log10(param.min), math.log10(param.max)
-    if param.scale == "symlog":
-        return -1.0, 1.0
-    return float(param.min), float(param.max)
-
-
-def to_slider(param: Param, value: float) -> float:
-    if is_log(param):
-        return math.log10(min(max(value, param.min), param.max))
-    if param.scale == "symlog":
-        span = math.log10(_largest(param) / SYMLOG_KNEE + 1.0)
-        return math.copysign(math.log10(abs(value) / SYMLOG_KNEE + 1.0) / span, value)
-    return float(value)
-
-
-def from_slider(param: Param, position: float) -> float:
-    low, high = slider_range(param)
-    position = min(max(float(position), low), high)
-    if is_log(param):
-        value = 10.0**position
-    elif param.scale == "symlog":
-        span = math.log10(_largest(param) / SYMLOG_KNEE + 1.0)
-        value = math.copysign(SYMLOG_KNEE * (10.0 ** (abs(position) * span) - 1.0), position)
-    else:
-        value = position
-    return min(max(value, param.min), param.max)
-
-
-def _largest(param: Param) -> float:
-    return max(abs(param.min), abs(param.max))
 
 
 @dataclass
