@@ -383,7 +383,9 @@ class EngineProcess:
         if self._playing:
             # The patch itself, checked here: the engine does not check it again in its own
             # process, where every millisecond of Python is taken from the audio callback.
-            self._commands.put(("patch", self.patch))
+            # A queue pickles in its own thread, later: the copy sent must be one that nothing
+            # here changes (set_param and recall_preset change ``self.patch`` at once).
+            self._commands.put(("patch", copy.deepcopy(patch)))
         self._slots.clear()
         self._view_slots.clear()  # the editor asks again; a new token tells old data apart
 
