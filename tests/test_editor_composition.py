@@ -114,6 +114,16 @@ def test_grouping_nothing_or_an_inlet_is_refused_with_a_reason(editor: EditorMod
     assert editor.group_selection() is None and "inlet or outlet" in editor.status.text
 
 
+def test_an_edit_inside_that_takes_away_a_port_linked_outside_is_refused(editor: EditorModel) -> None:
+    editor.select(["lp", "g"])
+    editor.group_selection()
+    assert editor.open_subpatch("group1")
+    editor.select(["osc_out"])
+    assert not editor.delete_selection()
+    assert "osc_out" in editor.patch.nodes and "osc.out -> group1.osc_out" in editor.status.text
+    assert editor.rename_node("g_out", "loud") is False and "g_out" in editor.patch.nodes
+
+
 def test_open_a_subpatch_edit_inside_heard_while_playing_undo_goes_back_inside(editor: EditorModel) -> None:
     editor.select(["lp", "g"])
     editor.group_selection()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patcher.editor.commands import (
+    Command,
     ParamChange,
     RecallPreset,
     ReplaceGraph,
@@ -27,7 +28,14 @@ from patcher.editor.commands import (
     SetPreset,
 )
 from patcher.editor.grouping import group, ungroup
-from patcher.model import Comment, NodeData, Patch, PatchError, comment_problem, preset_name_problem
+from patcher.model import (
+    Comment,
+    NodeData,
+    Patch,
+    PatchError,
+    comment_problem,
+    preset_name_problem,
+)
 
 if TYPE_CHECKING:
     from patcher.editor.model import EditorModel
@@ -63,6 +71,27 @@ class CompositionEdits:
         """The names along the way to the canvas: the document's, then each subpatch's."""
         top = self.path.stem if self.path is not None else "untitled"
         return [top, *self.opened]
+
+    def port_problem(self: EditorModel, command: Command) -> str | None:
+        """Why an edit inside a subpatch (or of an abstraction's instances) cannot stand: it
+        took away a port a link outside still uses (checked here, not only by a playing
+        engine, so the document never holds a link to nothing)."""
+        paths = [command.where[: depth + 1] for depth in range(len(command.where))]
+        if isinstance(command, SetInners):
+            paths += [tuple(path.split("/")) for path in command.changes]
+        for path in paths:
+            parent, node_id = self._level(path[:-1]), path[-1]
+            spec = parent.nodes[node_id].spec
+            for link in parent.links:
+                gone = (link.source.node == node_id and link.source.port not in spec.OUTPUTS) or (
+                    link.target.node == node_id and link.target.port not in spec.input_ports()
+                )
+                if gone:
+                    return (
+                        f"refused: the link {link} outside the subpatch uses a port this edit takes "
+                        "away: delete that link first"
+                    )
+        return None
 
     def opened_abstraction(self: EditorModel) -> tuple[str, NodeData] | None:
         """The innermost abstraction the canvas is in: its path (``voice`` or ``a/b``) and node."""

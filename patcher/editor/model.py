@@ -393,7 +393,7 @@ class EditorModel(CompositionEdits):
             problems = cycle_problems(self._level(command.where))
             if problems:
                 return "refused: " + "; ".join(problems)
-        return None
+        return self.port_problem(command)
 
     def undo(self) -> bool:
         if not self.undo_stack:

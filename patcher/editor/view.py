@@ -1374,16 +1374,17 @@ class EditorView:
             alias = _alias(item)
             if alias.startswith("link:") and parse_link(alias) not in wanted:
                 dpg.delete_item(item)
+        unpinned = set()
         for link in wanted - self._drawn_links:
             tag = link_tag(link)
             _free(tag)
-            dpg.add_node_link(
-                pin_tag(link.source.node, link.source.port, "out"),
-                pin_tag(link.target.node, link.target.port, "in"),
-                parent="canvas",
-                tag=tag,
-            )
-        self._drawn_links = wanted
+            source = pin_tag(link.source.node, link.source.port, "out")
+            target = pin_tag(link.target.node, link.target.port, "in")
+            if not (dpg.does_item_exist(source) and dpg.does_item_exist(target)):
+                unpinned.add(link)  # a port gone from a subpatch (the model refuses that): no crash
+                continue
+            dpg.add_node_link(source, target, parent="canvas", tag=tag)
+        self._drawn_links = wanted - unpinned
 
     # -- the param panel, generated from the spec ---------------------------------------------------
     def _sync_panel(self) -> None:
