@@ -1602,3 +1602,40 @@ def test_real_input_preset_recall_while_playing_glides_the_level(window: Any) ->
     view.perform("undo")
     assert model.root.nodes["out"].params["level_db"] == -40.0
     view.perform("play")
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_right_click_save_as_abstraction_writes_the_file_and_the_node_names_it(
+    window: Any, tmp_path: Path
+) -> None:
+    import dearpygui.dearpygui as dpg
+
+    from patcher.patchfile import load
+
+    view, model = window, window.model
+    model.select(["lp", "drive"])
+    assert model.group_selection() == "group1"
+    frames(view, 4)
+    move_and_settle(view, *screen_point("node:group1", "top"))
+    xdotool("click", "3")
+    frames(view, 4)
+    assert dpg.is_item_shown("node_menu")
+    move_and_settle(view, *screen_point("node_menu:save_as_abstraction"))
+    xdotool("click", "1")
+    frames(view, 4)
+    assert view.file_window is not None and dpg.get_value("file_dialog:name") == "group1.json"
+    press(view, "ctrl+a")
+    type_in(view, "tone")
+    press(view, "Return")
+    assert view.file_window is None, model.status.text
+    assert model.root.nodes["group1"].file == "tone.json" and (tmp_path / "tone.json").is_file()
+    assert set(load(tmp_path / "tone.json").nodes) == set(model.root.nodes["group1"].inner.nodes)
+    frames(view, 3)
+    assert "subpatch tone.json" in {
+        dpg.get_value(item) for item in dpg.get_item_children(dpg.get_item_children("node:group1", 1)[0], 1)
+    }
+    # Inside it, the bar offers to save the abstraction.
+    double_click_at(view, *screen_point("node:group1", "top"))
+    assert model.opened == ["group1"] and dpg.does_item_exist("crumb:save_abstraction")
+    model.close_subpatch()
+    frames(view, 2)
