@@ -1639,3 +1639,29 @@ def test_real_input_right_click_save_as_abstraction_writes_the_file_and_the_node
     assert model.opened == ["group1"] and dpg.does_item_exist("crumb:save_abstraction")
     model.close_subpatch()
     frames(view, 2)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_a_comment_is_dragged_then_selected_and_deleted(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.add_comment("drag me", (300.0, 200.0))
+    frames(view, 4)
+    depth = len(model.undo_stack)
+    start = screen_point("comment:0", "top")
+    move_and_settle(view, *start)
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    for step in range(1, 4):
+        move_and_settle(view, start[0] + 20 * step, start[1] + 10 * step)
+    xdotool("mouseup", "1")
+    frames(view, 4)
+    moved = model.patch.comments[0].position
+    assert moved != (300.0, 200.0) and len(model.undo_stack) == depth + 1, model.status.text
+    assert dpg.get_item_pos("comment:0") == list(view.camera.to_grid(moved))
+    click_at(view, *screen_point("comment:0", "top"))
+    press(view, "Delete")
+    assert model.patch.comments == [] and not dpg.does_item_exist("comment:0")
+    press(view, "ctrl+z")
+    assert model.patch.comments[0].position == moved and dpg.does_item_exist("comment:0")

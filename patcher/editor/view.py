@@ -697,7 +697,7 @@ class EditorView:
             "copy": model.copy_selection,
             "paste": lambda: model.paste(self.mouse_canvas_position() if self.canvas_hovered() else None),
             "duplicate": model.duplicate,
-            "delete": lambda: self.composition.delete_selected() or model.delete_selection(),
+            "delete": self._delete,
             "select_all": model.select_all,
             "arrange": lambda: model.arrange(self.drawn_size),
             "play": lambda: model.toggle_play(wait=False),
@@ -742,6 +742,12 @@ class EditorView:
                 self.ask_rename(model.focused_node)
         else:
             raise ValueError(f"unknown action {action!r}")
+
+    def _delete(self) -> None:
+        """Delete: the comments selected on the canvas, and the nodes and links selected."""
+        comments = self.composition.delete_selected()
+        if not comments or self.model.selected_nodes or self.model.selected_links:
+            self.model.delete_selection()
 
     def on_right_click(self, *_args: Any) -> None:
         """Right click on a node: its menu at the mouse (the node is selected first)."""
@@ -1393,7 +1399,7 @@ class EditorView:
         node = model.patch.nodes.get(node_id) if node_id else None
         key: Any = (node_id, node.type if node else None)
         if node is None:  # the patch's own panel: another patch, or its text or settings changed
-            patch = model.patch
+            patch = model.root
             key = (None, id(patch), patch.description, patch.settings)
         if key != self._panel_key:
             self._panel_key = key
@@ -1433,7 +1439,7 @@ class EditorView:
 
     def _patch_panel(self) -> None:
         """With no node selected: the patch itself, what it is for and how it runs."""
-        patch = self.model.patch
+        patch = self.model.root  # the document's: its settings hold inside a subpatch too
         wrap = self.panel_width - round(30 * self.camera.ui_scale)
         with dpg.group(parent="panel"):
             dpg.add_text("This patch", color=(255, 255, 255))
