@@ -1519,6 +1519,12 @@ def test_real_input_ctrl_g_groups_double_click_opens_the_breadcrumb_goes_back_ct
     assert dpg.does_item_exist("node:group1") and not dpg.does_item_exist("node:lp")
     assert dpg.does_item_exist("link:osc.out->group1.osc_out")
     assert not dpg.is_item_shown("breadcrumb")
+    from patcher.editor.view import FAMILY_COLORS
+
+    shot = SCREENSHOT_DIR / "grouped.png"
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(shot, frames=4)
+    assert has_colour(pixels_of(shot), FAMILY_COLORS["subpatch"]), "no subpatch title bar"
 
     double_click_at(view, *screen_point("node:group1", "top"))
     assert model.opened == ["group1"], model.status.text

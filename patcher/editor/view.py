@@ -76,6 +76,7 @@ FAMILY_COLORS = {
     "mixing": (90, 90, 90),
     "io": (160, 130, 20),
     "meters": (40, 110, 150),
+    "subpatch": (88, 84, 150),  # a patch in a node: its own colour, so it reads as one to open
 }
 NODE_MENU = [
     ("Open", "open_subpatch"),
