@@ -361,10 +361,19 @@ class EngineProcess:
         return text
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
-        """Validate here (raises PatchError), then send; while not playing only the patch changes."""
-        self.patch.set_param(node_id, name, value)
+        """Validate here (raises PatchError), then send; while not playing only the patch changes.
+        ``node_id`` may be a path into a subpatch (``voice/env``)."""
+        owner, node = self.patch.owner(node_id)
+        owner.set_param(node.id, name, value)
         if self._playing:
-            self._commands.put(("param", node_id, name, self.patch.nodes[node_id].params[name]))
+            self._commands.put(("param", node_id, name, node.params[name]))
+
+    def recall_preset(self, name: str, glide_s: float = 0.0) -> None:
+        """Recall the preset ``name`` (raises PatchError for an unknown one); while playing the
+        engine glides to it over ``glide_s`` seconds, every change from one block boundary."""
+        self.patch.recall_preset(name)
+        if self._playing:
+            self._commands.put(("preset", name, glide_s))
 
     def update_patch(self, patch: Patch) -> None:
         """Compile here first, as the engine will (raises PatchError for a delay-free loop or a
@@ -374,7 +383,9 @@ class EngineProcess:
         if self._playing:
             # The patch itself, checked here: the engine does not check it again in its own
             # process, where every millisecond of Python is taken from the audio callback.
-            self._commands.put(("patch", self.patch))
+            # A queue pickles in its own thread, later: the copy sent must be one that nothing
+            # here changes (set_param and recall_preset change ``self.patch`` at once).
+            self._commands.put(("patch", copy.deepcopy(patch)))
         self._slots.clear()
         self._view_slots.clear()  # the editor asks again; a new token tells old data apart
 
@@ -669,6 +680,8 @@ def _handle(
             return kind
         if kind == "param":
             player.set_param(*command[1:])
+        elif kind == "preset":
+            player.recall_preset(*command[1:])
         elif kind == "patch":
             watched.clear()  # the front end watches again what it still shows
             viewed.clear()

@@ -215,3 +215,35 @@ def test_a_screenshot_launches_no_engine_process(display: str, tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "engine processes: 0" and shot.is_file()
+
+
+def wait_for_level(editor: EditorModel, below: float | None = None, above: float | None = None) -> float:
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        meters = editor.poll()
+        level = max(meters["level"]) if meters is not None else None
+        if level is not None and (below is None or level < below) and (above is None or level > above):
+            return level
+        time.sleep(0.01)
+    raise AssertionError(f"the level never went below {below} and above {above}: it was {level}")
+
+
+def test_an_edit_inside_a_subpatch_and_a_preset_recall_reach_the_engine_process(editor: EditorModel) -> None:
+    editor.store_preset("loud")
+    assert editor.play(), editor.status.text
+    wait_for_sound(editor)
+    editor.select(["osc"])
+    assert editor.group_selection() == "group1"
+    assert editor.open_subpatch("group1") and editor.set_param("osc", "amplitude", 0.01)
+    assert editor.player.patch.find("group1/osc").params["amplitude"] == 0.01  # by its path
+    wait_for_level(editor, below=0.02)
+    editor.close_subpatch()
+    editor.select(["group1"])
+    editor.ungroup_selection()  # the preset names "osc" at the top level again
+    # (the ungrouped patch is sent, then the recall: the patch sent must not be the one the
+    # recall changes at once, or the engine would jump to the preset before it could glide)
+    # Recall glides: the level passes between the two on its way up, then arrives.
+    assert editor.recall_preset("loud", glide_s=1.0), editor.status.text
+    wait_for_level(editor, below=0.4, above=0.05)
+    wait_for_level(editor, above=0.45)
+    editor.stop()

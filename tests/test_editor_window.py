@@ -92,6 +92,10 @@ class OfflinePlayer:
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         self.engine.set_param(node_id, name, value)
 
+    def recall_preset(self, name: str, glide_s: float = 0.0) -> None:
+        """As Player and EngineProcess do: every change at one block boundary, gliding."""
+        self.engine.recall_preset(name, glide_s)
+
     def update_patch(self, patch: Patch) -> None:
         self.engine.update_patch(patch)
 
@@ -1511,3 +1515,175 @@ def test_real_input_a_linear_sliders_box_follows_every_drag(window: Any) -> None
         assert dpg.get_value(f"{tag}:typed") == pytest.approx(value, rel=1e-6)
         assert dpg.get_value(tag) == pytest.approx(value, abs=1e-6)
     assert values[0] > 0 and values[1] < values[0] and values[2] > values[1]
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_ctrl_g_groups_double_click_opens_the_breadcrumb_goes_back_ctrl_shift_g_ungroups(
+    window: Any,
+) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.add_comment("A saw, swept by an LFO,\nthen driven.", (20.0, -120.0))
+    model.select(["lp", "drive"])
+    frames(view, 3)
+    left, top = dpg.get_item_pos("canvas_area")
+    move_and_settle(view, int(left + 300), int(top + 600))
+    xdotool("key", "ctrl+g")
+    frames(view, 4)
+    assert "group1" in model.patch.nodes and "lp" not in model.patch.nodes, model.status.text
+    assert dpg.does_item_exist("node:group1") and not dpg.does_item_exist("node:lp")
+    assert dpg.does_item_exist("link:osc.out->group1.osc_out")
+    assert not dpg.is_item_shown("breadcrumb")
+    from patcher.editor.view import FAMILY_COLORS
+
+    shot = SCREENSHOT_DIR / "grouped.png"
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(shot, frames=4)
+    assert has_colour(pixels_of(shot), FAMILY_COLORS["subpatch"]), "no subpatch title bar"
+
+    double_click_at(view, *screen_point("node:group1", "top"))
+    assert model.opened == ["group1"], model.status.text
+    frames(view, 4)
+    assert dpg.does_item_exist("node:lp") and dpg.does_item_exist("node:osc_out")
+    assert not dpg.does_item_exist("node:osc") and dpg.is_item_shown("breadcrumb")
+    assert dpg.get_item_label("crumb:0") == "demo" and dpg.get_item_label("crumb:1") == "group1"
+    model.add_comment("Inside the group: the filter and the drive.", (200.0, -110.0))
+    frames(view, 4)
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / "subpatch-open.png", frames=4)
+
+    click_at(view, *screen_point("crumb:0"))
+    frames(view, 3)
+    assert model.opened == [] and dpg.does_item_exist("node:osc") and not dpg.does_item_exist("node:lp")
+    assert not dpg.is_item_shown("breadcrumb")
+    model.select(["group1"])
+    frames(view, 2)
+    xdotool("key", "ctrl+shift+g")
+    frames(view, 4)
+    assert "group1" not in model.patch.nodes and {"lp", "drive"} <= set(model.patch.nodes)
+    assert dpg.does_item_exist("node:lp") and dpg.does_item_exist("link:osc.out->lp.in")
+    xdotool("key", "ctrl+z")  # the ungroup, then the comment made inside: undo goes back in
+    frames(view, 3)
+    xdotool("key", "ctrl+z")
+    frames(view, 4)
+    assert model.opened == ["group1"] and model.patch.comments == []
+
+
+def test_a_comment_is_shown_on_the_canvas_and_edited_in_its_dialog(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    from patcher.editor.composition_view import NOTE_BACKGROUND
+
+    view, model = window, window.model
+    view.perform("add_comment")
+    frames(view, 2)
+    assert dpg.is_item_shown("comment_dialog")
+    dpg.set_value("comment_input", "The LFO sweeps\nthe filter's cutoff.")
+    view.composition.finish_comment(True)
+    frames(view, 4)
+    assert model.patch.comments[0].text == "The LFO sweeps\nthe filter's cutoff."
+    assert dpg.does_item_exist("comment:0")
+    shot = SCREENSHOT_DIR / "comment.png"
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(shot, frames=4)
+    assert has_colour(pixels_of(shot), NOTE_BACKGROUND, at_least=2000), "no note on the canvas"
+    view.composition.ask_comment(0)
+    dpg.set_value("comment_input", "edited")
+    view.composition.finish_comment(True)
+    frames(view, 3)
+    assert model.patch.comments[0].text == "edited"
+    view.perform("undo")
+    frames(view, 3)
+    assert model.patch.comments[0].text.startswith("The LFO")
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_preset_recall_while_playing_glides_the_level(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.store_preset("normal")
+    model.set_master_level(-40.0)
+    model.store_preset("quiet")
+    frames(view, 2)
+    assert dpg.get_item_configuration("preset_combo")["items"] == ["normal", "quiet"]
+    view.perform("play")
+    frames(view, 6)
+    quiet = float(np.max(model.player.levels))
+    dpg.set_value("preset_combo", "normal")
+    dpg.set_value("preset_glide", 0.5)
+    click_at(view, *screen_point("preset_recall"))  # a real click, as the user recalls
+    assert model.root.nodes["out"].params["level_db"] == -6.0
+    levels = []  # click_at drew 5 frames: the glide has begun
+    for _ in range(16):  # each frame polls the offline engine: 8 blocks of 256 samples
+        frames(view, 1)
+        levels.append(float(np.max(model.player.levels)))
+    assert quiet < levels[2] < levels[-1], levels
+    assert levels[-1] > 10 * quiet
+    view.perform("undo")
+    assert model.root.nodes["out"].params["level_db"] == -40.0
+    view.perform("play")
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_right_click_save_as_abstraction_writes_the_file_and_the_node_names_it(
+    window: Any, tmp_path: Path
+) -> None:
+    import dearpygui.dearpygui as dpg
+
+    from patcher.patchfile import load
+
+    view, model = window, window.model
+    model.select(["lp", "drive"])
+    assert model.group_selection() == "group1"
+    frames(view, 4)
+    move_and_settle(view, *screen_point("node:group1", "top"))
+    xdotool("click", "3")
+    frames(view, 4)
+    assert dpg.is_item_shown("node_menu")
+    move_and_settle(view, *screen_point("node_menu:save_as_abstraction"))
+    xdotool("click", "1")
+    frames(view, 4)
+    assert view.file_window is not None and dpg.get_value("file_dialog:name") == "group1.json"
+    press(view, "ctrl+a")
+    type_in(view, "tone")
+    press(view, "Return")
+    assert view.file_window is None, model.status.text
+    assert model.root.nodes["group1"].file == "tone.json" and (tmp_path / "tone.json").is_file()
+    assert set(load(tmp_path / "tone.json").nodes) == set(model.root.nodes["group1"].inner.nodes)
+    frames(view, 3)
+    assert "subpatch tone.json" in {
+        dpg.get_value(item) for item in dpg.get_item_children(dpg.get_item_children("node:group1", 1)[0], 1)
+    }
+    # Inside it, the bar offers to save the abstraction.
+    double_click_at(view, *screen_point("node:group1", "top"))
+    assert model.opened == ["group1"] and dpg.does_item_exist("crumb:save_abstraction")
+    model.close_subpatch()
+    frames(view, 2)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_a_comment_is_dragged_then_selected_and_deleted(window: Any) -> None:
+    import dearpygui.dearpygui as dpg
+
+    view, model = window, window.model
+    model.add_comment("drag me", (300.0, 200.0))
+    frames(view, 4)
+    depth = len(model.undo_stack)
+    start = screen_point("comment:0", "top")
+    move_and_settle(view, *start)
+    xdotool("mousedown", "1")
+    frames(view, 3)
+    for step in range(1, 4):
+        move_and_settle(view, start[0] + 20 * step, start[1] + 10 * step)
+    xdotool("mouseup", "1")
+    frames(view, 4)
+    moved = model.patch.comments[0].position
+    assert moved != (300.0, 200.0) and len(model.undo_stack) == depth + 1, model.status.text
+    assert dpg.get_item_pos("comment:0") == list(view.camera.to_grid(moved))
+    click_at(view, *screen_point("comment:0", "top"))
+    press(view, "Delete")
+    assert model.patch.comments == [] and not dpg.does_item_exist("comment:0")
+    press(view, "ctrl+z")
+    assert model.patch.comments[0].position == moved and dpg.does_item_exist("comment:0")

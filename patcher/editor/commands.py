@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from patcher.model import Link, NodeData, Patch, PortRef
+from patcher.model import Comment, Link, NodeData, Patch, PortRef
 
 Position = tuple[float, float]
 
@@ -23,6 +23,12 @@ class Command:
     label = "edit"
     #: False for edits the engine does not hear (moving a node).
     changes_sound = True
+    #: True for edits of the patch on the canvas (maybe a subpatch opened in it); False for
+    #: edits of the whole document (its settings, its presets, every instance of an abstraction).
+    local = True
+    #: The path of node ids from the top-level patch to the patch the edit applies to, set by
+    #: the editor when it runs the command: undo takes it back there, wherever the canvas is.
+    where: tuple[str, ...] = ()
 
     def apply(self, patch: Patch) -> None:
         raise NotImplementedError
@@ -164,7 +170,7 @@ def _rename(patch: Patch, old: str, new: str) -> None:
     renamed = {}
     for node_id, node in patch.nodes.items():
         if node_id == old:
-            node = NodeData(new, node.type, node.params, node.position)
+            node = dataclasses.replace(node, id=new)  # a subpatch keeps its inner patch
         renamed[node.id] = node
     patch.nodes.clear()
     patch.nodes.update(renamed)
@@ -184,6 +190,7 @@ class SetPatchInfo(Command):
     changes: dict[str, tuple[Any, Any]]
     label: str = "patch settings"
     changes_sound = False
+    local = False
 
     def apply(self, patch: Patch) -> None:
         for name, (_old, new) in self.changes.items():
@@ -222,3 +229,83 @@ def _take_graph(patch: Patch, source: Patch) -> None:
     patch.nodes.update((node_id, copy.deepcopy(node)) for node_id, node in source.nodes.items())
     patch.links[:] = list(source.links)
     patch.description = source.description
+
+
+@dataclass
+class SetComments(Command):
+    """Replace the canvas's comments (add, edit, move or delete one): both lists are held
+    whole, so undo is exact and the comments keep their order."""
+
+    before: list[Comment]
+    after: list[Comment]
+    label: str = "comment"
+    changes_sound = False
+
+    def apply(self, patch: Patch) -> None:
+        patch.comments[:] = copy.deepcopy(self.after)
+
+    def revert(self, patch: Patch) -> None:
+        patch.comments[:] = copy.deepcopy(self.before)
+
+
+@dataclass
+class SetPreset(Command):
+    """Store, replace or delete the preset ``name`` (None: absent). The engine hears it: its
+    copy of the patch must hold a preset to glide to it."""
+
+    name: str
+    old: dict[str, dict[str, Any]] | None
+    new: dict[str, dict[str, Any]] | None
+    label: str = "preset"
+    local = False
+
+    def apply(self, patch: Patch) -> None:
+        _put_preset(patch, self.name, self.new)
+
+    def revert(self, patch: Patch) -> None:
+        _put_preset(patch, self.name, self.old)
+
+
+def _put_preset(patch: Patch, name: str, new: dict[str, dict[str, Any]] | None) -> None:
+    if new is None:
+        del patch.presets[name]
+    else:  # a replaced preset keeps its place in the bar's list (a dict keeps its keys' order)
+        patch.presets[name] = copy.deepcopy(new)
+
+
+@dataclass
+class RecallPreset(SetParams):
+    """Recall a preset: the params it sets, as one undo step. A playing engine glides to them
+    over ``glide_s`` (undo sets the old values back with a knob's ramp)."""
+
+    preset: str = ""
+    glide_s: float = 0.0
+    label: str = "recall preset"
+    local = False
+
+    def key(self) -> tuple[tuple[str, str], ...]:
+        return ()  # never merged with a knob's drag
+
+
+@dataclass
+class SetInners(Command):
+    """Give subpatch nodes new inner patches ({path: (old, new)}): an abstraction saved, and
+    every instance of it in the document reloaded."""
+
+    changes: dict[str, tuple[Patch, Patch]]
+    label: str = "reload abstraction"
+    #: The file each names, where that changes too: {path: (old, new)} ("" for embedded).
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    local = False
+
+    def apply(self, patch: Patch) -> None:
+        for path, (_old, new) in self.changes.items():
+            patch.find(path).inner = copy.deepcopy(new)
+        for path, (_old_file, new_file) in self.files.items():
+            patch.find(path).file = new_file
+
+    def revert(self, patch: Patch) -> None:
+        for path, (old, _new) in self.changes.items():
+            patch.find(path).inner = copy.deepcopy(old)
+        for path, (old_file, _new_file) in self.files.items():
+            patch.find(path).file = old_file

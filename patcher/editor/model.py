@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import secrets
@@ -49,11 +50,13 @@ from patcher.editor.commands import (
     MoveNodes,
     ParamChange,
     Position,
+    RecallPreset,
     RemoveItems,
     RenameNode,
     SetParams,
     SetPatchInfo,
 )
+from patcher.editor.composition import CompositionEdits
 from patcher.editor.layout import Size, arrange, clear_of, node_size, piled_up
 from patcher.editor.measure import Measuring
 from patcher.editor.visuals import has_view
@@ -233,7 +236,7 @@ def new_patch() -> Patch:
     return patch
 
 
-class EditorModel:
+class EditorModel(CompositionEdits):
     """The patch being edited and everything around it; the view renders this."""
 
     def __init__(
@@ -247,7 +250,10 @@ class EditorModel:
         examples_dir: Path = EXAMPLES_DIR,
         allow_outside_files: bool = False,
     ) -> None:
-        self.patch = patch if patch is not None else new_patch()
+        #: The document: the top-level patch, what is saved and what plays.
+        self.root = patch if patch is not None else new_patch()
+        #: The subpatch on the canvas: node ids from the top level down (empty: the top level).
+        self.opened: list[str] = []
         self.path = Path(path) if path is not None else None
         self.state_dir = state_dir or default_state_dir()
         self.player_factory = player_factory
@@ -302,6 +308,39 @@ class EditorModel:
         #: Analyze > Measure and Capture IR: the job under way and the last measurement.
         self.measuring = Measuring(self)
 
+    # -- the patch on the canvas: the document, or a subpatch opened in it ------------------
+    @property
+    def patch(self) -> Patch:
+        """The patch on the canvas, which every edit of nodes, links and comments edits."""
+        return self._level(tuple(self.opened))
+
+    @patch.setter
+    def patch(self, patch: Patch) -> None:
+        self.root = patch
+        self.opened = []
+
+    def _level(self, where: tuple[str, ...]) -> Patch:
+        patch = self.root
+        for node_id in where:
+            inner = patch.nodes[node_id].inner
+            assert inner is not None, f"{node_id!r} is not a subpatch"
+            patch = inner
+        return patch
+
+    def _apply(self, command: Command) -> None:
+        command.apply(self._level(command.where))
+
+    def _revert(self, command: Command) -> None:
+        command.revert(self._level(command.where))
+
+    def _go_to(self, where: tuple[str, ...]) -> None:
+        """Show the patch at ``where`` (undo goes back where the edit was made)."""
+        if tuple(self.opened) != where:
+            self.opened = list(where)
+            self.selected_nodes, self.selected_links = [], []
+            self.focused_node = None
+            self._changed()
+
     # -- state the view shows -------------------------------------------------------------
     @property
     def dirty(self) -> bool:
@@ -333,10 +372,11 @@ class EditorModel:
         """Apply ``command``, check it, tell the engine, record it for undo and say ``message``.
         An edit refused here or by the playing engine is taken back: what the editor shows is
         what plays."""
-        command.apply(self.patch)
+        command.where = tuple(self.opened) if command.local else ()
+        self._apply(command)
         problem = self._problem_after(command) or self._send_to_engine(command, reverted=False)
         if problem:
-            command.revert(self.patch)
+            self._revert(command)
             self.say(problem, "error")
             return False
         self.undo_stack.append(command)
@@ -350,10 +390,10 @@ class EditorModel:
 
     def _problem_after(self, command: Command) -> str | None:
         if isinstance(command, AddNodes | Connect):
-            problems = cycle_problems(self.patch)
+            problems = cycle_problems(self._level(command.where))
             if problems:
                 return "refused: " + "; ".join(problems)
-        return None
+        return self.port_problem(command)
 
     def undo(self) -> bool:
         if not self.undo_stack:
@@ -361,10 +401,12 @@ class EditorModel:
             return False
         command = self.undo_stack[-1]
         self._last_merge_time = -1e9  # a change after an undo is a new step
-        command.revert(self.patch)
+        if not self._reachable(command):
+            return False
+        self._revert(command)
         problem = self._send_to_engine(command, reverted=True)
         if problem:  # e.g. a deleted node's file has gone since: the edit stays
-            command.apply(self.patch)
+            self._apply(command)
             self.say(f"cannot undo {command.label}: {problem}", "error")
             return False
         self.redo_stack.append(self.undo_stack.pop())
@@ -378,15 +420,28 @@ class EditorModel:
             return False
         command = self.redo_stack[-1]
         self._last_merge_time = -1e9
-        command.apply(self.patch)
+        if not self._reachable(command):
+            return False
+        self._apply(command)
         problem = self._send_to_engine(command, reverted=False)
         if problem:
-            command.revert(self.patch)
+            self._revert(command)
             self.say(f"cannot redo {command.label}: {problem}", "error")
             return False
         self.undo_stack.append(self.redo_stack.pop())
         self._after_edit(command)
         self.say(f"redid {command.label}")
+        return True
+
+    def _reachable(self, command: Command) -> bool:
+        """Go where ``command`` was made, to show it undone; False if that subpatch is gone."""
+        try:
+            self._level(command.where)
+        except (KeyError, AssertionError):
+            self.say(f"cannot reach {'/'.join(command.where)} to undo {command.label}", "error")
+            return False
+        if command.local:
+            self._go_to(command.where)
         return True
 
     def _after_edit(self, command: Command) -> None:
@@ -399,7 +454,7 @@ class EditorModel:
 
     def _reopen_for_input(self) -> None:
         """A stream's input is opened with it: reopen it when a live input node appears."""
-        if self.player is not None and self.patch.reads_the_sound_card() and not self._playing_with_input:
+        if self.player is not None and self.root.reads_the_sound_card() and not self._playing_with_input:
             self.stop()
             if self.play():
                 self.say("restarted playing, to open the sound card's input for the live input node")
@@ -413,25 +468,36 @@ class EditorModel:
             error = self._update_engine()
             return None if error is None else f"refused by the engine, so nothing changed: {error}"
         try:
-            for change in command.changes:
-                value = change.old if reverted else change.new
-                self.player.set_param(change.node_id, change.name, copy.deepcopy(value))
+            self._send_params(command, reverted)
         except Exception as error:  # PatchError, or the engine's own failure
             # Some of the changes may have gone through: bring the engine back to what the
             # patch will be once the caller takes the edit back.
-            back, forth = (command.apply, command.revert) if reverted else (command.revert, command.apply)
-            back(self.patch)
+            back, forth = (self._apply, self._revert) if reverted else (self._revert, self._apply)
+            back(command)
             self._update_engine()
-            forth(self.patch)
+            forth(command)
             return f"refused by the engine, so nothing changed: {error}"
         return None
+
+    def _send_params(self, command: SetParams, reverted: bool) -> None:
+        """Param changes, each by its path from the top level (``voice/env``): the engine
+        plays the whole document. A recalled preset glides as one, if the player can."""
+        assert self.player is not None
+        recall = getattr(self.player, "recall_preset", None)
+        if isinstance(command, RecallPreset) and not reverted and recall is not None:
+            recall(command.preset, command.glide_s)
+            return
+        prefix = "".join(f"{node_id}/" for node_id in command.where)
+        for change in command.changes:
+            value = change.old if reverted else change.new
+            self.player.set_param(prefix + change.node_id, change.name, copy.deepcopy(value))
 
     def _update_engine(self) -> str | None:
         """Send the whole patch to the engine; why it refused it (it plays on as before), or None."""
         if self.player is None:
             return None
         try:
-            self.player.update_patch(copy.deepcopy(self.patch))
+            self.player.update_patch(copy.deepcopy(self.root))
         except PatchError as error:
             return str(error)
         except Exception as error:  # the engine's own failure: still one message, no half edit
@@ -494,7 +560,7 @@ class EditorModel:
         changes: dict[str, tuple[Any, Any]] = {}
         for name, value in values.items():
             if name == "description":
-                old, new = self.patch.description, str(value)
+                old, new = self.root.description, str(value)
             elif name in SETTING_RANGES:
                 kind, low, high = SETTING_RANGES[name]
                 try:
@@ -505,7 +571,7 @@ class EditorModel:
                 if not low <= new <= high:
                     self.say(f"{name}: {new:g} is outside {low:g} .. {high:g}", "error")
                     return False
-                old = getattr(self.patch.settings, name)
+                old = getattr(self.root.settings, name)
             else:
                 known = ["description", *SETTING_RANGES]
                 self.say(f"a patch has no setting {quote(name)}{did_you_mean(name, known)}", "error")
@@ -520,7 +586,7 @@ class EditorModel:
         if done and self.player is not None and {"sample_rate", "block_size"} & changes.keys():
             self.stop()
             if self.play():
-                settings = self.patch.settings
+                settings = self.root.settings
                 self.say(f"playing again at {settings.sample_rate} Hz, block {settings.block_size}")
         return done
 
@@ -590,31 +656,36 @@ class EditorModel:
             return f"{path} is not a readable audio file"
         return None
 
-    def _set_params(self, values: list[tuple[str, str, Any]], label: str) -> bool:
+    def _set_params(self, values: list[tuple[str, str, Any]], label: str, on_canvas: bool = True) -> bool:
+        """Set params of the patch on the canvas (or, ``on_canvas`` False, of the document)."""
+        patch = self.patch if on_canvas else self.root
         changes = [
-            ParamChange(node_id, name, copy.deepcopy(self.patch.nodes[node_id].params[name]), value)
+            ParamChange(node_id, name, copy.deepcopy(patch.nodes[node_id].params[name]), value)
             for node_id, name, value in values
-            if self.patch.nodes[node_id].params[name] != value
+            if patch.nodes[node_id].params[name] != value
         ]
         if not changes:
             return True
         command = SetParams(changes, label=label)
+        command.local = on_canvas
+        command.where = tuple(self.opened) if on_canvas else ()
         now = self.clock()
         top = self.undo_stack[-1] if self.undo_stack else None
         mergeable = (
             isinstance(top, SetParams)
             and top is not self._saved_top
             and top.key() == command.key()
+            and top.where == command.where
             and now - self._last_merge_time < MERGE_SECONDS
         )
         self._last_merge_time = now
         if not mergeable:
             return self.execute(command)
         assert isinstance(top, SetParams)
-        command.apply(self.patch)
+        self._apply(command)
         problem = self._send_to_engine(command, reverted=False)
         if problem:
-            command.revert(self.patch)
+            self._revert(command)
             self.say(problem, "error")
             return False
         for merged, change in zip(top.changes, command.changes, strict=True):
@@ -720,7 +791,7 @@ class EditorModel:
             new_id = scratch.fresh_id(node.type)
             renamed[node.id] = new_id
             position_now = (node.position[0] + shift[0], node.position[1] + shift[1])
-            clone = NodeData(new_id, node.type, copy.deepcopy(node.params), position_now)
+            clone = dataclasses.replace(copy.deepcopy(node), id=new_id, position=position_now)
             scratch.nodes[new_id] = clone
             new_nodes.append(clone)
         new_links = [
@@ -741,20 +812,22 @@ class EditorModel:
 
     # -- master level: the output nodes' level, so it is saved, undone and heard like any param --
     def output_nodes(self) -> list[str]:
-        return [node_id for node_id, node in self.patch.nodes.items() if node.type == "output"]
+        """The document's output nodes (the ones heard), wherever the canvas is."""
+        return [node_id for node_id, node in self.root.nodes.items() if node.type == "output"]
 
     def master_level_db(self) -> float | None:
         outputs = self.output_nodes()
-        return self.patch.nodes[outputs[0]].params["level_db"] if outputs else None
+        return self.root.nodes[outputs[0]].params["level_db"] if outputs else None
 
     def set_master_level(self, level_db: float) -> bool:
         outputs = self.output_nodes()
         if not outputs:
             self.say("there is no output node to set the level of", "warning")
             return False
-        param = self.patch.nodes[outputs[0]].spec.PARAMS["level_db"]
+        param = self.root.nodes[outputs[0]].spec.PARAMS["level_db"]
         level_db = min(max(float(level_db), param.min), param.max)
-        return self._set_params([(node_id, "level_db", level_db) for node_id in outputs], "master level")
+        values = [(node_id, "level_db", level_db) for node_id in outputs]
+        return self._set_params(values, "master level", on_canvas=False)
 
     # -- the palette ---------------------------------------------------------------------------
     def open_palette(self, position: Position) -> None:
@@ -916,10 +989,10 @@ class EditorModel:
         self._unsaved_without_command = False
         self._remember(path)
         self.discard_autosave()
-        outside = outside_files(as_saved_in(self.patch, path.resolve().parent))
+        outside = outside_files(as_saved_in(self.root, path.resolve().parent))
         if is_archive(path):
             self.say(f"saved {path}: the patch and every file it uses, in one file to share")
-        elif outside and is_extracted(self.patch.base_dir):
+        elif outside and is_extracted(self.root.base_dir):
             self.say(
                 f"saved {path}; its files are still in the .patcher file it came from (in a temporary "
                 "folder while it is open): save as .patcher to keep them together, or `patcher unpack` it",
@@ -942,9 +1015,9 @@ class EditorModel:
         from patcher.patchfile import save
 
         if is_archive(path):  # files outside its folder were allowed when they came in
-            pack_patch(self.patch, path, allow_outside_files=True)
+            pack_patch(self.root, path, allow_outside_files=True)
         else:
-            save(self.patch, path)
+            save(self.root, path)
 
     def patch_extensions(self) -> tuple[str, ...]:
         """The file dialog's patch names, the current file's kind first (what a bare name gets)."""
@@ -1025,8 +1098,8 @@ class EditorModel:
         document = {
             "original": str(self.path.resolve()) if self.path else None,
             "saved_at": time.time(),
-            "base_dir": str(Path(self.patch.base_dir).resolve()),  # what its relative files are in
-            "patch": to_dict(self.patch),
+            "base_dir": str(Path(self.root.base_dir).resolve()),  # what its relative files are in
+            "patch": to_dict(self.root),
         }
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -1165,7 +1238,7 @@ class EditorModel:
         if self.player is not None or self.idle_engine is not None:
             return
         try:
-            engine = self.player_factory(copy.deepcopy(self.patch))
+            engine = self.player_factory(copy.deepcopy(self.root))
             if not kept_alive(engine):
                 return
             engine.launch()
@@ -1191,7 +1264,7 @@ class EditorModel:
             return False
         self.player = player
         self._engine_replaced = False
-        self._playing_with_input = self.patch.reads_the_sound_card()
+        self._playing_with_input = self.root.reads_the_sound_card()
         self._tell_metering(player)
         device = getattr(player, "device_name", "") or "the audio device"
         self.say(f"playing on {device}{replaced}")
@@ -1205,12 +1278,12 @@ class EditorModel:
         player = engine
         try:
             if player is None:
-                player = self.player_factory(copy.deepcopy(self.patch))
+                player = self.player_factory(copy.deepcopy(self.root))
                 self._choose_device(player)
                 player.start()
             else:
                 self._choose_device(player)
-                player.start(copy.deepcopy(self.patch))
+                player.start(copy.deepcopy(self.root))
         except AudioDeviceError as error:
             self._keep_idle(player)
             return None, f"cannot play: {error}"
@@ -1279,11 +1352,11 @@ class EditorModel:
         from patcher.editor.jobs import RenderJob
 
         try:
-            self.render_job = RenderJob(copy.deepcopy(self.patch), path, seconds)
+            self.render_job = RenderJob(copy.deepcopy(self.root), path, seconds)
         except OSError as error:  # too many processes or files
             self.say(f"cannot start the render: {error}", "error")
             return False
-        length = self.patch.settings.duration_s if seconds is None else seconds
+        length = self.root.settings.duration_s if seconds is None else seconds
         self.say(f"rendering {length:g} s to {path}...")
         return True
 
@@ -1399,7 +1472,9 @@ class EditorModel:
         if not self.cpu_meters or meters is None:
             return {}
         loads = meters.get("node_loads") or {}
-        return {node_id: share for node_id, share in loads.items() if node_id in self.patch.nodes}
+        prefix = self.flat_prefix()
+        shares = {node_id.removeprefix(prefix): share for node_id, share in loads.items()}
+        return {node_id: share for node_id, share in shares.items() if node_id in self.patch.nodes}
 
     def node_loads_total(self) -> float | None:
         """The running nodes' total share (None while the meters are off or nothing plays)."""
@@ -1437,7 +1512,11 @@ class EditorModel:
         node = self.patch.nodes.get(node_id)
         if self.player is None or node is None or not has_view(node.type):
             return None
-        return self.player.node_view(node_id)
+        return self.player.node_view(self.flat_prefix() + node_id)
+
+    def flat_prefix(self) -> str:
+        """What the engine's ids of the canvas's nodes start with (``voice/`` in ``voice``)."""
+        return "".join(f"{node_id}/" for node_id in self.opened)
 
     def shutdown(self) -> None:
         """A clean exit: stop the sound, end the engine process and drop the autosave (unsaved

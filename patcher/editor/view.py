@@ -27,6 +27,7 @@ from typing import Any
 import dearpygui.dearpygui as dpg
 
 from patcher.editor.camera import UI_SCALES, Box, Camera, bounding_box, clamp_ui_scale
+from patcher.editor.composition_view import CompositionView
 from patcher.editor.filechooser import FileChooser, FileFilter
 from patcher.editor.filedialog import FileDialog
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
@@ -78,14 +79,19 @@ FAMILY_COLORS = {
     "envelopes": (150, 110, 40),
     "sequencing": (120, 60, 140),
     "dynamics": (170, 70, 100),
+    "control": (50, 140, 120),
+    "subpatch": (88, 84, 150),  # a patch in a node: its own colour, so it reads as one to open
 }
 NODE_MENU = [
+    ("Open", "open_subpatch"),
     ("Help", "help"),
     ("Rename...", "rename"),
     ("Duplicate", "duplicate"),
     ("Delete", "delete"),
     ("Disconnect All", "disconnect"),
     ("Measure", "measure"),
+    ("Ungroup", "ungroup"),
+    ("Save as Abstraction...", "save_as_abstraction"),
 ]
 LEVEL_COLORS = {"info": (200, 200, 200), "warning": (240, 200, 80), "error": (255, 110, 100)}
 SHORTCUTS = [
@@ -94,6 +100,9 @@ SHORTCUTS = [
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
     ("Ctrl+C / Ctrl+V", "copy / paste the selected nodes with their links"),
     ("Ctrl+D", "duplicate the selection"),
+    ("Ctrl+G / Ctrl+Shift+G", "group the selection into a subpatch / ungroup the selected subpatch"),
+    ("double click a subpatch", "open it (the bar above the canvas goes back)"),
+    ("double click a comment", "edit it (Edit > Add Comment adds one)"),
     ("Delete, Backspace", "delete the selected nodes and links"),
     ("Ctrl+A", "select everything"),
     ("Ctrl+L", "arrange the nodes, signal flowing left to right"),
@@ -139,6 +148,15 @@ def parse_link(alias: str) -> Link | None:
         return None
     source, _arrow, target = alias[5:].partition("->")
     return Link(PortRef.parse(source), PortRef.parse(target))
+
+
+def drawn_key(node: NodeData) -> str:
+    """What a drawn node shows that only a new widget can change: its type, and a subpatch's
+    ports (an inlet added inside it is a new pin outside)."""
+    if node.inner is None:
+        return node.type
+    inputs, outputs, _params = node.inner.interface()
+    return f"{node.type}:{node.file}:{','.join(inputs)}:{','.join(outputs)}"
 
 
 def _free(tag: str) -> None:
@@ -216,6 +234,9 @@ class EditorView:
         self._cpu_meters_drawn_at = 0.0
         self._cpu_labelled: set[str] = set()  # nodes whose title shows a share
         self.measure_window = MeasureWindow(self)
+        self.composition = CompositionView(self)
+        #: The subpatch whose nodes are drawn (node ids from the top level).
+        self._drawn_level: tuple[str, ...] = ()
 
     # -- building the window ------------------------------------------------------------------
     def build(self, show: bool = True) -> None:
@@ -240,6 +261,7 @@ class EditorView:
                 ):
                     self._browser()
                 with dpg.child_window(tag="canvas_area", width=-self.panel_width, height=-self.bottom_height):
+                    self.composition.build_breadcrumb()
                     dpg.add_node_editor(
                         tag="canvas",
                         callback=self.on_link,
@@ -253,6 +275,7 @@ class EditorView:
         self._device_menu()
         self._palette_window()
         self._dialogs()
+        self.composition.build_dialogs()
         self.measure_window.build()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
@@ -453,6 +476,10 @@ class EditorView:
                     ("Select All", "select_all", "Ctrl+A"),
                     ("Arrange Nodes", "arrange", "Ctrl+L"),
                     ("Add Node...", "palette", "Tab"),
+                    ("Add Comment...", "add_comment", ""),
+                    ("Group into Subpatch", "group", "Ctrl+G"),
+                    ("Ungroup Subpatch", "ungroup", "Ctrl+Shift+G"),
+                    ("Save Abstraction", "save_abstraction", ""),
                 ):
                     dpg.add_menu_item(label=label, shortcut=shortcut, callback=self._action_callback(action))
             with dpg.menu(label="View", tag="view_menu"):
@@ -562,6 +589,8 @@ class EditorView:
             with dpg.group():
                 dpg.add_progress_bar(tag="meter_left", overlay="L")
                 dpg.add_progress_bar(tag="meter_right", overlay="R")
+            dpg.add_spacer(tag="transport_gap5")
+            self.composition.build_presets()
             dpg.add_text("", tag="record_text", color=(255, 80, 80))
             with dpg.group(horizontal=True, tag="render_group", show=False):
                 dpg.add_progress_bar(tag="render_progress", overlay="rendering")
@@ -576,7 +605,7 @@ class EditorView:
         ui = self.camera.ui_scale
         dpg.configure_item("play_button", width=round(70 * ui))
         dpg.configure_item("master_level", width=round(130 * ui))
-        for gap in range(1, 5):
+        for gap in range(1, 6):
             dpg.configure_item(f"transport_gap{gap}", width=round(14 * ui))
         for side in ("left", "right"):
             dpg.configure_item(f"meter_{side}", width=round(220 * ui), height=round(BASE_FONT_SIZE * ui))
@@ -673,7 +702,7 @@ class EditorView:
             "copy": model.copy_selection,
             "paste": lambda: model.paste(self.mouse_canvas_position() if self.canvas_hovered() else None),
             "duplicate": model.duplicate,
-            "delete": model.delete_selection,
+            "delete": self._delete,
             "select_all": model.select_all,
             "arrange": lambda: model.arrange(self.drawn_size),
             "play": lambda: model.toggle_play(wait=False),
@@ -687,6 +716,10 @@ class EditorView:
             "measure": self.measure_window.open,
             "capture": lambda: model.measuring.capture(beside=False),
             "capture_beside": lambda: model.measuring.capture(beside=True),
+            "group": model.group_selection,
+            "ungroup": model.ungroup_selection,
+            "add_comment": self.composition.ask_comment,
+            "save_abstraction": model.save_abstraction,
         }
         if action in simple:
             simple[action]()
@@ -714,6 +747,12 @@ class EditorView:
                 self.ask_rename(model.focused_node)
         else:
             raise ValueError(f"unknown action {action!r}")
+
+    def _delete(self) -> None:
+        """Delete: the comments selected on the canvas, and the nodes and links selected."""
+        comments = self.composition.delete_selected()
+        if not comments or self.model.selected_nodes or self.model.selected_links:
+            self.model.delete_selection()
 
     def on_right_click(self, *_args: Any) -> None:
         """Right click on a node: its menu at the mouse (the node is selected first)."""
@@ -752,6 +791,27 @@ class EditorView:
         elif action == "measure":
             self.model.select([node_id])
             self.measure_window.open()
+        else:
+            self._subpatch_menu_choice(action, node_id)
+
+    def _subpatch_menu_choice(self, action: str, node_id: str) -> None:
+        model = self.model
+        if action == "open_subpatch":
+            model.open_subpatch(node_id)
+        elif action == "ungroup":
+            model.select([node_id])
+            model.ungroup_selection()
+        elif action == "save_as_abstraction":
+            if model.patch.nodes[node_id].inner is None:
+                model.say(f"{node_id!r} is not a subpatch", "warning")
+                return
+            self.file_dialog(
+                "Save subpatch as abstraction",
+                lambda path: model.save_as_abstraction(node_id, path),
+                (".json",),
+                save=True,
+                selected=f"{node_id}.json",
+            )
 
     def ask_rename(self, node_id: str) -> None:
         self._renaming = node_id
@@ -799,6 +859,7 @@ class EditorView:
             self._drag_tag = None  # (a Shift-drag's is not under the mouse)
             self._knobs_stale = True
         moved = self.commit_moves()
+        moved |= self.composition.commit_moves()
         press, self._pin_press = self._pin_press, None
         if press is not None and not moved and not self._linked_during_press:
             self._drop_cable(*press)
@@ -877,9 +938,18 @@ class EditorView:
         return bool(positions)
 
     def on_double_click(self, *_args: Any) -> None:
-        if self.canvas_hovered() and not any(
-            dpg.is_item_hovered(node_tag(node_id)) for node_id in self._drawn_nodes
-        ):
+        """On a subpatch: open it; on a comment: edit it; on the empty canvas: the palette."""
+        if not self.canvas_hovered():
+            return
+        hovered = [node_id for node_id in self._drawn_nodes if dpg.is_item_hovered(node_tag(node_id))]
+        comment = self.composition.hovered_comment()
+        if hovered:
+            node = self.model.patch.nodes.get(hovered[-1])
+            if node is not None and node.inner is not None:
+                self.model.open_subpatch(node.id)
+        elif comment is not None:
+            self.composition.ask_comment(comment)
+        else:
             self.model.open_palette(self.mouse_canvas_position())
 
     def on_key(self, _sender: Any, key: int) -> None:
@@ -895,6 +965,10 @@ class EditorView:
         if dpg.is_item_shown("rename_dialog"):
             if key == dpg.mvKey_Escape:
                 self.finish_rename(False)
+            return
+        if self.composition.dialog_shown():
+            if key == dpg.mvKey_Escape:
+                self.composition.escape()
             return
         if dpg.is_item_shown("outside_dialog"):
             if key == dpg.mvKey_Escape:
@@ -919,6 +993,7 @@ class EditorView:
                 dpg.mvKey_C: "copy",
                 dpg.mvKey_V: "paste",
                 dpg.mvKey_D: "duplicate",
+                dpg.mvKey_G: "ungroup" if shift else "group",
                 dpg.mvKey_A: "select_all",
                 dpg.mvKey_L: "arrange",
                 dpg.mvKey_M: "measure",
@@ -1152,6 +1227,7 @@ class EditorView:
             self._drawn_version = -1
         if model.version != self._drawn_version:
             self._drawn_version = model.version
+            self._follow_level()
             self._sync_nodes()
             self._sync_links()
             self._sync_panel()
@@ -1160,6 +1236,7 @@ class EditorView:
             self._sync_menus()
             self._sync_status()
             self._sync_pictures(live_only=False)
+            self.composition.sync()
         title = model.title()
         if title != self._title:
             self._title = title
@@ -1184,6 +1261,19 @@ class EditorView:
         self.model.autosave_if_due()
         self.refresh()
         dpg.render_dearpygui_frame()
+
+    def _follow_level(self) -> None:
+        """A subpatch opened or left: the canvas starts afresh with the other patch's nodes
+        (ids may be the same in both, the nodes are not)."""
+        level = tuple(self.model.opened)
+        if level == self._drawn_level:
+            return
+        self._drawn_level = level
+        for node_id in list(self._drawn_nodes):
+            self._delete_node(node_id)
+        self.composition.clear_comments()
+        dpg.clear_selected_nodes("canvas")
+        self._canvas_selection = ([], [])
 
     def _param_sliders(self) -> list[str]:
         node = self.model.patch.nodes.get(self.model.focused_node or "")
@@ -1212,7 +1302,7 @@ class EditorView:
         patch = self.model.patch
         for node_id in list(self._drawn_nodes):
             node = patch.nodes.get(node_id)
-            if node is None or node.type != self._drawn_nodes[node_id]:
+            if node is None or drawn_key(node) != self._drawn_nodes[node_id]:
                 self._delete_node(node_id)
         for node_id, node in patch.nodes.items():
             if node_id not in self._drawn_nodes:
@@ -1254,7 +1344,7 @@ class EditorView:
         grid = self.camera.to_grid(node.position)
         with dpg.node(label=node_id, tag=tag, parent="canvas", pos=list(grid)):
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
-                dpg.add_text(cls.TYPE, color=(170, 170, 170))
+                dpg.add_text(node.label, color=(170, 170, 170))
                 if has_picture(node.type):
                     picture = self._picture_for(node_id)
                     for index in range(len(picture.plots) if picture else 1):
@@ -1281,7 +1371,7 @@ class EditorView:
         font = self.font(BASE_FONT_SIZE * scale)
         if font is not None:
             dpg.bind_item_font(tag, font)
-        self._drawn_nodes[node_id] = node.type
+        self._drawn_nodes[node_id] = drawn_key(node)
         self._drawn_selected[node_id] = selected
         self._pushed_positions[node_id] = grid
         self._picture_keys.pop(node_id, None)
@@ -1295,16 +1385,17 @@ class EditorView:
             alias = _alias(item)
             if alias.startswith("link:") and parse_link(alias) not in wanted:
                 dpg.delete_item(item)
+        unpinned = set()
         for link in wanted - self._drawn_links:
             tag = link_tag(link)
             _free(tag)
-            dpg.add_node_link(
-                pin_tag(link.source.node, link.source.port, "out"),
-                pin_tag(link.target.node, link.target.port, "in"),
-                parent="canvas",
-                tag=tag,
-            )
-        self._drawn_links = wanted
+            source = pin_tag(link.source.node, link.source.port, "out")
+            target = pin_tag(link.target.node, link.target.port, "in")
+            if not (dpg.does_item_exist(source) and dpg.does_item_exist(target)):
+                unpinned.add(link)  # a port gone from a subpatch (the model refuses that): no crash
+                continue
+            dpg.add_node_link(source, target, parent="canvas", tag=tag)
+        self._drawn_links = wanted - unpinned
 
     # -- the param panel, generated from the spec ---------------------------------------------------
     def _sync_panel(self) -> None:
@@ -1313,7 +1404,7 @@ class EditorView:
         node = model.patch.nodes.get(node_id) if node_id else None
         key: Any = (node_id, node.type if node else None)
         if node is None:  # the patch's own panel: another patch, or its text or settings changed
-            patch = model.patch
+            patch = model.root
             key = (None, id(patch), patch.description, patch.settings)
         if key != self._panel_key:
             self._panel_key = key
@@ -1353,7 +1444,7 @@ class EditorView:
 
     def _patch_panel(self) -> None:
         """With no node selected: the patch itself, what it is for and how it runs."""
-        patch = self.model.patch
+        patch = self.model.root  # the document's: its settings hold inside a subpatch too
         wrap = self.panel_width - round(30 * self.camera.ui_scale)
         with dpg.group(parent="panel"):
             dpg.add_text("This patch", color=(255, 255, 255))
