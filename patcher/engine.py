@@ -180,8 +180,9 @@ class Engine:
     def play_events(self, timeline: EventTimeline) -> None:
         """Offline: play ``timeline`` (stamped from this engine's first sample): each event
         lands on its sample, whatever the block size; a CC mapped to a param (the patch's
-        ``mappings``) starts the param's glide on its sample."""
-        self.timeline = timeline
+        ``mappings``) starts the param's glide on its sample. The timeline is read through a
+        cursor of this engine's own, so one timeline can be rendered again."""
+        self.timeline = EventTimeline(timeline.events)
 
     def _play_timeline(self, frames: int) -> None:
         """Offline: this block's share of the timeline; a CC sets its params from its sample

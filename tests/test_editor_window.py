@@ -1132,6 +1132,7 @@ def test_the_patch_panel_follows_the_patch_opened_and_its_plots_fit_the_panel(wi
     assert dpg.get_value("patch:description_text").startswith("A saw through")
     assert model.open(ROOT / "patches" / "chorus.json")
     frames(view, 3)
+    shown_within_frames(view, "patch:description_text")  # the panel is rebuilt once the patch is fitted
     assert dpg.get_value("patch:description_text").startswith("Stereo chorus")
     assert dpg.get_value("patch:description") == model.patch.description
     model.set_patch_info(description="Changed.")

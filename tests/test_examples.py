@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,14 @@ SECONDS = 1.5
 @pytest.fixture(scope="module", params=PATCHES, ids=[p.stem for p in PATCHES])
 def example(request) -> patcher.Patch:
     return patcher.load(request.param)
+
+
+def score(example: patcher.Patch) -> Any:
+    """The events of the MIDI file beside an example (``NAME.mid``), or None."""
+    midi = Path(example.path).with_suffix(".mid") if example.path is not None else None
+    if midi is None or not midi.is_file():
+        return None
+    return patcher.read_midi_file(midi, example.settings.sample_rate)
 
 
 def test_there_are_examples() -> None:
@@ -32,8 +41,9 @@ def test_example_has_a_description(example: patcher.Patch) -> None:
 
 
 def test_example_renders_finite_audible_sound_whatever_the_block_size(example: patcher.Patch) -> None:
-    small = patcher.render(example, SECONDS, block_size=64)
-    large = patcher.render(example, SECONDS, block_size=1024)
+    events = score(example)  # an example played from MIDI is rendered with its own score
+    small = patcher.render(example, SECONDS, block_size=64, events=events)
+    large = patcher.render(example, SECONDS, block_size=1024, events=events)
     assert np.all(np.isfinite(small))
     assert np.max(np.abs(small)) > 0.01, "the example is silent"
     np.testing.assert_allclose(small, large, rtol=0, atol=1e-9)

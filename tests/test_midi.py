@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import patcher
 from patcher import patchfile
 from patcher.midi import MidiFileError, read_midi_file
 from patcher.model import ControlMapping, Patch
@@ -164,3 +165,23 @@ def test_a_missing_midi_file_is_one_line(tmp_path: Path) -> None:
     patch.write_text(json.dumps(patchfile.to_dict(synth())))
     result = run_cli("render", patch, "--midi", tmp_path / "none.mid", "-o", tmp_path / "out.wav")
     assert_user_error(result, "none.mid: no such file")
+
+
+def test_one_timeline_renders_the_same_twice(tmp_path: Path) -> None:
+    """A render reads the events through its own cursor: the second render is not silent."""
+    import mido
+
+    path = tmp_path / "one.mid"
+    song = mido.MidiFile()
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    track += [
+        mido.Message("note_on", note=69, velocity=100, time=0),
+        mido.Message("note_off", note=69, time=480),
+    ]
+    song.save(path)
+    patch = patcher.load(Path(__file__).resolve().parent.parent / "patches" / "midi_synth.json")
+    events = patcher.read_midi_file(path, patch.settings.sample_rate)
+    first = patcher.render(patch, 0.5, events=events)
+    assert np.max(np.abs(first)) > 0.01
+    np.testing.assert_array_equal(patcher.render(patch, 0.5, events=events), first)
