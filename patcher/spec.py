@@ -178,6 +178,8 @@ class Ramp:
             self.before = None
             self.begin(float(out[held - 1]))
             out = out[held:]
+            if not len(out):  # the delay ended with this chunk: the glide starts with the next
+                return self.remaining == 0
         steps = min(self.remaining, len(out))
         np.multiply(self.increment, _counting(steps), out=out[:steps])
         out[:steps] += self.value

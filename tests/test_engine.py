@@ -515,3 +515,20 @@ def test_a_muted_output_node_is_silent_not_its_last_block_again() -> None:
 
     engine.schedule.nodes["out"].process = broken
     assert np.all(run_blocks(engine, 8) == 0.0)
+
+
+@pytest.mark.parametrize("chunks", [(10, 10), (4, 6, 10), (1,) * 20, (20,)])
+def test_a_delayed_ramp_whose_delay_ends_with_a_chunk_goes_on_in_the_next(chunks: tuple[int, ...]) -> None:
+    """A CC landing on a chunk boundary (two on one sample, or a loop's chunk) once raised
+    IndexError in the audio thread; however the block is cut, the values are the same."""
+    from patcher.spec import Ramp
+
+    whole = np.empty(20)
+    Ramp(0.0, 1.0, 8, delay=10).fill(whole)
+    ramp, parts = Ramp(0.0, 1.0, 8, delay=10), []
+    for length in chunks:
+        part = np.empty(length)
+        ramp.fill(part)
+        parts.append(part)
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-12)
+    assert np.all(whole[:10] == 0.0) and whole[-1] == 1.0
