@@ -242,3 +242,42 @@ def test_save_as_abstraction_writes_the_inner_patch_and_the_node_names_it(
     assert reopened.nodes["group1"].file == "lib/tone.json"
     np.testing.assert_array_equal(render(reopened), sound)
     assert editor.undo() and editor.root.nodes["group1"].file == ""
+
+
+def test_save_abstraction_refused_by_another_instance_leaves_its_file_as_it_was(tmp_path: Path) -> None:
+    """The left instance drops an outlet the right one's link uses: the save is refused, and
+    the file still has the outlet (it was once written before the check, leaving a document
+    that named a port its file no longer had)."""
+    path = voice_abstraction(tmp_path)
+    voice = load(path)
+    voice.add_node("outlet", "aux", (400.0, 200.0), index=1)
+    voice.connect("lp.out", "aux.in")
+    save(voice, path)
+    before = path.read_text()
+    document = Patch(base_dir=tmp_path)
+    document.add_node("oscillator", "osc", waveform="saw")
+    document.add_subpatch(load(path), "left", (200.0, 0.0), file="voice.json")
+    document.add_subpatch(load(path), "right", (200.0, 200.0), file="voice.json")
+    document.add_node("output", "out", (400.0, 0.0))
+    for source, target in (("osc.out", "left.in"), ("osc.out", "right.in"), ("right.aux", "out.right")):
+        document.connect(source, target)
+    save(document, tmp_path / "stereo.json")
+    editor = EditorModel(state_dir=tmp_path / "state")
+    assert editor.open(tmp_path / "stereo.json") and editor.open_subpatch("left")
+    editor.select(["aux"])
+    assert editor.delete_selection()
+    assert not editor.save_abstraction()
+    assert "right.aux" in editor.status.text
+    assert path.read_text() == before
+    assert "aux" in editor.root.find("right").inner.nodes
+
+
+def test_save_as_abstraction_does_not_overwrite_a_file(editor: EditorModel, tmp_path: Path) -> None:
+    """An abstraction file may be used by other patches: a name taken is refused."""
+    taken = voice_abstraction(tmp_path)
+    before = taken.read_text()
+    editor.select(["lp", "g"])
+    editor.group_selection()
+    assert not editor.save_as_abstraction("group1", taken)
+    assert "exists" in editor.status.text and taken.read_text() == before
+    assert editor.root.nodes["group1"].file == ""

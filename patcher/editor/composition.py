@@ -238,19 +238,27 @@ class CompositionEdits:
         path, node = found
         assert node.inner is not None
         file = _abstraction_file(self.root, path, node)
-        if not self._write_abstraction(node.inner, file):
-            return False
         changes = {
             other: (copy.deepcopy(instance.inner), copy.deepcopy(node.inner))
             for other, instance in self._instances(file)
             if other != path and instance.inner is not None
         }
         if not changes:
+            if not self._write_abstraction(node.inner, file):
+                return False
             self.say(f"saved the abstraction {file}")
             return True
+        # The other instances first: an edit they refuse (a port a link uses has gone) must
+        # leave the file as it was, or the document would name ports its file has not.
         command = SetInners(changes, label=f"reload {node.file}")
-        reloaded = f"reloaded {len(changes)} other instances"
-        return self.execute(command, f"saved the abstraction {file} and {reloaded}")
+        if not self.execute(command):
+            return False
+        if not self._write_abstraction(node.inner, file):
+            self.undo()  # the file could not be written: the other instances as they were
+            self.redo_stack.clear()
+            return False
+        self.say(f"saved the abstraction {file} and reloaded {len(changes)} other instances")
+        return True
 
     def save_as_abstraction(self: EditorModel, node_id: str, file: Path | str) -> bool:
         """Write the subpatch ``node_id``'s inner patch to ``file`` and make the node name it."""
@@ -259,6 +267,9 @@ class CompositionEdits:
             self.say(f"{node_id!r} is not a subpatch", "warning")
             return False
         file = Path(file) if Path(file).suffix == ".json" else Path(f"{file}.json")
+        if file.exists():  # another patch (or another instance here) may use it
+            self.say(f"{file} exists: an abstraction file may be used elsewhere, choose a new name", "error")
+            return False
         inner = copy.deepcopy(node.inner)
         if not self._write_abstraction(inner, file):
             return False
