@@ -281,3 +281,34 @@ def test_save_as_abstraction_does_not_overwrite_a_file(editor: EditorModel, tmp_
     assert not editor.save_as_abstraction("group1", taken)
     assert "exists" in editor.status.text and taken.read_text() == before
     assert editor.root.nodes["group1"].file == ""
+
+
+def test_rename_and_delete_carry_mappings_and_presets_with_the_node(tmp_path: Path) -> None:
+    """A file naming a node it does not hold cannot be opened: a renamed node's mappings and
+    preset values follow it, a deleted node's go with it (and come back on undo)."""
+    from patcher.model import ControlMapping
+
+    patch = Patch(base_dir=tmp_path)
+    patch.add_node("noise", "src")
+    patch.add_node("gain", "g", gain_db=-20.0)
+    patch.add_node("output", "out")
+    patch.connect("src.out", "g.in")
+    patch.connect("g.out", "out.left")
+    patch.mappings = [ControlMapping("g.gain_db", midi_cc=7)]
+    patch.set_param("g", "gain_db", -3.0)
+    patch.store_preset("loud")
+    patch.set_param("g", "gain_db", -20.0)
+    save(patch, tmp_path / "doc.json")
+    editor = EditorModel(state_dir=tmp_path / "state")
+    assert editor.open(tmp_path / "doc.json")
+    assert editor.rename_node("g", "amp")
+    assert editor.save()
+    reopened = load(tmp_path / "doc.json")
+    assert [m.param for m in reopened.mappings] == ["amp.gain_db"]
+    assert reopened.presets["loud"]["amp"] == {"gain_db": -3.0}
+    editor.select(["amp"])
+    assert editor.delete_selection() and editor.save()
+    reopened = load(tmp_path / "doc.json")
+    assert reopened.mappings == [] and "amp" not in reopened.presets.get("loud", {})
+    assert editor.undo() and editor.undo()
+    assert [m.param for m in editor.root.mappings] == ["g.gain_db"] and "g" in editor.root.presets["loud"]

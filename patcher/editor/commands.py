@@ -67,8 +67,12 @@ class RemoveItems(Command):
     #: Filled by the first ``apply``: (index, record) of what was removed.
     removed_nodes: list[tuple[int, NodeData]] = field(default_factory=list)
     removed_links: list[tuple[int, Link]] = field(default_factory=list)
+    #: The patch's mappings, presets and published params before (they may name the nodes).
+    references: tuple[Any, Any, Any] | None = None
 
     def apply(self, patch: Patch) -> None:
+        self.references = _references(patch)
+        _forget_references(patch, set(self.node_ids))
         gone = set(self.node_ids)
         wanted_links = set(self.links)
         self.removed_links = [
@@ -92,6 +96,8 @@ class RemoveItems(Command):
         patch.nodes.update((node.id, node) for node in nodes)
         for index, link in self.removed_links:
             patch.links.insert(index, link)
+        if self.references is not None:
+            _restore_references(patch, self.references)
 
 
 @dataclass
@@ -166,7 +172,40 @@ class RenameNode(Command):
         _rename(patch, self.new, self.old)
 
 
+def _references(patch: Patch) -> tuple[Any, Any, Any]:
+    return copy.deepcopy(patch.mappings), copy.deepcopy(patch.presets), dict(patch.published)
+
+
+def _restore_references(patch: Patch, references: tuple[Any, Any, Any]) -> None:
+    mappings, presets, published = copy.deepcopy(references)
+    patch.mappings, patch.presets, patch.published = mappings, presets, published
+
+
+def _forget_references(patch: Patch, gone: set[str]) -> None:
+    """Mappings, preset values and published params of removed nodes go with them (a file
+    naming a node it has not cannot be opened)."""
+    patch.mappings = [m for m in patch.mappings if m.node.split("/")[0] not in gone]
+    for values in patch.presets.values():
+        for node_id in gone:
+            values.pop(node_id, None)
+    patch.published = {name: ref for name, ref in patch.published.items() if ref.node not in gone}
+
+
+def _rename_references(patch: Patch, old: str, new: str) -> None:
+    def path(text: str) -> str:
+        first, slash, rest = text.partition("/")
+        return new + slash + rest if first == old else text
+
+    patch.mappings = [dataclasses.replace(m, param=f"{path(m.node)}.{m.name}") for m in patch.mappings]
+    for name, values in patch.presets.items():
+        patch.presets[name] = {(new if node_id == old else node_id): v for node_id, v in values.items()}
+    patch.published = {
+        name: PortRef(new, ref.port) if ref.node == old else ref for name, ref in patch.published.items()
+    }
+
+
 def _rename(patch: Patch, old: str, new: str) -> None:
+    _rename_references(patch, old, new)
     renamed = {}
     for node_id, node in patch.nodes.items():
         if node_id == old:
