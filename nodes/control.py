@@ -66,10 +66,12 @@ def _note_kernel(
     for i in range(len(gate)):
         at = position + i
         dip = False
+        # Held on the sample before: a note off and a note on on one sample (back to back, as
+        # quantised files have them) retrigger as an overlapping (legato) pair does.
+        held_before = held_count > 0
         while cursor < count and offsets[cursor] <= at:
             kind, number = kinds[cursor], numbers[cursor]
             if kind in (NOTE_ON, NOTE_OFF) and (channel == 0 or channels[cursor] == channel):
-                was_held = held_count > 0
                 found = -1
                 for j in range(held_count):
                     if held[j] == number:
@@ -83,7 +85,7 @@ def _note_kernel(
                     held[held_count] = number
                     held_velocities[held_count] = values[cursor]
                     held_count += 1
-                    dip = dip or (retrigger and was_held)
+                    dip = dip or (retrigger and held_before)
                     if played == 0.0:  # the first note starts on its pitch: nothing to glide from
                         gliding, played = float(number), 1.0
             cursor += 1

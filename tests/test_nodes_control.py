@@ -160,3 +160,12 @@ def test_the_kernel_plays_random_events_as_the_plain_python_reference(params: di
     for port in ("gate", "note", "velocity"):
         assert np.array_equal(compiled[port], reference[port]), port
     np.testing.assert_allclose(compiled["pitch_hz"], reference["pitch_hz"], rtol=1e-12)
+
+
+def test_retrigger_also_restarts_back_to_back_notes() -> None:
+    """A note off and the next note on on one sample (as quantised files have them) dip the
+    gate as a legato pair does: an envelope after it starts again."""
+    back_to_back = note_outputs([on(100, 60), off(1000, 60), on(1000, 62)], retrigger=True)["gate"]
+    assert back_to_back[999] == 1.0 and back_to_back[1000] == 0.0 and back_to_back[1001] == 1.0
+    plain = note_outputs([on(100, 60), off(1000, 60), on(1000, 62)])["gate"]
+    assert plain[1000] == 1.0  # without retrigger the gate stays up

@@ -47,16 +47,16 @@ class ReferenceNote(Note):
         channel = int(params["channel"])
         for i in range(len(outputs["gate"])):
             dip = False
+            held_before = bool(self.stack)  # on the sample before
             for offset, kind, event_channel, number, value in pending:
                 if offset != start + i or kind not in (NOTE_ON, NOTE_OFF):
                     continue
                 if channel and event_channel != channel:
                     continue
-                was_held = bool(self.stack)
                 self.stack = [(note, velocity) for note, velocity in self.stack if note != number]
                 if kind == NOTE_ON and value > 0:
                     self.stack.append((number, value))
-                    dip = dip or (bool(params["retrigger"]) and was_held)
+                    dip = dip or (bool(params["retrigger"]) and held_before)
                     if self.gliding is None:
                         self.gliding = float(number)
             if self.stack:
