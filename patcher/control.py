@@ -88,6 +88,8 @@ class ControlMap:
         target, fraction = found
         if len(arguments) != 1 or isinstance(arguments[0], bool) or not isinstance(arguments[0], int | float):
             raise ValueError(f"OSC {quote(address)}: expected one number, got {quote(list(arguments))}")
+        if not math.isfinite(arguments[0]):  # inf would not round, NaN would set the minimum
+            raise ValueError(f"OSC {quote(address)}: expected a finite number, got {arguments[0]}")
         if fraction:
             return target.node, target.name, target.scaled(arguments[0])
         value = round(arguments[0]) if target.param.kind == "int" else arguments[0]

@@ -96,6 +96,8 @@ def test_osc_a_params_own_address_takes_its_value_a_mapped_one_a_fraction() -> N
         ("/patcher/lp/cutoff_hz", (1.0, 2.0), "expected one number"),
         ("/patcher/lp/cutoff_hz", ("loud",), "expected one number"),
         ("/patcher/lp/cutoff_hz", (1e9,), "out of range"),
+        ("/patcher/lp/cutoff_hz", (float("inf"),), "a finite number"),
+        ("/fader/1", (float("nan"),), "a finite number"),  # not the minimum, silently
     ]:
         with pytest.raises(ValueError, match=message):
             controls.osc_message(address, arguments)
