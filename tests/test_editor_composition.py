@@ -312,3 +312,26 @@ def test_rename_and_delete_carry_mappings_and_presets_with_the_node(tmp_path: Pa
     assert reopened.mappings == [] and "amp" not in reopened.presets.get("loud", {})
     assert editor.undo() and editor.undo()
     assert [m.param for m in editor.root.mappings] == ["g.gain_db"] and "g" in editor.root.presets["loud"]
+
+
+def test_group_and_ungroup_carry_mappings_into_and_out_of_the_subpatch(tmp_path: Path) -> None:
+    from patcher.model import ControlMapping
+
+    patch = Patch(base_dir=tmp_path)
+    patch.add_node("noise", "src")
+    patch.add_node("gain", "g", gain_db=-20.0)
+    patch.add_node("output", "out")
+    patch.connect("src.out", "g.in")
+    patch.connect("g.out", "out.left")
+    patch.mappings = [ControlMapping("g.gain_db", midi_cc=7), ControlMapping("src.seed", osc="/s")]
+    save(patch, tmp_path / "doc.json")
+    editor = EditorModel(state_dir=tmp_path / "state")
+    assert editor.open(tmp_path / "doc.json")
+    editor.select(["g"])
+    group_id = editor.group_selection()
+    assert group_id and editor.save()
+    assert [m.param for m in load(tmp_path / "doc.json").mappings] == [f"{group_id}/g.gain_db", "src.seed"]
+    editor.select([group_id])
+    assert editor.ungroup_selection() and editor.save()
+    assert [m.param for m in load(tmp_path / "doc.json").mappings] == ["g.gain_db", "src.seed"]
+    assert editor.undo() and editor.root.mappings[0].param == f"{group_id}/g.gain_db"

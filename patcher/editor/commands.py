@@ -255,12 +255,19 @@ class ReplaceGraph(Command):
     before: Patch
     after: Patch
     label: str = "capture"
+    #: The document's MIDI/OSC mappings before and after, when the swap moves mapped nodes
+    #: (grouping them into a subpatch renames ``g.gain_db`` to ``group1/g.gain_db``).
+    mappings: tuple[list[Any], list[Any]] | None = None
 
     def apply(self, patch: Patch) -> None:
         _take_graph(patch, self.after)
+        if self.mappings is not None:
+            patch.mappings = copy.deepcopy(self.mappings[1])
 
     def revert(self, patch: Patch) -> None:
         _take_graph(patch, self.before)
+        if self.mappings is not None:
+            patch.mappings = copy.deepcopy(self.mappings[0])
 
 
 def _take_graph(patch: Patch, source: Patch) -> None:

@@ -13,8 +13,9 @@ is a decision, not a side effect of navigating.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,10 +114,23 @@ class CompositionEdits:
             return None
         grouped = ", ".join(node_id for node_id in self.patch.nodes if node_id in self.selected_nodes)
         command = ReplaceGraph(copy.deepcopy(self.patch), after, label=f"group {grouped}")
+        moved = set(self.selected_nodes)
+        command.mappings = self._remapped(
+            lambda path: f"{group_id}/{path}" if path.split("/")[0] in moved else path
+        )
         if not self.execute(command, f"grouped {grouped} into {group_id}: double-click it to open it"):
             return None
         self.select([group_id])
         return group_id
+
+    def _remapped(self: EditorModel, moved: Callable[[str], str]) -> tuple[list[Any], list[Any]] | None:
+        """The document's mappings before and after nodes move (their paths by ``moved``);
+        None inside a subpatch, whose nodes the document's mappings name by longer paths."""
+        if self.opened:
+            return None
+        before = copy.deepcopy(self.root.mappings)
+        after = [dataclasses.replace(m, param=f"{moved(m.node)}.{m.name}") for m in before]
+        return before, after
 
     def ungroup_selection(self: EditorModel) -> list[str]:
         """Replace each selected subpatch by its nodes (Ctrl+Shift+G); the nodes that came out."""
@@ -133,7 +147,9 @@ class CompositionEdits:
             return []
         before = set(self.patch.nodes)
         label = f"ungroup {', '.join(chosen)}"
-        if not self.execute(ReplaceGraph(copy.deepcopy(self.patch), after, label=label), f"{label}ed"):
+        command = ReplaceGraph(copy.deepcopy(self.patch), after, label=label)
+        command.mappings = self._remapped(lambda path: _out_of(path, chosen, after, before))
+        if not self.execute(command, f"{label}ed"):
             return []
         came_out = [node_id for node_id in self.patch.nodes if node_id not in before or node_id in chosen]
         self.select(came_out)
@@ -316,3 +332,12 @@ def _abstraction_file(root: Patch, path: str, node: NodeData) -> Path:
 def _same_file(root: Patch, item: tuple[str, NodeData], file: Path) -> bool:
     path, node = item
     return bool(node.file) and _abstraction_file(root, path, node) == file
+
+
+def _out_of(path: str, ungrouped: list[str], after: Patch, before: set[str]) -> str:
+    """A mapped node's path once the subpatches ``ungrouped`` are opened out: ``group1/g`` is
+    ``g`` when the node came out under its own id."""
+    first, _slash, rest = path.partition("/")
+    if first in ungrouped and rest and rest.split("/")[0] in after.nodes and rest.split("/")[0] not in before:
+        return rest
+    return path
