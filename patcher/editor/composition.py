@@ -236,6 +236,8 @@ class CompositionEdits:
             if node_id in self.root.nodes
             and key in self.root.nodes[node_id].spec.PARAMS
             and self.root.nodes[node_id].params[key] != value
+            # a value the param cannot take (the node was replaced by another type) is skipped
+            and self.root.nodes[node_id].spec.PARAMS[key].check(value) is None
         ]
         if not changes:
             self.say(f"preset {name!r}: every value is already there")
