@@ -1688,3 +1688,25 @@ def test_real_input_a_comment_is_dragged_then_selected_and_deleted(window: Any) 
     assert model.patch.comments == [] and not dpg.does_item_exist("comment:0")
     press(view, "ctrl+z")
     assert model.patch.comments[0].position == moved and dpg.does_item_exist("comment:0")
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_a_node_clicked_in_one_patch_is_not_selected_in_the_next_opened(window: Any, tmp_path: Path) -> None:
+    """Both patches have a node 'out': the canvas kept it selected across the open, and it
+    took the panel over from the node the user then chose."""
+    view, model = window, window.model
+    move_and_settle(view, *screen_point("node:out", "top"))
+    xdotool("click", "1")
+    frames(view, 4)
+    assert model.selected_nodes == ["out"]
+    other = Patch(base_dir=tmp_path)
+    other.add_node("noise", "hiss")
+    other.add_node("output", "out", position=(300.0, 0.0))
+    other.connect("hiss.out", "out.left")
+    save(other, tmp_path / "other.json")
+    assert model.open(tmp_path / "other.json")
+    frames(view, 4)
+    assert model.selected_nodes == []
+    model.select(["hiss"])
+    frames(view, 4)
+    assert model.selected_nodes == ["hiss"] and model.focused_node == "hiss"

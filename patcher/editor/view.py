@@ -214,6 +214,9 @@ class EditorView:
         self._panel_key: Any = None
         self._panel_picture_key: Any = None
         self._canvas_selection: tuple[list[str], list[Link]] = ([], [])
+        #: The patch the canvas's selection belongs to: a node of the same id in the next
+        #: patch opened is not selected (it took over the panel from the one the user chose).
+        self._selection_patch: Any = None
         self._drawn_recent: list[Path] | None = None
         self._palette_key: Any = None
         self._last_live = 0.0
@@ -1218,7 +1221,13 @@ class EditorView:
     def refresh(self) -> None:
         """Bring every widget up to date with the model, if it changed since the last frame."""
         model = self.model
-        self._read_canvas_selection()
+        if model.patch is not self._selection_patch:  # another patch (or level): its own selection
+            self._selection_patch = model.patch
+            dpg.clear_selected_nodes("canvas")
+            dpg.clear_selected_links("canvas")
+            self._canvas_selection = ([], [])  # the canvas reports the old one until it draws
+        else:
+            self._read_canvas_selection()
         if self._fitted_patch is not model.patch and self._canvas_measured():
             self._fitted_patch = model.patch  # a patch just opened: show it whole
             self.fit()
