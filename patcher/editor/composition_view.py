@@ -8,12 +8,13 @@ a node without pins, drawn as a pale note: the canvas moves, zooms and selects i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
 from patcher.editor.composition import DEFAULT_GLIDE_S
 from patcher.editor.layout import BASE_FONT_SIZE
+from patcher.editor.widgets import item_alias as _alias
 from patcher.model import Comment
 
 if TYPE_CHECKING:
@@ -287,12 +288,3 @@ class CompositionView:
     def escape(self) -> None:
         self.finish_comment(False)
         self.finish_store(False)
-
-
-def _alias(item: Any) -> str:
-    if isinstance(item, str):
-        return item
-    try:
-        return dpg.get_item_alias(item) or ""
-    except SystemError:
-        return ""

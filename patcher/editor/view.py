@@ -36,6 +36,7 @@ from patcher.editor.model import EditorModel, node_help
 from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
+from patcher.editor.widgets import item_alias as _alias
 from patcher.model import Link, NodeData, PortRef
 from patcher.spec import Param, registry
 from patcher.text import PATH_LIMIT, excerpt
@@ -164,15 +165,6 @@ def _free(tag: str) -> None:
         dpg.delete_item(tag)
     if dpg.does_alias_exist(tag):
         dpg.remove_alias(tag)
-
-
-def _alias(item: int | str) -> str:
-    if isinstance(item, str):
-        return item
-    try:
-        return dpg.get_item_alias(item) or ""
-    except SystemError:
-        return ""
 
 
 def _printf_literal(text: str) -> str:
