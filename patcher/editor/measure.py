@@ -13,8 +13,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import multiprocessing
-import queue
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ import numpy as np
 
 from patcher.audiofile import write_audio
 from patcher.editor.commands import ReplaceGraph
+from patcher.editor.jobs import ChildJob
 from patcher.editor.visuals import PHASE, REFERENCE, RESPONSE, SPECTRUM, WAVE, Axis, Color, Curve, Plot, curve
 from patcher.model import Patch, PatchError
 
@@ -98,50 +97,26 @@ def measure_in_child(patch: Patch, chain: Chain, patch_name: str, updates: Any) 
     updates.put(("done", analysis))
 
 
-class MeasureJob:
+class MeasureJob(ChildJob):
     """A measurement of ``chain`` in ``patch`` running in a child process."""
 
-    def __init__(self, patch: Patch, chain: Chain, patch_name: str) -> None:
-        context = multiprocessing.get_context("spawn")  # not a fork of a process with a GL window
-        self.chain = chain
-        self.progress = 0.0
-        self.step = "starting"
-        self._updates: Any = context.Queue()
-        self._process = context.Process(
-            target=measure_in_child, args=(patch, chain, patch_name, self._updates), daemon=True
-        )
-        self._process.start()
+    name = "measuring"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
+    def __init__(self, patch: Patch, chain: Chain, patch_name: str) -> None:
+        self.chain = chain
+        self.step = "starting"
+        super().__init__(measure_in_child, patch, chain, patch_name)
 
     def poll(self) -> MeasureResult | None:
         """Take what the child said; its result once it has finished."""
-        while True:
-            try:
-                kind, value = self._updates.get_nowait()
-            except queue.Empty:
-                break
-            except (EOFError, OSError):  # the child died mid-message
-                break
+        for kind, value in self.messages():
             if kind == "progress":
                 self.progress, self.step = float(value[0]), str(value[1])
-            elif kind == "done":
-                self._process.join(timeout=5)
-                return MeasureResult(True, "", value)
-            else:
-                self._process.join(timeout=5)
-                return MeasureResult(False, str(value))
-        if not self._process.is_alive() and self._updates.empty():
-            return MeasureResult(False, f"the measuring process ended (exit code {self._process.exitcode})")
-        return None
-
-    def cancel(self) -> None:
-        """End the measurement by its process id (it writes nothing)."""
-        if self._process.is_alive():
-            self._process.kill()
-        self._process.join(timeout=10)
+                continue
+            self.finished()
+            return MeasureResult(True, "", value) if kind == "done" else MeasureResult(False, str(value))
+        died = self.died()
+        return None if died is None else MeasureResult(False, died)
 
 
 # -- the editor's side: start, watch, capture, listen ----------------------------------------
