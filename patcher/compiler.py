@@ -24,6 +24,7 @@ import numpy as np
 from patcher.flatten import flatten
 from patcher.graph import components_in_order, cycle_problems, is_loop, phase_graph, topological_order
 from patcher.model import Link, Patch, PatchError, collector_paused, relative_files
+from patcher.plan import BlockPlan
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node
 
@@ -98,10 +99,7 @@ class Step:
             else:
                 node.write(inputs, self.params, outputs)
         except Exception as error:  # the audio must go on: mute this node, report it outside
-            node.fault = node.last_fault = error
-            node.fault_count += 1
-            for output in outputs.values():
-                output[: len(output)] = 0.0
+            self.fail(error, outputs.values())
             return
         for output in outputs.values():
             if not all_finite(output):
@@ -109,6 +107,30 @@ class Step:
                 scrub(output)
                 node.nonfinite_blocks += 1
                 node.reset()
+
+    def fail(self, error: Exception, outputs: Iterable[np.ndarray] | None = None) -> None:
+        """The node raised: mute it (silent outputs) until an edit replaces it."""
+        node = self.node
+        node.fault = node.last_fault = error
+        node.fault_count += 1
+        for output in self.output_arrays if outputs is None else outputs:
+            output[: len(output)] = 0.0
+
+    def use_whole_buffers(self) -> None:
+        """Before whole blocks run without the step (:mod:`patcher.plan`): the params dict
+        holds the whole buffers, filled with the set values."""
+        if self.partial:
+            self.partial = False
+            for name, _sources, buffer in self.param_sources:
+                self.params[name] = buffer
+        if self.set_params and self.filled_serial != self.node.params_serial:
+            self._fill_set_params(self.node)
+
+    def source_arrays(self) -> list[np.ndarray]:
+        """Every buffer this step reads (its inputs' and its params' linked sources)."""
+        return [
+            buffer for _port, sources, _sum in self.input_sources + self.param_sources for buffer in sources
+        ]
 
     def _whole_params(self, node: Node) -> None:
         """Each modulatable param's buffer for a whole block: the set value (filled only when
@@ -214,6 +236,11 @@ class Group:
             for step in self.steps:
                 step.run(length, start)
 
+    def fail(self, error: Exception) -> None:
+        """Something outside the steps' own care raised: mute the loop."""
+        for step in self.steps:
+            step.fail(error)
+
     def chunk_length(self) -> int:
         """A loop's chunk: as long as its shortest delay allows (asked every block: a delay
         time may have changed)."""
@@ -249,6 +276,13 @@ class Schedule:
     #: Set by the engine: what measures each node's time while metering is on
     #: (:class:`patcher.node_loads.NodeLoads`, made off the audio thread with the schedule).
     loads: Any = None
+    #: Every output buffer, a row each.
+    arena: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))
+
+    @functools.cached_property
+    def fast(self) -> BlockPlan:
+        """What runs a whole block when nothing needs a step's care (:mod:`patcher.plan`)."""
+        return BlockPlan(self)
 
     def activate(self, install: Callable[[Node, str, Any, Any], None]) -> bool:
         """Audio thread, at the swap: cheap installs only (the slow work is done), each
@@ -319,11 +353,10 @@ def compile_patch(
         nodes[node_id] = _instantiate(
             patch, node_id, sample_rate, block_size, reuse or {}, promised or {}, changes
         )
-    outputs = {
-        (node_id, port): np.zeros(block_size)
-        for node_id in live_in_order
-        for port in patch.nodes[node_id].spec.OUTPUTS
-    }
+    ports = [(node_id, port) for node_id in live_in_order for port in patch.nodes[node_id].spec.OUTPUTS]
+    #: Every output buffer is a row of one array: NaN is looked for in one call per block.
+    arena = np.zeros((len(ports), block_size))
+    outputs = dict(zip(ports, arena, strict=True))
     linked = {node_id: frozenset(ln.target.port for ln in into.get(node_id, ())) for node_id in nodes}
     for node_id, node in nodes.items():
         if not (reuse and reuse.get(node_id) is node):  # a new node: nobody runs it yet
@@ -332,7 +365,9 @@ def compile_patch(
     pruned = sorted(set(patch.nodes) - live)
     sinks = [node for node in nodes.values() if hasattr(node, "stereo")]
     heard = _heard(patch, nodes, into)
-    return Schedule(groups, nodes, outputs, sample_rate, block_size, pruned, sinks, changes, linked, heard)
+    return Schedule(
+        groups, nodes, outputs, sample_rate, block_size, pruned, sinks, changes, linked, heard, arena=arena
+    )
 
 
 def _heard(patch: Patch, nodes: dict[str, Node], into: Mapping[str, list[Link]]) -> Sound:

@@ -113,6 +113,7 @@ class Engine:
     def reset(self) -> None:
         for node in self.schedule.nodes.values():
             node.reset()
+        self.schedule.fast.dirty = True
 
     @property
     def metering(self) -> bool:
@@ -155,9 +156,13 @@ class Engine:
             self._play_timeline(frames)
         if self._metering:
             schedule.loads.run(frames, self.sample_rate, self._metering_epoch)
-        else:
+            schedule.fast.dirty = True
+        elif whole:
+            schedule.fast.run()
+        else:  # a short block: the steps take views of their buffers
             for call in schedule.calls:
                 call(frames)
+            schedule.fast.dirty = True
         mix.fill(0.0)
         for node in schedule.sinks:
             if node.fault is not None:  # muted: not its last block, over and over
@@ -282,6 +287,7 @@ class Engine:
         node = change.node
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
+        self._replan()
         if change.ramp is None:
             self._install(node, change.name, change.value, change.prepared)
             # A step (a new IR, file, oversampling, shape or level): glide where the output jumps.
@@ -345,8 +351,14 @@ class Engine:
         replaces old state, which is kept for the caller's thread to free."""
         if prepared is not None:
             self.retired.append(dict(vars(node)))
+        self._replan()
         node.ramps.pop(name, None)  # a ramp queued before the edit must not carry on past it
         node.install_change(name, value, prepared)
+
+    def _replan(self) -> None:
+        """A node's params are about to change: the whole-block plans are made again."""
+        self.schedule.fast.dirty = True
+        self.latest.fast.dirty = True
 
     def update_patch(self, patch: Patch) -> None:
         self.swap(self.prepare_patch(patch))

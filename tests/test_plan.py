@@ -1,0 +1,112 @@
+"""The whole-block plan (patcher.plan) gives what the steps give, sample for sample, and
+keeps their care: NaN blamed on the node that made it, faults muting one node, changes heard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import patcher
+from patcher.plan import BlockPlan
+
+PATCHES = Path(__file__).resolve().parent.parent / "patches"
+
+
+def by_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every whole block through the schedule's steps, as before there was a plan."""
+
+    def run(plan: BlockPlan) -> None:
+        for group in plan.groups:
+            group.run(plan.block_size)
+
+    monkeypatch.setattr(BlockPlan, "run", run)
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in PATCHES.glob("*.json")))
+def test_every_example_renders_the_same_by_plan_and_by_steps(name: str, monkeypatch) -> None:
+    """Fan-in, modulated params, feedback loops, events: the plan's prepared calls (sums and
+    value-plus-signal kernels among them) compute what the steps compute, exactly."""
+    patch = patcher.load(PATCHES / f"{name}.json")
+    planned = patcher.Engine(patch, block_size=64).render(0.3)
+    by_steps(monkeypatch)
+    stepped = patcher.Engine(patch, block_size=64).render(0.3)
+    np.testing.assert_array_equal(planned, stepped)
+
+
+def fan_in_patch() -> patcher.Patch:
+    """Two sources summed into a filter whose cutoff an LFO drives, then a gain."""
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "a", frequency_hz=220.0)
+    patch.add_node("noise", "b", amplitude=0.1)
+    patch.add_node("lfo", "wobble", rate_hz=3.0, depth=500.0)
+    patch.add_node("filter", "lowpass", cutoff_hz=1000.0)
+    patch.add_node("gain", "level", gain_db=-6.0)
+    patch.add_node("output", "out")
+    for source, target in [
+        ("a.out", "lowpass.in"),
+        ("b.out", "lowpass.in"),
+        ("wobble.out", "lowpass.cutoff_hz"),
+        ("lowpass.out", "level.in"),
+        ("level.out", "out.left"),
+    ]:
+        patch.connect(source, target)
+    return patch
+
+
+def test_changes_between_blocks_are_heard_as_the_steps_hear_them(monkeypatch) -> None:
+    """A set value without a ramp, a ramp, a short block and a reset between plan blocks."""
+
+    def perform(engine: patcher.Engine) -> np.ndarray:
+        blocks = [engine.process_block().copy() for _ in range(3)]
+        engine.set_param("level", "gain_db", -20.0, ramp_s=0.0)
+        blocks += [engine.process_block().copy() for _ in range(2)]
+        engine.set_param("lowpass", "cutoff_hz", 3000.0)  # a 20 ms ramp, then settled
+        blocks += [engine.process_block().copy() for _ in range(30)]
+        blocks.append(engine.process_block(17).copy())
+        blocks += [engine.process_block().copy() for _ in range(2)]
+        engine.reset()
+        blocks += [engine.process_block().copy() for _ in range(2)]
+        return np.concatenate(blocks, axis=1)
+
+    planned = perform(patcher.Engine(fan_in_patch(), block_size=64))
+    by_steps(monkeypatch)
+    stepped = perform(patcher.Engine(fan_in_patch(), block_size=64))
+    np.testing.assert_array_equal(planned, stepped)
+    assert np.max(np.abs(planned[:, 64 * 3 : 64 * 5])) < np.max(np.abs(planned[:, : 64 * 3]))
+
+
+def test_nan_is_blamed_on_the_node_that_made_it_and_the_nodes_after_it_start_afresh() -> None:
+    """The plan looks for NaN once a block: the filter after the gain read the gain's NaN
+    before it was found. The gain is named; the filter is reset (its memory held NaN) and
+    not named, and the output is clean from that block on."""
+    engine = patcher.Engine(fan_in_patch(), block_size=64)
+    engine.process_block()
+    gain = engine.schedule.nodes["level"]
+    lowpass = engine.schedule.nodes["lowpass"]
+    original = lowpass.process
+
+    def poisoned(inputs, params, outputs):
+        original(inputs, params, outputs)
+        outputs["out"][5] = np.nan
+
+    lowpass.process = poisoned
+    out = engine.process_block()
+    lowpass.process = original
+    assert np.all(np.isfinite(out))
+    assert engine.take_reports() == ["node 'lowpass' (filter) produced NaN or infinity: silenced and reset"]
+    assert gain.nonfinite_blocks == 0  # read the NaN, was silenced too, not blamed
+    later = np.concatenate([engine.process_block().copy() for _ in range(20)], axis=1)
+    assert np.all(np.isfinite(later)) and np.max(np.abs(later)) > 0.01
+
+
+def test_a_node_that_raises_is_muted_and_the_rest_of_the_block_runs() -> None:
+    engine = patcher.Engine(fan_in_patch(), block_size=64)
+    engine.process_block()
+    engine.schedule.nodes["b"].process = None  # calling it raises TypeError
+    out = engine.process_block()
+    assert np.max(np.abs(out)) > 0.01  # the oscillator still sounds through the filter
+    (report,) = engine.take_reports()
+    assert report.startswith("node 'b' (noise) failed and is muted")
+    assert not engine.schedule.outputs[("b", "out")].any()
