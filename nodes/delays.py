@@ -100,6 +100,9 @@ class Delay(Node):
         ),
     }
 
+    #: ``params_serial`` when ``longest`` was last brought up to the params (-1: never).
+    _longest_serial = -1
+
     def prepare(self, sample_rate: int, max_block: int) -> None:
         #: The longest delay read, in samples (a longer one is held here): what the line was
         #: made for, or the longest time set since, as a glide down starts from there.
@@ -163,7 +166,9 @@ class Delay(Node):
     def _hold_longest(self) -> float:
         """The longest delay read: at least the longest time set (a glide within the line's
         room needs no new line, and may start before the engine installs anything)."""
-        self.longest = max(self.longest, _longest_delay(self.params, self.sample_rate))
+        if self.params_serial != self._longest_serial:  # asked every block; params seldom change
+            self._longest_serial = self.params_serial
+            self.longest = max(self.longest, _longest_delay(self.params, self.sample_rate))
         return self.longest
 
     # -- two-phase interface (inside a feedback loop) -------------------------------------

@@ -287,7 +287,7 @@ class Engine:
         node = change.node
         if node is None:  # the node is not heard (pruned): the patch holds the new value
             return
-        self._replan()
+        self._replan(node)
         if change.ramp is None:
             self._install(node, change.name, change.value, change.prepared)
             # A step (a new IR, file, oversampling, shape or level): glide where the output jumps.
@@ -351,14 +351,16 @@ class Engine:
         replaces old state, which is kept for the caller's thread to free."""
         if prepared is not None:
             self.retired.append(dict(vars(node)))
-        self._replan()
+        self._replan(node)
         node.ramps.pop(name, None)  # a ramp queued before the edit must not carry on past it
         node.install_change(name, value, prepared)
 
-    def _replan(self) -> None:
-        """A node's params are about to change: the whole-block plans are made again."""
-        self.schedule.fast.dirty = True
-        self.latest.fast.dirty = True
+    def _replan(self, node: Node) -> None:
+        """``node``'s params are about to change: its calls in the whole-block plans are made
+        again (in the schedule running, and in one compiled to replace it)."""
+        self.schedule.fast.touch(node)
+        if self.latest is not self.schedule:
+            self.latest.fast.touch(node)
 
     def update_patch(self, patch: Patch) -> None:
         self.swap(self.prepare_patch(patch))

@@ -24,35 +24,46 @@ from patcher.kernels import all_finite, kernel
 from patcher.protection import scrub
 
 if TYPE_CHECKING:
-    from patcher.compiler import Group, Schedule, Step
+    from patcher.compiler import Group, Schedule
     from patcher.spec import Node
 
 Signals = Mapping[str, np.ndarray]
 
 
 class BlockPlan:
-    """A schedule's whole-block calls (audio thread only)."""
+    """A schedule's whole-block calls, one per group (audio thread only)."""
 
     def __init__(self, schedule: Schedule) -> None:
         # Not the schedule itself: a cycle would outlive the last reference to a replaced
         # schedule until the garbage collector ran (on the audio thread, maybe).
         self.groups = schedule.groups
-        #: Rebuild before the next whole block (set by whoever changes a node's params).
-        self.dirty = True
-        self.calls: list[Callable[[], None]] = []
-        #: The step or loop behind each call, in the same order.
-        self.owners: list[Step | Group] = []
-        #: Nodes gliding when the plan was made: the plan is made again once they arrive.
-        self.ramping: list = []
         self.block_size = schedule.block_size
         self.outputs = schedule.arena.reshape(-1)
         #: The output nodes: their ``stereo`` is checked by the engine, as no step's output.
         self.sinks = set(schedule.sinks)
+        #: Each node's groups (a loop's nodes share one), by index.
+        self.places: dict[Node, list[int]] = {}
+        for index, group in enumerate(self.groups):
+            for node in dict.fromkeys(step.node for step in group.steps):
+                self.places.setdefault(node, []).append(index)
+        self.calls: list[Callable[[], None]] = []
+        #: Make every call again before the next whole block (a short block, a reset).
+        self.dirty = True
+        #: Nodes whose calls are made again before the next whole block (a param changed).
+        self.touched: list[Node] = []
+        #: Nodes gliding when their calls were made: made again once they arrive.
+        self.ramping: list[Node] = []
+
+    def touch(self, node: Node) -> None:
+        """``node``'s params are changing: its calls are made again before the next block."""
+        self.touched.append(node)
 
     def run(self) -> None:
         """Run a whole block."""
-        if self.dirty or self._ramps_ended():
-            self._rebuild()
+        if self.dirty:
+            self._make_all()
+        elif self.touched or self.ramping:
+            self._make_touched()
         call = None
         try:
             for call in self.calls:
@@ -62,51 +73,47 @@ class BlockPlan:
         if not all_finite(self.outputs):
             self._silence_nonfinite()
 
-    def _ramps_ended(self) -> bool:
-        return any(not node.ramps for node in self.ramping) if self.ramping else False
-
-    def _rebuild(self) -> None:
+    def _make_all(self) -> None:
         self.dirty = False
-        self.calls, self.owners, self.ramping = [], [], []
-        for group in self.groups:
-            if group.loop_nodes:
-                self.calls.append(functools.partial(group.run, self.block_size))
-                self.owners.append(group)
-                self.ramping.extend(node for node in group.loop_nodes if node.ramps)
-                continue
-            step = group.steps[0]
-            call = self._call(step)  # may add calls before it (sums)
-            self.calls.append(call)
-            self.owners.append(step)
-            if step.node.ramps:
-                self.ramping.append(step.node)
+        self.touched, self.ramping = [], []
+        self.calls = [self._call(group) for group in self.groups]
 
-    def _call(self, step: Step) -> Callable[[], None]:
-        """The step's node bound to its buffers, if nothing is to be done per block, else the step."""
+    def _make_touched(self) -> None:
+        """Only the calls of the nodes touched, or whose glides ended (a glide may go on)."""
+        touched = self.touched + [node for node in self.ramping if not node.ramps]
+        self.touched = []
+        self.ramping = [node for node in self.ramping if node.ramps]
+        for node in dict.fromkeys(touched):
+            for index in self.places.get(node, ()):
+                self.calls[index] = self._call(self.groups[index])
+
+    def _call(self, group: Group) -> Callable[[], None]:
+        """A group's block: a node bound to its buffers when nothing is to be done per block
+        but sums, else its step (a glide, a muted node) or its loop."""
+        gliding = [node for node in dict.fromkeys(step.node for step in group.steps) if node.ramps]
+        self.ramping.extend(node for node in gliding if node not in self.ramping)
+        step = group.steps[0]
         node = step.node
-        if node.fault is not None or node.ramps:
-            return functools.partial(step.run, self.block_size)
+        if group.loop_nodes or gliding or node.fault is not None:
+            return functools.partial(group.run, self.block_size)
         step.use_whole_buffers()
+        process = functools.partial(_process, node, step.whole_inputs, step.params, step.whole_outputs)
+        first: list[Callable[[], None]] = []
         for _port, sources, summed in step.summed_inputs:  # fan-in: summed first
-            self.calls.append(functools.partial(np.copyto, summed, sources[0]))
-            self.calls.extend(functools.partial(_add, summed, source, summed) for source in sources[1:])
+            first.append(functools.partial(np.copyto, summed, sources[0]))
+            first.extend(functools.partial(_add, summed, source, summed) for source in sources[1:])
         for name, sources, buffer in step.driven_params:  # the set value plus the signals
-            self.calls.append(functools.partial(_add_value, sources[0], float(node.params[name]), buffer))
-            self.calls.extend(functools.partial(_add, buffer, source, buffer) for source in sources[1:])
-        self.owners.extend(step for _ in range(len(self.calls) - len(self.owners)))
-        if step.whole_node:
-            return functools.partial(_process, node, step.whole_inputs, step.params, step.whole_outputs)
-        if step.reads:
-            return functools.partial(_read, node, step.params, step.whole_outputs)
-        return functools.partial(_write, node, step.whole_inputs, step.params, step.whole_outputs)
+            first.append(functools.partial(_add_value, sources[0], float(node.params[name]), buffer))
+            first.extend(functools.partial(_add, buffer, source, buffer) for source in sources[1:])
+        return functools.partial(_in_turn, (*first, process)) if first else process
 
     def _recover(self, failed: Callable[[], None] | None, error: Exception) -> None:
-        """A bound call raised: mute its node as its step would, then run the rest by steps."""
+        """A prepared call raised: mute its node as its step would, then run the rest by steps."""
         self.dirty = True
         index = next(i for i, call in enumerate(self.calls) if call is failed)
-        self.owners[index].fail(error)
-        for rest in self.owners[index + 1 :]:
-            rest.run(self.block_size)
+        self.groups[index].fail(error)
+        for group in self.groups[index + 1 :]:
+            group.run(self.block_size)
 
     def _silence_nonfinite(self) -> None:
         """After a block with NaN or infinity somewhere: silence it where it was made, reset
@@ -125,7 +132,11 @@ class BlockPlan:
                 if not victim:
                     step.node.nonfinite_blocks += 1
                 step.node.reset()
-        self.dirty = True
+
+
+def _in_turn(calls: tuple[Callable[[], None], ...]) -> None:
+    for call in calls:
+        call()
 
 
 # The node's method is looked up at each call, not when the plan is made, so that one swapped
