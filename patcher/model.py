@@ -32,6 +32,9 @@ COMMENT_LIMIT = 4000
 PRESET_NAME_LIMIT = 64
 #: What a preset snapshots: values a knob or a menu sets (files and tables are the patch's).
 PRESET_KINDS = ("float", "int", "bool", "choice")
+#: The node types that hold a patch: a subpatch (flattened away before compiling) and a poly
+#: (which plays copies of its patch, its voice, itself).
+HOLDER_TYPES = ("subpatch", "poly")
 NODE_ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 #: How many problems a message lists; the rest are counted (20,000 bad nodes are one screen).
 PROBLEMS_SHOWN = 20
@@ -318,7 +321,7 @@ class Patch:
         if node_id in self.nodes:
             raise PatchError(f"node id {quote(node_id)} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}
-        inner = Patch(self.settings, base_dir=self.base_dir) if type_name == "subpatch" else None
+        inner = Patch(self.settings, base_dir=self.base_dir) if type_name in HOLDER_TYPES else None
         where = (float(position[0]), float(position[1]))
         self.nodes[node_id] = NodeData(node_id, type_name, values, where, inner)
         for name, value in params.items():
@@ -331,12 +334,16 @@ class Patch:
         node_id: str | None = None,
         position: tuple[float, float] = (0.0, 0.0),
         file: str = "",
+        type_name: str = "subpatch",
         **params: Any,
     ) -> str:
         """Add ``inner`` as a subpatch node: embedded, or an abstraction read from ``file``
         (as the patch names it; the caller has read it). Published params start at the
-        values ``inner`` sets."""
-        node_id = self.add_node("subpatch", node_id, position)
+        values ``inner`` sets. ``type_name="poly"`` adds it as a poly node's voice instead."""
+        if type_name not in HOLDER_TYPES:
+            holders = ", ".join(HOLDER_TYPES)
+            raise PatchError(f"a {quote(type_name)} node holds no patch; use one of {holders}")
+        node_id = self.add_node(type_name, node_id, position)
         node = self.nodes[node_id]
         node.inner, node.file = inner, file
         node.params = {name: param.default for name, param in node.spec.PARAMS.items()}
