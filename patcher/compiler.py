@@ -24,7 +24,7 @@ import numpy as np
 
 from patcher.flatten import flatten
 from patcher.graph import components_in_order, cycle_problems, is_loop, phase_graph, topological_order
-from patcher.model import Link, Patch, PatchError, collector_paused, relative_files
+from patcher.model import Link, Patch, PatchError, collector_paused, plays_alike, relative_files
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node
 
@@ -377,7 +377,7 @@ def _instantiate(
     old = reuse.get(node_id)
     same_setup = old is not None and old.sample_rate == sample_rate and old.max_block == block_size
     # A node that holds a patch (a poly's voice) is the same node only while that patch is.
-    same_inner = old is not None and getattr(old, "inner", None) == data.inner
+    same_inner = old is not None and plays_alike(old.inner, data.inner)
     if old is not None and type(old) is data.spec and same_setup and same_inner:
         # Files compare by where they are: the patch may have moved (Save As) or be another one.
         wanted = resolved_params(data, patch.base_dir)

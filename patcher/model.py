@@ -527,6 +527,26 @@ class Patch:
         return save(self, path)
 
 
+def plays_alike(patch: Patch | None, other: Patch | None) -> bool:
+    """Whether two patches sound the same: the same nodes, params, links (in any order),
+    published params, files and folder; where nodes stand and what comments say aside."""
+    if patch is None or other is None:
+        return patch is other
+    if set(patch.nodes) != set(other.nodes) or patch.published != other.published:
+        return False
+    if patch.base_dir != other.base_dir:
+        return False
+    if collections.Counter(patch.links) != collections.Counter(other.links):
+        return False
+    for node_id, node in patch.nodes.items():
+        twin = other.nodes[node_id]
+        if (node.type, node.params, node.file) != (twin.type, twin.params, twin.file):
+            return False
+        if not plays_alike(node.inner, twin.inner):
+            return False
+    return True
+
+
 def _rebase_subpatch(node: NodeData, old_folder: Path, folder: Path) -> None:
     """An embedded subpatch moves with its parent; an abstraction found beside the parent is
     named from the new folder (one found in the library keeps its name)."""
