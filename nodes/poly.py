@@ -119,9 +119,10 @@ class Poly(Node):
     TYPE = "poly"
     FAMILY = "subpatch"
     DOC = (
-        "A voice patch played several times at once (Max's poly~): each note on a copy of its "
-        "own (steal the oldest released, then the oldest), the copies' outlets summed, idle "
-        "copies not run. Ports: the voice's inlets and outlets; params: the voice's published ones."
+        "A voice patch (embedded, or an abstraction named by file) played several times at once, "
+        "as Max's poly~: each note on a copy of its own (else the one released longest ago, else "
+        "the oldest), the copies' outlets summed, idle copies not run. Ports: the voice's inlets "
+        "and outlets; params: these and those the voice publishes."
     )
     TAKES_EVENTS = True
     PARAMS = OWN_PARAMS
