@@ -126,6 +126,9 @@ class Poly(Node):
     )
     TAKES_EVENTS = True
     PARAMS = OWN_PARAMS
+    #: The per-sample work, as kernels (the tests' reference swaps in numpy).
+    add_voice = staticmethod(_add_voice)
+    copy_span = staticmethod(_copy_span)
 
     @classmethod
     def with_interface(
@@ -331,12 +334,12 @@ class Poly(Node):
                 continue
             frames = length - begin
             for name, is_param, buffer in voice.feeds:
-                _copy_span(params[name] if is_param else inputs[name], start + begin, buffer, frames)
+                self.copy_span(params[name] if is_param else inputs[name], start + begin, buffer, frames)
             for call in voice.calls:
                 call(frames)
             peak = self.peaks[slot]
             for tap, total in zip(voice.taps, totals, strict=True):
-                peak = _add_voice(tap, total, start + begin, frames, peak)
+                peak = self.add_voice(tap, total, start + begin, frames, peak)
             self.peaks[slot] = peak
             self.voice_runs += 1
 
