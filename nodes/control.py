@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from patcher.events import NOTE_OFF, NOTE_ON, EventBlock
+from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, EventBlock
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -27,8 +27,9 @@ Signals = Mapping[str, np.ndarray]
 RESTING_NOTE = 60
 #: The note kernel's state: the block's serial it is in, its place in that block, the next
 #: event to read, how many notes are held, the gliding note (fractional), whether a note has
-#: been played yet, and the last note and velocity (held over while none is).
-SERIAL, POSITION, CURSOR, HELD, GLIDING, PLAYED, LAST_NOTE, LAST_VELOCITY = range(8)
+#: been played yet, the last note and velocity (held over while none is), and the pitch
+#: wheel (-1..1).
+SERIAL, POSITION, CURSOR, HELD, GLIDING, PLAYED, LAST_NOTE, LAST_VELOCITY, BEND = range(9)
 
 
 @kernel
@@ -42,6 +43,7 @@ def _note_kernel(
     channel: int,
     retrigger: bool,
     glide_coefficient: float,
+    bend_semitones: float,
     held: np.ndarray,
     held_velocities: np.ndarray,
     state: np.ndarray,
@@ -57,11 +59,12 @@ def _note_kernel(
     wherever it is, so releasing the top note falls back to the newest note still held. The
     outputs follow the top of the stack; with none held the gate is 0 and the pitch, note and
     velocity stay those of the last note (an envelope's release keeps its pitch). The pitch
-    glides in semitones towards the note, one pole: ``gliding += (note - gliding) * c``.
+    glides in semitones towards the note, one pole: ``gliding += (note - gliding) * c``; the
+    pitch wheel adds ``bend x bend_semitones`` from its event's sample on (not to ``note``).
     """
     position, cursor, held_count = int(state[POSITION]), int(state[CURSOR]), int(state[HELD])
     gliding, played = state[GLIDING], state[PLAYED]
-    last_note, last_velocity = state[LAST_NOTE], state[LAST_VELOCITY]
+    last_note, last_velocity, bend = state[LAST_NOTE], state[LAST_VELOCITY], state[BEND]
     last = len(held) - 1
     for i in range(len(gate)):
         at = position + i
@@ -71,6 +74,8 @@ def _note_kernel(
         held_before = held_count > 0
         while cursor < count and offsets[cursor] <= at:
             kind, number = kinds[cursor], numbers[cursor]
+            if kind == PITCH_BEND and (channel == 0 or channels[cursor] == channel):
+                bend = values[cursor]
             if kind in (NOTE_ON, NOTE_OFF) and (channel == 0 or channels[cursor] == channel):
                 found = -1
                 for j in range(held_count):
@@ -94,8 +99,9 @@ def _note_kernel(
         gate[i] = 1.0 if held_count > 0 and not dip else 0.0
         note[i], velocity[i] = last_note, last_velocity
         gliding += (last_note - gliding) * glide_coefficient
-        pitch_hz[i] = 440.0 * 2.0 ** ((gliding - 69.0) / 12.0)
+        pitch_hz[i] = 440.0 * 2.0 ** ((gliding + bend * bend_semitones - 69.0) / 12.0)
     state[POSITION], state[CURSOR], state[HELD] = position + len(gate), cursor, held_count
+    state[BEND] = bend
     state[GLIDING], state[PLAYED], state[LAST_NOTE], state[LAST_VELOCITY] = (
         gliding,
         played,
@@ -125,6 +131,14 @@ class Note(Node):
             "Portamento: the pitch moves to a new note in semitones with this time constant "
             "(63% of the way in this time); 0 jumps.",
         ),
+        "bend_semitones": Param(
+            2.0,
+            0.0,
+            48.0,
+            "semitones",
+            "Pitch wheel range: the wheel full up raises pitch_hz by this many semitones, full "
+            "down lowers it as much (the note output keeps the key played).",
+        ),
         "retrigger": Param(
             False,
             kind="bool",
@@ -141,7 +155,7 @@ class Note(Node):
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.held = np.zeros(128, dtype=np.int64)
         self.held_velocities = np.zeros(128)
-        self.state = np.zeros(8)  # SERIAL .. LAST_VELOCITY
+        self.state = np.zeros(9)  # SERIAL .. BEND
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
@@ -168,6 +182,7 @@ class Note(Node):
             int(params["channel"]),
             bool(params["retrigger"]),
             self.glide_coefficient(float(params["glide_ms"])),
+            float(params["bend_semitones"]),
             self.held,
             self.held_velocities,
             state,

@@ -15,7 +15,8 @@ LV2 an atom sequence with frame times:
   at the offset its arrival had in the block before: one block of latency, no jitter.
 
 Event kinds and their numbers: ``NOTE_ON`` (number = MIDI note, value = velocity 0..1),
-``NOTE_OFF`` (number = MIDI note), ``CONTROL`` (number = CC number, value = 0..1). Channels
+``NOTE_OFF`` (number = MIDI note), ``CONTROL`` (number = CC number, value = 0..1),
+``PITCH_BEND`` (number 0, value -1..1: the wheel from full down to full up; 0 at rest). Channels
 count from 1 to 16, as MIDI devices label them.
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NOTE_ON, NOTE_OFF, CONTROL = 1, 2, 3
+NOTE_ON, NOTE_OFF, CONTROL, PITCH_BEND = 1, 2, 3, 4
 #: Events one block can hold; more in one block are dropped (and counted).
 MAX_EVENTS_PER_BLOCK = 1024
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from patcher.events import CONTROL, NOTE_OFF, NOTE_ON, Event, EventTimeline
+from patcher.events import CONTROL, NOTE_OFF, NOTE_ON, PITCH_BEND, Event, EventTimeline
 
 #: MIDI's tempo until a file says otherwise: 120 beats per minute.
 DEFAULT_TEMPO_US = 500_000
@@ -21,8 +21,8 @@ class MidiFileError(ValueError):
 
 
 def message_event(message: Any, sample: int) -> Event | None:
-    """The event a mido message makes (note on, note off, control change), or None for the
-    others. A note on at velocity 0 is a note off, as MIDI's running status uses it."""
+    """The event a mido message makes (note on, note off, control change, pitch bend), or None
+    for the others. A note on at velocity 0 is a note off, as MIDI's running status uses it."""
     kind = message.type
     if kind == "note_on" and message.velocity > 0:
         return Event(sample, NOTE_ON, message.channel + 1, message.note, message.velocity / 127.0)
@@ -30,6 +30,9 @@ def message_event(message: Any, sample: int) -> Event | None:
         return Event(sample, NOTE_OFF, message.channel + 1, message.note)
     if kind == "control_change":
         return Event(sample, CONTROL, message.channel + 1, message.control, message.value / 127.0)
+    if kind == "pitchwheel":  # -8192..8191: the centre is 0, each side spread over -1..1
+        bend = message.pitch / (8192 if message.pitch < 0 else 8191)
+        return Event(sample, PITCH_BEND, message.channel + 1, 0, bend)
     return None
 
 

@@ -207,6 +207,27 @@ def test_pedal_and_its_ir_agree_at_a_whisper_and_part_when_played() -> None:
     assert worst_difference(0.0) > 0.5  # measured 3.8: the IR side is that much louder unclipped
 
 
+def test_pedal_vs_ir_drive_on_a_knob_moves_the_pedal_not_its_ir(tmp_path: Path) -> None:
+    """The example maps the clipper's drive to the mod wheel (CC 1): the wheel down, the pedal
+    is nearly clean; up, it distorts hard; the IR side, a fixed snapshot, does not change."""
+    from patcher.events import CONTROL, Event, EventTimeline
+
+    patch = load("pedal_vs_ir")
+    assert {(m.param, m.midi_cc) for m in patch.mappings} >= {("clipper.drive_db", 1)}
+    path = tmp_path / "sine.wav"
+    soundfile.write(path, sine(200.0, 2.0, amplitude=0.05).astype(np.float32), RATE, subtype="FLOAT")
+    patch.set_param("guitar", "file", str(path))
+    engine = patcher.Engine(patch, sample_rate=RATE, block_size=256)
+    engine.play_events(EventTimeline([Event(0, CONTROL, 1, 1, 0.0), Event(RATE, CONTROL, 1, 1, 1.0)]))
+    out = engine.render(2.0)
+    wheel_down, wheel_up = out[RATE // 2 : RATE], out[3 * RATE // 2 :]
+    third_down = harmonic_levels_db(wheel_down[:, 0], 200.0)[2]
+    third_up = harmonic_levels_db(wheel_up[:, 0], 200.0)[2]
+    # Measured: the left's 3rd harmonic at -106 dB with 0 dB of drive, -15.5 dB with 48 dB.
+    assert third_down < -60 and third_up > -25, (third_down, third_up)
+    np.testing.assert_allclose(wheel_up[:, 1], wheel_down[:, 1], atol=1e-9)
+
+
 # -- level and pitch modulation ------------------------------------------------------------
 def test_tremolo_envelope_oscillates_at_the_lfo_rate(tmp_path: Path) -> None:
     patch = load("tremolo")

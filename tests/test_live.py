@@ -86,7 +86,8 @@ for line in sys.stdin:
 
 
 def test_notes_and_a_cc_from_another_jack_client_are_heard(jack) -> None:
-    """Another process plays A4 and then moves CC 7 (mapped to the level) over JACK MIDI."""
+    """Another process plays A4, bends it up (the wheel full up: +2 semitones) and then moves
+    CC 7 (mapped to the level) over JACK MIDI."""
     patch = patcher.Patch()
     patch.add_node("note", "keys")
     patch.add_node("oscillator", "osc", frequency_hz=0.1, amplitude=0.5)
@@ -118,7 +119,9 @@ def test_notes_and_a_cc_from_another_jack_client_are_heard(jack) -> None:
             assert level_of(p, 0.2) == 0.0  # no note yet: the gate is shut
             send(0x90, 69, 100)  # note on, channel 1
             wait_until(lambda: level_of(p, 0.05) > 0.4, "the note heard")
-            wait_for_blocks(p, 0.5)
+            wait_for_blocks(p, 0.4)
+            send(0xE0, 127, 127)  # the pitch wheel full up, channel 1
+            wait_for_blocks(p, 0.4)
             send(0xB0, 7, 0)  # CC 7 to 0: the level at its -90 dB
             wait_until(lambda: level_of(p, 0.05) < 1e-3, "the level down")
 
@@ -134,6 +137,9 @@ def test_notes_and_a_cc_from_another_jack_client_are_heard(jack) -> None:
     heard = recording[loud[0] : loud[0] + RATE // 4]
     spectrum = np.abs(np.fft.rfft(heard * np.hanning(len(heard)), 8 * len(heard)))
     assert np.argmax(spectrum) * RATE / (8 * len(heard)) == pytest.approx(440.1, abs=1.0)
+    bent = recording[loud[-1] - RATE // 5 : loud[-1] - RATE // 20]  # before the CC took it down
+    spectrum = np.abs(np.fft.rfft(bent * np.hanning(len(bent)), 8 * len(bent)))
+    assert np.argmax(spectrum) * RATE / (8 * len(bent)) == pytest.approx(440.0 * 2 ** (2 / 12) + 0.1, abs=2.0)
     assert level_of(player, 0.05) == pytest.approx(0.5 * 10 ** (-90 / 20), rel=0.05)
 
 

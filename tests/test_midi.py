@@ -185,3 +185,22 @@ def test_one_timeline_renders_the_same_twice(tmp_path: Path) -> None:
     first = patcher.render(patch, 0.5, events=events)
     assert np.max(np.abs(first)) > 0.01
     np.testing.assert_array_equal(patcher.render(patch, 0.5, events=events), first)
+
+
+def test_the_pitch_wheel_in_a_midi_file_bends_the_note_heard(tmp_path: Path) -> None:
+    """mido's pitchwheel (-8192..8191) becomes a bend of -1..1: full up is +2 semitones."""
+    path = write_midi(
+        tmp_path / "bend.mid",
+        [
+            (0, mido.Message("note_on", note=69, velocity=100)),
+            (480, mido.Message("pitchwheel", pitch=8191)),
+            (960, mido.Message("pitchwheel", pitch=-8192)),
+            (1440, mido.Message("note_off", note=69)),
+        ],
+    )
+    audio = render(synth(), 1.2, RATE, 256, limit=False, events=read_midi_file(path, RATE))
+    for start, semitones in ((0, 0), (24000, 2), (48000, -2)):  # ticks 0, 480, 960 at 120 BPM
+        heard = audio[start + 1000 : start + 9000, 0]
+        spectrum = np.abs(np.fft.rfft(heard * np.hanning(len(heard)), 8 * len(heard)))
+        peak_hz = np.argmax(spectrum) * RATE / (8 * len(heard))
+        assert peak_hz == pytest.approx(440.0 * 2 ** (semitones / 12) + 0.1, abs=1.0), semitones

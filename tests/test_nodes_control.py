@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from patcher.engine import Engine
-from patcher.events import NOTE_OFF, NOTE_ON, Event, EventTimeline
+from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, Event, EventTimeline
 from patcher.model import Patch
 
 RATE = 48000
@@ -132,7 +132,9 @@ def test_events_beyond_a_blocks_room_are_dropped_and_reported_once() -> None:
     assert engine.take_reports() == []
 
 
-@pytest.mark.parametrize("params", [{}, {"glide_ms": 3.0, "retrigger": True}, {"channel": 2}])
+@pytest.mark.parametrize(
+    "params", [{}, {"glide_ms": 3.0, "retrigger": True}, {"channel": 2, "bend_semitones": 12.0}]
+)
 def test_the_kernel_plays_random_events_as_the_plain_python_reference(params: dict) -> None:
     from patcher import spec
     from tests.reference_nodes.control import ReferenceNote
@@ -142,7 +144,7 @@ def test_the_kernel_plays_random_events_as_the_plain_python_reference(params: di
         Event(int(sample), int(kind), int(channel), int(note), float(velocity))
         for sample, kind, channel, note, velocity in zip(
             generator.integers(0, 4800, 300),
-            generator.choice([NOTE_ON, NOTE_OFF], 300),
+            generator.choice([NOTE_ON, NOTE_OFF, PITCH_BEND], 300),
             generator.integers(1, 3, 300),
             generator.integers(55, 62, 300),
             generator.choice([0.0, 0.3, 1.0], 300),
@@ -169,3 +171,20 @@ def test_retrigger_also_restarts_back_to_back_notes() -> None:
     assert back_to_back[999] == 1.0 and back_to_back[1000] == 0.0 and back_to_back[1001] == 1.0
     plain = note_outputs([on(100, 60), off(1000, 60), on(1000, 62)])["gate"]
     assert plain[1000] == 1.0  # without retrigger the gate stays up
+
+
+@pytest.mark.parametrize("block", [1, 64, 1024])
+def test_the_pitch_wheel_bends_pitch_hz_by_its_range_from_its_sample(block: int) -> None:
+    """The wheel full up raises the pitch by bend_semitones (2 by default), full down lowers it
+    as much, from the event's own sample; the note output keeps the key played."""
+    events = [on(100, 69), Event(1000, PITCH_BEND, 1, 0, 1.0), Event(2000, PITCH_BEND, 1, 0, -1.0)]
+    outputs = note_outputs(events, block=block)
+    pitch = outputs["pitch_hz"]
+    assert pitch[999] == pytest.approx(440.0)
+    assert pitch[1000] == pytest.approx(440.0 * 2 ** (2 / 12))
+    assert pitch[2000] == pytest.approx(440.0 * 2 ** (-2 / 12))
+    assert outputs["note"][2500] == 69
+    wide = note_outputs(events, block=block, bend_semitones=12.0)["pitch_hz"]
+    assert wide[1500] == pytest.approx(880.0) and wide[2500] == pytest.approx(220.0)
+    other_channel = note_outputs([on(100, 69), Event(1000, PITCH_BEND, 2, 0, 1.0)], channel=1, block=block)
+    assert other_channel["pitch_hz"][1500] == pytest.approx(440.0)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nodes.control import RESTING_NOTE, Note
-from patcher.events import NOTE_OFF, NOTE_ON
+from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND
 
 Signals = Mapping[str, np.ndarray]
 
@@ -25,6 +25,7 @@ class ReferenceNote(Note):
         self.last = (RESTING_NOTE, 0.0)
         self.gliding: float | None = None
         self.serial, self.position = -1, 0
+        self.bend = 0.0
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         events = self.events
@@ -45,13 +46,16 @@ class ReferenceNote(Note):
         ]
         coefficient = self.glide_coefficient(float(params["glide_ms"]))
         channel = int(params["channel"])
+        bend_semitones = float(params["bend_semitones"])
         for i in range(len(outputs["gate"])):
             dip = False
             held_before = bool(self.stack)  # on the sample before
             for offset, kind, event_channel, number, value in pending:
-                if offset != start + i or kind not in (NOTE_ON, NOTE_OFF):
+                if offset != start + i or (channel and event_channel != channel):
                     continue
-                if channel and event_channel != channel:
+                if kind == PITCH_BEND:
+                    self.bend = value
+                if kind not in (NOTE_ON, NOTE_OFF):
                     continue
                 self.stack = [(note, velocity) for note, velocity in self.stack if note != number]
                 if kind == NOTE_ON and value > 0:
@@ -67,7 +71,7 @@ class ReferenceNote(Note):
             gliding += (self.last[0] - gliding) * coefficient
             if self.gliding is not None:
                 self.gliding = gliding
-            outputs["pitch_hz"][i] = 440.0 * 2.0 ** ((gliding - 69.0) / 12.0)
+            outputs["pitch_hz"][i] = 440.0 * 2.0 ** ((gliding + self.bend * bend_semitones - 69.0) / 12.0)
         self.position = start + len(outputs["gate"])
 
 
