@@ -20,7 +20,9 @@ Allocation follows the events alone, so a render does not depend on the block si
   longest ago, else to the copy whose note started longest ago. That one is *stolen*: its
   note ends on the new note's sample and the new note starts on the next, so its envelope
   starts again from where it is (as the note node's retrigger does), with no click;
-* a note off goes to the copy holding its note (none: the note was stolen; nothing to do).
+* a note off goes to the copy holding its note (none: the note was stolen; nothing to do);
+* any other event (the pitch wheel, a CC) goes to every copy, and a copy that wakes later is
+  told the last of each first, so a note played with the wheel bent starts bent.
 
 Idle copies cost nothing: they are not run, and add nothing to the sum. A copy goes idle at a
 check, every ``IDLE_CHECK_SAMPLES`` samples from the start, when it holds no note and its
@@ -180,6 +182,8 @@ class Poly(Node):
         self.peaks = [0.0 for _ in slots]
         self.pending = [(-1, 0, 0.0) for _ in slots]  # a stolen copy's next note: note, channel, velocity
         self.stolen_at = [-1 for _ in slots]  # the sample it was last stolen on (from the start)
+        #: The last value of each wheel and controller: (kind, channel, number) -> value.
+        self.controls: dict[tuple[int, int, int], float] = {}
         #: Copies run, one per copy per block (or part of one): what idle copies save shows here.
         self.voice_runs = 0
         self.reset()
@@ -261,6 +265,7 @@ class Poly(Node):
         self.cursor = 0
         self.in_block = 0
         self.notes = 0  # notes played: their order decides which copy is stolen
+        self.controls.clear()
 
     def _clear(self, slot: int) -> None:
         self.active[slot], self.held[slot], self.run_from[slot] = False, -1, -1
@@ -349,15 +354,20 @@ class Poly(Node):
         while self.cursor < events.count and events.offsets[self.cursor] < stop:
             index = self.cursor
             self.cursor += 1
-            kind, event_channel = events.kinds[index], int(events.channels[index])
-            if kind not in (NOTE_ON, NOTE_OFF) or (channel and event_channel != channel):
+            kind, event_channel = int(events.kinds[index]), int(events.channels[index])
+            if channel and event_channel != channel:
                 continue
             at = max(int(events.offsets[index]) - self.in_block, 0)
-            note, velocity = int(events.numbers[index]), float(events.values[index])
-            if kind == NOTE_ON and velocity > 0.0:
-                self._note_on(at, length, event_channel, note, velocity, count)
-            else:
-                self._note_off(at, event_channel, note, count)
+            number, value = int(events.numbers[index]), float(events.values[index])
+            if kind == NOTE_ON and value > 0.0:
+                self._note_on(at, length, event_channel, number, value, count)
+            elif kind in (NOTE_ON, NOTE_OFF):
+                self._note_off(at, event_channel, number, count)
+            else:  # the wheel, a CC: every copy's, now and for the copies that wake later
+                self.controls[(kind, event_channel, number)] = value
+                for slot in range(count):
+                    if self.run_from[slot] >= 0:
+                        self._send(slot, at, kind, event_channel, number, value)
 
     def _holding(self, note: int, channel: int, count: int) -> int:
         for slot in range(count):
@@ -368,7 +378,7 @@ class Poly(Node):
     def _note_on(self, at: int, length: int, channel: int, note: int, velocity: float, count: int) -> None:
         slot = self._holding(note, channel, count)
         if slot < 0:
-            slot = self._free(count)
+            slot = self._free(at, count)
             if slot < 0:
                 slot = self._steal(at, length, channel, note, velocity, count)
             else:
@@ -379,14 +389,16 @@ class Poly(Node):
         self.started[slot] = self.notes
         self.notes += 1
 
-    def _free(self, count: int) -> int:
-        """An idle copy (fresh: reset, run from the note's sample), else the copy released
-        longest ago; -1 when every copy holds a note."""
+    def _free(self, at: int, count: int) -> int:
+        """An idle copy (fresh: reset, run from the note's sample, told where the wheel and
+        the controllers are), else the copy released longest ago; -1 when every copy holds a
+        note."""
         for slot in range(count):
             if not self.active[slot]:
                 self.voice_list[slot].reset()
-                self.active[slot], self.peaks[slot] = True, 0.0
-                self.run_from[slot] = -2  # set by _send: from the note's sample
+                self.active[slot], self.peaks[slot], self.run_from[slot] = True, 0.0, at
+                for (kind, channel, number), value in self.controls.items():
+                    self._send(slot, at, kind, channel, number, value)
                 return slot
         oldest = -1
         for slot in range(count):
@@ -429,10 +441,8 @@ class Poly(Node):
         self.released[slot] = self.notes
         self.notes += 1
 
-    def _send(self, slot: int, at: int, kind: int, channel: int, note: int, value: float) -> None:
-        if self.run_from[slot] == -2:  # an idle copy woken by this note: it runs from here
-            self.run_from[slot] = at
-        self.voice_list[slot].events.add(at - self.run_from[slot], kind, channel, note, value)
+    def _send(self, slot: int, at: int, kind: int, channel: int, number: int, value: float) -> None:
+        self.voice_list[slot].events.add(at - self.run_from[slot], kind, channel, number, value)
 
     def _check_idle(self) -> None:
         for slot in range(len(self.voice_list)):

@@ -11,7 +11,7 @@ import pytest
 
 import patcher
 from patcher.engine import Engine
-from patcher.events import NOTE_OFF, NOTE_ON, Event, EventTimeline
+from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, Event, EventTimeline
 from patcher.model import Patch, PatchError
 
 RATE = 8000
@@ -144,6 +144,15 @@ def test_notes_on_another_channel_are_not_played() -> None:
     assert levels(window(signal, 0.1)) == {LOW: 0.0, MIDDLE: 0.0, HIGH: 0.25}
 
 
+def test_the_wheel_bends_every_voice_and_a_note_played_after_starts_bent() -> None:
+    events = [on(0, LOW - 2), on(0, HIGH - 2), Event(2000, PITCH_BEND, 1, 0, 1.0), on(3000, MIDDLE - 2)]
+    signal, _engine = play(poly_patch(), events, 0.7)
+    before, after = window(signal, 0.0, 0.25), window(signal, 0.4)
+    for note in (LOW - 2, HIGH - 2):
+        assert level(before, note) == pytest.approx(0.25, abs=0.01) and level(after, note) < 0.03
+    assert levels(after) == {LOW: 0.25, MIDDLE: 0.25, HIGH: 0.25}  # all up two semitones
+
+
 def test_idle_voices_are_not_run() -> None:
     seconds, block = 1.0, 64
     blocks = round(seconds * RATE / block)
@@ -161,10 +170,11 @@ def test_idle_voices_are_not_run() -> None:
 
 def timeline() -> list[Event]:
     """A MIDI-ish performance on three voices: chords, a note off and on on one sample, a
-    repeated key, stealing, and notes on the last sample of a block."""
+    repeated key, stealing, notes on the last sample of a block, and the wheel."""
     events = [on(0, 60), on(0, 64), on(0, 67), off(700, 64), on(700, 65), on(1023, 72), on(1024, 74)]
     events += [on(1500, 60, 0.5), off(1500, 60), on(1501, 48), off(2047, 67), on(2047, 67), off(3000, 72)]
     events += [on(2600, 76), on(2600, 77), off(2600, 77), off(4000, 74), off(4100, 76), on(9000, 50)]
+    events += [Event(1800, PITCH_BEND, 1, 0, 0.5), Event(4095, PITCH_BEND, 1, 0, -0.25)]  # heard at 9000
     return events
 
 
