@@ -257,6 +257,13 @@ class Poly(Node):
             taps.append(step.whole_inputs["in"])  # what the outlet sums, at [0:frames] in any call
         return Voice(schedule, feeds, taps)
 
+    def inner_nodes(self) -> list[tuple[str, Node]]:
+        return [
+            (f"[{index + 1}]/{node_id.removeprefix(VOICE + '/')}", node)
+            for index, voice in enumerate(self.voice_list)
+            for node_id, node in voice.schedule.nodes.items()
+        ]
+
     def reset(self) -> None:
         for slot in range(MAX_VOICES):
             self._clear(slot)

@@ -290,6 +290,11 @@ class Node:
     ) -> None:
         raise NotImplementedError
 
+    def inner_nodes(self) -> list[tuple[str, Node]]:
+        """The nodes this node runs itself (a poly's voices), each with what follows this
+        node's id to name it (``[2]/lp``): the engine reports their faults as its own."""
+        return []
+
     def loop_chunk(self) -> int:
         """Longest chunk ``read`` can serve before ``write`` (two-phase nodes only)."""
         raise NotImplementedError

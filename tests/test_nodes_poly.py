@@ -168,6 +168,18 @@ def test_idle_voices_are_not_run() -> None:
     assert np.max(np.abs(signal[1024:])) == 0.0
 
 
+def test_a_node_that_fails_inside_a_voice_is_reported_by_its_voice() -> None:
+    engine = Engine(poly_patch(voices=2), RATE, 64)
+    engine.play_events(EventTimeline([on(0, LOW)]))
+
+    def boom(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    engine.schedule.nodes["synth"].voice_list[0].schedule.nodes["voice/env"].process = boom
+    assert np.max(np.abs(engine.render(0.05))) == 0.0  # the voice's VCA hears silence from it
+    assert engine.take_reports() == ["node 'synth[1]/env' (adsr) failed and is muted: RuntimeError('boom')"]
+
+
 def timeline() -> list[Event]:
     """A MIDI-ish performance on three voices: chords, a note off and on on one sample, a
     repeated key, stealing, notes on the last sample of a block, and the wheel."""
