@@ -198,6 +198,17 @@ def test_the_samples_do_not_depend_on_the_block_size() -> None:
         np.testing.assert_array_equal(signal, reference, err_msg=f"block {block}")
 
 
+def test_the_kernels_sum_as_the_numpy_reference_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from patcher import spec
+    from tests.reference_nodes.poly import ReferencePoly
+
+    kernels, _engine = play(poly_patch(voices=3, release_ms=30.0), timeline(), 0.5)
+    monkeypatch.setitem(spec._REGISTRY, "poly", ReferencePoly)
+    reference, engine = play(poly_patch(voices=3, release_ms=30.0), timeline(), 0.5)
+    assert isinstance(engine.schedule.nodes["synth"], ReferencePoly)
+    np.testing.assert_allclose(kernels, reference, rtol=0, atol=1e-12)
+
+
 def test_the_voice_patch_plays_unchanged_inside_a_poly_of_one() -> None:
     """One voice, one note at a time: the poly sounds as the voice patch alone does."""
     alone = voice()
