@@ -6,7 +6,8 @@ inlets and outlets go, and every link through one is joined end to end: fan-in a
 multiply out, so each input sums what it summed before. What is left is an ordinary patch,
 so scheduling, pruning, feedback through a delay's tap (inside a subpatch, or out of it and
 back in), block-size invariance and live edits hold as for any patch; ids hold a ``/`` no
-node of a file may hold, so they never clash with the parent's.
+node of a file may hold, so they never clash with the parent's. A ``poly`` node keeps its
+patch (its voice): it compiles and plays copies of it itself, so it stays one node here.
 """
 
 from __future__ import annotations
