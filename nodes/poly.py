@@ -89,6 +89,10 @@ def _copy_span(source: np.ndarray, start: int, target: np.ndarray, frames: int) 
         target[i] = source[start + i]
 
 
+def _bare_outlet(step: Any) -> bool:
+    return step.node_id.startswith(OUTPUT) and not step.summed_inputs
+
+
 class Voice:
     """One compiled copy of the voice: what runs it, its events, and the buffers of its ports."""
 
@@ -105,11 +109,12 @@ class Voice:
                 node.events = self.events
         fed = {f"{INPUT}{name}" for name, is_param, _ in feeds if not is_param}
         fed |= {f"{SETTING}{name}" for name, is_param, _ in feeds if is_param}
-        # The feeds' inlet nodes do not run (they would play silence over what is written).
+        # The feeds' inlet nodes do not run (they would play silence over what is written), nor
+        # an outlet with one link in or none (what it hears is its tap already; it does nothing).
         self.calls = [
             call
             for group, call in zip(schedule.groups, schedule.calls, strict=True)
-            if group.loop_nodes or group.steps[0].node_id not in fed
+            if group.loop_nodes or not (group.steps[0].node_id in fed or _bare_outlet(group.steps[0]))
         ]
 
     def reset(self) -> None:

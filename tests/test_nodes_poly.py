@@ -209,15 +209,28 @@ def test_the_kernels_sum_as_the_numpy_reference_does(monkeypatch: pytest.MonkeyP
     np.testing.assert_allclose(kernels, reference, rtol=0, atol=1e-12)
 
 
-def test_the_voice_patch_plays_unchanged_inside_a_poly_of_one() -> None:
-    """One voice, one note at a time: the poly sounds as the voice patch alone does."""
-    alone = voice()
+@pytest.mark.parametrize("links_into_the_outlet", [1, 2])
+def test_the_voice_patch_plays_unchanged_inside_a_poly_of_one(links_into_the_outlet: int) -> None:
+    """One voice, one note at a time: the poly sounds as the voice patch alone does (with two
+    links into its outlet, their sum)."""
+    inner, alone = voice(), voice()
     alone.add_node("output", "speaker", level_db=0.0)
-    alone.connect("vca.out", "speaker.left")
+    for patch, target in ((inner, "out.in"), (alone, "speaker.left")):
+        if patch is alone:
+            patch.connect("vca.out", target)
+        if links_into_the_outlet == 2:
+            patch.add_node("gain", "half", gain_db=-6.0)
+            patch.connect("vca.out", "half.in")
+            patch.connect("half.out", target)
+    patch = Patch()
+    patch.add_subpatch(inner, "synth", type_name="poly", voices=1)
+    patch.add_node("output", "out", level_db=0.0)
+    patch.connect("synth.out", "out.left")
     events = [on(0, 60), off(900, 60), on(1500, 67), off(2500, 67)]  # the voice stays awake
-    signal, _engine = play(poly_patch(voices=1), events, 0.6)
+    signal, _engine = play(patch, events, 0.6)
     expected, _engine = play(alone, events, 0.6)
-    np.testing.assert_array_equal(signal, expected)
+    np.testing.assert_allclose(signal, expected, rtol=0, atol=1e-15)
+    assert np.max(np.abs(signal)) > (0.3 if links_into_the_outlet == 2 else 0.2)
 
 
 def test_published_params_reach_every_voice_live() -> None:
