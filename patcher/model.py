@@ -322,6 +322,8 @@ class Patch:
             raise PatchError(f"node id {quote(node_id)} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}
         inner = Patch(self.settings, base_dir=self.base_dir) if type_name in HOLDER_TYPES else None
+        if type_name == "poly":  # a voice starts with the outlet it is heard through
+            inner.add_node("outlet", "out", (400.0, 40.0))
         where = (float(position[0]), float(position[1]))
         self.nodes[node_id] = NodeData(node_id, type_name, values, where, inner)
         for name, value in params.items():

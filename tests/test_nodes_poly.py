@@ -312,6 +312,13 @@ def test_a_voice_by_file_and_an_embedded_one_round_trip_and_play(tmp_path: Path)
     )
 
 
+def test_a_new_poly_starts_with_a_voice_it_can_be_saved_and_opened_with() -> None:
+    patch = Patch()
+    patch.add_node("poly", "synth")
+    assert patch.nodes["synth"].spec.OUTPUTS == ("out",)
+    assert patcher.loads(patcher.dumps(patch)).nodes["synth"].inner.ports("outlet") == ("out",)
+
+
 def test_a_missing_voice_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(PatchError) as caught:
         patcher.load(save(tmp_path / "song.json", song("lib/nowhere.json")))
