@@ -30,6 +30,7 @@ bench: setup
 	$(BIN)/python bench/edits.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/instant_play.py
+	$(BIN)/python bench/voices.py
 	$(BIN)/python bench/realtime.py
 
 bench-realtime: setup

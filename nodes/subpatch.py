@@ -64,7 +64,7 @@ class Subpatch(Node):
     ) -> type[Node]:
         """The spec of one subpatch: this class with its own ports and params (not registered:
         every subpatch has its own). The same interface gives the same class."""
-        return _interface(cls, inputs, outputs, params)
+        return interface_spec(cls, inputs, outputs, params)
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         pass  # the compiler flattens a subpatch into its nodes: only a bare one (no ports) gets here
@@ -74,9 +74,11 @@ class Subpatch(Node):
 _INTERFACES: dict[tuple[Any, ...], type[Node]] = {}
 
 
-def _interface(
+def interface_spec(
     base: type[Node], inputs: tuple[str, ...], outputs: tuple[str, ...], params: tuple[tuple[str, Param], ...]
 ) -> type[Node]:
+    """The class ``base`` with these ports and params (a subpatch's, a poly's): made once per
+    interface, not registered."""
     key = (base, inputs, outputs, repr(params))
     spec = _INTERFACES.get(key)
     if spec is None:

@@ -13,6 +13,7 @@ loop's delay can be as short as a few samples, whatever the block size.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ import numpy as np
 
 from patcher.flatten import flatten
 from patcher.graph import components_in_order, cycle_problems, is_loop, phase_graph, topological_order
-from patcher.model import Link, Patch, PatchError, collector_paused, relative_files
+from patcher.model import Link, Patch, PatchError, collector_paused, plays_alike, relative_files
 from patcher.plan import BlockPlan
 from patcher.protection import all_finite, scrub
 from patcher.spec import Node
@@ -410,7 +411,9 @@ def _instantiate(
     data = patch.nodes[node_id]
     old = reuse.get(node_id)
     same_setup = old is not None and old.sample_rate == sample_rate and old.max_block == block_size
-    if old is not None and type(old) is data.spec and same_setup:
+    # A node that holds a patch (a poly's voice) is the same node only while that patch is.
+    same_inner = old is not None and plays_alike(old.inner, data.inner)
+    if old is not None and type(old) is data.spec and same_setup and same_inner:
         # Files compare by where they are: the patch may have moved (Save As) or be another one.
         wanted = resolved_params(data, patch.base_dir)
         current = promised.get(node_id) or resolved_params(old, old.patch_dir)
@@ -420,6 +423,8 @@ def _instantiate(
                 changes.append((old, name, value, prepared))
         return old
     node = data.spec(dict(data.params), str(patch.base_dir))
+    if data.inner is not None:  # a copy: the model's patch may be edited while this one plays
+        node.inner = copy.deepcopy(data.inner)
     _call_node(node_id, data.type, node.prepare, sample_rate, block_size)
     return node
 

@@ -7,7 +7,7 @@ what is heard.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -377,7 +377,7 @@ class Engine:
         if dropped > self.reported_dropped:
             self.reported_dropped = dropped
             reports.append(f"{dropped} events came more than {len(self.events.offsets)} to a block: dropped")
-        for node_id, node in self.schedule.nodes.items():
+        for node_id, node in _every_node(self.schedule.nodes.items()):
             faults = node.fault_count  # read once: the audio thread may add one meanwhile
             if faults > node.reported_faults:  # each time it raised since the last report
                 node.reported_faults = faults
@@ -409,6 +409,13 @@ def _remember(recent: np.ndarray, mix: np.ndarray, frames: int) -> None:
             recent[channel, index] = recent[channel, index + frames]
         for index in range(kept, window):
             recent[channel, index] = mix[channel, frames - window + index]
+
+
+def _every_node(nodes: Iterable[tuple[str, Node]]) -> Iterator[tuple[str, Node]]:
+    """Each running node by its id, and the nodes a node runs itself (a poly's voices)."""
+    for node_id, node in nodes:
+        yield node_id, node
+        yield from _every_node((f"{node_id}{inner_id}", inner) for inner_id, inner in node.inner_nodes())
 
 
 def _params_of(patch: Patch) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,8 @@ inlets and outlets go, and every link through one is joined end to end: fan-in a
 multiply out, so each input sums what it summed before. What is left is an ordinary patch,
 so scheduling, pruning, feedback through a delay's tap (inside a subpatch, or out of it and
 back in), block-size invariance and live edits hold as for any patch; ids hold a ``/`` no
-node of a file may hold, so they never clash with the parent's.
+node of a file may hold, so they never clash with the parent's. A ``poly`` node keeps its
+patch (its voice): it compiles and plays copies of it itself, so it stays one node here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ def has_subpatches(patch: Patch) -> bool:
     return any(node.type == "subpatch" for node in patch.nodes.values())
 
 
+def _is_subpatch(node: NodeData) -> bool:
+    """A node flattened into its inner nodes (a poly keeps its voice: it plays it itself)."""
+    return node.type == "subpatch" and node.inner is not None
+
+
 def flatten(patch: Patch) -> Patch:
     """``patch`` with every subpatch replaced by its nodes (``patch`` itself when it has none)."""
     if not has_subpatches(patch):
@@ -45,7 +51,7 @@ def _add(
     """Add ``patch``'s nodes and links to ``flat``, ids prefixed by ``prefix``."""
     for node_id, node in patch.nodes.items():
         params = {**node.params, **overrides.get(node_id, {})}
-        if node.inner is not None:
+        if _is_subpatch(node):
             inner_overrides = _published_values(node.inner, params, patch.base_dir)
             _add(node.inner, f"{prefix}{node_id}/", inner_overrides, flat, links, joints)
             continue
@@ -55,7 +61,7 @@ def _add(
             continue
         if patch.base_dir != flat.base_dir:  # an abstraction's files are beside it
             params.update(_absolute_files(node, params, patch.base_dir))
-        flat.nodes[path] = NodeData(path, node.type, params, node.position)
+        flat.nodes[path] = NodeData(path, node.type, params, node.position, node.inner, node.file)
     for link in patch.links:
         source = _source(patch, prefix, link.source)
         links.append(Link(source, _target(patch, prefix, link.target)))
@@ -66,7 +72,7 @@ def flat_param(patch: Patch, path: str, name: str) -> tuple[str, str]:
     published param is its inner node's (``voice.attack`` -> ``voice/env``, ``attack``)."""
     _owner, node = patch.owner(path)
     prefix = path[: len(path) - len(node.id)]
-    while node.inner is not None:
+    while _is_subpatch(node):
         ref = node.inner.published[name]
         prefix = f"{prefix}{node.id}/"
         node, name = node.inner.node(ref.node), ref.port
@@ -97,7 +103,7 @@ def _absolute_files(node: NodeData, params: Mapping[str, Any], folder: Path) -> 
 
 def _source(patch: Patch, prefix: str, ref: PortRef) -> PortRef:
     """A link's source in flat ids: a subpatch's output is its outlet node (joined away)."""
-    if patch.nodes[ref.node].inner is not None:
+    if _is_subpatch(patch.nodes[ref.node]):
         return PortRef(f"{prefix}{ref.node}/{ref.port}", "out")
     return PortRef(prefix + ref.node, ref.port)
 
@@ -105,9 +111,10 @@ def _source(patch: Patch, prefix: str, ref: PortRef) -> PortRef:
 def _target(patch: Patch, prefix: str, ref: PortRef) -> PortRef:
     """A link's target in flat ids: a subpatch's input is its inlet node (joined away), or the
     inner param it publishes (a modulation link reaches the inner node itself)."""
-    inner = patch.nodes[ref.node].inner
-    if inner is None:
+    node = patch.nodes[ref.node]
+    if not _is_subpatch(node):
         return PortRef(prefix + ref.node, ref.port)
+    inner = node.inner
     inner_prefix = f"{prefix}{ref.node}/"
     if ref.port in inner.published:
         return _target(inner, inner_prefix, inner.published[ref.port])

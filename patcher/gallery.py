@@ -68,8 +68,8 @@ def patch_graph(patch: Patch) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
     for node_id, node in patch.nodes.items():
         kind = node.type
-        if node.type == "subpatch":
-            kind = f"subpatch {Path(node.file).stem}" if node.file else "subpatch (embedded)"
+        if node.inner is not None:  # a subpatch, or a poly's voice
+            kind = f"{node.type} {Path(node.file).stem}" if node.file else f"{node.type} (embedded)"
         graph.add_node(node_id, type=kind, family=node.spec.FAMILY, position=node.position)
     for link in patch.links:
         graph.add_edge(

@@ -32,6 +32,9 @@ COMMENT_LIMIT = 4000
 PRESET_NAME_LIMIT = 64
 #: What a preset snapshots: values a knob or a menu sets (files and tables are the patch's).
 PRESET_KINDS = ("float", "int", "bool", "choice")
+#: The node types that hold a patch: a subpatch (flattened away before compiling) and a poly
+#: (which plays copies of its patch, its voice, itself).
+HOLDER_TYPES = ("subpatch", "poly")
 NODE_ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 #: How many problems a message lists; the rest are counted (20,000 bad nodes are one screen).
 PROBLEMS_SHOWN = 20
@@ -318,7 +321,9 @@ class Patch:
         if node_id in self.nodes:
             raise PatchError(f"node id {quote(node_id)} is already used")
         values = {name: p.default for name, p in cls.PARAMS.items()}
-        inner = Patch(self.settings, base_dir=self.base_dir) if type_name == "subpatch" else None
+        inner = Patch(self.settings, base_dir=self.base_dir) if type_name in HOLDER_TYPES else None
+        if type_name == "poly":  # a voice starts with the outlet it is heard through
+            inner.add_node("outlet", "out", (400.0, 40.0))
         where = (float(position[0]), float(position[1]))
         self.nodes[node_id] = NodeData(node_id, type_name, values, where, inner)
         for name, value in params.items():
@@ -331,12 +336,16 @@ class Patch:
         node_id: str | None = None,
         position: tuple[float, float] = (0.0, 0.0),
         file: str = "",
+        type_name: str = "subpatch",
         **params: Any,
     ) -> str:
         """Add ``inner`` as a subpatch node: embedded, or an abstraction read from ``file``
         (as the patch names it; the caller has read it). Published params start at the
-        values ``inner`` sets."""
-        node_id = self.add_node("subpatch", node_id, position)
+        values ``inner`` sets. ``type_name="poly"`` adds it as a poly node's voice instead."""
+        if type_name not in HOLDER_TYPES:
+            holders = ", ".join(HOLDER_TYPES)
+            raise PatchError(f"a {quote(type_name)} node holds no patch; use one of {holders}")
+        node_id = self.add_node(type_name, node_id, position)
         node = self.nodes[node_id]
         node.inner, node.file = inner, file
         node.params = {name: param.default for name, param in node.spec.PARAMS.items()}
@@ -518,6 +527,26 @@ class Patch:
         from patcher.patchfile import save
 
         return save(self, path)
+
+
+def plays_alike(patch: Patch | None, other: Patch | None) -> bool:
+    """Whether two patches sound the same: the same nodes, params, links (in any order),
+    published params, files and folder; where nodes stand and what comments say aside."""
+    if patch is None or other is None:
+        return patch is other
+    if set(patch.nodes) != set(other.nodes) or patch.published != other.published:
+        return False
+    if patch.base_dir != other.base_dir:
+        return False
+    if collections.Counter(patch.links) != collections.Counter(other.links):
+        return False
+    for node_id, node in patch.nodes.items():
+        twin = other.nodes[node_id]
+        if (node.type, node.params, node.file) != (twin.type, twin.params, twin.file):
+            return False
+        if not plays_alike(node.inner, twin.inner):
+            return False
+    return True
 
 
 def _rebase_subpatch(node: NodeData, old_folder: Path, folder: Path) -> None:

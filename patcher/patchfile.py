@@ -54,6 +54,7 @@ from patcher.graph import cycle_problems
 from patcher.model import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    HOLDER_TYPES,
     MAPPABLE_KINDS,
     NODE_ID_PATTERN,
     PRESET_KINDS,
@@ -402,7 +403,7 @@ def _read_node(
         return None
     where = f"node {quote(reading.prefix + node_id)}"
     type_name = entry.get("type")
-    known = SUBPATCH_KEYS if type_name == "subpatch" else NODE_KEYS
+    known = SUBPATCH_KEYS if type_name in HOLDER_TYPES else NODE_KEYS
     for key in sorted(set(entry) - known):
         problems.append(f"{where}: unknown key {quote(key)}{did_you_mean(key, sorted(known))}")
     cls = node_class(type_name) if isinstance(type_name, str) else None
@@ -410,10 +411,15 @@ def _read_node(
         problems.append(f"{where}: {unknown_type_problem(type_name)}")
         return None
     node = NodeData(node_id, type_name, {})
-    if type_name == "subpatch":
+    if type_name in HOLDER_TYPES:
         inner_reading = dataclasses.replace(reading, prefix=f"{reading.prefix}{node_id}/")
-        node.inner, node.file = _read_subpatch(where, entry, base_dir, problems, inner_reading)
+        node.inner, node.file = _read_subpatch(where, entry, base_dir, problems, inner_reading, type_name)
         if node.inner is None:
+            return None
+        check = getattr(cls, "inner_problem", None)  # what a poly asks of its voice
+        problem = check(node.inner) if check is not None else None
+        if problem:
+            problems.append(f"{where} ({node.label}): {problem}")
             return None
     node.params = _read_params(where, node.spec, entry.get("params", {}), problems, node.label)
     node.position = _read_position(where, entry.get("position", [0, 0]), problems)
@@ -421,30 +427,36 @@ def _read_node(
 
 
 def _read_subpatch(
-    where: str, entry: dict[str, Any], base_dir: Path, problems: list[str], reading: _Reading
+    where: str,
+    entry: dict[str, Any],
+    base_dir: Path,
+    problems: list[str],
+    reading: _Reading,
+    type_name: str = "subpatch",
 ) -> tuple[Patch | None, str]:
-    """A subpatch node's patch (None if it has problems, which are reported) and its file."""
+    """A subpatch's (or a poly's voice's) patch (None if it has problems, which are reported)
+    and its file."""
     if ("patch" in entry) == ("file" in entry):
         which = "both" if "patch" in entry else "neither"
         problems.append(
-            f"{where} (subpatch): give 'patch' (embedded) or 'file' (an abstraction), not {which}"
+            f"{where} ({type_name}): give 'patch' (embedded) or 'file' (an abstraction), not {which}"
         )
         return None, ""
     if "file" in entry:
         file = entry["file"]
         if not isinstance(file, str) or not file:
-            problems.append(f"{where} (subpatch): file must name a patch file, got {quote(file)}")
+            problems.append(f"{where} ({type_name}): file must name a patch file, got {quote(file)}")
             return None, ""
         return _read_abstraction(
-            f"{where} (subpatch {excerpt(file, PATH_LIMIT)})", file, base_dir, problems, reading
+            f"{where} ({type_name} {excerpt(file, PATH_LIMIT)})", file, base_dir, problems, reading
         ), file
     raw = entry["patch"]
     if not isinstance(raw, dict):
-        problems.append(f"{where} (subpatch): patch must be an object holding nodes and links")
+        problems.append(f"{where} ({type_name}): patch must be an object holding nodes and links")
         return None, ""
     before = len(problems)
     problems += [
-        f"{where} (subpatch): unknown key {quote(key)} in its patch{did_you_mean(key, sorted(INNER_KEYS))}"
+        f"{where} ({type_name}): unknown key {quote(key)} in its patch{did_you_mean(key, sorted(INNER_KEYS))}"
         for key in sorted(set(raw) - INNER_KEYS)
     ]
     inner = Patch(base_dir=base_dir)
@@ -706,11 +718,26 @@ def mapped_param_problem(patch: Patch, target: Any, unusable: set[str] = frozens
         _owner, node = patch.owner(node_id)
     except PatchError:
         return f"no node {quote(node_id)}{did_you_mean(node_id, patch.nodes)} for {quote(target)}"
+    poly = _poly_on_the_way(patch, node_id)
+    if poly is not None:
+        return (
+            f"{quote(target)} is inside the voice of poly {quote(poly)}: map a param the voice "
+            f"publishes ({quote(poly + '.name')}), which every voice takes"
+        )
     param = node.spec.PARAMS.get(name)
     if param is None:
         return f"node {quote(node_id)} ({node.label}): {unknown_param_problem(node.spec, name)}"
     if param.kind not in MAPPABLE_KINDS:
         return f"param {quote(target)} is not a number: only numbers can be mapped to a CC or an OSC address"
+    return None
+
+
+def _poly_on_the_way(patch: Patch, path: str) -> str | None:
+    """The poly node the path ``path`` passes through into its voice, if any."""
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        if patch.find("/".join(parts[:depth])).type == "poly":
+            return "/".join(parts[:depth])
     return None
 
 

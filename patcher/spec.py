@@ -212,6 +212,9 @@ class Node:
     #: A node that plays events (notes): the engine sets ``events`` to its
     #: :class:`patcher.events.EventBlock`, whose offsets count from the block's first sample.
     TAKES_EVENTS: ClassVar[bool] = False
+    #: A node that holds a patch (a poly's voice, :class:`patcher.model.Patch`): the compiler
+    #: sets it, a copy of the model's, before ``prepare``; None for every other node.
+    inner: Any = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -286,6 +289,11 @@ class Node:
         outputs: Mapping[str, np.ndarray],
     ) -> None:
         raise NotImplementedError
+
+    def inner_nodes(self) -> list[tuple[str, Node]]:
+        """The nodes this node runs itself (a poly's voices), each with what follows this
+        node's id to name it (``[2]/lp``): the engine reports their faults as its own."""
+        return []
 
     def loop_chunk(self) -> int:
         """Longest chunk ``read`` can serve before ``write`` (two-phase nodes only)."""

@@ -150,7 +150,24 @@ def _random_block(rng: np.random.Generator) -> int:
 def _add_random_node(rng: np.random.Generator, patch: Patch, type_name: str) -> str:
     cls = registry()[type_name]
     params = {name: random_value(rng, param) for name, param in cls.PARAMS.items()}
+    if type_name == "poly":  # a voice to play: its input through a gain, and a note's sine
+        return patch.add_subpatch(_poly_voice(), type_name="poly", **params)
     return patch.add_node(type_name, **params)
+
+
+def _poly_voice() -> Patch:
+    voice = Patch()
+    voice.add_node("inlet", "in")
+    voice.add_node("gain", "through")
+    voice.add_node("note", "keys")
+    voice.add_node("oscillator", "osc", frequency_hz=0.1, waveform="sine")
+    voice.add_node("outlet", "out")
+    voice.connect("in.out", "through.in")
+    voice.connect("through.out", "out.in")
+    voice.connect("keys.pitch_hz", "osc.frequency_hz")
+    voice.connect("osc.out", "out.in")
+    voice.publish("gain_db", "through.gain_db")
+    return voice
 
 
 def random_value(rng: np.random.Generator, param: Param) -> Any:

@@ -480,3 +480,38 @@ def test_compressor_example_narrows_the_guitars_dynamics() -> None:
         heard = levels[levels > 1e-4]
         spread[name] = 20 * np.log10(np.percentile(heard, 99) / np.percentile(heard, 30))
     assert spread["compressed"] < 0.6 * spread["dry"], spread  # 4:1 above the threshold
+
+
+def test_poly_synth_plays_each_chord_of_its_score_at_once_and_the_cc_opens_its_filter() -> None:
+    """Every note of a chord sounds together (a voice each) and the chord before it has gone;
+    the score's CC 74 climb reaches every voice's cutoff: the chords above 1.5 kHz are louder
+    with it than without it."""
+    from patcher.events import CONTROL, EventTimeline
+
+    patch = load("poly_synth")
+    score = patcher.read_midi_file(PATCHES / "poly_synth.mid", RATE)
+    audio = patcher.render(patch, seconds=4.0, sample_rate=RATE, events=score)[:, 0]
+    notes_only = EventTimeline(event for event in score.events if event.kind != CONTROL)
+    unswept = patcher.render(patch, seconds=4.0, sample_rate=RATE, events=notes_only)[:, 0]
+    bar = 2.0  # four beats at 120 bpm
+
+    def second(signal: np.ndarray, start_s: float) -> np.ndarray:
+        return signal[round(start_s * RATE) : round((start_s + 1.0) * RATE)]
+
+    def strength(start_s: float, note: int) -> float:
+        t = times(1.0)
+        return 2 * abs(
+            np.mean(second(audio, start_s) * np.exp(-2j * np.pi * 440 * 2 ** ((note - 69) / 12) * t))
+        )
+
+    a_minor, f_major = (57, 60, 64), (53, 57, 60, 65)
+    for notes, start, absent in ((a_minor, 0.5, 53), (f_major, bar + 0.5, 64)):
+        floor = strength(start, absent)  # a note of the other chord: not playing
+        for note in notes:
+            assert strength(start, note) > 10 * floor, (note, start)
+
+    def bright(signal: np.ndarray) -> float:
+        frequencies, power = welch(second(signal, bar + 0.8), RATE, nperseg=4096)
+        return float(np.sum(power[frequencies > 1500]))
+
+    assert bright(audio) > 4 * bright(unswept)

@@ -121,7 +121,7 @@ def ungroup(patch: Patch, node_id: str) -> Patch:
     """``patch``'s graph with the subpatch node ``node_id`` replaced by its inner nodes (ids
     kept where free), its links joined through its inlets and outlets."""
     group_node = patch.node(node_id)
-    if group_node.inner is None:
+    if group_node.inner is None or group_node.type != "subpatch":  # a poly plays its voice: it stays
         raise PatchError(f"node {quote(node_id)} ({group_node.type}) is not a subpatch: nothing to ungroup")
     inner = group_node.inner
     # Only this one subpatch opens: every other (and each one nested in it) stays a node.

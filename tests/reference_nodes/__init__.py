@@ -18,6 +18,7 @@ def reference_registry() -> dict[str, type]:
         io,
         mixing,
         modulators,
+        poly,
         scopes,
         sequencing,
         shapers,
@@ -27,6 +28,6 @@ def reference_registry() -> dict[str, type]:
 
     references: dict[str, type] = {}
     modules = (control, convolution, delays, dynamics, envelopes, filters, io, mixing, modulators)
-    for module in (*modules, scopes, sequencing, shapers, sources, subpatch):
+    for module in (*modules, poly, scopes, sequencing, shapers, sources, subpatch):
         references.update(module.REFERENCES)
     return references
