@@ -488,7 +488,8 @@ def _read_packed_abstraction(
 ) -> Patch | None:
     """An abstraction of a packed patch: in its folder, judged by its name before any lookup."""
     assert reading.packed_root is not None
-    candidate = Path(os.path.normpath(os.path.join(base_dir, file)))
+    # Made absolute as the root is: an archive unpacked into a relative folder was refused.
+    candidate = Path(os.path.normpath(os.path.join(Path(base_dir).resolve(), file)))
     if "\0" in file or not candidate.is_relative_to(reading.packed_root) or not candidate.is_file():
         problems.append(
             f"{where}: abstraction {excerpt(file, PATH_LIMIT)} is not in the archive; a packed patch "

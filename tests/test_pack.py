@@ -493,6 +493,18 @@ def test_abstractions_and_their_files_are_packed_and_render_sample_for_sample(
     np.testing.assert_array_equal(rendered(tmp_path / "elsewhere" / "song.json"), original)
 
 
+def test_a_patch_with_abstractions_unpacks_by_relative_names_on_the_command_line(tmp_path: Path) -> None:
+    """``patcher unpack song.patcher -o song`` in the archive's folder: the abstractions were
+    judged against the folder made absolute, their own folder not, and refused as outside."""
+    abstraction(tmp_path, "quiet.json")
+    song = using(tmp_path, "quiet.json")
+    original = rendered(song)
+    pack(song, tmp_path / "song.patcher")
+    result = run_cli("unpack", "song.patcher", "-o", "unpacked", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(rendered(tmp_path / "unpacked" / "song.json"), original)
+
+
 def test_a_packed_abstraction_not_in_the_archive_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
