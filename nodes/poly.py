@@ -44,6 +44,7 @@ import numpy as np
 from nodes.subpatch import interface_spec
 from patcher.events import NOTE_OFF, NOTE_ON, EventBlock
 from patcher.kernels import kernel
+from patcher.plan import BlockPlan
 from patcher.spec import Node, Param
 from patcher.text import quote
 
@@ -111,15 +112,27 @@ class Voice:
         fed |= {f"{SETTING}{name}" for name, is_param, _ in feeds if is_param}
         # The feeds' inlet nodes do not run (they would play silence over what is written), nor
         # an outlet with one link in or none (what it hears is its tap already; it does nothing).
-        self.calls = [
-            call
+        kept = [
+            (group, call)
             for group, call in zip(schedule.groups, schedule.calls, strict=True)
             if group.loop_nodes or not (group.steps[0].node_id in fed or _bare_outlet(group.steps[0]))
         ]
+        self.calls = [call for _group, call in kept]
+        #: What runs a whole block of the copy (:mod:`patcher.plan`); ``calls`` run the rest.
+        self.plan = BlockPlan(schedule, [group for group, _call in kept])
+        self.block_size = schedule.block_size
 
     def reset(self) -> None:
         for node in self.nodes:
             node.reset()
+
+    def run(self, frames: int) -> None:
+        if frames == self.block_size:
+            self.plan.run()
+            return
+        for call in self.calls:
+            call(frames)
+        self.plan.dirty = True  # the steps hold views of part of their buffers now
 
 
 class Poly(Node):
@@ -310,6 +323,8 @@ class Poly(Node):
             for node, inner_name, inner_prepared in prepared:
                 node.ramps.pop(inner_name, None)
                 node.install_change(inner_name, value, inner_prepared)
+            for voice in self.voice_list:
+                voice.plan.dirty = True
         self.param_changed(name, value)
 
     # -- audio thread -------------------------------------------------------------------------
@@ -352,8 +367,7 @@ class Poly(Node):
             frames = length - begin
             for name, is_param, buffer in voice.feeds:
                 self.copy_span(params[name] if is_param else inputs[name], start + begin, buffer, frames)
-            for call in voice.calls:
-                call(frames)
+            voice.run(frames)
             peak = self.peaks[slot]
             for tap, total in zip(voice.taps, totals, strict=True):
                 peak = self.add_voice(tap, total, start + begin, frames, peak)

@@ -33,10 +33,12 @@ Signals = Mapping[str, np.ndarray]
 class BlockPlan:
     """A schedule's whole-block calls, one per group (audio thread only)."""
 
-    def __init__(self, schedule: Schedule) -> None:
+    def __init__(self, schedule: Schedule, groups: list[Group] | None = None) -> None:
+        """The plan of ``schedule``'s ``groups`` (all of them by default; a poly's voice
+        leaves out the inlets it writes itself)."""
         # Not the schedule itself: a cycle would outlive the last reference to a replaced
         # schedule until the garbage collector ran (on the audio thread, maybe).
-        self.groups = schedule.groups
+        self.groups = schedule.groups if groups is None else groups
         self.block_size = schedule.block_size
         self.outputs = schedule.arena.reshape(-1)
         #: The output nodes: their ``stereo`` is checked by the engine, as no step's output.
