@@ -182,7 +182,8 @@ class LiveView:
                 label=label,
                 tag=f"param_menu:{action}",
                 parent="param_menu",
-                callback=lambda _s, _a, action=action: self.menu_choice(action),
+                user_data=action,
+                callback=lambda _s, _a, action: self.menu_choice(action),
             )
         mouse = dpg.get_mouse_pos(local=False)
         dpg.configure_item("param_menu", show=True, pos=[int(mouse[0]), int(mouse[1])])
