@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -1806,9 +1807,11 @@ def test_real_input_midi_learn_maps_a_cc_from_another_jack_client_and_notes_soun
     survives a Stop and a Play; Esc cancels a learn; the menu forgets the mapping."""
     import dearpygui.dearpygui as dpg
     import soundfile
+    from pythonosc.udp_client import SimpleUDPClient
 
     from patcher.editor.live_view import NO_PORTS
     from patcher.server import EngineProcess
+    from tests.test_live import free_udp_port
 
     view, model = window, window.model
     view.live_view.look_for_ports()
@@ -1889,6 +1892,25 @@ def test_real_input_midi_learn_maps_a_cc_from_another_jack_client_and_notes_soun
         frames_until(view, lambda: model.patch.nodes["lp"].params["cutoff_hz"] > 19000.0, "the cutoff up")
         frames_until(view, lambda: model.last_meters["level"][0] > 0.4, "the tone again")
 
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:  # OSC on a port in use
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            dpg.get_item_callback("osc_port_input")("osc_port_input", port, None)
+            dpg.get_item_callback("osc_item")("osc_item", True, None)
+            frames_until(view, lambda: "OSC port" in model.status.text, "the OSC port refused")
+            assert model.status.level == "warning" and model.live.osc_opened is None
+            assert model.status.text.startswith(f"OSC port {port} cannot be opened: ")
+            assert model.playing  # and the sound plays on
+        port = free_udp_port()
+        dpg.get_item_callback("osc_port_input")("osc_port_input", port, None)
+        frames_until(view, lambda: model.live.osc_opened == port, "the OSC port open")
+        SimpleUDPClient("127.0.0.1", port).send_message("/patcher/lp/q", 2.0)
+        frames_until(view, lambda: model.patch.nodes["lp"].params["q"] == 2.0, "q moved by OSC")
+        frames(view, 2)
+        assert dpg.get_value("param:q:typed") == pytest.approx(2.0)
+        dpg.get_item_callback("osc_item")("osc_item", False, None)
+        assert model.status.text == "not listening to OSC"
+
         move_and_settle(view, *screen_point("param:cutoff_hz:label"))
         xdotool("click", "3")
         frames(view, 4)
@@ -1910,6 +1932,7 @@ def test_real_input_midi_learn_maps_a_cc_from_another_jack_client_and_notes_soun
         assert model.root.mappings == [] and "[CC" not in dpg.get_value("param:cutoff_hz:label")
     finally:
         model.live.choose_midi_input(None)  # the module's other tests play with no MIDI
+        model.live.set_osc(False)
         model.close_engine()
         keyboard.close()
     view.live_view.look_for_ports()
