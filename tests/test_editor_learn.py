@@ -183,3 +183,50 @@ def test_the_ports_chosen_are_told_to_every_engine_and_remembered(tmp_path: Path
     later.live.choose_midi_input("keyboard", remember=False)  # `patcher edit --midi`: this session
     again = EditorModel(state_dir=tmp_path / "state", player_factory=LivePlayer)
     assert again.live.midi_input is None
+
+
+def test_the_engine_process_learns_while_stopped_and_a_new_one_listens_again(tmp_path: Path) -> None:
+    """The real engine process, with no audio device needed: OSC opened while it waits, an
+    address learned without playing, and the port opened again by the process that replaces a
+    killed one."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from patcher.server import EngineProcess
+    from tests.test_live import free_udp_port
+
+    model = EditorModel(
+        state_dir=tmp_path / "state", player_factory=lambda patch: EngineProcess(patch, keep_alive=True)
+    )
+    assert model.open(synth(tmp_path))
+    port = free_udp_port()
+
+    def frames_until(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + 120.0  # an engine process loads every kernel first
+        while not condition():
+            assert time.monotonic() < deadline, f"{what} did not come: {model.status.text}"
+            model.poll()
+            time.sleep(0.02)
+
+    try:
+        model.live.set_osc(True, port)
+        model.start_engine()
+        frames_until(lambda: model.live.osc_opened == port, "the OSC port open")
+        assert not model.playing
+        model.live.start_learning("lp", "q")
+        SimpleUDPClient("127.0.0.1", port).send_message("/fader/2", 0.5)
+        frames_until(lambda: model.live.learning is None, "the address learned")
+        assert model.live.mappings_of("lp", "q") == [ControlMapping("lp.q", osc="/fader/2")]
+        first = model.idle_engine.pid
+        os.kill(first, signal.SIGKILL)
+        frames_until(lambda: model.idle_engine is not None and model.idle_engine.pid != first, "a new engine")
+        assert "a new one is starting" in model.status.text
+        assert model.live.osc_opened is None  # just launched: it is still loading
+        frames_until(lambda: model.live.osc_opened == port, "the OSC port open again")
+    finally:
+        model.shutdown()
+    assert multiprocessing.active_children() == []

@@ -57,6 +57,7 @@ class LiveControl:
         self.osc_opened: int | None = None
         #: The param waiting for a control, as its mapping names it (``voice/env.attack_ms``).
         self.learning: str | None = None
+        self._told: Any = None  # the engine last told: another has opened nothing yet
 
     # -- what the engine listens to -----------------------------------------------------------
     @property
@@ -99,6 +100,9 @@ class LiveControl:
         set_live_inputs = getattr(player, "set_live_inputs", None)
         if set_live_inputs is None:  # no engine yet, or a player that takes no MIDI
             return False
+        if player is not self._told:  # a new engine (one that died was replaced): it says anew
+            self._told = player
+            self.midi_opened = self.osc_opened = None
         set_live_inputs(self.midi_input, self.osc_wanted)
         return True
 
