@@ -185,10 +185,12 @@ def test_the_ports_chosen_are_told_to_every_engine_and_remembered(tmp_path: Path
     assert again.live.midi_input is None
 
 
-def test_the_engine_process_learns_while_stopped_and_a_new_one_listens_again(tmp_path: Path) -> None:
-    """The real engine process, with no audio device needed: OSC opened while it waits, an
-    address learned without playing, and the port opened again by the process that replaces a
-    killed one."""
+@pytest.mark.kills_jack_clients  # the engine process's PortAudio is a client of the JACK server
+def test_the_engine_process_learns_while_stopped_and_a_new_one_listens_again(
+    jack: Any, tmp_path: Path
+) -> None:
+    """The real engine process, not playing: OSC opened while it waits, an address learned
+    without playing, and the port opened again by the process that replaces a killed one."""
     import multiprocessing
     import os
     import signal
