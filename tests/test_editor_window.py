@@ -1937,3 +1937,16 @@ def test_real_input_midi_learn_maps_a_cc_from_another_jack_client_and_notes_soun
         keyboard.close()
     view.live_view.look_for_ports()
     assert menu_labels("midi_menu") == ["None", NO_PORTS, "Look again"]
+
+
+def test_the_status_line_follows_past_its_history_limit(window: Any) -> None:
+    """The history keeps the last STATUS_HISTORY messages: its length stops growing there, and
+    the status line used to stop following then (seen in a long session, and in this module)."""
+    import dearpygui.dearpygui as dpg
+
+    from patcher.editor.model import STATUS_HISTORY
+
+    for number in range(STATUS_HISTORY + 3):
+        window.model.say(f"message {number}")
+        frames(window, 1)
+    assert dpg.get_value("status_text") == f"message {STATUS_HISTORY + 2}"

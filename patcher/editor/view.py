@@ -216,7 +216,8 @@ class EditorView:
         self._last_live = 0.0
         self._typing_widgets: set[int | str] = set()
         self._title = ""
-        self._status_count = -1
+        #: The message the status line shows (its count stops at STATUS_HISTORY: not a sign).
+        self._status_shown: Any = None
         #: The open file dialog, which takes every key while it is shown.
         self.file_window: FileDialog | None = None
         self._drag_tag: Any = None  # the slider being dragged, and its drag
@@ -1853,9 +1854,9 @@ class EditorView:
 
     def _sync_status(self) -> None:
         messages = self.model.messages
-        if len(messages) == self._status_count and messages:
+        if messages and messages[-1] is self._status_shown:
             return
-        self._status_count = len(messages)
+        self._status_shown = messages[-1] if messages else None
         status = self.model.status
         first_line = status.text.splitlines()[0] if status.text else ""
         more = " (hover for more)" if "\n" in status.text else ""
