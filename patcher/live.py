@@ -43,6 +43,9 @@ OSC_HOST = "127.0.0.1"
 WARNINGS_KEPT = 100
 #: Distinct controls kept between two reports (an OSC app spraying addresses cannot grow it).
 HEARD_KEPT = 64
+#: How long a value a control set is set again after a patch from the front end (which may
+#: not hold it yet: it comes back to the front end a frame or two later).
+RECENT_S = 0.5
 
 
 @contextlib.contextmanager
@@ -119,6 +122,8 @@ class LiveInputs:
         self._reports_lock = threading.Lock()  # rtmidi's thread and the OSC thread write them
         self._moved: dict[tuple[str, str], Any] = {}
         self._heard: dict[tuple[Any, ...], None] = {}
+        #: (node id, param) -> (value, when): what controls set lately, for ``set_again``.
+        self._recent: dict[tuple[str, str], tuple[Any, float]] = {}
 
     # -- MIDI -------------------------------------------------------------------------------
     def open_midi(self, wanted: str) -> str:
@@ -177,6 +182,7 @@ class LiveInputs:
         if self.report:
             with self._reports_lock:
                 self._moved[(node_id, name)] = value
+                self._recent[(node_id, name)] = (value, arrived_at)
 
     def _hear(self, control: tuple[Any, ...]) -> None:
         with self._reports_lock:
@@ -189,6 +195,18 @@ class LiveInputs:
             moved, self._moved = self._moved, {}
             heard, self._heard = self._heard, {}
         return LiveReport(moved, list(heard))
+
+    def set_again(self, player: Player) -> None:
+        """After a patch from the front end replaced the player's: the values controls set in
+        the last ``RECENT_S``, which that patch may not hold yet (the front end learns them a
+        frame or two later), set again, so that what plays is where the knob is."""
+        now = time.perf_counter()
+        with self._reports_lock:
+            self._recent = {key: seen for key, seen in self._recent.items() if now - seen[1] < RECENT_S}
+            recent = list(self._recent.items())
+        for (node_id, name), (value, _at) in recent:
+            with contextlib.suppress(PatchError):  # gone in that edit
+                player.set_param(node_id, name, value)
 
     def close_midi(self) -> None:
         if self.midi_port is not None:

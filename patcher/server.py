@@ -771,6 +771,8 @@ def _handle(
             watched.clear()  # the front end watches again what it still shows
             viewed.clear()
             player.update_patch(command[1])
+            if live is not None:  # a knob turned as the edit was sent stays where it is
+                live.set_again(player)
         elif kind == "watch":
             watched[command[3]] = (command[1], command[2])
         elif kind == "view":
