@@ -188,6 +188,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="size of text and panels, 0.75 to 3 (remembered; also View > UI Scale)",
     )
+    edit.add_argument(
+        "--midi",
+        metavar="PORT",
+        help="play notes and mapped CCs from the MIDI input port whose name holds PORT "
+        "(for this session; also Transport > MIDI Input)",
+    )
+    edit.add_argument(
+        "--osc",
+        type=_int_in(1, 65535),
+        metavar="PORT",
+        help="take OSC on UDP 127.0.0.1:PORT (for this session; also Transport > OSC Input)",
+    )
     edit.add_argument(ALLOW_FLAG, action="store_true", help=ALLOW_HELP + " without asking")
     edit.set_defaults(run=_edit)
 
@@ -606,6 +618,8 @@ def _edit(args: argparse.Namespace) -> int:
         play=args.play,
         allow_outside_files=args.allow_outside_files,
         ui_scale=args.ui_scale,
+        midi=args.midi,
+        osc=args.osc,
     )
 
 

@@ -11,6 +11,11 @@ before.
 Nothing here stops the sound: a port that is not there is one :class:`LiveInputError`, and a
 message that sets nothing (an unknown address, a value out of range) is one line in
 ``warnings`` for the front end to print.
+
+The editor's engine process keeps one :class:`LiveInputs` for its whole life, between plays
+too (``player`` is None then), with ``report`` on: what each control moved, and which CCs and
+OSC addresses came in (for MIDI learn), are kept for :meth:`LiveInputs.take_reports`, which the
+process sends to the editor.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from patcher.events import CONTROL
@@ -35,6 +41,11 @@ MIDI_APIS = ("UNIX_JACK", "LINUX_ALSA", "MACOSX_CORE", "WINDOWS_MM")
 OSC_HOST = "127.0.0.1"
 #: Warnings kept for the front end to print (older ones are dropped).
 WARNINGS_KEPT = 100
+#: Distinct controls kept between two reports (an OSC app spraying addresses cannot grow it).
+HEARD_KEPT = 64
+#: How long a value a control set is set again after a patch from the front end (which may
+#: not hold it yet: it comes back to the front end a frame or two later).
+RECENT_S = 0.5
 
 
 @contextlib.contextmanager
@@ -56,32 +67,71 @@ class LiveInputError(RuntimeError):
     """A MIDI port or an OSC port that cannot be opened: one sentence saying which and why."""
 
 
-class LiveInputs:
-    """The MIDI port and OSC server a player listens to (each optional); ``close()`` them."""
+def _midi_systems() -> Iterator[tuple[Any, list[str]]]:
+    """Each rtmidi system that answers here, with the names of its input ports."""
+    import mido
 
-    def __init__(self, player: Player) -> None:
+    for api in MIDI_APIS:
+        try:
+            backend = mido.Backend(f"mido.backends.rtmidi/{api}")
+            with _c_stderr_silenced():  # ALSA and JACK print their own failures there
+                names = backend.get_input_names()
+        except Exception:  # rtmidi raises its own SystemError where a system is absent
+            continue
+        yield backend, names
+
+
+def midi_input_names() -> list[str]:
+    """The MIDI input ports there are now, in the order :meth:`LiveInputs.open_midi` looks
+    through them (a JACK server's first); empty where there are none, or no MIDI system."""
+    found: list[str] = []
+    for _backend, names in _midi_systems():
+        found += [name for name in names if name not in found]
+    return found
+
+
+@dataclass
+class LiveReport:
+    """What the live inputs did since the last report (the editor's engine process sends it)."""
+
+    #: (node id, param) -> the value a control last set it to.
+    moved: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: The controls that came in, in order: ("cc", channel 1..16, number) or ("osc", address).
+    heard: list[tuple[Any, ...]] = field(default_factory=list)
+    #: What was opened or closed: ("midi", port name or None, why not or None), or
+    #: ("osc", port or None, why not or None).
+    inputs: list[tuple[str, Any, str | None]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.moved or self.heard or self.inputs)
+
+
+class LiveInputs:
+    """The MIDI port and OSC server a player listens to (each optional); ``close()`` them.
+    With ``report``, what they moved and heard is kept for :meth:`take_reports`."""
+
+    def __init__(self, player: Player | None, report: bool = False) -> None:
+        #: The player controls go to; None (between plays): only heard, for learning.
         self.player = player
+        self.report = report
         self.warnings: collections.deque[str] = collections.deque(maxlen=WARNINGS_KEPT)
         self.midi_port: Any = None
         self.midi_port_name = ""
         self.osc_server: Any = None
         self._osc_thread: threading.Thread | None = None
+        self._reports_lock = threading.Lock()  # rtmidi's thread and the OSC thread write them
+        self._moved: dict[tuple[str, str], Any] = {}
+        self._heard: dict[tuple[Any, ...], None] = {}
+        #: (node id, param) -> (value, when): what controls set lately, for ``set_again``.
+        self._recent: dict[tuple[str, str], tuple[Any, float]] = {}
 
     # -- MIDI -------------------------------------------------------------------------------
     def open_midi(self, wanted: str) -> str:
         """Listen to the MIDI input port whose name holds ``wanted`` (case aside); return its
         full name. Raises LiveInputError when no MIDI system has one."""
-        import mido
-
         seen: list[str] = []
         reached = False
-        for api in MIDI_APIS:
-            try:
-                backend = mido.Backend(f"mido.backends.rtmidi/{api}")
-                with _c_stderr_silenced():  # ALSA and JACK print their own failures there
-                    names = backend.get_input_names()
-            except Exception:  # rtmidi raises its own SystemError where a system is absent
-                continue
+        for backend, names in _midi_systems():
             reached = True
             seen += names
             for name in names:
@@ -107,7 +157,11 @@ class LiveInputs:
         event = message_event(message, 0)
         if event is None:
             return
+        if event.kind == CONTROL and self.report:
+            self._hear(("cc", event.channel, event.number))
         player = self.player
+        if player is None:
+            return
         if event.kind != CONTROL:
             player.play_event(event.kind, event.channel, event.number, event.value)
             return
@@ -115,13 +169,50 @@ class LiveInputs:
         for node_id, name, value in player.engine.controls.control_change(
             event.channel, event.number, event.value
         ):
-            self._set(node_id, name, value, arrived_at, f"CC {event.number}")
+            self._set(player, node_id, name, value, arrived_at, f"CC {event.number}")
 
-    def _set(self, node_id: str, name: str, value: Any, arrived_at: float, source: str) -> None:
+    def _set(
+        self, player: Player, node_id: str, name: str, value: Any, arrived_at: float, source: str
+    ) -> None:
         try:
-            self.player.set_param(node_id, name, value, arrived_at)
+            player.set_param(node_id, name, value, arrived_at)
         except PatchError as error:  # the node went in an edit since: say so, play on
             self.warnings.append(f"{source}: {error}")
+            return
+        if self.report:
+            with self._reports_lock:
+                self._moved[(node_id, name)] = value
+                self._recent[(node_id, name)] = (value, arrived_at)
+
+    def _hear(self, control: tuple[Any, ...]) -> None:
+        with self._reports_lock:
+            if len(self._heard) < HEARD_KEPT:
+                self._heard[control] = None
+
+    def take_reports(self) -> LiveReport:
+        """What controls moved and which came in since the last call (``report`` on)."""
+        with self._reports_lock:
+            moved, self._moved = self._moved, {}
+            heard, self._heard = self._heard, {}
+        return LiveReport(moved, list(heard))
+
+    def set_again(self, player: Player) -> None:
+        """After a patch from the front end replaced the player's: the values controls set in
+        the last ``RECENT_S``, which that patch may not hold yet (the front end learns them a
+        frame or two later), set again, so that what plays is where the knob is."""
+        now = time.perf_counter()
+        with self._reports_lock:
+            self._recent = {key: seen for key, seen in self._recent.items() if now - seen[1] < RECENT_S}
+            recent = list(self._recent.items())
+        for (node_id, name), (value, _at) in recent:
+            with contextlib.suppress(PatchError):  # gone in that edit
+                player.set_param(node_id, name, value)
+
+    def close_midi(self) -> None:
+        if self.midi_port is not None:
+            self.midi_port.close()
+            self.midi_port = None
+            self.midi_port_name = ""
 
     # -- OSC --------------------------------------------------------------------------------
     def open_osc(self, port: int) -> int:
@@ -144,12 +235,17 @@ class LiveInputs:
     def _osc_message(self, address: str, *arguments: Any) -> None:
         """The OSC server's thread: a param's new value, or a warning saying why not."""
         arrived_at = time.perf_counter()
+        if self.report:
+            self._hear(("osc", address))
+        player = self.player  # read once: it may go between plays
+        if player is None:
+            return
         try:
-            node_id, name, value = self.player.engine.controls.osc_message(address, arguments)
+            node_id, name, value = player.engine.controls.osc_message(address, arguments)
         except ValueError as error:
             self.warnings.append(str(error))
             return
-        self._set(node_id, name, value, arrived_at, f"OSC {quote(address)}")
+        self._set(player, node_id, name, value, arrived_at, f"OSC {quote(address)}")
 
     def take_warnings(self) -> list[str]:
         taken = []
@@ -158,9 +254,10 @@ class LiveInputs:
         return taken
 
     def close(self) -> None:
-        if self.midi_port is not None:
-            self.midi_port.close()
-            self.midi_port = None
+        self.close_midi()
+        self.close_osc()
+
+    def close_osc(self) -> None:
         if self.osc_server is not None:
             self.osc_server.shutdown()
             self.osc_server.server_close()

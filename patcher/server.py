@@ -33,6 +33,12 @@ gone, playing or not.
 
 Edits are validated in the front end first (the same model and cycle checks), so a refused
 edit raises at once in the caller and never reaches the running engine.
+
+The child also listens to MIDI and OSC (:mod:`patcher.live`), where the player is, so a note or
+a CC lands on its sample as in ``patcher play``: ``set_live_inputs`` chooses the MIDI input
+port and the OSC port, kept by the child between plays and told again to a child launched
+anew. What the controls moved and which came in (for MIDI learn) come back on the reply queue
+a few times a second, for ``take_live``.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import numpy as np
 
 from nodes.scopes import MAX_VIEW_LENGTH
 from patcher.compiler import compile_patch
+from patcher.live import LiveInputError, LiveInputs, LiveReport
 from patcher.model import Patch, PatchError
 from patcher.patchfile import from_dict, to_dict
 from patcher.player import (
@@ -157,6 +164,12 @@ class EngineProcess:
         self.metering = False
         self._node_order: tuple[int, tuple[str, ...]] = (0, ())
         self._report: PlaybackReport | None = None
+        #: The MIDI input port (part of its name) and the OSC port the child listens to
+        #: (None: none), and what the running child was last told of them.
+        self.midi_input: str | None = None
+        self.osc_port: int | None = None
+        self._live_told: tuple[str | None, int | None] = (None, None)
+        self._live = LiveReport()
 
     # -- lifecycle ------------------------------------------------------------------------
     def launch(self) -> None:
@@ -181,6 +194,8 @@ class EngineProcess:
         except OSError as error:  # no process could be made (too many processes or files)
             raise AudioDeviceError(f"the audio engine process could not start: {error}") from None
         self._process = process
+        self._live_told = (None, None)  # a new child listens to nothing until told
+        self._tell_live()
 
     def start(self, patch: Patch | None = None) -> None:
         """Play ``patch`` (a copy; default: the last one given), launching the child first if
@@ -360,6 +375,30 @@ class EngineProcess:
             raise OSError(text)
         return text
 
+    def set_live_inputs(self, midi_input: str | None, osc_port: int | None) -> None:
+        """Listen to the MIDI input port whose name holds ``midi_input`` and to OSC on UDP
+        ``osc_port`` (None: neither), playing or not, from now on and in a child launched
+        later. The child says what it opened, or why not, in ``take_live().inputs``."""
+        self.midi_input, self.osc_port = midi_input, osc_port
+        self._tell_live()
+
+    def _tell_live(self) -> None:
+        if not self.running:
+            return
+        midi, osc = self._live_told
+        if self.midi_input != midi:
+            self._commands.put(("midi", self.midi_input))
+        if self.osc_port != osc:
+            self._commands.put(("osc", self.osc_port))
+        self._live_told = (self.midi_input, self.osc_port)
+
+    def take_live(self) -> LiveReport:
+        """What the child's MIDI and OSC inputs did since the last call (never waits)."""
+        if self._loaded():  # until it is, its replies are looked through for "ready" alone
+            self._drain_replies()
+        report, self._live = self._live, LiveReport()
+        return report
+
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         """Validate here (raises PatchError), then send; while not playing only the patch changes.
         ``node_id`` may be a path into a subpatch (``voice/env``)."""
@@ -484,6 +523,12 @@ class EngineProcess:
                 self._unsaid.append(payload)
         elif kind == "node_order":
             self._node_order = payload
+        elif kind == "live":
+            moved, heard = payload
+            self._live.moved.update(moved)
+            self._live.heard += heard
+        elif kind == "live_input":
+            self._live.inputs.append(payload)
 
     def _wait_for_reply(self, kinds: set[str], timeout: float) -> tuple[str, Any]:
         """The next reply of one of ``kinds``; TimeoutError when none comes in time or the child
@@ -546,17 +591,51 @@ def _serve(commands: Any, replies: Any, keep_alive: bool) -> None:
     no_audio = _load_engine(every_kernel=keep_alive)
     replies.put(("ready", None))
     parent = multiprocessing.parent_process()
-    while parent is None or parent.is_alive():  # never outlive the front end
-        try:
-            command = commands.get(timeout=IDLE_POLL_S)
-        except queue.Empty:
-            continue
-        # Anything but these came after a play had stopped (a late param, a watch): dropped.
-        if command[0] == "quit":
-            return
-        ended = _play(command[1], commands, replies, no_audio) if command[0] == "play" else None
-        if ended == "quit" or (ended is not None and not keep_alive):
-            return
+    live = LiveInputs(None, report=True)  # between plays it hears, for learning, and moves nothing
+    try:
+        while parent is None or parent.is_alive():  # never outlive the front end
+            try:
+                command = commands.get(timeout=IDLE_POLL_S)
+            except queue.Empty:
+                _publish_live(live, replies)
+                continue
+            # Anything but these came after a play had stopped (a late param, a watch): dropped.
+            if command[0] == "quit":
+                return
+            if command[0] in ("midi", "osc"):
+                _live_command(live, replies, command)
+                continue
+            ended = _play(command[1], commands, replies, no_audio, live) if command[0] == "play" else None
+            if ended == "quit" or (ended is not None and not keep_alive):
+                return
+    finally:
+        live.close()
+
+
+def _live_command(live: LiveInputs, replies: Any, command: tuple[Any, ...]) -> None:
+    """Open the MIDI input port or the OSC port asked for, closing the one before; say what
+    was opened, or why not (one sentence, and the child plays on)."""
+    kind, wanted = command
+    try:
+        if kind == "midi":
+            live.close_midi()
+            opened = live.open_midi(wanted) if wanted else None
+        else:
+            live.close_osc()
+            opened = live.open_osc(wanted) if wanted else None
+    except LiveInputError as error:
+        replies.put(("live_input", (kind, None, str(error))))
+        return
+    replies.put(("live_input", (kind, opened, None)))
+
+
+def _publish_live(live: LiveInputs, replies: Any) -> None:
+    """What the controls moved and which came in, and their warnings, to the front end."""
+    report = live.take_reports()
+    if report:
+        replies.put(("live", (report.moved, report.heard)))
+    for warning in live.take_warnings():
+        replies.put(("warning", warning))
 
 
 def _load_engine(every_kernel: bool) -> str | None:
@@ -575,7 +654,9 @@ def _load_engine(every_kernel: bool) -> str | None:
     return None
 
 
-def _play(arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str | None) -> str:
+def _play(
+    arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str | None, live: LiveInputs
+) -> str:
     """One play: build the player, start it, apply commands and publish meters until told to
     stop; how it ended ("stop", "quit", or "gone" when the front end is)."""
     document, base_dir, device, input_device, block_size, buffer_ms, memory_name, requested_at = arguments
@@ -609,13 +690,15 @@ def _play(arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str
     order = NodeOrder(replies)
     last_views = 0.0
     ended = "gone"
+    live.player = player
     try:
         while parent is None or parent.is_alive():  # the front end is gone: never outlive it
-            told = _handle(commands, replies, player, watched, viewed)
+            told = _handle(commands, replies, player, watched, viewed, live)
             if told is not None:
                 ended = told
                 break
             _publish(player, meters, watched, block_size, order)
+            _publish_live(live, replies)
             now = time.monotonic()
             if viewed and now - last_views >= VIEW_PERIOD_S:
                 last_views = now
@@ -623,6 +706,7 @@ def _play(arguments: tuple[Any, ...], commands: Any, replies: Any, no_audio: str
             for warning in player.warnings():
                 replies.put(("warning", warning))
     finally:
+        live.player = None  # first: no control goes to a stopped player
         player.stop()
         replies.put(("report", player.report().__dict__))
         del meters, views
@@ -667,6 +751,7 @@ def _handle(
     player: Any,
     watched: dict[int, tuple[str, str]],
     viewed: dict[int, tuple[str, int]],
+    live: LiveInputs | None = None,
 ) -> str | None:
     """Apply the next command, if one comes within ``POLL_S``; "stop" or "quit" to end the
     play, else None."""
@@ -686,6 +771,8 @@ def _handle(
             watched.clear()  # the front end watches again what it still shows
             viewed.clear()
             player.update_patch(command[1])
+            if live is not None:  # a knob turned as the edit was sent stays where it is
+                live.set_again(player)
         elif kind == "watch":
             watched[command[3]] = (command[1], command[2])
         elif kind == "view":
@@ -700,6 +787,8 @@ def _handle(
                 replies.put(("recorded", (False, str(error))))
         elif kind == "metering":
             player.set_metering(command[1])
+        elif kind in ("midi", "osc") and live is not None:
+            _live_command(live, replies, command)
     except PatchError as error:
         replies.put(("warning", str(error)))
     return None

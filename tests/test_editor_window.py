@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,8 @@ import numpy as np
 import pytest
 
 from patcher.engine import Engine
-from patcher.model import Patch, PortRef
+from patcher.model import ControlMapping, Patch, PortRef
+from patcher.patchfile import load as load_patch
 from patcher.patchfile import save
 from patcher.player import AudioDeviceError
 from tests.editor_sessions import crashed_session
@@ -1710,3 +1712,241 @@ def test_a_node_clicked_in_one_patch_is_not_selected_in_the_next_opened(window: 
     model.select(["hiss"])
     frames(view, 4)
     assert model.selected_nodes == ["hiss"] and model.focused_node == "hiss"
+
+
+# -- MIDI and OSC in the editor: the engine process's ports, MIDI learn ------------------------
+def live_patch(folder: Path) -> Path:
+    """Left: a 2 kHz sine through a low-pass open at 20 kHz. Right: a ``note`` node's voice."""
+    patch = Patch(base_dir=folder)
+    patch.add_node("oscillator", "tone", (20.0, 40.0), frequency_hz=2000.0, amplitude=0.5)
+    patch.add_node("filter", "lp", (260.0, 40.0), cutoff_hz=20000.0, q=0.707)
+    patch.add_node("note", "keys", (20.0, 260.0))
+    patch.add_node("oscillator", "voice", (260.0, 260.0), frequency_hz=0.1, amplitude=0.5)
+    patch.add_node("math", "vca", (500.0, 260.0), op="multiply")
+    patch.add_node("output", "out", (740.0, 120.0), level_db=0.0)
+    for source, target in (
+        ("tone.out", "lp.in"),
+        ("lp.out", "out.left"),
+        ("keys.pitch_hz", "voice.frequency_hz"),
+        ("voice.out", "vca.a"),
+        ("keys.gate", "vca.b"),
+        ("vca.out", "out.right"),
+    ):
+        patch.connect(source, target)
+    save(patch, folder / "live.json")
+    return folder / "live.json"
+
+
+def frames_until(view: Any, condition: Any, what: str) -> None:
+    """Frames (as the window runs) until ``condition()``, or fail saying ``what`` never came."""
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come within {PATIENCE_S:g} s: {view.model.status.text}")
+        frames(view, 1)
+        time.sleep(0.01)
+
+
+def show_midi_menu(view: Any, picture: str) -> None:
+    """Open Transport > MIDI Input with the mouse, save a screenshot, close it again."""
+    from patcher.editor.layout import CHAR_WIDTH
+
+    # A menu in the bar has no rectangle to ask for: the titles are measured in characters.
+    scale, left = view.camera.ui_scale, 12.0
+    for title in ("File", "Edit", "View", "Analyze"):
+        left += len(title) * CHAR_WIDTH + 14.3
+    click_at(view, round((left + 4.5 * CHAR_WIDTH) * scale), round(10 * scale))
+    # Its rows (no rectangle either): Play / Stop, Audio Device, MIDI Input, 18 pixels apart.
+    move_and_settle(view, round((left + 30) * scale), round((35 + 2 * 18) * scale))
+    frames(view, 3)
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    assert view.screenshot(SCREENSHOT_DIR / picture, frames=2)
+    xdotool("key", "Escape")
+    click_at(view, 600, 700)  # on the canvas: the menu closes
+    frames(view, 2)
+
+
+def menu_labels(menu: str) -> list[str]:
+    import dearpygui.dearpygui as dpg
+
+    return [label for item in dpg.get_item_children(menu, 1) if (label := dpg.get_item_label(item))]
+
+
+class Keyboard:
+    """Another process with a JACK MIDI output port, ``keyboard:keys``, sending what it is told."""
+
+    def __init__(self) -> None:
+        from tests.test_live import KEYBOARD
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", KEYBOARD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def send(self, *message: int) -> None:
+        self.process.stdin.write(" ".join(map(str, message)) + "\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "sent"
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # by its own handle
+            self.process.wait()
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_real_input_midi_learn_maps_a_cc_from_another_jack_client_and_notes_sound(
+    window: Any, jack: Any, tmp_path: Path
+) -> None:
+    """No port: the menu says so. A keyboard on JACK MIDI appears, is chosen in the menu and
+    opened in the engine process; right click the cutoff, MIDI learn, a CC maps it (saved);
+    the next CC moves the slider and what plays; a note sounds at its pitch; the choice
+    survives a Stop and a Play; Esc cancels a learn; the menu forgets the mapping."""
+    import dearpygui.dearpygui as dpg
+    import soundfile
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from patcher.editor.live_view import NO_PORTS
+    from patcher.server import EngineProcess
+    from tests.test_live import free_udp_port
+
+    view, model = window, window.model
+    view.live_view.look_for_ports()
+    assert menu_labels("midi_menu") == ["None", NO_PORTS, "Look again"]  # the separator has none
+    assert not dpg.get_item_configuration("midi_none_found")["enabled"]
+    show_midi_menu(view, "midi-menu-no-ports.png")
+    assert model.open(live_patch(tmp_path))
+    model.player_factory = lambda patch: EngineProcess(patch, device=jack.device, keep_alive=True)
+    keyboard = Keyboard()
+    try:
+        view.live_view.look_for_ports()
+        assert "keyboard:keys" in menu_labels("midi_menu") and NO_PORTS not in menu_labels("midi_menu")
+        (item,) = [
+            i for i in dpg.get_item_children("midi_menu", 1) if dpg.get_item_label(i) == "keyboard:keys"
+        ]
+        dpg.get_item_callback(item)(item, True, None)  # the menu item, as a click calls it
+        model.start_engine()
+        view.perform("play")
+        frames_until(
+            view, lambda: model.playing and model.live.midi_opened == "keyboard:keys", "the port open"
+        )
+        checked = [dpg.get_item_label(i) for i in dpg.get_item_children("midi_menu", 1) if dpg.get_value(i)]
+        assert checked == ["keyboard:keys"]  # the menu, redrawn, shows what the engine opened
+        show_midi_menu(view, "midi-menu.png")
+        frames_until(view, lambda: model.last_meters and model.last_meters["level"][0] > 0.4, "the tone")
+
+        model.select(["lp"])
+        shown_within_frames(view, "param:cutoff_hz")
+        move_and_settle(view, *screen_point("param:cutoff_hz"))
+        xdotool("click", "3")
+        frames(view, 4)
+        assert dpg.is_item_shown("param_menu")
+        SCREENSHOT_DIR.mkdir(exist_ok=True)
+        assert view.screenshot(SCREENSHOT_DIR / "param-menu.png", frames=2)
+        move_and_settle(view, *screen_point("param_menu:learn"))
+        xdotool("click", "1")
+        frames(view, 4)
+        assert model.live.learning == "lp.cutoff_hz"
+        assert dpg.get_value("status_text").startswith("Move a MIDI control to map lp.cutoff_hz")
+        assert "[learning...]" in dpg.get_value("param:cutoff_hz:label")
+        move_and_settle(view, 600, 700)  # off the panel: no tooltip over it
+        assert view.screenshot(SCREENSHOT_DIR / "midi-learn.png", frames=2)
+
+        keyboard.send(0xB0, 74, 127)  # CC 74 on channel 1: learned
+        frames_until(view, lambda: model.live.learning is None, "the CC learned")
+        assert model.status.text == "mapped CC 74 ch 1 to lp.cutoff_hz"
+        frames(view, 3)
+        assert "[CC 74 ch 1]" in dpg.get_value("param:cutoff_hz:label")
+        assert model.save_as(tmp_path / "learned.json")
+        assert load_patch(tmp_path / "learned.json").mappings == [ControlMapping("lp.cutoff_hz", 74, 1)]
+
+        keyboard.send(0xB0, 74, 0)  # the knob down: the cutoff to its bottom, 10 Hz
+        frames_until(view, lambda: model.patch.nodes["lp"].params["cutoff_hz"] < 11.0, "the cutoff down")
+        frames(view, 2)
+        assert dpg.get_value("param:cutoff_hz:typed") == pytest.approx(10.0)  # the widget follows
+        assert "*" in model.title() and model.undo_stack[-1].label.startswith("map CC 74")
+        frames_until(view, lambda: model.last_meters["level"][0] < 0.005, "the tone filtered away")
+        assert view.screenshot(SCREENSHOT_DIR / "midi-mapped.png", frames=2)
+
+        recording = tmp_path / "note.wav"
+        assert model.start_recording(recording)
+        keyboard.send(0x90, 69, 100)  # A4
+        frames_until(view, lambda: model.last_meters["level"][1] > 0.4, "the note heard")
+        time.sleep(0.3)
+        keyboard.send(0x80, 69, 0)
+        assert model.stop_recording()
+        audio, rate = soundfile.read(recording)
+        right = audio[:, 1]
+        loud = np.flatnonzero(np.abs(right) > 0.25)
+        heard = right[loud[0] : loud[0] + rate // 5]
+        spectrum = np.abs(np.fft.rfft(heard * np.hanning(len(heard)), 8 * len(heard)))
+        assert np.argmax(spectrum) * rate / (8 * len(heard)) == pytest.approx(440.0, abs=2.0)
+
+        view.perform("play")  # Stop, and Play again: still listening, in the same process
+        view.perform("play")
+        assert model.playing
+        keyboard.send(0xB0, 74, 127)
+        frames_until(view, lambda: model.patch.nodes["lp"].params["cutoff_hz"] > 19000.0, "the cutoff up")
+        frames_until(view, lambda: model.last_meters["level"][0] > 0.4, "the tone again")
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:  # OSC on a port in use
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            dpg.get_item_callback("osc_port_input")("osc_port_input", port, None)
+            dpg.get_item_callback("osc_item")("osc_item", True, None)
+            frames_until(view, lambda: "OSC port" in model.status.text, "the OSC port refused")
+            assert model.status.level == "warning" and model.live.osc_opened is None
+            assert model.status.text.startswith(f"OSC port {port} cannot be opened: ")
+            assert model.playing  # and the sound plays on
+        port = free_udp_port()
+        dpg.get_item_callback("osc_port_input")("osc_port_input", port, None)
+        frames_until(view, lambda: model.live.osc_opened == port, "the OSC port open")
+        SimpleUDPClient("127.0.0.1", port).send_message("/patcher/lp/q", 2.0)
+        frames_until(view, lambda: model.patch.nodes["lp"].params["q"] == 2.0, "q moved by OSC")
+        frames(view, 2)
+        assert dpg.get_value("param:q:typed") == pytest.approx(2.0)
+        dpg.get_item_callback("osc_item")("osc_item", False, None)
+        assert model.status.text == "not listening to OSC"
+
+        move_and_settle(view, *screen_point("param:cutoff_hz:label"))
+        xdotool("click", "3")
+        frames(view, 4)
+        move_and_settle(view, *screen_point("param_menu:learn"))
+        xdotool("click", "1")
+        frames(view, 3)
+        assert model.live.learning == "lp.cutoff_hz"
+        xdotool("key", "Escape")
+        frames(view, 3)
+        assert model.live.learning is None and "cancelled" in model.status.text
+
+        move_and_settle(view, *screen_point("param:cutoff_hz"))
+        xdotool("click", "3")
+        frames(view, 4)
+        assert dpg.get_item_label("param_menu:forget") == "Forget mapping (CC 74 ch 1)"
+        move_and_settle(view, *screen_point("param_menu:forget"))
+        xdotool("click", "1")
+        frames(view, 3)
+        assert model.root.mappings == [] and "[CC" not in dpg.get_value("param:cutoff_hz:label")
+    finally:
+        model.live.choose_midi_input(None)  # the module's other tests play with no MIDI
+        model.live.set_osc(False)
+        model.close_engine()
+        keyboard.close()
+    view.live_view.look_for_ports()
+    assert menu_labels("midi_menu") == ["None", NO_PORTS, "Look again"]
+
+
+def test_the_status_line_follows_past_its_history_limit(window: Any) -> None:
+    """The history keeps the last STATUS_HISTORY messages: its length stops growing there, and
+    the status line used to stop following then (seen in a long session, and in this module)."""
+    import dearpygui.dearpygui as dpg
+
+    from patcher.editor.model import STATUS_HISTORY
+
+    for number in range(STATUS_HISTORY + 3):
+        window.model.say(f"message {number}")
+        frames(window, 1)
+    assert dpg.get_value("status_text") == f"message {STATUS_HISTORY + 2}"

@@ -408,3 +408,24 @@ def test_an_edit_the_engine_would_refuse_raises_in_the_front_end(tmp_path) -> No
     assert "rev" not in engine.patch.nodes
     engine.set_param("dc", "b", 0.2)  # before start: the patch it will play changes
     assert engine.patch.nodes["dc"].params["b"] == 0.2
+
+
+def test_a_patch_sent_as_a_control_moved_a_param_does_not_take_it_back() -> None:
+    """The editor sends its whole patch with each edit; one sent just as an OSC message (or a
+    CC) moved a param still holds the old value, since the front end learns of the move a
+    frame later: the engine process sets the control's value again after it."""
+    from patcher.live import LiveInputs
+
+    patch = meter_patch()
+    as_the_editor_has_it = copy.deepcopy(patch)  # the player's engine keeps its own in step
+    player = Player(patch, block_size=64)
+    live = LiveInputs(player, report=True)
+    live._osc_message("/patcher/osc/frequency_hz", 440.0)
+    run_callback(player, 20)
+    assert player.engine.schedule.nodes["osc"].params["frequency_hz"] == 440.0
+    commands: queue.Queue = queue.Queue()
+    commands.put(("patch", as_the_editor_has_it))  # an edit, sent before the move came back
+    assert _handle(commands, queue.Queue(), player, {}, {}, live) is None
+    run_callback(player, 20)
+    assert player.engine.schedule.nodes["osc"].params["frequency_hz"] == 440.0
+    assert live.take_reports().moved == {("osc", "frequency_hz"): 440.0}

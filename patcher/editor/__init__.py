@@ -26,9 +26,13 @@ def run_editor(
     state_dir: Path | None = None,
     allow_outside_files: bool = False,
     ui_scale: float | None = None,
+    midi: str | None = None,
+    osc: int | None = None,
 ) -> int:
     """Open the editor on ``path`` (a missing file becomes a new patch saved there); exit code.
-    ``ui_scale`` sizes text and panels, and is remembered for the next session. Recent files,
+    ``ui_scale`` sizes text and panels, and is remembered for the next session. ``midi`` (part
+    of a MIDI input port's name) and ``osc`` (a UDP port) are listened to in this session, as
+    ``patcher play`` does, whatever the menus remember. Recent files,
     autosaves and settings are kept in ``state_dir`` (default: ``default_state_dir()``); a
     screenshot run without one keeps them in a temporary folder of its own."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -50,6 +54,8 @@ def run_editor(
                 state_dir=Path(folder),
                 allow_outside_files=allow_outside_files,
                 ui_scale=ui_scale,
+                midi=midi,
+                osc=osc,
             )
     from patcher.editor.view import EditorView
 
@@ -69,6 +75,10 @@ def run_editor(
         print(f"patcher: error: {model.status.text}", file=sys.stderr)
     if ui_scale is not None and screenshot is None:  # a screenshot's scale is for it alone
         model.remember_preference("ui_scale", ui_scale)
+    if midi is not None:
+        model.live.choose_midi_input(midi, remember=False)
+    if osc is not None:
+        model.live.set_osc(True, osc, remember=False)
     view = EditorView(model, ui_scale=ui_scale)
     view.build(show=True)
     try:

@@ -355,3 +355,20 @@ class SetInners(Command):
             patch.find(path).inner = copy.deepcopy(old)
         for path, (old_file, _new_file) in self.files.items():
             patch.find(path).file = old_file
+
+
+@dataclass
+class SetMappings(Command):
+    """Replace the document's MIDI/OSC mappings (a param learned or forgotten): both lists are
+    held whole, so undo is exact. The engine hears it: its copy of the patch maps the CCs."""
+
+    before: list[Any]
+    after: list[Any]
+    label: str = "mapping"
+    local = False
+
+    def apply(self, patch: Patch) -> None:
+        patch.mappings = copy.deepcopy(self.after)
+
+    def revert(self, patch: Patch) -> None:
+        patch.mappings = copy.deepcopy(self.before)

@@ -21,6 +21,10 @@ opened later plays in it too, one that died is replaced (and the user told), and
 The per-node CPU meter (View > CPU Meters, F3) is measured in that engine while it is on:
 ``set_cpu_meters`` tells the player (one with ``set_metering``), and ``node_loads`` gives each
 node's share of the block from the last meters polled.
+
+MIDI and OSC reach that engine too (Transport > MIDI Input and OSC Input, ``model.live``:
+:mod:`patcher.editor.live_control`): what their controls move comes back into the patch, and
+MIDI learn maps the param waiting for one to the next CC that comes in.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from patcher.editor.commands import (
 )
 from patcher.editor.composition import CompositionEdits
 from patcher.editor.layout import Size, arrange, clear_of, node_size, piled_up
+from patcher.editor.live_control import LiveControl
 from patcher.editor.measure import Measuring
 from patcher.editor.visuals import has_view
 from patcher.files import OutsideFilesError, as_saved_in, outside_files
@@ -307,6 +312,8 @@ class EditorModel(CompositionEdits):
         self.last_meters: dict[str, Any] | None = None
         #: Analyze > Measure and Capture IR: the job under way and the last measurement.
         self.measuring = Measuring(self)
+        #: Transport > MIDI Input and OSC Input, what their controls move, and MIDI learn.
+        self.live = LiveControl(self)
 
     # -- the patch on the canvas: the document, or a subpatch opened in it ------------------
     @property
@@ -956,6 +963,7 @@ class EditorModel(CompositionEdits):
         self.selected_nodes, self.selected_links = [], []
         self.focused_node = None
         self.palette = None
+        self.live.learning = None  # the param waiting for a control was the old patch's
         self.discard_autosave()
         self._changed()
         error = self._update_engine()
@@ -1230,6 +1238,7 @@ class EditorModel(CompositionEdits):
     def _choose_device(self, player: PlayerLike) -> None:
         if hasattr(player, "device"):  # the engine process opens it at each Play
             player.device = self.audio_device
+        self.live.tell(player)  # and listens to MIDI and OSC
 
     def start_engine(self) -> None:
         """Launch the session's engine process in the background (nothing waits for it), so
@@ -1241,6 +1250,7 @@ class EditorModel(CompositionEdits):
             engine = self.player_factory(copy.deepcopy(self.root))
             if not kept_alive(engine):
                 return
+            self.live.tell(engine)  # MIDI and OSC, listened to from its start, playing or not
             engine.launch()
         except Exception as error:  # no process could be made: Play will say why again
             self.say(f"the audio engine could not start: {error}", "warning")
@@ -1420,6 +1430,7 @@ class EditorModel(CompositionEdits):
         self.last_meters = None
         self._poll_render()
         self.measuring.poll()
+        self.live.poll()
         self._play_when_ready()
         if self.player is None:
             self._watch_idle_engine()

@@ -31,13 +31,14 @@ from patcher.editor.composition_view import CompositionView
 from patcher.editor.filechooser import FileChooser, FileFilter
 from patcher.editor.filedialog import FileDialog
 from patcher.editor.layout import BASE_FONT_SIZE, CHAR_WIDTH, NODE_PICTURE, Size, font_file, node_size
+from patcher.editor.live_view import LiveView
 from patcher.editor.measure_window import MeasureWindow
 from patcher.editor.model import EditorModel, node_help
 from patcher.editor.plot_layout import Line, Polyline, Text, layout_plot
 from patcher.editor.sliders import Drag, from_slider, slider_range, to_slider
 from patcher.editor.visuals import Picture, Plot, has_picture, has_view, node_picture
 from patcher.editor.widgets import item_alias as _alias
-from patcher.model import Link, NodeData, PortRef
+from patcher.model import MAPPABLE_KINDS, Link, NodeData, PortRef
 from patcher.spec import Param, registry
 from patcher.text import PATH_LIMIT, excerpt
 
@@ -117,6 +118,7 @@ SHORTCUTS = [
     ("F2", "rename the selected node"),
     ("F3", "CPU meters: each node's share of the engine's time, in its title"),
     ("right click on a node", "help, rename, duplicate, delete, disconnect all"),
+    ("right click on a number param", "MIDI learn (then move a control; Esc cancels), forget its mapping"),
     ("Ctrl+Q", "quit"),
     ("drag a cable off an input", "disconnect it (or Ctrl+drag its end, or click it, then Delete)"),
     ("Shift+drag a slider", "move it ten times slower"),
@@ -214,7 +216,8 @@ class EditorView:
         self._last_live = 0.0
         self._typing_widgets: set[int | str] = set()
         self._title = ""
-        self._status_count = -1
+        #: The message the status line shows (its count stops at STATUS_HISTORY: not a sign).
+        self._status_shown: Any = None
         #: The open file dialog, which takes every key while it is shown.
         self.file_window: FileDialog | None = None
         self._drag_tag: Any = None  # the slider being dragged, and its drag
@@ -230,6 +233,7 @@ class EditorView:
         self._cpu_labelled: set[str] = set()  # nodes whose title shows a share
         self.measure_window = MeasureWindow(self)
         self.composition = CompositionView(self)
+        self.live_view = LiveView(self)
         #: The subpatch whose nodes are drawn (node ids from the top level).
         self._drawn_level: tuple[str, ...] = ()
 
@@ -268,8 +272,10 @@ class EditorView:
             self._transport()
         self._apply_ui_scale()
         self._device_menu()
+        self.live_view.look_for_ports()
         self._palette_window()
         self._dialogs()
+        self.live_view.build_dialogs()
         self.composition.build_dialogs()
         self.measure_window.build()
         with dpg.handler_registry():
@@ -527,6 +533,7 @@ class EditorView:
                     label="Play / Stop", shortcut="Space", callback=lambda: self.perform("play")
                 )
                 dpg.add_menu(label="Audio Device", tag="device_menu")
+                self.live_view.build_menus()
             with dpg.menu(label="Help"):
                 with dpg.menu(label="Node Reference"):
                     for family in sorted({cls.FAMILY for cls in registry().values()}):
@@ -750,7 +757,10 @@ class EditorView:
             self.model.delete_selection()
 
     def on_right_click(self, *_args: Any) -> None:
-        """Right click on a node: its menu at the mouse (the node is selected first)."""
+        """Right click on a node: its menu at the mouse (the node is selected first); on a
+        number param's widget: MIDI learn and its mapping."""
+        if self.live_view.on_right_click():
+            return
         if not self.canvas_hovered():
             return
         hovered = [node_id for node_id in self._drawn_nodes if dpg.is_item_hovered(node_tag(node_id))]
@@ -972,6 +982,8 @@ class EditorView:
         if dpg.is_item_shown("confirm_dialog") or dpg.is_item_shown("recover_dialog"):
             if key == dpg.mvKey_Escape and model.pending is not None:
                 self.on_confirm("cancel")
+            return
+        if self.live_view.key(key):
             return
         if self.typing():
             return
@@ -1235,6 +1247,7 @@ class EditorView:
             self._sync_palette()
             self._sync_dialogs()
             self._sync_menus()
+            self.live_view.sync()
             self._sync_status()
             self._sync_pictures(live_only=False)
             self.composition.sync()
@@ -1403,7 +1416,7 @@ class EditorView:
         model = self.model
         node_id = model.focused_node
         node = model.patch.nodes.get(node_id) if node_id else None
-        key: Any = (node_id, node.type if node else None)
+        key: Any = (node_id, node.type if node else None, self.live_view.panel_key(node_id or ""))
         if node is None:  # the patch's own panel: another patch, or its text or settings changed
             patch = model.root
             key = (None, id(patch), patch.description, patch.settings)
@@ -1512,9 +1525,15 @@ class EditorView:
         label = f"~{name}" if param.modulatable else name
         callback = self.on_param
         width = -110
+        note = self.live_view.note(node_id, name)  # its MIDI/OSC mapping, or that it learns one
         if param.kind == "float":
             unit = f" ({param.unit})" if param.unit else ""
-            dpg.add_text(f"{label}{unit}", color=(170, 190, 230) if param.modulatable else (190, 190, 190))
+            color = (170, 190, 230) if param.modulatable else (190, 190, 190)
+            dpg.add_text(
+                f"{label}{unit}{note}",
+                tag=f"{tag}:label",
+                color=self.live_view.note_color(node_id, name) or color,
+            )
             with dpg.group(horizontal=True):
                 low, high = slider_range(param)
                 dpg.add_slider_float(
@@ -1542,7 +1561,7 @@ class EditorView:
             if param.max - param.min <= 10000:
                 dpg.add_slider_int(
                     tag=tag,
-                    label=label,
+                    label=label + note,
                     width=width,
                     min_value=int(param.min),
                     max_value=int(param.max),
@@ -1553,7 +1572,7 @@ class EditorView:
             else:
                 widget = dpg.add_input_int(
                     tag=tag,
-                    label=label,
+                    label=label + note,
                     width=width,
                     default_value=value,
                     on_enter=True,
@@ -1611,6 +1630,9 @@ class EditorView:
             dpg.add_text(param.doc, wrap=360)
             if param.modulatable:
                 dpg.add_text("~ modulatable: link a signal to the port of this name; it adds to this value.")
+            if param.kind in MAPPABLE_KINDS:
+                mapped = note.strip(" []") or "no MIDI or OSC mapping"
+                dpg.add_text(f"{mapped}: right click for MIDI learn", color=(150, 150, 150))
 
     @staticmethod
     def _number_text(value: float, param: Param) -> str:
@@ -1832,9 +1854,9 @@ class EditorView:
 
     def _sync_status(self) -> None:
         messages = self.model.messages
-        if len(messages) == self._status_count and messages:
+        if messages and messages[-1] is self._status_shown:
             return
-        self._status_count = len(messages)
+        self._status_shown = messages[-1] if messages else None
         status = self.model.status
         first_line = status.text.splitlines()[0] if status.text else ""
         more = " (hover for more)" if "\n" in status.text else ""
