@@ -22,7 +22,6 @@ import networkx as nx
 
 from patcher.editor.visuals import has_picture
 from patcher.model import NodeData, Patch
-from patcher.spec import registry
 
 Position = tuple[float, float]
 Size = tuple[float, float]
@@ -63,7 +62,7 @@ def font_file() -> Path | None:
 
 def node_size(node: NodeData) -> Size:
     """The node's size on the canvas, as the view draws it (an upper bound of a few pixels)."""
-    cls = registry()[node.type]
+    cls = node.spec  # a subpatch's or a poly's own: its ports are its inner patch's
     inputs = list(cls.input_ports())
     rows = 1 + len(inputs) + len(cls.OUTPUTS)  # the type's name, then one row per port
     plots = PLOTS.get(node.type, 1) if has_picture(node.type) else 0
