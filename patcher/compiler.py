@@ -238,9 +238,14 @@ class Group:
                 step.run(length, start)
 
     def fail(self, error: Exception) -> None:
-        """Something outside the steps' own care raised: mute the loop."""
+        """Something outside the steps' own care raised: mute the loop (a node counted once,
+        though a delay has two steps in it)."""
+        counted: set[int] = set()
         for step in self.steps:
             step.fail(error)
+            if id(step.node) in counted:
+                step.node.fault_count -= 1
+            counted.add(id(step.node))
 
     def chunk_length(self) -> int:
         """A loop's chunk: as long as its shortest delay allows (asked every block: a delay

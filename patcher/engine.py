@@ -113,7 +113,6 @@ class Engine:
     def reset(self) -> None:
         for node in self.schedule.nodes.values():
             node.reset()
-        self.schedule.fast.dirty = True
 
     @property
     def metering(self) -> bool:

@@ -1,15 +1,20 @@
-"""The fast path of a whole block: one flat list of prepared calls, checked once at the end.
+"""The fast path of a whole block: one flat list of prepared calls, checked for NaN seldom.
 
 A :class:`~patcher.compiler.Step` does, every block, what a node *might* need: sum its fan-in,
 refill its params' buffers, glide a ramp, catch an exception, check each output for NaN. Most
 blocks need none of it: nothing was edited, nothing glides. At block 64 that bookkeeping cost
-as much as the nodes' kernels (about 1 µs a step). So a whole block runs from a plan, made
-again when something changes (an edit, a param change, a ramp's start and end, a fault, a
-short block, a reset): a node is its ``process`` with its buffers bound, after a kernel call
-per fan-in sum or modulated param; a gliding node, a muted one or a feedback loop runs its
-step as before. NaN is looked for once, over every output buffer at once (they are rows of
-one array); a node that produced some is then found in running order, silenced and reset as
-its step would have done, and the nodes after it that read its NaN are reset too (their
+as much as the nodes' kernels (about 1 µs a step). So a whole block runs from a plan of one
+call per group: a node's ``process`` with its buffers bound, after a kernel call per fan-in
+sum or modulated param; a gliding node, a muted one or a feedback loop runs its step. A call
+is made again only when its node changes (a param change, a glide's start and end), and the
+whole plan after a short block or a fault, ``MADE_PER_BLOCK`` groups a block (the rest run by
+their steps meanwhile), so that no block after an edit pays for making hundreds of calls.
+
+NaN is looked for over every output buffer at once (they are rows of one array): before a
+step (which checks its own outputs, and would be blamed for what it read), before a sink (an
+output keeps every sample but the bad ones; a scope stores nothing bad), and at the block's
+end. A node that produced NaN is then found in running order, silenced and reset as its step
+would have done, and the nodes that read it since the last check are reset too (their
 memory holds it), without being blamed."""
 
 from __future__ import annotations
@@ -29,28 +34,45 @@ if TYPE_CHECKING:
 
 Signals = Mapping[str, np.ndarray]
 
+#: Groups whose fast calls are made in one block, after an edit (about 2 µs each).
+MADE_PER_BLOCK = 32
+#: Param changes remembered between blocks; more (while metering) remake the whole plan.
+MAX_TOUCHED = 64
+
 
 class BlockPlan:
-    """A schedule's whole-block calls, one per group (audio thread only)."""
+    """A schedule's whole-block calls, one per group (audio thread only, but for ``__init__``)."""
 
     def __init__(self, schedule: Schedule, groups: list[Group] | None = None) -> None:
         """The plan of ``schedule``'s ``groups`` (all of them by default; a poly's voice
-        leaves out the inlets it writes itself)."""
+        leaves out the inlets it writes itself). It starts with every group run by its step,
+        and becomes the fast plan a few groups per block (see ``run``)."""
         # Not the schedule itself: a cycle would outlive the last reference to a replaced
         # schedule until the garbage collector ran (on the audio thread, maybe).
         self.groups = schedule.groups if groups is None else groups
         self.block_size = schedule.block_size
-        self.outputs = schedule.arena.reshape(-1)
-        #: The output nodes: their ``stereo`` is checked by the engine, as no step's output.
-        self.sinks = set(schedule.sinks)
+        self._check = NanCheck(self.groups, schedule.arena.reshape(-1))
         #: Each node's groups (a loop's nodes share one), by index.
         self.places: dict[Node, list[int]] = {}
         for index, group in enumerate(self.groups):
             for node in dict.fromkeys(step.node for step in group.steps):
                 self.places.setdefault(node, []).append(index)
-        self.calls: list[Callable[[], None]] = []
-        #: Make every call again before the next whole block (a short block, a reset).
-        self.dirty = True
+        #: Each group's step (or loop), as a call: what runs while its fast call is not made.
+        self.stepped = [functools.partial(group.run, self.block_size) for group in self.groups]
+        self.calls = list(self.stepped)
+        #: Whether each group's call checks every output before it (a step, a sink).
+        self.guards = [False] * len(self.groups)
+        #: The last group that has outputs: a check after it is needed unless one guards a
+        #: later group.
+        self.last_with_outputs = max(
+            (index for index, group in enumerate(self.groups) if any(s.output_arrays for s in group.steps)),
+            default=-1,
+        )
+        self.check_at_end = True
+        #: How many of the first groups have their fast calls made (the rest run by steps).
+        self.made = 0
+        #: Make every call again, from the first group (a short block, a reset, a fault).
+        self.dirty = False
         #: Nodes whose calls are made again before the next whole block (a param changed).
         self.touched: list[Node] = []
         #: Nodes gliding when their calls were made: made again once they arrive.
@@ -58,27 +80,44 @@ class BlockPlan:
 
     def touch(self, node: Node) -> None:
         """``node``'s params are changing: its calls are made again before the next block."""
-        self.touched.append(node)
+        if len(self.touched) < MAX_TOUCHED:
+            self.touched.append(node)
+        else:  # many changes while this plan does not run (metering, a schedule not yet in)
+            self.dirty = True
 
     def run(self) -> None:
-        """Run a whole block."""
+        """Run a whole block. Making a call costs a few microseconds; after an edit, a plan of
+        hundreds of nodes is made ``MADE_PER_BLOCK`` groups a block (they run by their steps
+        meanwhile), so that no block pays for all of it."""
         if self.dirty:
-            self._make_all()
-        elif self.touched or self.ramping:
+            self.dirty, self.made, self.touched, self.ramping = False, 0, [], []
+            self.calls[:] = self.stepped
+            self.check_at_end = True
+        if self.made < len(self.groups):
+            self._make_next()
+        if self.touched or self.ramping:
             self._make_touched()
         call = None
         try:
-            for call in self.calls:
-                call()
+            if self.made < len(self.groups):  # NaN from a fast call is not for a step to blame
+                for index, call in enumerate(self.calls):
+                    if index == self.made:
+                        self._check()
+                    call()
+            else:
+                for call in self.calls:
+                    call()
         except Exception as error:  # the audio must go on: mute that node, run the rest safely
             self._recover(call, error)
-        if not all_finite(self.outputs):
-            self._silence_nonfinite()
+        if self.check_at_end:
+            self._check()
 
-    def _make_all(self) -> None:
-        self.dirty = False
-        self.touched, self.ramping = [], []
-        self.calls = [self._call(group) for group in self.groups]
+    def _make_next(self) -> None:
+        stop = min(self.made + MADE_PER_BLOCK, len(self.groups))
+        for index in range(self.made, stop):
+            self.calls[index] = self._call(index)
+        self.made = stop
+        self._after_making()
 
     def _make_touched(self) -> None:
         """Only the calls of the nodes touched, or whose glides ended (a glide may go on)."""
@@ -87,27 +126,40 @@ class BlockPlan:
         self.ramping = [node for node in self.ramping if node.ramps]
         for node in dict.fromkeys(touched):
             for index in self.places.get(node, ()):
-                self.calls[index] = self._call(self.groups[index])
+                if index < self.made:  # else made in its turn
+                    self.calls[index] = self._call(index)
+        self._after_making()
 
-    def _call(self, group: Group) -> Callable[[], None]:
+    def _after_making(self) -> None:
+        """Whether the block ends with a check: not when a later call checks first."""
+        done = self.made == len(self.groups)
+        self.check_at_end = not done or not any(self.guards[self.last_with_outputs + 1 :])
+
+    def _call(self, index: int) -> Callable[[], None]:
         """A group's block: a node bound to its buffers when nothing is to be done per block
-        but sums, else its step (a glide, a muted node) or its loop."""
-        gliding = [node for node in dict.fromkeys(step.node for step in group.steps) if node.ramps]
+        but sums, else its step (a glide, a muted node) or its loop. Before a step, which
+        checks its own outputs, and before a sink (an output, a scope), which keeps what it
+        reads, every output so far is checked for NaN: those never read one."""
+        group = self.groups[index]
+        nodes = list(dict.fromkeys(step.node for step in group.steps))
+        gliding = [node for node in nodes if node.ramps]
         self.ramping.extend(node for node in gliding if node not in self.ramping)
         step = group.steps[0]
         node = step.node
+        self.guards[index] = True
         if group.loop_nodes or gliding or node.fault is not None:
-            return functools.partial(group.run, self.block_size)
+            return functools.partial(_checked, self._check, functools.partial(group.run, self.block_size))
         step.use_whole_buffers()
-        process = functools.partial(_process, node, step.whole_inputs, step.params, step.whole_outputs)
-        first: list[Callable[[], None]] = []
+        self.guards[index] = node.IS_SINK
+        calls: list[Callable[[], None]] = [self._check] if node.IS_SINK else []
         for _port, sources, summed in step.summed_inputs:  # fan-in: summed first
-            first.append(functools.partial(np.copyto, summed, sources[0]))
-            first.extend(functools.partial(_add, summed, source, summed) for source in sources[1:])
+            calls.append(functools.partial(np.copyto, summed, sources[0]))
+            calls.extend(functools.partial(_add, summed, source, summed) for source in sources[1:])
         for name, sources, buffer in step.driven_params:  # the set value plus the signals
-            first.append(functools.partial(_add_value, sources[0], float(node.params[name]), buffer))
-            first.extend(functools.partial(_add, buffer, source, buffer) for source in sources[1:])
-        return functools.partial(_in_turn, (*first, process)) if first else process
+            calls.append(functools.partial(_add_value, sources[0], float(node.params[name]), buffer))
+            calls.extend(functools.partial(_add, buffer, source, buffer) for source in sources[1:])
+        calls.append(functools.partial(_process, node, step.whole_inputs, step.params, step.whole_outputs))
+        return functools.partial(_in_turn, tuple(calls)) if len(calls) > 1 else calls[0]
 
     def _recover(self, failed: Callable[[], None] | None, error: Exception) -> None:
         """A prepared call raised: mute its node as its step would, then run the rest by steps."""
@@ -117,23 +169,40 @@ class BlockPlan:
         for group in self.groups[index + 1 :]:
             group.run(self.block_size)
 
-    def _silence_nonfinite(self) -> None:
-        """After a block with NaN or infinity somewhere: silence it where it was made, reset
-        that node (counted, for the report), and reset the nodes that read it (not counted)."""
+
+class NanCheck:
+    """Looks for NaN and infinity in every output so far (a plan's calls hold this, not the
+    plan: a cycle through them would outlive the plan's schedule)."""
+
+    def __init__(self, groups: list[Group], outputs: np.ndarray) -> None:
+        self.groups = groups
+        self.outputs = outputs
+
+    def __call__(self) -> None:
+        if not all_finite(self.outputs):
+            self.silence()
+
+    def silence(self) -> None:
+        """Silence it where it was made and reset that node (counted, for the report); reset
+        the nodes that read it since the last check (their memory holds it), not counted."""
         poisoned: set[int] = set()
         for group in self.groups:
             for step in group.steps:
-                made = step.output_arrays + ([step.node.stereo] if step.node in self.sinks else [])
-                bad = [buffer for buffer in made if not all_finite(buffer)]
+                bad = [buffer for buffer in step.output_arrays if not all_finite(buffer)]
                 if not bad:
                     continue
                 victim = any(id(source) in poisoned for source in step.source_arrays())
-                poisoned.update(id(buffer) for buffer in made)
+                poisoned.update(id(buffer) for buffer in step.output_arrays)
                 for buffer in bad:
                     scrub(buffer)
                 if not victim:
                     step.node.nonfinite_blocks += 1
                 step.node.reset()
+
+
+def _checked(check: Callable[[], None], call: Callable[[], None]) -> None:
+    check()
+    call()
 
 
 def _in_turn(calls: tuple[Callable[[], None], ...]) -> None:
@@ -145,14 +214,6 @@ def _in_turn(calls: tuple[Callable[[], None], ...]) -> None:
 # on the instance (a test's failing node) is the one called.
 def _process(node: Node, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
     node.process(inputs, params, outputs)
-
-
-def _read(node: Node, params: Mapping[str, Any], outputs: Signals) -> None:
-    node.read(params, outputs)
-
-
-def _write(node: Node, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-    node.write(inputs, params, outputs)
 
 
 @kernel

@@ -110,3 +110,71 @@ def test_a_node_that_raises_is_muted_and_the_rest_of_the_block_runs() -> None:
     (report,) = engine.take_reports()
     assert report.startswith("node 'b' (noise) failed and is muted")
     assert not engine.schedule.outputs[("b", "out")].any()
+
+
+def poison(node, sample: int = 5) -> None:
+    """From now on ``node`` writes NaN at ``sample`` of each block."""
+    original = node.process
+
+    def poisoned(inputs, params, outputs):
+        original(inputs, params, outputs)
+        outputs["out"][sample] = np.nan
+
+    node.process = poisoned
+
+
+def test_nan_read_by_a_gliding_node_a_scope_or_the_output_is_silenced_before_they_read_it() -> None:
+    """A gliding node runs by its step, which checks its own outputs: it must not be blamed for
+    NaN it read. The output keeps every sample but the bad one, and a scope stores no NaN."""
+    patch = fan_in_patch()
+    patch.add_node("scope", "look")
+    patch.connect("lowpass.out", "look.in")
+    engine = patcher.Engine(patch, block_size=64)
+    engine.process_block()
+    engine.set_param("level", "gain_db", 0.0, ramp_s=1.0)  # gliding for a second
+    poison(engine.schedule.nodes["lowpass"])
+    out = engine.process_block()
+    assert engine.take_reports() == ["node 'lowpass' (filter) produced NaN or infinity: silenced and reset"]
+    assert out[0, 5] == 0.0 and np.count_nonzero(out[0]) == 63  # one sample lost, not the block
+    assert np.all(np.isfinite(engine.schedule.nodes["look"].view()))
+
+
+def test_after_an_edit_a_large_plan_is_made_a_few_groups_a_block_and_sounds_the_same(monkeypatch) -> None:
+    """No block pays for making every call of a large patch; meanwhile the rest run by steps."""
+    from patcher.plan import MADE_PER_BLOCK
+
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", frequency_hz=110.0)
+    previous = "osc"
+    for index in range(100):
+        patch.add_node("gain", f"g{index}", gain_db=-0.05)
+        patch.connect(f"{previous}.out", f"g{index}.in")
+        previous = f"g{index}"
+    patch.add_node("output", "out")
+    patch.connect(f"{previous}.out", "out.left")
+    engine = patcher.Engine(patch, block_size=64)
+    made = []
+    planned = []
+    for _ in range(6):
+        planned.append(engine.process_block().copy())
+        made.append(engine.schedule.fast.made)
+    assert made == [MADE_PER_BLOCK, 2 * MADE_PER_BLOCK, 3 * MADE_PER_BLOCK, 102, 102, 102]
+    by_steps(monkeypatch)
+    stepped = patcher.Engine(patch, block_size=64)
+    np.testing.assert_array_equal(
+        np.concatenate(planned, axis=1),
+        np.concatenate([stepped.process_block().copy() for _ in range(6)], axis=1),
+    )
+
+
+def test_changes_while_the_plan_does_not_run_are_remembered_in_bounded_room() -> None:
+    engine = patcher.Engine(fan_in_patch(), block_size=64)
+    engine.process_block()
+    engine.metering = True  # blocks run by the meter, not the plan
+    for value in range(1000):
+        engine.set_param("level", "gain_db", -float(value % 40), ramp_s=0.0)
+        engine.process_block()
+    assert len(engine.schedule.fast.touched) <= 64
+    engine.metering = False
+    engine.process_block()
+    assert engine.schedule.nodes["level"].block_params["gain_db"][0] == -float(999 % 40)
