@@ -1,26 +1,36 @@
-"""Convolution: a zero-latency partitioned convolver with a generated room or an IR file.
+"""Convolution: a zero-latency convolver with non-uniform partitions, a generated room or an IR file.
 
-The convolver splits the impulse response (IR) at a fixed partition size P:
+The convolver cuts the impulse response (IR) at ``PARTITION_SIZES`` = (64, 512, 4096) samples,
+as Gardner (1995) and Garcia (2002) do, into a head and levels of growing partition size:
 
-* the head, ``IR[:P]``, runs as a direct FIR over the last input samples, so every output
+* the head, ``IR[:64]``, runs as a direct FIR over the last input samples, so every output
   sample is ready in the same block as its input;
-* the tail, ``IR[P:]``, runs as uniformly partitioned overlap-save FFT convolution: each time
-  P new input samples have arrived, their spectrum enters a frequency-domain delay line and a
-  complex multiply-accumulate over all tail partitions yields the *next* P tail samples. The
-  tail's earliest tap is P samples late anyway, so it adds no latency.
+* level i, of partition size P = ``PARTITION_SIZES[i]``, covers ``IR[P : PARTITION_SIZES[i+1]]``
+  (the last level, to the IR's end) as uniformly partitioned overlap-save FFT convolution:
+  each time P new input samples have arrived, the spectrum of the last 2P enters the level's
+  frequency-domain delay line, and a complex multiply-accumulate over the level's partitions
+  yields its *next* P output samples. The level's earliest tap is P samples late anyway, so it
+  adds no latency. A short IR has fewer levels (an IR of up to 64 samples is all head).
 
-The multiply-accumulate is spread out, so that no block pays for a whole partition: all of it
-but the newest spectrum's term is known a partition ahead, and is computed in ``TAIL_SLICES``
-slices of frequency bins while the next P samples arrive (one slice per P / TAIL_SLICES = 64
-samples). At the partition boundary only the newest term, an FFT and an inverse FFT remain.
+Long partitions keep the multiply-accumulate small (a level costs about its length / P complex
+multiply-adds per sample, 23 + 7 + 7 for a 2 s IR against 187 with one level of 512), short
+ones keep the head's FIR short (64 multiply-adds per sample against 512).
 
-The split depends only on how many samples have arrived, never on the engine's block size, so
+The first level's FFTs (128 points, every 64 samples) run inside the head's kernel: numpy's
+FFT costs 3 µs a call there, more than the transform. The larger levels use numpy's
+(pocketfft), and their multiply-accumulate is spread out, so that no block pays for a whole
+partition's: all of it but the newest spectrum's term is known a partition ahead, and is
+computed in slices of bins (one per ``SLICE_SAMPLES`` = 64 samples) while the next P samples
+arrive. At a partition boundary only the newest term, an FFT and an inverse FFT remain.
+
+The cuts depend only on how many samples have arrived, never on the engine's block size, so
 the output is the same at any block size (down to one sample) and has zero samples of latency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +42,14 @@ from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
 
-#: Internal partition size: the head's FIR length and the tail's FFT hop (FFT size 2P).
-#: 512 balances the head's direct FIR (cost grows with P) against the tail's multiply-adds
-#: (cost per second grows with IR length / P); see ``Convolver`` for measured speed.
-PARTITION_SIZE = 512
-#: The tail's multiply-accumulate is spread over this many slices per partition.
-TAIL_SLICES = 8
-#: Longer IR files are refused: the frequency-domain delay line would take hundreds of MB.
+#: The head's length and the levels' partition sizes: level i has partitions of
+#: ``PARTITION_SIZES[i]`` samples and covers IR[PARTITION_SIZES[i] : PARTITION_SIZES[i + 1]],
+#: the last one to the IR's end. Each size divides the next; the first is a power of two (its
+#: FFTs are a kernel's). Chosen by measurement (see ``Convolver``).
+PARTITION_SIZES = (64, 512, 4096)
+#: A level's multiply-accumulate is spread in slices of bins, one slice per this many samples.
+SLICE_SAMPLES = 64
+#: Longer IR files are refused: the frequency-domain delay lines would take hundreds of MB.
 MAX_IR_SECONDS = 30.0
 #: Above this frequency the room's ``damping`` makes the tail die away faster.
 DAMPING_CROSSOVER_HZ = 3000.0
@@ -89,121 +100,207 @@ def normalize_impulse_response(impulse_response: np.ndarray, mode: str) -> np.nd
 
 
 class PartitionedConvolver:
-    """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned tail.
+    """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned levels.
 
     ``process`` may be called with any number of samples; the result equals
-    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The FFTs are numpy's
-    (pocketfft); the head's FIR, the tail's multiply-accumulate and the bookkeeping are kernels.
-    Spectra are kept as separate real and imaginary planes, a row per partition, so that the
-    multiply-accumulate runs along contiguous bins, four at a time (numpy's batched complex
-    matmul took four times as long).
+    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The head's FIR, the
+    first level's FFTs and multiply-accumulate, the larger levels' multiply-accumulate and the
+    bookkeeping are kernels; the larger levels' FFTs are numpy's (pocketfft). Spectra are kept
+    as separate real and imaginary planes, a row per partition, so that the multiply-accumulate
+    runs along contiguous bins, four at a time (numpy's batched complex matmul took four times
+    as long).
     """
 
-    def __init__(self, impulse_response: np.ndarray, partition_size: int = PARTITION_SIZE) -> None:
-        self.partition_size = partition_size
-        self.spectra_count = 0
-        # [previous partition | current partition]: the head's history and the FFT's input.
-        self.input_buffer = np.zeros(2 * partition_size)
-        self.line_real = self.line_imag = None
+    def __init__(
+        self, impulse_response: np.ndarray, partition_sizes: Sequence[int] = PARTITION_SIZES
+    ) -> None:
+        sizes = tuple(int(size) for size in partition_sizes)
+        first = sizes[0] if sizes else 0
+        steps = itertools.pairwise(sizes)
+        if first < 1 or first & (first - 1) or any(high <= low or high % low for low, high in steps):
+            raise ValueError(
+                f"partition sizes {sizes}: give a power of two first, then sizes that each divide "
+                "the next and are larger"
+            )
+        self.partition_sizes = sizes
+        #: The largest partition: [previous | current] partition of that size is the input
+        #: history, for the head's FIR and every level's FFT input, whatever the IR's length.
+        self.top = sizes[-1]
+        self.history = np.zeros(2 * self.top)
+        self.position = 0  # samples into the current largest partition: where every level is
         self._load(impulse_response)
         self.reset()
 
     def set_impulse_response(self, impulse_response: np.ndarray) -> None:
-        """Swap the IR without losing the input history: the next sample uses the new IR."""
-        old_real, old_imag = self.line_real, self.line_imag
-        old_count, old_row = self.spectra_count, self.write_row
+        """Swap the IR without losing the input history: the next sample uses the new IR.
+
+        Each level's delay line is filled from the input history where it reaches (the last
+        ``2 x PARTITION_SIZES[-1]`` samples at most), and beyond that from the same level under
+        the old IR; input older than both counts as silence (an IR grown longer than 4096
+        samples and than the old IR does not hear all of it)."""
+        old_by_size = {level.size: level for level in self.levels}
         self._load(impulse_response)
-        if old_count != self.spectra_count:
-            kept = min(old_count, self.spectra_count)
-            self.line_real, self.line_imag = self._new_line()
-            self.write_row = 0
-            for new, old in ((self.line_real, old_real), (self.line_imag, old_imag)):
-                newest = old[old_row : old_row + kept]
-                new[:kept] = newest
-                new[self.spectra_count : self.spectra_count + kept] = newest
-        self._compute_tail()
+        for level in self.levels:
+            if level.size in old_by_size:
+                level.keep_spectra_of(old_by_size[level.size])
+            self._spectra_from_history(level)
+            level.compute_tail()
+
+    def _spectra_from_history(self, level: _Level) -> None:
+        """Recompute the level's newest input spectra whose 2P samples are all in the history."""
+        size, count = level.size, level.count
+        boundary = self.top + self.position - self.position % size  # the level's last
+        for row in range(min(count, (boundary - 2 * size) // size + 1)):
+            stop = boundary - row * size
+            spectrum = np.fft.rfft(self.history[stop - 2 * size : stop])
+            ring_row = (level.row[0] + row) % count
+            for line, part in ((level.line_real, spectrum.real), (level.line_imag, spectrum.imag)):
+                line[ring_row] = line[ring_row + count] = part
 
     def _load(self, impulse_response: np.ndarray) -> None:
-        """Split the IR into the head's taps and the tail partitions' spectra."""
-        size = self.partition_size
+        """Split the IR into the head's taps and the levels' partition spectra."""
+        sizes = self.partition_sizes
         impulse_response = np.asarray(impulse_response, dtype=float).ravel()
         if len(impulse_response) == 0:
             impulse_response = np.zeros(1)
-        #: The head's taps h[0] .. h[P - 1] (fewer for a shorter IR), for the direct FIR.
-        self.head = impulse_response[:size].copy()
-        tail = impulse_response[size:]
-        self.spectra_count = -(-len(tail) // size)
-        partitions = np.zeros(self.spectra_count * size)
-        partitions[: len(tail)] = tail
-        padded = np.zeros((self.spectra_count, 2 * size))
-        padded[:, :size] = partitions.reshape(-1, size)  # row j holds IR[P + jP : P + (j+1)P]
-        spectra = np.fft.rfft(padded, axis=1)  # (partition, bin)
-        self.tail_real = np.ascontiguousarray(spectra.real)
-        self.tail_imag = np.ascontiguousarray(spectra.imag)
-        self.spectrum = np.empty(size + 1, dtype=complex)
-        #: The next tail's spectrum, whole, at a partition boundary.
-        self.next_tail_spectrum = np.zeros(size + 1, dtype=complex)
-        self.tail_block = np.zeros(2 * size)
-        #: The next P tail samples: overlap-save keeps the last P of the inverse FFT's 2P.
-        self.tail_output = self.tail_block[size:]
-        #: The next tail's spectrum but for the newest partition's term, summed ahead by slices
-        #: of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
-        self.ahead_real = np.zeros(size + 1)
-        self.ahead_imag = np.zeros(size + 1)
-        self.bin_bounds = np.linspace(0, size + 1, TAIL_SLICES + 1).astype(int)
-        self.slice_length = max(1, size // TAIL_SLICES)
-        self.slices_done = 0
-
-    def _new_line(self) -> tuple[np.ndarray, np.ndarray]:
-        shape = (2 * self.spectra_count, self.partition_size + 1)
-        return np.zeros(shape), np.zeros(shape)
+        #: The head's taps h[0] .. h[63] (fewer for a shorter IR), for the direct FIR.
+        self.head = impulse_response[: sizes[0]].copy()
+        self.levels = []
+        for index, size in enumerate(sizes):
+            if size >= len(impulse_response):
+                break
+            end = sizes[index + 1] if index + 1 < len(sizes) else len(impulse_response)
+            self.levels.append(_Level(impulse_response[size:end], size))
+        #: Each level's last inverse FFT (2P): its next P output samples are the second half.
+        self.tail_blocks = np.zeros((max(1, len(self.levels)), 2 * self.top))
+        for index, level in enumerate(self.levels):
+            level.tail_block = self.tail_blocks[index, : 2 * level.size]
+        self.level_sizes = np.array([level.size for level in self.levels], dtype=np.int64)
+        #: The first level runs in the head's kernel (an empty one when the IR is all head).
+        self.first = self.levels[0] if self.levels else _Level(np.zeros(0), sizes[0])
+        self.fft_levels = self.levels[1:]
+        #: process() stops at the smallest boundary it must act on.
+        self.chunk_size = self.fft_levels[0].size if self.fft_levels else self.top
+        fft_size = 2 * sizes[0]
+        self.twiddle_real, self.twiddle_imag = _twiddles(fft_size)
+        self.bit_reversed = _bit_reversed(fft_size)
+        self.fft_real, self.fft_imag = np.zeros(fft_size), np.zeros(fft_size)
+        for level in self.fft_levels:
+            # The FFT inputs: the last 2P samples at each of the level's boundaries.
+            level.windows = [
+                self.history[self.top + stop - 2 * level.size : self.top + stop]
+                for stop in range(level.size, self.top + 1, level.size)
+            ]
 
     def reset(self) -> None:
-        self.input_buffer.fill(0.0)
+        self.history.fill(0.0)
         self.position = 0
+        self.tail_blocks.fill(0.0)
+        for level in self.levels:
+            level.reset()
+
+    def process(self, samples: np.ndarray, out: np.ndarray) -> None:
+        """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
+        first, chunk_size, top = self.first, self.chunk_size, self.top
+        start, total = 0, len(samples)
+        while start < total:
+            position = self.position
+            take = min(total - start, chunk_size - position % chunk_size)
+            for level in self.fft_levels:
+                level.sum_slices_due_before(position % level.size + take)
+            stop = start + take
+            _convolve_chunk(
+                self.history,
+                position,
+                self.head,
+                self.tail_blocks,
+                self.level_sizes,
+                first.line_real,
+                first.line_imag,
+                first.row,
+                first.ir_real,
+                first.ir_imag,
+                first.ahead_real,
+                first.ahead_imag,
+                self.fft_real,
+                self.fft_imag,
+                self.twiddle_real,
+                self.twiddle_imag,
+                self.bit_reversed,
+                samples[start:stop],
+                out[start:stop],
+            )
+            position += take
+            for level in self.fft_levels:
+                if position % level.size == 0:
+                    level.next_partition(level.windows[position // level.size - 1])
+            if position == top:
+                _shift_history(self.history)
+                position = 0
+            self.position = position
+            start = stop
+
+
+class _Level:
+    """One level of a ``PartitionedConvolver``: an IR segment that starts ``size`` samples in,
+    cut into partitions of ``size``, as uniformly partitioned overlap-save FFT convolution."""
+
+    def __init__(self, segment: np.ndarray, size: int) -> None:
+        self.size = size
+        self.count = -(-len(segment) // size)
+        partitions = np.zeros(self.count * size)
+        partitions[: len(segment)] = segment
+        padded = np.zeros((self.count, 2 * size))
+        padded[:, :size] = partitions.reshape(-1, size)  # row j: the segment's j-th partition
+        spectra = np.fft.rfft(padded, axis=1)  # (partition, bin)
+        self.ir_real = np.ascontiguousarray(spectra.real)
+        self.ir_imag = np.ascontiguousarray(spectra.imag)
         # Frequency-domain delay line, (2 x partitions, bin): a mirrored ring where each input
-        # spectrum is written at rows r and r + count, so rows write_row .. write_row + count - 1
-        # always hold the spectra newest first, without copying.
-        shape = (2 * self.spectra_count, self.partition_size + 1)
-        if self.line_real is None or self.line_real.shape != shape:
-            self.line_real, self.line_imag = self._new_line()
-        # Zeroed in place, which also maps its pages now rather than in an audio callback.
+        # spectrum is written at rows r and r + count, so rows row .. row + count - 1 always
+        # hold the spectra newest first, without copying.
+        self.line_real = np.zeros((2 * self.count, size + 1))
+        self.line_imag = np.zeros((2 * self.count, size + 1))
+        self.row = np.zeros(1, dtype=np.int64)  # an array: the first level's kernel moves it
+        self.spectrum = np.zeros(size + 1, dtype=complex)
+        #: The next output's spectrum, whole, at a partition boundary.
+        self.next_tail_spectrum = np.zeros(size + 1, dtype=complex)
+        #: The next output's spectrum but for the newest partition's term, summed ahead by
+        #: slices of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
+        self.ahead_real = np.zeros(size + 1)
+        self.ahead_imag = np.zeros(size + 1)
+        self.slices = max(1, size // SLICE_SAMPLES)
+        self.bin_bounds = np.linspace(0, size + 1, self.slices + 1).astype(int)
+        self.slice_length = size // self.slices
+        self.slices_done = 0
+        self.tail_block = np.zeros(2 * size)  # the convolver's: a row of its tail_blocks
+        self.windows: list[np.ndarray] = []  # the convolver's: FFT inputs, by boundary
+
+    def reset(self) -> None:
+        # Zeroed in place, which also maps the pages now rather than in an audio callback.
         self.line_real.fill(0.0)
         self.line_imag.fill(0.0)
-        self.write_row = 0
+        self.row[0] = 0
         self.tail_block.fill(0.0)
         self.ahead_real.fill(0.0)
         self.ahead_imag.fill(0.0)
         self.slices_done = 0
 
-    def process(self, samples: np.ndarray, out: np.ndarray) -> None:
-        """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
-        size = self.partition_size
-        start, total = 0, len(samples)
-        while start < total:
-            take = min(total - start, size - self.position)
-            self._sum_slices_due_before(self.position + take)
-            stop = start + take
-            _convolve_chunk(
-                self.input_buffer,
-                self.position,
-                self.head,
-                self.tail_output,
-                samples[start:stop],
-                out[start:stop],
-            )
-            self.position += take
-            if self.position == size:
-                self._next_partition()
-            start = stop
+    def keep_spectra_of(self, old: _Level) -> None:
+        """Take over the newest input spectra of the same level under the old IR."""
+        kept = min(old.count, self.count)
+        for new_line, old_line in ((self.line_real, old.line_real), (self.line_imag, old.line_imag)):
+            newest = old_line[old.row[0] : old.row[0] + kept]
+            new_line[:kept] = newest
+            new_line[self.count : self.count + kept] = newest
+        self.row[0] = 0
 
-    def _sum_slices_due_before(self, position: int) -> None:
-        """Compute the slices of the next tail that fall before ``position`` in the partition
+    def sum_slices_due_before(self, position: int) -> None:
+        """Compute the slices of the next output that fall before ``position`` in the partition
         (slice i falls at i x slice_length), so each block does its share whatever its size."""
-        if self.spectra_count < 2:
+        if self.count < 2:
             return
         due = self.slices_done
-        while due < TAIL_SLICES and due * self.slice_length < position:
+        while due < self.slices and due * self.slice_length < position:
             due += 1
         if due > self.slices_done:
             # Newest first, the spectrum in row r meets IR partition r + 1 at the next boundary.
@@ -215,9 +312,9 @@ class PartitionedConvolver:
         _multiply_accumulate(
             self.line_real,
             self.line_imag,
-            self.write_row,
-            self.tail_real,
-            self.tail_imag,
+            self.row[0],
+            self.ir_real,
+            self.ir_imag,
             first_partition,
             low,
             high,
@@ -225,42 +322,54 @@ class PartitionedConvolver:
             self.ahead_imag,
         )
 
-    def _next_partition(self) -> None:
-        """P samples are in: push their spectrum and finish the next P tail samples."""
-        size, count = self.partition_size, self.spectra_count
-        if count:
-            self._sum_slices_due_before(TAIL_SLICES * self.slice_length)  # any left (tiny P)
-            self.write_row = (self.write_row - 1) % count
-            np.fft.rfft(self.input_buffer, out=self.spectrum)
-        _push_partition(
-            self.input_buffer,
+    def next_partition(self, window: np.ndarray) -> None:
+        """P samples are in (``window`` holds the last 2P): push their spectrum and finish the
+        level's next P output samples."""
+        self.sum_slices_due_before(self.size)  # any left
+        self.row[0] = (self.row[0] - 1) % self.count
+        np.fft.rfft(window, out=self.spectrum)
+        _push_spectrum(
             self.spectrum,
             self.line_real,
             self.line_imag,
-            self.write_row,
-            self.tail_real,
-            self.tail_imag,
+            self.row[0],
+            self.ir_real,
+            self.ir_imag,
             self.ahead_real,
             self.ahead_imag,
             self.next_tail_spectrum,
         )
-        if count:
-            np.fft.irfft(self.next_tail_spectrum, 2 * size, out=self.tail_block)
-            self.slices_done = 0
-        self.position = 0
+        np.fft.irfft(self.next_tail_spectrum, 2 * self.size, out=self.tail_block)
+        self.slices_done = 0
 
-    def _compute_tail(self) -> None:
-        """Tail output for the current partition, all at once: sum over partitions of spectrum x
+    def compute_tail(self) -> None:
+        """The output for the current partition, all at once: sum over partitions of spectrum x
         IR part (after an IR change; the running path spreads this work, see the module doc)."""
-        if not self.spectra_count:
+        if not self.count:
             return
-        self._multiply_accumulate(first_partition=0, low=0, high=self.partition_size + 1)
+        self._multiply_accumulate(first_partition=0, low=0, high=self.size + 1)
         self.next_tail_spectrum.real = self.ahead_real
         self.next_tail_spectrum.imag = self.ahead_imag
-        np.fft.irfft(self.next_tail_spectrum, 2 * self.partition_size, out=self.tail_block)
+        np.fft.irfft(self.next_tail_spectrum, 2 * self.size, out=self.tail_block)
         self.ahead_real.fill(0.0)
         self.ahead_imag.fill(0.0)
         self.slices_done = 0  # the slices summed so far used the old IR
+
+
+def _twiddles(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """exp(-2 pi i k / size) for k < size / 2, as real and imaginary parts, for ``_fft``."""
+    twiddles = np.exp(-2j * np.pi * np.arange(size // 2) / size)
+    return np.ascontiguousarray(twiddles.real), np.ascontiguousarray(twiddles.imag)
+
+
+def _bit_reversed(size: int) -> np.ndarray:
+    """Each index of a power-of-two ``size`` with its bits reversed, for ``_fft``."""
+    bits = size.bit_length() - 1
+    index = np.arange(size, dtype=np.int64)
+    reversed_index = np.zeros(size, dtype=np.int64)
+    for bit in range(bits):
+        reversed_index |= ((index >> bit) & 1) << (bits - 1 - bit)
+    return reversed_index
 
 
 @kernel
@@ -268,21 +377,85 @@ def _convolve_chunk(
     history: np.ndarray,
     position: int,
     head: np.ndarray,
-    tail: np.ndarray,
+    tail_blocks: np.ndarray,
+    level_sizes: np.ndarray,
+    line_real: np.ndarray,
+    line_imag: np.ndarray,
+    row: np.ndarray,
+    ir_real: np.ndarray,
+    ir_imag: np.ndarray,
+    sum_real: np.ndarray,
+    sum_imag: np.ndarray,
+    fft_real: np.ndarray,
+    fft_imag: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
+    bit_reversed: np.ndarray,
     samples: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Append ``samples`` to the current partition (at ``position``) and write their output:
-    the head's direct FIR over the latest input, plus the tail computed a partition ahead.
+    """Append ``samples`` at ``position`` and write their output: the head's FIR plus every
+    level's output computed ahead; at each of the first level's boundaries, its partition
+    (the first level's delay line, IR spectra, sums and FFT arrays are passed in)."""
+    top = len(history) // 2
+    first_size = len(fft_real) // 2
+    done, frames = 0, len(samples)
+    while done < frames:
+        at = position + done
+        take = min(frames - done, first_size - at % first_size)
+        _head_and_levels(
+            history,
+            top + at,
+            head,
+            tail_blocks,
+            level_sizes,
+            at,
+            samples[done : done + take],
+            out[done : done + take],
+        )
+        done += take
+        if len(ir_real) and (position + done) % first_size == 0:
+            _first_level_partition(
+                history[top + position + done - 2 * first_size : top + position + done],
+                line_real,
+                line_imag,
+                row,
+                ir_real,
+                ir_imag,
+                sum_real,
+                sum_imag,
+                fft_real,
+                fft_imag,
+                twiddle_real,
+                twiddle_imag,
+                bit_reversed,
+                tail_blocks[0],
+            )
 
-    ``history`` is [previous partition | current partition], so the FIR's oldest tap, P - 1
-    samples back, is still in it.
-    """
-    write = len(history) // 2 + position
+
+@kernel
+def _head_and_levels(
+    history: np.ndarray,
+    write: int,
+    head: np.ndarray,
+    tail_blocks: np.ndarray,
+    level_sizes: np.ndarray,
+    position: int,
+    samples: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Write ``samples`` into ``history`` at ``write``; their output is the head's direct FIR
+    over the latest input plus each level's output, computed ahead. ``history`` holds the
+    previous partition, so the FIR's oldest tap is still in it."""
     frames = len(samples)
     for n in range(frames):
         history[write + n] = samples[n]
-        out[n] = tail[position + n]
+        out[n] = 0.0
+    for level in range(len(level_sizes)):
+        size = level_sizes[level]
+        ahead = tail_blocks[level, size + position % size : size + position % size + frames]
+        for n in range(frames):
+            out[n] += ahead[n]
     # y[n] = sum over k of h[k] x[n - k], added tap by tap over the whole chunk (four taps a
     # pass): the inner loop then runs along the samples, which the compiler vectorises.
     taps = len(head)
@@ -300,6 +473,83 @@ def _convolve_chunk(
         delayed = history[write - last_k : write - last_k + frames]
         for n in range(frames):
             out[n] += head[last_k] * delayed[n]
+
+
+@kernel
+def _first_level_partition(
+    window: np.ndarray,
+    line_real: np.ndarray,
+    line_imag: np.ndarray,
+    row: np.ndarray,
+    ir_real: np.ndarray,
+    ir_imag: np.ndarray,
+    sum_real: np.ndarray,
+    sum_imag: np.ndarray,
+    fft_real: np.ndarray,
+    fft_imag: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
+    bit_reversed: np.ndarray,
+    tail_block: np.ndarray,
+) -> None:
+    """The first level's partition boundary, whole: the spectrum of ``window`` (the last 2P
+    input samples) enters the delay line, the multiply-accumulate over all the level's
+    partitions gives the next output's spectrum, and its inverse FFT the next P samples."""
+    fft_size = len(window)
+    size = fft_size // 2
+    for n in range(fft_size):
+        fft_real[n] = window[n]
+        fft_imag[n] = 0.0
+    _fft(fft_real, fft_imag, twiddle_real, twiddle_imag, bit_reversed)
+    count = len(ir_real)
+    newest = row[0] - 1 if row[0] > 0 else count - 1
+    row[0] = newest
+    for index in range(size + 1):
+        line_real[newest, index] = line_real[newest + count, index] = fft_real[index]
+        line_imag[newest, index] = line_imag[newest + count, index] = fft_imag[index]
+    _multiply_accumulate(line_real, line_imag, newest, ir_real, ir_imag, 0, 0, size + 1, sum_real, sum_imag)
+    # The inverse of a real signal's spectrum Y: the real part of FFT(conj(Y)) / N, with
+    # Y[N - k] = conj(Y[k]); bins 0 and N/2 are real (numpy's irfft drops their imaginary part).
+    fft_real[0], fft_imag[0] = sum_real[0], 0.0
+    fft_real[size], fft_imag[size] = sum_real[size], 0.0
+    for index in range(1, size):
+        fft_real[index], fft_imag[index] = sum_real[index], -sum_imag[index]
+        fft_real[fft_size - index], fft_imag[fft_size - index] = sum_real[index], sum_imag[index]
+    _fft(fft_real, fft_imag, twiddle_real, twiddle_imag, bit_reversed)
+    # Overlap-save: the last P samples of the circular convolution are the linear ones.
+    for n in range(size, fft_size):
+        tail_block[n] = fft_real[n] / fft_size
+
+
+@kernel
+def _fft(
+    real: np.ndarray,
+    imag: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
+    bit_reversed: np.ndarray,
+) -> None:
+    """In-place radix-2 FFT (decimation in time) of a power-of-two length, the textbook's:
+    inputs in bit-reversed order, then butterflies over spans 1, 2, 4, ..."""
+    size = len(real)
+    for index in range(size):
+        other = bit_reversed[index]
+        if other > index:
+            real[index], real[other] = real[other], real[index]
+            imag[index], imag[other] = imag[other], imag[index]
+    half = 1
+    while half < size:
+        stride = size // (2 * half)  # twiddle k of this span is exp(-2 pi i k / (2 half))
+        for start in range(0, size, 2 * half):
+            for k in range(half):
+                w_real, w_imag = twiddle_real[k * stride], twiddle_imag[k * stride]
+                a, b = start + k, start + k + half
+                t_real = w_real * real[b] - w_imag * imag[b]
+                t_imag = w_real * imag[b] + w_imag * real[b]
+                real[b], imag[b] = real[a] - t_real, imag[a] - t_imag
+                real[a] += t_real
+                imag[a] += t_imag
+        half *= 2
 
 
 @kernel
@@ -334,8 +584,7 @@ def _multiply_accumulate(
 
 
 @kernel
-def _push_partition(
-    history: np.ndarray,
+def _push_spectrum(
     spectrum: np.ndarray,
     line_real: np.ndarray,
     line_imag: np.ndarray,
@@ -347,19 +596,22 @@ def _push_partition(
     total: np.ndarray,
 ) -> None:
     """A partition is complete and ``spectrum`` is its FFT: it enters the delay line at
-    ``row`` (and its mirror), and ``total`` becomes the next tail's spectrum. The partition
-    then becomes the previous one in ``history``."""
+    ``row`` (and its mirror), and ``total`` becomes the next output's spectrum."""
     count = line_real.shape[0] // 2
-    if count:
-        for index in range(len(spectrum)):
-            real, imag = spectrum[index].real, spectrum[index].imag
-            line_real[row, index] = line_real[row + count, index] = real
-            line_imag[row, index] = line_imag[row + count, index] = imag
-            # The newest spectrum meets the tail's first partition; the older ones' terms were
-            # summed ahead (zero while there is only one tail partition).
-            total[index] = spectrum[index] * complex(tail_real[0, index], tail_imag[0, index]) + complex(
-                ahead_real[index], ahead_imag[index]
-            )
+    for index in range(len(spectrum)):
+        real, imag = spectrum[index].real, spectrum[index].imag
+        line_real[row, index] = line_real[row + count, index] = real
+        line_imag[row, index] = line_imag[row + count, index] = imag
+        # The newest spectrum meets the level's first partition; the older ones' terms were
+        # summed ahead (zero while the level has only one partition).
+        total[index] = spectrum[index] * complex(tail_real[0, index], tail_imag[0, index]) + complex(
+            ahead_real[index], ahead_imag[index]
+        )
+
+
+@kernel
+def _shift_history(history: np.ndarray) -> None:
+    """The current partition becomes the previous one."""
     size = len(history) // 2
     for n in range(size):
         history[n] = history[size + n]
