@@ -46,7 +46,7 @@ Signals = Mapping[str, np.ndarray]
 #: ``PARTITION_SIZES[i]`` samples and covers IR[PARTITION_SIZES[i] : PARTITION_SIZES[i + 1]],
 #: the last one to the IR's end. Each size divides the next; the first is a power of two (its
 #: FFTs are a kernel's). Chosen by measurement (see ``Convolver``).
-PARTITION_SIZES = (64, 512, 4096)
+PARTITION_SIZES = (128, 1024, 8192)
 #: A level's multiply-accumulate is spread in slices of bins, one slice per this many samples.
 SLICE_SAMPLES = 64
 #: Longer IR files are refused: the frequency-domain delay lines would take hundreds of MB.
@@ -182,9 +182,29 @@ class PartitionedConvolver:
         #: process() stops at the smallest boundary it must act on.
         self.chunk_size = self.fft_levels[0].size if self.fft_levels else self.top
         fft_size = 2 * sizes[0]
-        self.twiddle_real, self.twiddle_imag = _twiddles(fft_size)
-        self.bit_reversed = _bit_reversed(fft_size)
-        self.fft_real, self.fft_imag = np.zeros(fft_size), np.zeros(fft_size)
+        self.bit_reversed, self.stage_twiddles, self.real_twiddles = _fft_tables(fft_size)
+        self.fft_work = np.zeros(fft_size // 2, dtype=complex)
+        first = self.first
+        #: The chunk kernel's arguments after the samples, out and position: the same arrays
+        #: for every call (numba looks at each argument's type on every call).
+        self.chunk_arrays = (
+            self.history,
+            self.head,
+            self.tail_blocks,
+            self.level_sizes,
+            first.line_real,
+            first.line_imag,
+            first.row,
+            first.ir_real,
+            first.ir_imag,
+            first.ahead_real,
+            first.ahead_imag,
+            first.spectrum,
+            self.fft_work,
+            self.bit_reversed,
+            self.stage_twiddles,
+            self.real_twiddles,
+        )
         for level in self.fft_levels:
             # The FFT inputs: the last 2P samples at each of the level's boundaries.
             level.windows = [
@@ -201,44 +221,27 @@ class PartitionedConvolver:
 
     def process(self, samples: np.ndarray, out: np.ndarray) -> None:
         """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
-        first, chunk_size, top = self.first, self.chunk_size, self.top
+        chunk_size, arrays = self.chunk_size, self.chunk_arrays
         start, total = 0, len(samples)
         while start < total:
             position = self.position
             take = min(total - start, chunk_size - position % chunk_size)
             for level in self.fft_levels:
                 level.sum_slices_due_before(position % level.size + take)
-            stop = start + take
-            _convolve_chunk(
-                self.history,
-                position,
-                self.head,
-                self.tail_blocks,
-                self.level_sizes,
-                first.line_real,
-                first.line_imag,
-                first.row,
-                first.ir_real,
-                first.ir_imag,
-                first.ahead_real,
-                first.ahead_imag,
-                self.fft_real,
-                self.fft_imag,
-                self.twiddle_real,
-                self.twiddle_imag,
-                self.bit_reversed,
-                samples[start:stop],
-                out[start:stop],
-            )
+            if take == total:
+                _convolve_chunk(samples, out, position, *arrays)
+            else:
+                _convolve_chunk(samples[start : start + take], out[start : start + take], position, *arrays)
             position += take
-            for level in self.fft_levels:
-                if position % level.size == 0:
-                    level.next_partition(level.windows[position // level.size - 1])
-            if position == top:
-                _shift_history(self.history)
-                position = 0
+            if position % chunk_size == 0:
+                for level in self.fft_levels:
+                    if position % level.size == 0:
+                        level.next_partition(level.windows[position // level.size - 1])
+                if position == self.top:
+                    _shift_history(self.history)
+                    position = 0
             self.position = position
-            start = stop
+            start += take
 
 
 class _Level:
@@ -269,7 +272,7 @@ class _Level:
         self.ahead_real = np.zeros(size + 1)
         self.ahead_imag = np.zeros(size + 1)
         self.slices = max(1, size // SLICE_SAMPLES)
-        self.bin_bounds = np.linspace(0, size + 1, self.slices + 1).astype(int)
+        self.bin_bounds = [int(bound) for bound in np.linspace(0, size + 1, self.slices + 1)]
         self.slice_length = size // self.slices
         self.slices_done = 0
         self.tail_block = np.zeros(2 * size)  # the convolver's: a row of its tail_blocks
@@ -297,30 +300,22 @@ class _Level:
     def sum_slices_due_before(self, position: int) -> None:
         """Compute the slices of the next output that fall before ``position`` in the partition
         (slice i falls at i x slice_length), so each block does its share whatever its size."""
-        if self.count < 2:
-            return
-        due = self.slices_done
-        while due < self.slices and due * self.slice_length < position:
-            due += 1
-        if due > self.slices_done:
+        due = min(self.slices, -(-position // self.slice_length))
+        if due > self.slices_done and self.count > 1:
             # Newest first, the spectrum in row r meets IR partition r + 1 at the next boundary.
-            low, high = self.bin_bounds[self.slices_done], self.bin_bounds[due]
-            self._multiply_accumulate(first_partition=1, low=low, high=high)
+            _multiply_accumulate(
+                self.line_real,
+                self.line_imag,
+                self.row[0],
+                self.ir_real,
+                self.ir_imag,
+                1,
+                self.bin_bounds[self.slices_done],
+                self.bin_bounds[due],
+                self.ahead_real,
+                self.ahead_imag,
+            )
             self.slices_done = due
-
-    def _multiply_accumulate(self, first_partition: int, low: int, high: int) -> None:
-        _multiply_accumulate(
-            self.line_real,
-            self.line_imag,
-            self.row[0],
-            self.ir_real,
-            self.ir_imag,
-            first_partition,
-            low,
-            high,
-            self.ahead_real,
-            self.ahead_imag,
-        )
 
     def next_partition(self, window: np.ndarray) -> None:
         """P samples are in (``window`` holds the last 2P): push their spectrum and finish the
@@ -347,7 +342,18 @@ class _Level:
         IR part (after an IR change; the running path spreads this work, see the module doc)."""
         if not self.count:
             return
-        self._multiply_accumulate(first_partition=0, low=0, high=self.size + 1)
+        _multiply_accumulate(
+            self.line_real,
+            self.line_imag,
+            self.row[0],
+            self.ir_real,
+            self.ir_imag,
+            0,
+            0,
+            self.size + 1,
+            self.ahead_real,
+            self.ahead_imag,
+        )
         self.next_tail_spectrum.real = self.ahead_real
         self.next_tail_spectrum.imag = self.ahead_imag
         np.fft.irfft(self.next_tail_spectrum, 2 * self.size, out=self.tail_block)
@@ -356,26 +362,29 @@ class _Level:
         self.slices_done = 0  # the slices summed so far used the old IR
 
 
-def _twiddles(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """exp(-2 pi i k / size) for k < size / 2, as real and imaginary parts, for ``_fft``."""
-    twiddles = np.exp(-2j * np.pi * np.arange(size // 2) / size)
-    return np.ascontiguousarray(twiddles.real), np.ascontiguousarray(twiddles.imag)
-
-
-def _bit_reversed(size: int) -> np.ndarray:
-    """Each index of a power-of-two ``size`` with its bits reversed, for ``_fft``."""
-    bits = size.bit_length() - 1
-    index = np.arange(size, dtype=np.int64)
-    reversed_index = np.zeros(size, dtype=np.int64)
+def _fft_tables(fft_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ``_real_fft`` of a power-of-two ``fft_size`` (done as a complex FFT of half the
+    size): each index of the half with its bits reversed; every span's twiddles
+    exp(-2 pi i k / (2 span)), k < span, for spans 1, 2, 4, ... one after the other (span s
+    from index s - 1); and exp(-2 pi i k / fft_size) for k = 0 .. fft_size / 2."""
+    half = fft_size // 2
+    bits = half.bit_length() - 1
+    index = np.arange(half, dtype=np.int64)
+    bit_reversed = np.zeros(half, dtype=np.int64)
     for bit in range(bits):
-        reversed_index |= ((index >> bit) & 1) << (bits - 1 - bit)
-    return reversed_index
+        bit_reversed |= ((index >> bit) & 1) << (bits - 1 - bit)
+    spans = [np.exp(-2j * np.pi * np.arange(span) / (2 * span)) for span in 2 ** np.arange(bits)]
+    stage_twiddles = np.concatenate([np.zeros(0, dtype=complex), *spans])
+    real_twiddles = np.exp(-2j * np.pi * np.arange(half + 1) / fft_size)
+    return bit_reversed, stage_twiddles, real_twiddles
 
 
 @kernel
 def _convolve_chunk(
-    history: np.ndarray,
+    samples: np.ndarray,
+    out: np.ndarray,
     position: int,
+    history: np.ndarray,
     head: np.ndarray,
     tail_blocks: np.ndarray,
     level_sizes: np.ndarray,
@@ -386,19 +395,17 @@ def _convolve_chunk(
     ir_imag: np.ndarray,
     sum_real: np.ndarray,
     sum_imag: np.ndarray,
-    fft_real: np.ndarray,
-    fft_imag: np.ndarray,
-    twiddle_real: np.ndarray,
-    twiddle_imag: np.ndarray,
+    spectrum: np.ndarray,
+    fft_work: np.ndarray,
     bit_reversed: np.ndarray,
-    samples: np.ndarray,
-    out: np.ndarray,
+    stage_twiddles: np.ndarray,
+    real_twiddles: np.ndarray,
 ) -> None:
     """Append ``samples`` at ``position`` and write their output: the head's FIR plus every
     level's output computed ahead; at each of the first level's boundaries, its partition
     (the first level's delay line, IR spectra, sums and FFT arrays are passed in)."""
     top = len(history) // 2
-    first_size = len(fft_real) // 2
+    first_size = len(spectrum) - 1
     done, frames = 0, len(samples)
     while done < frames:
         at = position + done
@@ -424,11 +431,11 @@ def _convolve_chunk(
                 ir_imag,
                 sum_real,
                 sum_imag,
-                fft_real,
-                fft_imag,
-                twiddle_real,
-                twiddle_imag,
+                spectrum,
+                fft_work,
                 bit_reversed,
+                stage_twiddles,
+                real_twiddles,
                 tail_blocks[0],
             )
 
@@ -485,70 +492,101 @@ def _first_level_partition(
     ir_imag: np.ndarray,
     sum_real: np.ndarray,
     sum_imag: np.ndarray,
-    fft_real: np.ndarray,
-    fft_imag: np.ndarray,
-    twiddle_real: np.ndarray,
-    twiddle_imag: np.ndarray,
+    spectrum: np.ndarray,
+    fft_work: np.ndarray,
     bit_reversed: np.ndarray,
+    stage_twiddles: np.ndarray,
+    real_twiddles: np.ndarray,
     tail_block: np.ndarray,
 ) -> None:
     """The first level's partition boundary, whole: the spectrum of ``window`` (the last 2P
     input samples) enters the delay line, the multiply-accumulate over all the level's
     partitions gives the next output's spectrum, and its inverse FFT the next P samples."""
-    fft_size = len(window)
-    size = fft_size // 2
-    for n in range(fft_size):
-        fft_real[n] = window[n]
-        fft_imag[n] = 0.0
-    _fft(fft_real, fft_imag, twiddle_real, twiddle_imag, bit_reversed)
+    _real_fft(window, spectrum, fft_work, bit_reversed, stage_twiddles, real_twiddles)
     count = len(ir_real)
     newest = row[0] - 1 if row[0] > 0 else count - 1
     row[0] = newest
-    for index in range(size + 1):
-        line_real[newest, index] = line_real[newest + count, index] = fft_real[index]
-        line_imag[newest, index] = line_imag[newest + count, index] = fft_imag[index]
-    _multiply_accumulate(line_real, line_imag, newest, ir_real, ir_imag, 0, 0, size + 1, sum_real, sum_imag)
-    # The inverse of a real signal's spectrum Y: the real part of FFT(conj(Y)) / N, with
-    # Y[N - k] = conj(Y[k]); bins 0 and N/2 are real (numpy's irfft drops their imaginary part).
-    fft_real[0], fft_imag[0] = sum_real[0], 0.0
-    fft_real[size], fft_imag[size] = sum_real[size], 0.0
-    for index in range(1, size):
-        fft_real[index], fft_imag[index] = sum_real[index], -sum_imag[index]
-        fft_real[fft_size - index], fft_imag[fft_size - index] = sum_real[index], sum_imag[index]
-    _fft(fft_real, fft_imag, twiddle_real, twiddle_imag, bit_reversed)
+    for index in range(len(spectrum)):
+        line_real[newest, index] = line_real[newest + count, index] = spectrum[index].real
+        line_imag[newest, index] = line_imag[newest + count, index] = spectrum[index].imag
+    _multiply_accumulate(
+        line_real, line_imag, newest, ir_real, ir_imag, 0, 0, len(spectrum), sum_real, sum_imag
+    )
     # Overlap-save: the last P samples of the circular convolution are the linear ones.
-    for n in range(size, fft_size):
-        tail_block[n] = fft_real[n] / fft_size
+    size = len(spectrum) - 1
+    _inverse_real_fft_second_half(
+        sum_real, sum_imag, tail_block[size:], fft_work, bit_reversed, stage_twiddles, real_twiddles
+    )
 
 
 @kernel
-def _fft(
-    real: np.ndarray,
-    imag: np.ndarray,
-    twiddle_real: np.ndarray,
-    twiddle_imag: np.ndarray,
+def _real_fft(
+    signal: np.ndarray,
+    spectrum: np.ndarray,
+    work: np.ndarray,
     bit_reversed: np.ndarray,
+    stage_twiddles: np.ndarray,
+    real_twiddles: np.ndarray,
 ) -> None:
-    """In-place radix-2 FFT (decimation in time) of a power-of-two length, the textbook's:
-    inputs in bit-reversed order, then butterflies over spans 1, 2, 4, ..."""
-    size = len(real)
-    for index in range(size):
-        other = bit_reversed[index]
-        if other > index:
-            real[index], real[other] = real[other], real[index]
-            imag[index], imag[other] = imag[other], imag[index]
-    half = 1
+    """Bins 0 .. N/2 of the FFT of the N real ``signal`` samples, as numpy's rfft, by a complex
+    FFT of half the size: z[m] = x[2m] + i x[2m + 1] has Z[k] = E[k] + i O[k], the spectra of
+    the even and the odd samples, and X[k] = E[k] + exp(-2 pi i k / N) O[k]."""
+    half = len(work)
+    for m in range(half):
+        work[bit_reversed[m]] = complex(signal[2 * m], signal[2 * m + 1])
+    _fft(work, stage_twiddles)
+    for k in range(half + 1):
+        z = work[k % half]
+        mirror = work[(half - k) % half].conjugate()
+        even = 0.5 * (z + mirror)
+        odd = -0.5j * (z - mirror)
+        spectrum[k] = even + real_twiddles[k] * odd
+
+
+@kernel
+def _inverse_real_fft_second_half(
+    spectrum_real: np.ndarray,
+    spectrum_imag: np.ndarray,
+    out: np.ndarray,
+    work: np.ndarray,
+    bit_reversed: np.ndarray,
+    stage_twiddles: np.ndarray,
+    real_twiddles: np.ndarray,
+) -> None:
+    """The second half of numpy's irfft of bins 0 .. N/2 (their real and imaginary planes), by
+    ``_real_fft`` backwards: Z[k] = E[k] + i O[k] from E[k] = (X[k] + conj X[N/2 - k]) / 2 and
+    O[k] = (X[k] - conj X[N/2 - k]) exp(2 pi i k / N) / 2, then an inverse FFT of half the size
+    (the conjugate of the FFT of the conjugate) gives x[2m] + i x[2m + 1]. The imaginary parts
+    of bins 0 and N/2 are left out, as irfft does."""
+    half = len(work)
+    for k in range(half):
+        value = complex(spectrum_real[k], spectrum_imag[k] if k else 0.0)
+        mirror = complex(spectrum_real[half - k], -spectrum_imag[half - k] if k else 0.0)
+        even = 0.5 * (value + mirror)
+        odd = 0.5 * (value - mirror) * real_twiddles[k].conjugate()
+        work[bit_reversed[k]] = (even + 1j * odd).conjugate()
+    _fft(work, stage_twiddles)
+    for m in range(half // 2, half):
+        out[2 * m - half] = work[m].real / half
+        out[2 * m + 1 - half] = -work[m].imag / half
+
+
+@kernel
+def _fft(work: np.ndarray, stage_twiddles: np.ndarray) -> None:
+    """In-place radix-2 FFT (decimation in time) of a power-of-two length whose input is in
+    bit-reversed order, the textbook's: butterflies over spans 1, 2, 4, ... (``_fft_tables``)."""
+    size = len(work)
+    for start in range(0, size - 1, 2):  # span 1: its twiddle is 1
+        a, b = work[start], work[start + 1]
+        work[start], work[start + 1] = a + b, a - b
+    half = 2
     while half < size:
-        stride = size // (2 * half)  # twiddle k of this span is exp(-2 pi i k / (2 half))
         for start in range(0, size, 2 * half):
             for k in range(half):
-                w_real, w_imag = twiddle_real[k * stride], twiddle_imag[k * stride]
-                a, b = start + k, start + k + half
-                t_real = w_real * real[b] - w_imag * imag[b]
-                t_imag = w_real * imag[b] + w_imag * real[b]
-                real[b], imag[b] = real[a] - t_real, imag[a] - t_imag
-                real[a] += t_real
-                imag[a] += t_imag
+                low = start + k
+                turned = stage_twiddles[half - 1 + k] * work[low + half]
+                work[low + half] = work[low] - turned
+                work[low] = work[low] + turned
         half *= 2
 
 
