@@ -1,27 +1,29 @@
 """Convolution: a zero-latency convolver with non-uniform partitions, a generated room or an IR file.
 
-The convolver cuts the impulse response (IR) at ``PARTITION_SIZES`` = (64, 512, 4096) samples,
-as Gardner (1995) and Garcia (2002) do, into a head and levels of growing partition size:
+The convolver cuts the impulse response (IR) at ``PARTITION_SIZES`` = (128, 1024, 8192)
+samples, as Gardner (1995) and Garcia (2002) do, into a head and levels of growing partitions:
 
-* the head, ``IR[:64]``, runs as a direct FIR over the last input samples, so every output
+* the head, ``IR[:128]``, runs as a direct FIR over the last input samples, so every output
   sample is ready in the same block as its input;
 * level i, of partition size P = ``PARTITION_SIZES[i]``, covers ``IR[P : PARTITION_SIZES[i+1]]``
   (the last level, to the IR's end) as uniformly partitioned overlap-save FFT convolution:
   each time P new input samples have arrived, the spectrum of the last 2P enters the level's
   frequency-domain delay line, and a complex multiply-accumulate over the level's partitions
   yields its *next* P output samples. The level's earliest tap is P samples late anyway, so it
-  adds no latency. A short IR has fewer levels (an IR of up to 64 samples is all head).
+  adds no latency. A short IR has fewer levels (an IR of up to 128 samples is all head).
 
-Long partitions keep the multiply-accumulate small (a level costs about its length / P complex
-multiply-adds per sample, 23 + 7 + 7 for a 2 s IR against 187 with one level of 512), short
-ones keep the head's FIR short (64 multiply-adds per sample against 512).
+Long partitions keep the multiply-accumulate small (a level costs about as many complex
+multiply-adds per sample as it has partitions: 7 + 7 + 11 for a 2 s IR at 48 kHz, against 187
+with one level of 512), short ones keep the head's FIR short (128 multiply-adds per sample).
 
-The first level's FFTs (128 points, every 64 samples) run inside the head's kernel: numpy's
-FFT costs 3 µs a call there, more than the transform. The larger levels use numpy's
-(pocketfft), and their multiply-accumulate is spread out, so that no block pays for a whole
-partition's: all of it but the newest spectrum's term is known a partition ahead, and is
-computed in slices of bins (one per ``SLICE_SAMPLES`` = 64 samples) while the next P samples
-arrive. At a partition boundary only the newest term, an FFT and an inverse FFT remain.
+The first level's FFTs (256 points, every 128 samples) run inside the head's kernel, a real
+FFT done as a complex one of half the size: numpy's costs 3 µs a call at that size, more than
+the transform. The larger levels use numpy's (pocketfft), and their multiply-accumulate is
+spread out, so that no block pays for a whole partition's: all of it but the newest
+spectrum's term is known a partition ahead, and is computed in slices of bins (one per
+``SLICE_SAMPLES`` = 64 samples) while the next P samples arrive. At a partition boundary only
+the newest term, an FFT and an inverse FFT remain: at 8192 samples, one block in 128 at block
+64, all three levels' (see ``Convolver`` for what that costs).
 
 The cuts depend only on how many samples have arrived, never on the engine's block size, so
 the output is the same at any block size (down to one sample) and has zero samples of latency.
@@ -136,7 +138,7 @@ class PartitionedConvolver:
 
         Each level's delay line is filled from the input history where it reaches (the last
         ``2 x PARTITION_SIZES[-1]`` samples at most), and beyond that from the same level under
-        the old IR; input older than both counts as silence (an IR grown longer than 4096
+        the old IR; input older than both counts as silence (an IR grown longer than 8192
         samples and than the old IR does not hear all of it)."""
         old_by_size = {level.size: level for level in self.levels}
         self._load(impulse_response)
@@ -163,7 +165,7 @@ class PartitionedConvolver:
         impulse_response = np.asarray(impulse_response, dtype=float).ravel()
         if len(impulse_response) == 0:
             impulse_response = np.zeros(1)
-        #: The head's taps h[0] .. h[63] (fewer for a shorter IR), for the direct FIR.
+        #: The head's taps h[0] .. h[127] (fewer for a shorter IR), for the direct FIR.
         self.head = impulse_response[: sizes[0]].copy()
         self.levels = []
         for index, size in enumerate(sizes):
@@ -182,8 +184,10 @@ class PartitionedConvolver:
         #: process() stops at the smallest boundary it must act on.
         self.chunk_size = self.fft_levels[0].size if self.fft_levels else self.top
         fft_size = 2 * sizes[0]
-        self.bit_reversed, self.stage_twiddles, self.real_twiddles = _fft_tables(fft_size)
-        self.fft_work = np.zeros(fft_size // 2, dtype=complex)
+        self.bit_reversed, stage_twiddles, self.real_twiddles = _fft_tables(fft_size)
+        self.twiddle_real = np.ascontiguousarray(stage_twiddles.real)
+        self.twiddle_imag = np.ascontiguousarray(stage_twiddles.imag)
+        self.work_real, self.work_imag = np.zeros(fft_size // 2), np.zeros(fft_size // 2)
         first = self.first
         #: The chunk kernel's arguments after the samples, out and position: the same arrays
         #: for every call (numba looks at each argument's type on every call).
@@ -200,9 +204,11 @@ class PartitionedConvolver:
             first.ahead_real,
             first.ahead_imag,
             first.spectrum,
-            self.fft_work,
+            self.work_real,
+            self.work_imag,
             self.bit_reversed,
-            self.stage_twiddles,
+            self.twiddle_real,
+            self.twiddle_imag,
             self.real_twiddles,
         )
         for level in self.fft_levels:
@@ -396,9 +402,11 @@ def _convolve_chunk(
     sum_real: np.ndarray,
     sum_imag: np.ndarray,
     spectrum: np.ndarray,
-    fft_work: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
     bit_reversed: np.ndarray,
-    stage_twiddles: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
     real_twiddles: np.ndarray,
 ) -> None:
     """Append ``samples`` at ``position`` and write their output: the head's FIR plus every
@@ -432,9 +440,11 @@ def _convolve_chunk(
                 sum_real,
                 sum_imag,
                 spectrum,
-                fft_work,
+                work_real,
+                work_imag,
                 bit_reversed,
-                stage_twiddles,
+                twiddle_real,
+                twiddle_imag,
                 real_twiddles,
                 tail_blocks[0],
             )
@@ -493,16 +503,18 @@ def _first_level_partition(
     sum_real: np.ndarray,
     sum_imag: np.ndarray,
     spectrum: np.ndarray,
-    fft_work: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
     bit_reversed: np.ndarray,
-    stage_twiddles: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
     real_twiddles: np.ndarray,
     tail_block: np.ndarray,
 ) -> None:
     """The first level's partition boundary, whole: the spectrum of ``window`` (the last 2P
     input samples) enters the delay line, the multiply-accumulate over all the level's
     partitions gives the next output's spectrum, and its inverse FFT the next P samples."""
-    _real_fft(window, spectrum, fft_work, bit_reversed, stage_twiddles, real_twiddles)
+    _real_fft(window, spectrum, work_real, work_imag, bit_reversed, twiddle_real, twiddle_imag, real_twiddles)
     count = len(ir_real)
     newest = row[0] - 1 if row[0] > 0 else count - 1
     row[0] = newest
@@ -515,7 +527,15 @@ def _first_level_partition(
     # Overlap-save: the last P samples of the circular convolution are the linear ones.
     size = len(spectrum) - 1
     _inverse_real_fft_second_half(
-        sum_real, sum_imag, tail_block[size:], fft_work, bit_reversed, stage_twiddles, real_twiddles
+        sum_real,
+        sum_imag,
+        tail_block[size:],
+        work_real,
+        work_imag,
+        bit_reversed,
+        twiddle_real,
+        twiddle_imag,
+        real_twiddles,
     )
 
 
@@ -523,21 +543,24 @@ def _first_level_partition(
 def _real_fft(
     signal: np.ndarray,
     spectrum: np.ndarray,
-    work: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
     bit_reversed: np.ndarray,
-    stage_twiddles: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
     real_twiddles: np.ndarray,
 ) -> None:
     """Bins 0 .. N/2 of the FFT of the N real ``signal`` samples, as numpy's rfft, by a complex
     FFT of half the size: z[m] = x[2m] + i x[2m + 1] has Z[k] = E[k] + i O[k], the spectra of
     the even and the odd samples, and X[k] = E[k] + exp(-2 pi i k / N) O[k]."""
-    half = len(work)
+    half = len(work_real)
     for m in range(half):
-        work[bit_reversed[m]] = complex(signal[2 * m], signal[2 * m + 1])
-    _fft(work, stage_twiddles)
+        work_real[bit_reversed[m]] = signal[2 * m]
+        work_imag[bit_reversed[m]] = signal[2 * m + 1]
+    _fft(work_real, work_imag, twiddle_real, twiddle_imag)
     for k in range(half + 1):
-        z = work[k % half]
-        mirror = work[(half - k) % half].conjugate()
+        z = complex(work_real[k % half], work_imag[k % half])
+        mirror = complex(work_real[(half - k) % half], -work_imag[(half - k) % half])
         even = 0.5 * (z + mirror)
         odd = -0.5j * (z - mirror)
         spectrum[k] = even + real_twiddles[k] * odd
@@ -548,9 +571,11 @@ def _inverse_real_fft_second_half(
     spectrum_real: np.ndarray,
     spectrum_imag: np.ndarray,
     out: np.ndarray,
-    work: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
     bit_reversed: np.ndarray,
-    stage_twiddles: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
     real_twiddles: np.ndarray,
 ) -> None:
     """The second half of numpy's irfft of bins 0 .. N/2 (their real and imaginary planes), by
@@ -558,35 +583,47 @@ def _inverse_real_fft_second_half(
     O[k] = (X[k] - conj X[N/2 - k]) exp(2 pi i k / N) / 2, then an inverse FFT of half the size
     (the conjugate of the FFT of the conjugate) gives x[2m] + i x[2m + 1]. The imaginary parts
     of bins 0 and N/2 are left out, as irfft does."""
-    half = len(work)
+    half = len(work_real)
     for k in range(half):
         value = complex(spectrum_real[k], spectrum_imag[k] if k else 0.0)
         mirror = complex(spectrum_real[half - k], -spectrum_imag[half - k] if k else 0.0)
         even = 0.5 * (value + mirror)
         odd = 0.5 * (value - mirror) * real_twiddles[k].conjugate()
-        work[bit_reversed[k]] = (even + 1j * odd).conjugate()
-    _fft(work, stage_twiddles)
+        both = even + 1j * odd
+        work_real[bit_reversed[k]] = both.real
+        work_imag[bit_reversed[k]] = -both.imag
+    _fft(work_real, work_imag, twiddle_real, twiddle_imag)
     for m in range(half // 2, half):
-        out[2 * m - half] = work[m].real / half
-        out[2 * m + 1 - half] = -work[m].imag / half
+        out[2 * m - half] = work_real[m] / half
+        out[2 * m + 1 - half] = -work_imag[m] / half
 
 
 @kernel
-def _fft(work: np.ndarray, stage_twiddles: np.ndarray) -> None:
+def _fft(real: np.ndarray, imag: np.ndarray, twiddle_real: np.ndarray, twiddle_imag: np.ndarray) -> None:
     """In-place radix-2 FFT (decimation in time) of a power-of-two length whose input is in
-    bit-reversed order, the textbook's: butterflies over spans 1, 2, 4, ... (``_fft_tables``)."""
-    size = len(work)
+    bit-reversed order, the textbook's: butterflies over spans 1, 2, 4, ... (``_fft_tables``).
+    Real and imaginary parts in arrays of their own, so that the butterflies of a span vectorise."""
+    size = len(real)
     for start in range(0, size - 1, 2):  # span 1: its twiddle is 1
-        a, b = work[start], work[start + 1]
-        work[start], work[start + 1] = a + b, a - b
+        a_real, a_imag, b_real, b_imag = real[start], imag[start], real[start + 1], imag[start + 1]
+        real[start], imag[start] = a_real + b_real, a_imag + b_imag
+        real[start + 1], imag[start + 1] = a_real - b_real, a_imag - b_imag
     half = 2
     while half < size:
+        w_real, w_imag = twiddle_real[half - 1 : 2 * half - 1], twiddle_imag[half - 1 : 2 * half - 1]
         for start in range(0, size, 2 * half):
+            low_real, low_imag = real[start : start + half], imag[start : start + half]
+            high_real, high_imag = (
+                real[start + half : start + 2 * half],
+                imag[start + half : start + 2 * half],
+            )
             for k in range(half):
-                low = start + k
-                turned = stage_twiddles[half - 1 + k] * work[low + half]
-                work[low + half] = work[low] - turned
-                work[low] = work[low] + turned
+                turned_real = w_real[k] * high_real[k] - w_imag[k] * high_imag[k]
+                turned_imag = w_real[k] * high_imag[k] + w_imag[k] * high_real[k]
+                high_real[k] = low_real[k] - turned_real
+                high_imag[k] = low_imag[k] - turned_imag
+                low_real[k] = low_real[k] + turned_real
+                low_imag[k] = low_imag[k] + turned_imag
         half *= 2
 
 
