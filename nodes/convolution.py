@@ -49,7 +49,10 @@ Signals = Mapping[str, np.ndarray]
 #: the last one to the IR's end. Each size divides the next; the first is a power of two (its
 #: FFTs are a kernel's). Chosen by measurement (see ``Convolver``).
 PARTITION_SIZES = (128, 1024, 8192)
-#: A level's multiply-accumulate is spread in slices of bins, one slice per this many samples.
+#: The first levels, whose FFTs and multiply-accumulate run whole in the head's kernel at their
+#: boundaries (numpy's FFT costs 3 µs a call at 256 points, as much as the transform).
+KERNEL_LEVELS = 2
+#: A larger level's multiply-accumulate is spread in slices of bins, one per this many samples.
 SLICE_SAMPLES = 64
 #: Longer IR files are refused: the frequency-domain delay lines would take hundreds of MB.
 MAX_IR_SECONDS = 30.0
@@ -178,17 +181,21 @@ class PartitionedConvolver:
         for index, level in enumerate(self.levels):
             level.tail_block = self.tail_blocks[index, : 2 * level.size]
         self.level_sizes = np.array([level.size for level in self.levels], dtype=np.int64)
-        #: The first level runs in the head's kernel (an empty one when the IR is all head).
-        self.first = self.levels[0] if self.levels else _Level(np.zeros(0), sizes[0])
-        self.fft_levels = self.levels[1:]
+        #: The first two levels run in the head's kernel, FFTs and all (empty ones when the
+        #: IR does not reach them); the others' FFTs are numpy's.
+        in_kernel = [*self.levels[:KERNEL_LEVELS]]
+        while len(in_kernel) < KERNEL_LEVELS:
+            in_kernel.append(_Level(np.zeros(0), sizes[min(len(in_kernel), len(sizes) - 1)]))
+        self.fft_levels = self.levels[KERNEL_LEVELS:]
         #: process() stops at the smallest boundary it must act on.
         self.chunk_size = self.fft_levels[0].size if self.fft_levels else self.top
-        fft_size = 2 * sizes[0]
-        self.bit_reversed, stage_twiddles, self.real_twiddles = _fft_tables(fft_size)
-        self.twiddle_real = np.ascontiguousarray(stage_twiddles.real)
-        self.twiddle_imag = np.ascontiguousarray(stage_twiddles.imag)
-        self.work_real, self.work_imag = np.zeros(fft_size // 2), np.zeros(fft_size // 2)
-        first = self.first
+        # The FFT's work arrays and twiddles serve both levels: a span's twiddles are the same
+        # in a larger FFT.
+        largest = max(level.size for level in in_kernel)
+        twiddles = _fft_tables(2 * largest)[1]
+        self.twiddle_real = np.ascontiguousarray(twiddles.real)
+        self.twiddle_imag = np.ascontiguousarray(twiddles.imag)
+        self.work_real, self.work_imag = np.zeros(largest), np.zeros(largest)
         #: The chunk kernel's arguments after the samples, out and position: the same arrays
         #: for every call (numba looks at each argument's type on every call).
         self.chunk_arrays = (
@@ -196,21 +203,25 @@ class PartitionedConvolver:
             self.head,
             self.tail_blocks,
             self.level_sizes,
-            first.line_real,
-            first.line_imag,
-            first.row,
-            first.ir_real,
-            first.ir_imag,
-            first.ahead_real,
-            first.ahead_imag,
-            first.spectrum,
             self.work_real,
             self.work_imag,
-            self.bit_reversed,
             self.twiddle_real,
             self.twiddle_imag,
-            self.real_twiddles,
         )
+        for level in in_kernel:
+            bit_reversed, _, real_twiddles = _fft_tables(2 * level.size)
+            self.chunk_arrays += (
+                level.line_real,
+                level.line_imag,
+                level.row,
+                level.ir_real,
+                level.ir_imag,
+                level.ahead_real,
+                level.ahead_imag,
+                level.spectrum,
+                bit_reversed,
+                real_twiddles,
+            )
         for level in self.fft_levels:
             # The FFT inputs: the last 2P samples at each of the level's boundaries.
             level.windows = [
@@ -394,6 +405,10 @@ def _convolve_chunk(
     head: np.ndarray,
     tail_blocks: np.ndarray,
     level_sizes: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
     line_real: np.ndarray,
     line_imag: np.ndarray,
     row: np.ndarray,
@@ -402,18 +417,24 @@ def _convolve_chunk(
     sum_real: np.ndarray,
     sum_imag: np.ndarray,
     spectrum: np.ndarray,
-    work_real: np.ndarray,
-    work_imag: np.ndarray,
     bit_reversed: np.ndarray,
-    twiddle_real: np.ndarray,
-    twiddle_imag: np.ndarray,
     real_twiddles: np.ndarray,
+    second_line_real: np.ndarray,
+    second_line_imag: np.ndarray,
+    second_row: np.ndarray,
+    second_ir_real: np.ndarray,
+    second_ir_imag: np.ndarray,
+    second_sum_real: np.ndarray,
+    second_sum_imag: np.ndarray,
+    second_spectrum: np.ndarray,
+    second_bit_reversed: np.ndarray,
+    second_real_twiddles: np.ndarray,
 ) -> None:
     """Append ``samples`` at ``position`` and write their output: the head's FIR plus every
-    level's output computed ahead; at each of the first level's boundaries, its partition
-    (the first level's delay line, IR spectra, sums and FFT arrays are passed in)."""
+    level's output computed ahead; at each of the first two levels' boundaries, the level's
+    partition (their delay lines, IR spectra, sums and FFT tables are passed in)."""
     top = len(history) // 2
-    first_size = len(spectrum) - 1
+    first_size, second_size = len(spectrum) - 1, len(second_spectrum) - 1
     done, frames = 0, len(samples)
     while done < frames:
         at = position + done
@@ -429,9 +450,10 @@ def _convolve_chunk(
             out[done : done + take],
         )
         done += take
+        end = top + position + done
         if len(ir_real) and (position + done) % first_size == 0:
-            _first_level_partition(
-                history[top + position + done - 2 * first_size : top + position + done],
+            _level_partition(
+                history[end - 2 * first_size : end],
                 line_real,
                 line_imag,
                 row,
@@ -440,13 +462,32 @@ def _convolve_chunk(
                 sum_real,
                 sum_imag,
                 spectrum,
-                work_real,
-                work_imag,
+                work_real[:first_size],
+                work_imag[:first_size],
                 bit_reversed,
                 twiddle_real,
                 twiddle_imag,
                 real_twiddles,
                 tail_blocks[0],
+            )
+        if len(second_ir_real) and (position + done) % second_size == 0:
+            _level_partition(
+                history[end - 2 * second_size : end],
+                second_line_real,
+                second_line_imag,
+                second_row,
+                second_ir_real,
+                second_ir_imag,
+                second_sum_real,
+                second_sum_imag,
+                second_spectrum,
+                work_real[:second_size],
+                work_imag[:second_size],
+                second_bit_reversed,
+                twiddle_real,
+                twiddle_imag,
+                second_real_twiddles,
+                tail_blocks[1],
             )
 
 
@@ -493,7 +534,7 @@ def _head_and_levels(
 
 
 @kernel
-def _first_level_partition(
+def _level_partition(
     window: np.ndarray,
     line_real: np.ndarray,
     line_imag: np.ndarray,
@@ -511,7 +552,7 @@ def _first_level_partition(
     real_twiddles: np.ndarray,
     tail_block: np.ndarray,
 ) -> None:
-    """The first level's partition boundary, whole: the spectrum of ``window`` (the last 2P
+    """A level's partition boundary, whole: the spectrum of ``window`` (the last 2P
     input samples) enters the delay line, the multiply-accumulate over all the level's
     partitions gives the next output's spectrum, and its inverse FFT the next P samples."""
     _real_fft(window, spectrum, work_real, work_imag, bit_reversed, twiddle_real, twiddle_imag, real_twiddles)

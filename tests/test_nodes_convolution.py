@@ -231,11 +231,12 @@ def test_reset_clears_the_tail() -> None:
 
 def test_the_levels_work_is_spread_over_the_blocks_of_a_partition(monkeypatch: pytest.MonkeyPatch) -> None:
     """At block 64, no block pays for a whole partition's multiply-accumulate: each computes at
-    most one slice of each FFT level's next output bins (the bench shows the p99 block halve)."""
+    most one slice of each numpy-FFT level's next output bins (the bench shows the p99 block
+    halve)."""
     import nodes.convolution
 
     convolver = PartitionedConvolver(np.random.default_rng(0).standard_normal(20 * TOP))
-    assert [level.size for level in convolver.fft_levels] == [P, TOP]
+    assert [level.size for level in convolver.fft_levels] == [TOP]
     sliced_bins: dict[int, list[int]] = {level.size: [] for level in convolver.fft_levels}
     original = nodes.convolution._multiply_accumulate
 
