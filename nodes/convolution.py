@@ -193,9 +193,8 @@ class PartitionedConvolver:
         # in a larger FFT.
         largest = max(level.size for level in in_kernel)
         twiddles = _fft_tables(2 * largest)[1]
-        self.twiddle_real = np.ascontiguousarray(twiddles.real)
-        self.twiddle_imag = np.ascontiguousarray(twiddles.imag)
-        self.work_real, self.work_imag = np.zeros(largest), np.zeros(largest)
+        self.twiddles = np.stack([twiddles.real, twiddles.imag])  # (real or imaginary, index)
+        self.work = np.zeros((2, largest))
         #: The chunk kernel's arguments after the samples, out and position: the same arrays
         #: for every call (numba looks at each argument's type on every call).
         self.chunk_arrays = (
@@ -203,21 +202,16 @@ class PartitionedConvolver:
             self.head,
             self.tail_blocks,
             self.level_sizes,
-            self.work_real,
-            self.work_imag,
-            self.twiddle_real,
-            self.twiddle_imag,
+            self.work,
+            self.twiddles,
         )
         for level in in_kernel:
             bit_reversed, _, real_twiddles = _fft_tables(2 * level.size)
             self.chunk_arrays += (
-                level.line_real,
-                level.line_imag,
+                level.line,
                 level.row,
-                level.ir_real,
-                level.ir_imag,
-                level.ahead_real,
-                level.ahead_imag,
+                level.ir,
+                level.ahead,
                 level.spectrum,
                 bit_reversed,
                 real_twiddles,
@@ -273,21 +267,22 @@ class _Level:
         padded = np.zeros((self.count, 2 * size))
         padded[:, :size] = partitions.reshape(-1, size)  # row j: the segment's j-th partition
         spectra = np.fft.rfft(padded, axis=1)  # (partition, bin)
-        self.ir_real = np.ascontiguousarray(spectra.real)
-        self.ir_imag = np.ascontiguousarray(spectra.imag)
+        #: (real or imaginary, partition, bin), and each plane by its name.
+        self.ir = np.stack([spectra.real, spectra.imag])
+        self.ir_real, self.ir_imag = self.ir
         # Frequency-domain delay line, (2 x partitions, bin): a mirrored ring where each input
         # spectrum is written at rows r and r + count, so rows row .. row + count - 1 always
         # hold the spectra newest first, without copying.
-        self.line_real = np.zeros((2 * self.count, size + 1))
-        self.line_imag = np.zeros((2 * self.count, size + 1))
+        self.line = np.zeros((2, 2 * self.count, size + 1))
+        self.line_real, self.line_imag = self.line
         self.row = np.zeros(1, dtype=np.int64)  # an array: the first level's kernel moves it
         self.spectrum = np.zeros(size + 1, dtype=complex)
         #: The next output's spectrum, whole, at a partition boundary.
         self.next_tail_spectrum = np.zeros(size + 1, dtype=complex)
         #: The next output's spectrum but for the newest partition's term, summed ahead by
         #: slices of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
-        self.ahead_real = np.zeros(size + 1)
-        self.ahead_imag = np.zeros(size + 1)
+        self.ahead = np.zeros((2, size + 1))
+        self.ahead_real, self.ahead_imag = self.ahead
         self.slices = max(1, size // SLICE_SAMPLES)
         self.bin_bounds = [int(bound) for bound in np.linspace(0, size + 1, self.slices + 1)]
         self.slice_length = size // self.slices
@@ -405,34 +400,27 @@ def _convolve_chunk(
     head: np.ndarray,
     tail_blocks: np.ndarray,
     level_sizes: np.ndarray,
-    work_real: np.ndarray,
-    work_imag: np.ndarray,
-    twiddle_real: np.ndarray,
-    twiddle_imag: np.ndarray,
-    line_real: np.ndarray,
-    line_imag: np.ndarray,
+    work: np.ndarray,
+    twiddles: np.ndarray,
+    line: np.ndarray,
     row: np.ndarray,
-    ir_real: np.ndarray,
-    ir_imag: np.ndarray,
-    sum_real: np.ndarray,
-    sum_imag: np.ndarray,
+    ir: np.ndarray,
+    sums: np.ndarray,
     spectrum: np.ndarray,
     bit_reversed: np.ndarray,
     real_twiddles: np.ndarray,
-    second_line_real: np.ndarray,
-    second_line_imag: np.ndarray,
+    second_line: np.ndarray,
     second_row: np.ndarray,
-    second_ir_real: np.ndarray,
-    second_ir_imag: np.ndarray,
-    second_sum_real: np.ndarray,
-    second_sum_imag: np.ndarray,
+    second_ir: np.ndarray,
+    second_sums: np.ndarray,
     second_spectrum: np.ndarray,
     second_bit_reversed: np.ndarray,
     second_real_twiddles: np.ndarray,
 ) -> None:
     """Append ``samples`` at ``position`` and write their output: the head's FIR plus every
     level's output computed ahead; at each of the first two levels' boundaries, the level's
-    partition (their delay lines, IR spectra, sums and FFT tables are passed in)."""
+    partition (their delay lines, IR spectra and sums, each as [real planes, imaginary planes],
+    and FFT tables are passed in: fewer arguments, which numba checks on every call)."""
     top = len(history) // 2
     first_size, second_size = len(spectrum) - 1, len(second_spectrum) - 1
     done, frames = 0, len(samples)
@@ -451,41 +439,41 @@ def _convolve_chunk(
         )
         done += take
         end = top + position + done
-        if len(ir_real) and (position + done) % first_size == 0:
+        if ir.shape[1] and (position + done) % first_size == 0:
             _level_partition(
                 history[end - 2 * first_size : end],
-                line_real,
-                line_imag,
+                line[0],
+                line[1],
                 row,
-                ir_real,
-                ir_imag,
-                sum_real,
-                sum_imag,
+                ir[0],
+                ir[1],
+                sums[0],
+                sums[1],
                 spectrum,
-                work_real[:first_size],
-                work_imag[:first_size],
+                work[0, :first_size],
+                work[1, :first_size],
                 bit_reversed,
-                twiddle_real,
-                twiddle_imag,
+                twiddles[0],
+                twiddles[1],
                 real_twiddles,
                 tail_blocks[0],
             )
-        if len(second_ir_real) and (position + done) % second_size == 0:
+        if second_ir.shape[1] and (position + done) % second_size == 0:
             _level_partition(
                 history[end - 2 * second_size : end],
-                second_line_real,
-                second_line_imag,
+                second_line[0],
+                second_line[1],
                 second_row,
-                second_ir_real,
-                second_ir_imag,
-                second_sum_real,
-                second_sum_imag,
+                second_ir[0],
+                second_ir[1],
+                second_sums[0],
+                second_sums[1],
                 second_spectrum,
-                work_real[:second_size],
-                work_imag[:second_size],
+                work[0, :second_size],
+                work[1, :second_size],
                 second_bit_reversed,
-                twiddle_real,
-                twiddle_imag,
+                twiddles[0],
+                twiddles[1],
                 second_real_twiddles,
                 tail_blocks[1],
             )
