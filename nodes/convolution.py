@@ -630,14 +630,22 @@ def _inverse_real_fft_second_half(
 @kernel
 def _fft(real: np.ndarray, imag: np.ndarray, twiddle_real: np.ndarray, twiddle_imag: np.ndarray) -> None:
     """In-place radix-2 FFT (decimation in time) of a power-of-two length whose input is in
-    bit-reversed order, the textbook's: butterflies over spans 1, 2, 4, ... (``_fft_tables``).
+    bit-reversed order, the textbook's: butterflies over spans 1, 2, 4, ... (``_fft_tables``;
+    spans 1 and 2, whose twiddles are 1 and -i, written out).
     Real and imaginary parts in arrays of their own, so that the butterflies of a span vectorise."""
     size = len(real)
     for start in range(0, size - 1, 2):  # span 1: its twiddle is 1
         a_real, a_imag, b_real, b_imag = real[start], imag[start], real[start + 1], imag[start + 1]
         real[start], imag[start] = a_real + b_real, a_imag + b_imag
         real[start + 1], imag[start + 1] = a_real - b_real, a_imag - b_imag
-    half = 2
+    for start in range(0, size - 3, 4):  # span 2: its twiddles are 1 and -i
+        a_real, a_imag, b_real, b_imag = real[start], imag[start], real[start + 2], imag[start + 2]
+        real[start], imag[start] = a_real + b_real, a_imag + b_imag
+        real[start + 2], imag[start + 2] = a_real - b_real, a_imag - b_imag
+        a_real, a_imag, b_real, b_imag = real[start + 1], imag[start + 1], real[start + 3], imag[start + 3]
+        real[start + 1], imag[start + 1] = a_real + b_imag, a_imag - b_real  # a + (-i) b
+        real[start + 3], imag[start + 3] = a_real - b_imag, a_imag + b_real
+    half = 4
     while half < size:
         w_real, w_imag = twiddle_real[half - 1 : 2 * half - 1], twiddle_imag[half - 1 : 2 * half - 1]
         for start in range(0, size, 2 * half):
@@ -724,17 +732,19 @@ def _shift_history(history: np.ndarray) -> None:
 class Convolver(Node):
     """Convolution reverb with zero latency at any block size.
 
-    The IR is split at ``PARTITION_SIZE`` (512) samples: a direct FIR for the head and
-    uniformly partitioned overlap-save FFT convolution for the rest; latency is zero samples.
-    On one core a 2 s IR at 48 kHz runs about 80 times faster than real time at blocks 64 and
-    256. Most of that time is the tail's FFTs (numpy's pocketfft) and multiply-accumulate (a
-    kernel; for a long IR it waits on memory: 3 MB of spectra per partition at 2 s); the head's
-    FIR and the bookkeeping are kernels too, which took a fifth off a block at block 64. The tail's
-    work is spread evenly over each partition's blocks, so at block 64 the slowest block in a
-    hundred costs under three times the mean (six times when every 8th block did it all). An IR
-    changed offline (``param_changed``) keeps the input history, so the new IR takes over at
-    once without a gap; live, the new IR's convolver is built off the audio thread and starts
-    from silence, and the engine glides the output across the change.
+    The IR is cut at 128, 1024 and 8192 samples (``PARTITION_SIZES``): a direct FIR for the
+    first 128 taps, then overlap-save FFT convolution in partitions of 128, 1024 and 8192
+    samples for the rest (see the module doc); latency is zero samples. On one core a 2 s IR
+    at 48 kHz costs about 12 µs a block at block 64, 37 µs at 256 and 135 µs at 1024, under
+    half of what one level of 512-sample partitions cost (25, 88 and 316 µs): the tail's
+    complex multiply-adds per sample fell from 187 to 25, the head's FIR from 512 taps to 128,
+    and the two smaller levels run whole inside the head's kernel, FFTs included. The largest
+    level's multiply-accumulate is spread evenly over its partition's blocks; what is left at
+    its boundary, two 16384-point FFTs every 8192 samples, makes that one block in 128 at block
+    64 cost about 250 µs, a fifth of the block's 1333 µs. An IR changed offline
+    (``param_changed``) keeps the input history, so the new IR takes over at once without a
+    gap; live, the new IR's convolver is built off the audio thread and starts from silence,
+    and the engine glides the output across the change.
     ``impulse_response`` holds the IR in use (at the engine's rate, after normalisation).
     """
 
