@@ -219,6 +219,22 @@ def test_changing_the_ir_while_running_keeps_the_history(new_length_s: float) ->
     np.testing.assert_allclose(out[change_at:], reference[change_at:], rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("block", [1, 64, 100])
+def test_an_ir_grown_within_the_history_is_exact_at_once(block: int) -> None:
+    """An IR change refills every level from the input history (its last 8192 samples and
+    more): an IR grown from 300 to 6000 samples hears all the input it reaches."""
+    rng = np.random.default_rng(block)
+    signal = rng.standard_normal(20000)
+    short, long = rng.standard_normal(300), rng.standard_normal(6000) / 50
+    convolver = PartitionedConvolver(short)
+    change_at = 12345
+    before = _convolve_in_blocks(convolver, signal[:change_at], block)
+    convolver.set_impulse_response(long)
+    after = _convolve_in_blocks(convolver, signal[change_at:], block)
+    np.testing.assert_allclose(before, fftconvolve(signal, short)[:change_at], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(after, fftconvolve(signal, long)[change_at:20000], rtol=0, atol=1e-9)
+
+
 def test_reset_clears_the_tail() -> None:
     node = Convolver({"room_length_s": 0.2})
     node.prepare(48000, 256)
