@@ -1,26 +1,38 @@
-"""Convolution: a zero-latency partitioned convolver with a generated room or an IR file.
+"""Convolution: a zero-latency convolver with non-uniform partitions, a generated room or an IR file.
 
-The convolver splits the impulse response (IR) at a fixed partition size P:
+The convolver cuts the impulse response (IR) at ``PARTITION_SIZES`` = (128, 1024, 8192)
+samples, as Gardner (1995) and Garcia (2002) do, into a head and levels of growing partitions:
 
-* the head, ``IR[:P]``, runs as a direct FIR over the last input samples, so every output
+* the head, ``IR[:128]``, runs as a direct FIR over the last input samples, so every output
   sample is ready in the same block as its input;
-* the tail, ``IR[P:]``, runs as uniformly partitioned overlap-save FFT convolution: each time
-  P new input samples have arrived, their spectrum enters a frequency-domain delay line and a
-  complex multiply-accumulate over all tail partitions yields the *next* P tail samples. The
-  tail's earliest tap is P samples late anyway, so it adds no latency.
+* level i, of partition size P = ``PARTITION_SIZES[i]``, covers ``IR[P : PARTITION_SIZES[i+1]]``
+  (the last level, to the IR's end) as uniformly partitioned overlap-save FFT convolution:
+  each time P new input samples have arrived, the spectrum of the last 2P enters the level's
+  frequency-domain delay line, and a complex multiply-accumulate over the level's partitions
+  yields its *next* P output samples. The level's earliest tap is P samples late anyway, so it
+  adds no latency. A short IR has fewer levels (an IR of up to 128 samples is all head).
 
-The multiply-accumulate is spread out, so that no block pays for a whole partition: all of it
-but the newest spectrum's term is known a partition ahead, and is computed in ``TAIL_SLICES``
-slices of frequency bins while the next P samples arrive (one slice per P / TAIL_SLICES = 64
-samples). At the partition boundary only the newest term, an FFT and an inverse FFT remain.
+Long partitions keep the multiply-accumulate small (a level costs about as many complex
+multiply-adds per sample as it has partitions: 7 + 7 + 11 for a 2 s IR at 48 kHz, against 187
+with one level of 512), short ones keep the head's FIR short (128 multiply-adds per sample).
 
-The split depends only on how many samples have arrived, never on the engine's block size, so
+The first level's FFTs (256 points, every 128 samples) run inside the head's kernel, a real
+FFT done as a complex one of half the size: numpy's costs 3 µs a call at that size, more than
+the transform. The larger levels use numpy's (pocketfft), and their multiply-accumulate is
+spread out, so that no block pays for a whole partition's: all of it but the newest
+spectrum's term is known a partition ahead, and is computed in slices of bins (one per
+``SLICE_SAMPLES`` = 64 samples) while the next P samples arrive. At a partition boundary only
+the newest term, an FFT and an inverse FFT remain: at 8192 samples, one block in 128 at block
+64, all three levels' (see ``Convolver`` for what that costs).
+
+The cuts depend only on how many samples have arrived, never on the engine's block size, so
 the output is the same at any block size (down to one sample) and has zero samples of latency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +44,17 @@ from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
 
-#: Internal partition size: the head's FIR length and the tail's FFT hop (FFT size 2P).
-#: 512 balances the head's direct FIR (cost grows with P) against the tail's multiply-adds
-#: (cost per second grows with IR length / P); see ``Convolver`` for measured speed.
-PARTITION_SIZE = 512
-#: The tail's multiply-accumulate is spread over this many slices per partition.
-TAIL_SLICES = 8
-#: Longer IR files are refused: the frequency-domain delay line would take hundreds of MB.
+#: The head's length and the levels' partition sizes: level i has partitions of
+#: ``PARTITION_SIZES[i]`` samples and covers IR[PARTITION_SIZES[i] : PARTITION_SIZES[i + 1]],
+#: the last one to the IR's end. Each size divides the next; the first is a power of two (its
+#: FFTs are a kernel's). Chosen by measurement (see ``Convolver``).
+PARTITION_SIZES = (128, 1024, 8192)
+#: The first levels, whose FFTs and multiply-accumulate run whole in the head's kernel at their
+#: boundaries (numpy's FFT costs 3 µs a call at 256 points, as much as the transform).
+KERNEL_LEVELS = 2
+#: A larger level's multiply-accumulate is spread in slices of bins, one per this many samples.
+SLICE_SAMPLES = 64
+#: Longer IR files are refused: the frequency-domain delay lines would take hundreds of MB.
 MAX_IR_SECONDS = 30.0
 #: Above this frequency the room's ``damping`` makes the tail die away faster.
 DAMPING_CROSSOVER_HZ = 3000.0
@@ -89,200 +105,403 @@ def normalize_impulse_response(impulse_response: np.ndarray, mode: str) -> np.nd
 
 
 class PartitionedConvolver:
-    """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned tail.
+    """Zero-latency convolution of a stream with an IR: direct-FIR head, FFT-partitioned levels.
 
     ``process`` may be called with any number of samples; the result equals
-    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The FFTs are numpy's
-    (pocketfft); the head's FIR, the tail's multiply-accumulate and the bookkeeping are kernels.
-    Spectra are kept as separate real and imaginary planes, a row per partition, so that the
-    multiply-accumulate runs along contiguous bins, four at a time (numpy's batched complex
-    matmul took four times as long).
+    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``. The head's FIR, the
+    first level's FFTs and multiply-accumulate, the larger levels' multiply-accumulate and the
+    bookkeeping are kernels; the larger levels' FFTs are numpy's (pocketfft). Spectra are kept
+    as separate real and imaginary planes, a row per partition, so that the multiply-accumulate
+    runs along contiguous bins, four at a time (numpy's batched complex matmul took four times
+    as long).
     """
 
-    def __init__(self, impulse_response: np.ndarray, partition_size: int = PARTITION_SIZE) -> None:
-        self.partition_size = partition_size
-        self.spectra_count = 0
-        # [previous partition | current partition]: the head's history and the FFT's input.
-        self.input_buffer = np.zeros(2 * partition_size)
-        self.line_real = self.line_imag = None
+    def __init__(
+        self, impulse_response: np.ndarray, partition_sizes: Sequence[int] = PARTITION_SIZES
+    ) -> None:
+        sizes = tuple(int(size) for size in partition_sizes)
+        first = sizes[0] if sizes else 0
+        steps = itertools.pairwise(sizes)
+        if first < 1 or first & (first - 1) or any(high <= low or high % low for low, high in steps):
+            raise ValueError(
+                f"partition sizes {sizes}: give a power of two first, then sizes that each divide "
+                "the next and are larger"
+            )
+        self.partition_sizes = sizes
+        #: The largest partition: [previous | current] partition of that size is the input
+        #: history, for the head's FIR and every level's FFT input, whatever the IR's length.
+        self.top = sizes[-1]
+        self.history = np.zeros(2 * self.top)
+        self.position = 0  # samples into the current largest partition: where every level is
         self._load(impulse_response)
         self.reset()
 
     def set_impulse_response(self, impulse_response: np.ndarray) -> None:
-        """Swap the IR without losing the input history: the next sample uses the new IR."""
-        old_real, old_imag = self.line_real, self.line_imag
-        old_count, old_row = self.spectra_count, self.write_row
+        """Swap the IR without losing the input history: the next sample uses the new IR.
+
+        Each level's delay line is filled from the input history where it reaches (the last
+        ``2 x PARTITION_SIZES[-1]`` samples at most), and beyond that from the same level under
+        the old IR; input older than both counts as silence (an IR grown longer than 8192
+        samples and than the old IR does not hear all of it)."""
+        old_by_size = {level.size: level for level in self.levels}
         self._load(impulse_response)
-        if old_count != self.spectra_count:
-            kept = min(old_count, self.spectra_count)
-            self.line_real, self.line_imag = self._new_line()
-            self.write_row = 0
-            for new, old in ((self.line_real, old_real), (self.line_imag, old_imag)):
-                newest = old[old_row : old_row + kept]
-                new[:kept] = newest
-                new[self.spectra_count : self.spectra_count + kept] = newest
-        self._compute_tail()
+        for level in self.levels:
+            if level.size in old_by_size:
+                level.keep_spectra_of(old_by_size[level.size])
+            self._spectra_from_history(level)
+            level.compute_tail()
+
+    def _spectra_from_history(self, level: _Level) -> None:
+        """Recompute the level's newest input spectra whose 2P samples are all in the history."""
+        size, count = level.size, level.count
+        boundary = self.top + self.position - self.position % size  # the level's last
+        for row in range(min(count, (boundary - 2 * size) // size + 1)):
+            stop = boundary - row * size
+            spectrum = np.fft.rfft(self.history[stop - 2 * size : stop])
+            ring_row = (level.row[0] + row) % count
+            for line, part in ((level.line_real, spectrum.real), (level.line_imag, spectrum.imag)):
+                line[ring_row] = line[ring_row + count] = part
 
     def _load(self, impulse_response: np.ndarray) -> None:
-        """Split the IR into the head's taps and the tail partitions' spectra."""
-        size = self.partition_size
+        """Split the IR into the head's taps and the levels' partition spectra."""
+        sizes = self.partition_sizes
         impulse_response = np.asarray(impulse_response, dtype=float).ravel()
         if len(impulse_response) == 0:
             impulse_response = np.zeros(1)
-        #: The head's taps h[0] .. h[P - 1] (fewer for a shorter IR), for the direct FIR.
-        self.head = impulse_response[:size].copy()
-        tail = impulse_response[size:]
-        self.spectra_count = -(-len(tail) // size)
-        partitions = np.zeros(self.spectra_count * size)
-        partitions[: len(tail)] = tail
-        padded = np.zeros((self.spectra_count, 2 * size))
-        padded[:, :size] = partitions.reshape(-1, size)  # row j holds IR[P + jP : P + (j+1)P]
-        spectra = np.fft.rfft(padded, axis=1)  # (partition, bin)
-        self.tail_real = np.ascontiguousarray(spectra.real)
-        self.tail_imag = np.ascontiguousarray(spectra.imag)
-        self.spectrum = np.empty(size + 1, dtype=complex)
-        #: The next tail's spectrum, whole, at a partition boundary.
-        self.next_tail_spectrum = np.zeros(size + 1, dtype=complex)
-        self.tail_block = np.zeros(2 * size)
-        #: The next P tail samples: overlap-save keeps the last P of the inverse FFT's 2P.
-        self.tail_output = self.tail_block[size:]
-        #: The next tail's spectrum but for the newest partition's term, summed ahead by slices
-        #: of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
-        self.ahead_real = np.zeros(size + 1)
-        self.ahead_imag = np.zeros(size + 1)
-        self.bin_bounds = np.linspace(0, size + 1, TAIL_SLICES + 1).astype(int)
-        self.slice_length = max(1, size // TAIL_SLICES)
-        self.slices_done = 0
-
-    def _new_line(self) -> tuple[np.ndarray, np.ndarray]:
-        shape = (2 * self.spectra_count, self.partition_size + 1)
-        return np.zeros(shape), np.zeros(shape)
+        #: The head's taps h[0] .. h[127] (fewer for a shorter IR), for the direct FIR.
+        self.head = impulse_response[: sizes[0]].copy()
+        self.levels = []
+        for index, size in enumerate(sizes):
+            if size >= len(impulse_response):
+                break
+            end = sizes[index + 1] if index + 1 < len(sizes) else len(impulse_response)
+            self.levels.append(_Level(impulse_response[size:end], size))
+        #: Each level's last inverse FFT (2P): its next P output samples are the second half.
+        self.tail_blocks = np.zeros((max(1, len(self.levels)), 2 * self.top))
+        for index, level in enumerate(self.levels):
+            level.tail_block = self.tail_blocks[index, : 2 * level.size]
+        self.level_sizes = np.array([level.size for level in self.levels], dtype=np.int64)
+        #: The first two levels run in the head's kernel, FFTs and all (empty ones when the
+        #: IR does not reach them); the others' FFTs are numpy's.
+        in_kernel = [*self.levels[:KERNEL_LEVELS]]
+        while len(in_kernel) < KERNEL_LEVELS:
+            in_kernel.append(_Level(np.zeros(0), sizes[min(len(in_kernel), len(sizes) - 1)]))
+        self.fft_levels = self.levels[KERNEL_LEVELS:]
+        #: process() stops at the smallest boundary it must act on.
+        self.chunk_size = self.fft_levels[0].size if self.fft_levels else self.top
+        # The FFT's work arrays and twiddles serve both levels: a span's twiddles are the same
+        # in a larger FFT.
+        largest = max(level.size for level in in_kernel)
+        twiddles = _fft_tables(2 * largest)[1]
+        self.twiddles = np.stack([twiddles.real, twiddles.imag])  # (real or imaginary, index)
+        self.work = np.zeros((2, largest))
+        #: The chunk kernel's arguments after the samples, out and position: the same arrays
+        #: for every call (numba looks at each argument's type on every call).
+        self.chunk_arrays = (
+            self.history,
+            self.head,
+            self.tail_blocks,
+            self.level_sizes,
+            self.work,
+            self.twiddles,
+        )
+        for level in in_kernel:
+            bit_reversed, _, real_twiddles = _fft_tables(2 * level.size)
+            self.chunk_arrays += (
+                level.line,
+                level.row,
+                level.ir,
+                level.ahead,
+                level.spectrum,
+                bit_reversed,
+                real_twiddles,
+            )
+        for level in self.fft_levels:
+            # The FFT inputs: the last 2P samples at each of the level's boundaries.
+            level.windows = [
+                self.history[self.top + stop - 2 * level.size : self.top + stop]
+                for stop in range(level.size, self.top + 1, level.size)
+            ]
 
     def reset(self) -> None:
-        self.input_buffer.fill(0.0)
+        self.history.fill(0.0)
         self.position = 0
+        self.tail_blocks.fill(0.0)
+        for level in self.levels:
+            level.reset()
+
+    def process(self, samples: np.ndarray, out: np.ndarray) -> None:
+        """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
+        chunk_size, arrays = self.chunk_size, self.chunk_arrays
+        start, total = 0, len(samples)
+        while start < total:
+            position = self.position
+            take = min(total - start, chunk_size - position % chunk_size)
+            for level in self.fft_levels:
+                level.sum_slices_due_before(position % level.size + take)
+            if take == total:
+                _convolve_chunk(samples, out, position, *arrays)
+            else:
+                _convolve_chunk(samples[start : start + take], out[start : start + take], position, *arrays)
+            position += take
+            if position % chunk_size == 0:
+                for level in self.fft_levels:
+                    if position % level.size == 0:
+                        level.next_partition(level.windows[position // level.size - 1])
+                if position == self.top:
+                    _shift_history(self.history)
+                    position = 0
+            self.position = position
+            start += take
+
+
+class _Level:
+    """One level of a ``PartitionedConvolver``: an IR segment that starts ``size`` samples in,
+    cut into partitions of ``size``, as uniformly partitioned overlap-save FFT convolution."""
+
+    def __init__(self, segment: np.ndarray, size: int) -> None:
+        self.size = size
+        self.count = -(-len(segment) // size)
+        partitions = np.zeros(self.count * size)
+        partitions[: len(segment)] = segment
+        padded = np.zeros((self.count, 2 * size))
+        padded[:, :size] = partitions.reshape(-1, size)  # row j: the segment's j-th partition
+        spectra = np.fft.rfft(padded, axis=1)  # (partition, bin)
+        #: (real or imaginary, partition, bin), and each plane by its name.
+        self.ir = np.stack([spectra.real, spectra.imag])
+        self.ir_real, self.ir_imag = self.ir
         # Frequency-domain delay line, (2 x partitions, bin): a mirrored ring where each input
-        # spectrum is written at rows r and r + count, so rows write_row .. write_row + count - 1
-        # always hold the spectra newest first, without copying.
-        shape = (2 * self.spectra_count, self.partition_size + 1)
-        if self.line_real is None or self.line_real.shape != shape:
-            self.line_real, self.line_imag = self._new_line()
-        # Zeroed in place, which also maps its pages now rather than in an audio callback.
+        # spectrum is written at rows r and r + count, so rows row .. row + count - 1 always
+        # hold the spectra newest first, without copying.
+        self.line = np.zeros((2, 2 * self.count, size + 1))
+        self.line_real, self.line_imag = self.line
+        self.row = np.zeros(1, dtype=np.int64)  # an array: the first level's kernel moves it
+        self.spectrum = np.zeros(size + 1, dtype=complex)
+        #: The next output's spectrum, whole, at a partition boundary.
+        self.next_tail_spectrum = np.zeros(size + 1, dtype=complex)
+        #: The next output's spectrum but for the newest partition's term, summed ahead by
+        #: slices of bins: slice i covers bins bin_bounds[i] .. bin_bounds[i + 1] - 1.
+        self.ahead = np.zeros((2, size + 1))
+        self.ahead_real, self.ahead_imag = self.ahead
+        self.slices = max(1, size // SLICE_SAMPLES)
+        self.bin_bounds = [int(bound) for bound in np.linspace(0, size + 1, self.slices + 1)]
+        self.slice_length = size // self.slices
+        self.slices_done = 0
+        self.tail_block = np.zeros(2 * size)  # the convolver's: a row of its tail_blocks
+        self.windows: list[np.ndarray] = []  # the convolver's: FFT inputs, by boundary
+
+    def reset(self) -> None:
+        # Zeroed in place, which also maps the pages now rather than in an audio callback.
         self.line_real.fill(0.0)
         self.line_imag.fill(0.0)
-        self.write_row = 0
+        self.row[0] = 0
         self.tail_block.fill(0.0)
         self.ahead_real.fill(0.0)
         self.ahead_imag.fill(0.0)
         self.slices_done = 0
 
-    def process(self, samples: np.ndarray, out: np.ndarray) -> None:
-        """Write the convolution of ``samples`` (continuing the stream) into ``out``."""
-        size = self.partition_size
-        start, total = 0, len(samples)
-        while start < total:
-            take = min(total - start, size - self.position)
-            self._sum_slices_due_before(self.position + take)
-            stop = start + take
-            _convolve_chunk(
-                self.input_buffer,
-                self.position,
-                self.head,
-                self.tail_output,
-                samples[start:stop],
-                out[start:stop],
-            )
-            self.position += take
-            if self.position == size:
-                self._next_partition()
-            start = stop
+    def keep_spectra_of(self, old: _Level) -> None:
+        """Take over the newest input spectra of the same level under the old IR."""
+        kept = min(old.count, self.count)
+        for new_line, old_line in ((self.line_real, old.line_real), (self.line_imag, old.line_imag)):
+            newest = old_line[old.row[0] : old.row[0] + kept]
+            new_line[:kept] = newest
+            new_line[self.count : self.count + kept] = newest
+        self.row[0] = 0
 
-    def _sum_slices_due_before(self, position: int) -> None:
-        """Compute the slices of the next tail that fall before ``position`` in the partition
+    def sum_slices_due_before(self, position: int) -> None:
+        """Compute the slices of the next output that fall before ``position`` in the partition
         (slice i falls at i x slice_length), so each block does its share whatever its size."""
-        if self.spectra_count < 2:
-            return
-        due = self.slices_done
-        while due < TAIL_SLICES and due * self.slice_length < position:
-            due += 1
-        if due > self.slices_done:
+        due = min(self.slices, -(-position // self.slice_length))
+        if due > self.slices_done and self.count > 1:
             # Newest first, the spectrum in row r meets IR partition r + 1 at the next boundary.
-            low, high = self.bin_bounds[self.slices_done], self.bin_bounds[due]
-            self._multiply_accumulate(first_partition=1, low=low, high=high)
+            _multiply_accumulate(
+                self.line_real,
+                self.line_imag,
+                self.row[0],
+                self.ir_real,
+                self.ir_imag,
+                1,
+                self.bin_bounds[self.slices_done],
+                self.bin_bounds[due],
+                self.ahead_real,
+                self.ahead_imag,
+            )
             self.slices_done = due
 
-    def _multiply_accumulate(self, first_partition: int, low: int, high: int) -> None:
-        _multiply_accumulate(
-            self.line_real,
-            self.line_imag,
-            self.write_row,
-            self.tail_real,
-            self.tail_imag,
-            first_partition,
-            low,
-            high,
-            self.ahead_real,
-            self.ahead_imag,
-        )
-
-    def _next_partition(self) -> None:
-        """P samples are in: push their spectrum and finish the next P tail samples."""
-        size, count = self.partition_size, self.spectra_count
-        if count:
-            self._sum_slices_due_before(TAIL_SLICES * self.slice_length)  # any left (tiny P)
-            self.write_row = (self.write_row - 1) % count
-            np.fft.rfft(self.input_buffer, out=self.spectrum)
-        _push_partition(
-            self.input_buffer,
+    def next_partition(self, window: np.ndarray) -> None:
+        """P samples are in (``window`` holds the last 2P): push their spectrum and finish the
+        level's next P output samples."""
+        self.sum_slices_due_before(self.size)  # any left
+        self.row[0] = (self.row[0] - 1) % self.count
+        np.fft.rfft(window, out=self.spectrum)
+        _push_spectrum(
             self.spectrum,
             self.line_real,
             self.line_imag,
-            self.write_row,
-            self.tail_real,
-            self.tail_imag,
+            self.row[0],
+            self.ir_real,
+            self.ir_imag,
             self.ahead_real,
             self.ahead_imag,
             self.next_tail_spectrum,
         )
-        if count:
-            np.fft.irfft(self.next_tail_spectrum, 2 * size, out=self.tail_block)
-            self.slices_done = 0
-        self.position = 0
+        np.fft.irfft(self.next_tail_spectrum, 2 * self.size, out=self.tail_block)
+        self.slices_done = 0
 
-    def _compute_tail(self) -> None:
-        """Tail output for the current partition, all at once: sum over partitions of spectrum x
+    def compute_tail(self) -> None:
+        """The output for the current partition, all at once: sum over partitions of spectrum x
         IR part (after an IR change; the running path spreads this work, see the module doc)."""
-        if not self.spectra_count:
+        if not self.count:
             return
-        self._multiply_accumulate(first_partition=0, low=0, high=self.partition_size + 1)
+        _multiply_accumulate(
+            self.line_real,
+            self.line_imag,
+            self.row[0],
+            self.ir_real,
+            self.ir_imag,
+            0,
+            0,
+            self.size + 1,
+            self.ahead_real,
+            self.ahead_imag,
+        )
         self.next_tail_spectrum.real = self.ahead_real
         self.next_tail_spectrum.imag = self.ahead_imag
-        np.fft.irfft(self.next_tail_spectrum, 2 * self.partition_size, out=self.tail_block)
+        np.fft.irfft(self.next_tail_spectrum, 2 * self.size, out=self.tail_block)
         self.ahead_real.fill(0.0)
         self.ahead_imag.fill(0.0)
         self.slices_done = 0  # the slices summed so far used the old IR
 
 
+def _fft_tables(fft_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ``_real_fft`` of a power-of-two ``fft_size`` (done as a complex FFT of half the
+    size): each index of the half with its bits reversed; every span's twiddles
+    exp(-2 pi i k / (2 span)), k < span, for spans 1, 2, 4, ... one after the other (span s
+    from index s - 1); and exp(-2 pi i k / fft_size) for k = 0 .. fft_size / 2."""
+    half = fft_size // 2
+    bits = half.bit_length() - 1
+    index = np.arange(half, dtype=np.int64)
+    bit_reversed = np.zeros(half, dtype=np.int64)
+    for bit in range(bits):
+        bit_reversed |= ((index >> bit) & 1) << (bits - 1 - bit)
+    spans = [np.exp(-2j * np.pi * np.arange(span) / (2 * span)) for span in 2 ** np.arange(bits)]
+    stage_twiddles = np.concatenate([np.zeros(0, dtype=complex), *spans])
+    real_twiddles = np.exp(-2j * np.pi * np.arange(half + 1) / fft_size)
+    return bit_reversed, stage_twiddles, real_twiddles
+
+
 @kernel
 def _convolve_chunk(
-    history: np.ndarray,
+    samples: np.ndarray,
+    out: np.ndarray,
     position: int,
+    history: np.ndarray,
     head: np.ndarray,
-    tail: np.ndarray,
+    tail_blocks: np.ndarray,
+    level_sizes: np.ndarray,
+    work: np.ndarray,
+    twiddles: np.ndarray,
+    line: np.ndarray,
+    row: np.ndarray,
+    ir: np.ndarray,
+    sums: np.ndarray,
+    spectrum: np.ndarray,
+    bit_reversed: np.ndarray,
+    real_twiddles: np.ndarray,
+    second_line: np.ndarray,
+    second_row: np.ndarray,
+    second_ir: np.ndarray,
+    second_sums: np.ndarray,
+    second_spectrum: np.ndarray,
+    second_bit_reversed: np.ndarray,
+    second_real_twiddles: np.ndarray,
+) -> None:
+    """Append ``samples`` at ``position`` and write their output: the head's FIR plus every
+    level's output computed ahead; at each of the first two levels' boundaries, the level's
+    partition (their delay lines, IR spectra and sums, each as [real planes, imaginary planes],
+    and FFT tables are passed in: fewer arguments, which numba checks on every call)."""
+    top = len(history) // 2
+    first_size, second_size = len(spectrum) - 1, len(second_spectrum) - 1
+    done, frames = 0, len(samples)
+    while done < frames:
+        at = position + done
+        take = min(frames - done, first_size - at % first_size)
+        _head_and_levels(
+            history,
+            top + at,
+            head,
+            tail_blocks,
+            level_sizes,
+            at,
+            samples[done : done + take],
+            out[done : done + take],
+        )
+        done += take
+        end = top + position + done
+        if ir.shape[1] and (position + done) % first_size == 0:
+            _level_partition(
+                history[end - 2 * first_size : end],
+                line[0],
+                line[1],
+                row,
+                ir[0],
+                ir[1],
+                sums[0],
+                sums[1],
+                spectrum,
+                work[0, :first_size],
+                work[1, :first_size],
+                bit_reversed,
+                twiddles[0],
+                twiddles[1],
+                real_twiddles,
+                tail_blocks[0],
+            )
+        if second_ir.shape[1] and (position + done) % second_size == 0:
+            _level_partition(
+                history[end - 2 * second_size : end],
+                second_line[0],
+                second_line[1],
+                second_row,
+                second_ir[0],
+                second_ir[1],
+                second_sums[0],
+                second_sums[1],
+                second_spectrum,
+                work[0, :second_size],
+                work[1, :second_size],
+                second_bit_reversed,
+                twiddles[0],
+                twiddles[1],
+                second_real_twiddles,
+                tail_blocks[1],
+            )
+
+
+@kernel
+def _head_and_levels(
+    history: np.ndarray,
+    write: int,
+    head: np.ndarray,
+    tail_blocks: np.ndarray,
+    level_sizes: np.ndarray,
+    position: int,
     samples: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Append ``samples`` to the current partition (at ``position``) and write their output:
-    the head's direct FIR over the latest input, plus the tail computed a partition ahead.
-
-    ``history`` is [previous partition | current partition], so the FIR's oldest tap, P - 1
-    samples back, is still in it.
-    """
-    write = len(history) // 2 + position
+    """Write ``samples`` into ``history`` at ``write``; their output is the head's direct FIR
+    over the latest input plus each level's output, computed ahead. ``history`` holds the
+    previous partition, so the FIR's oldest tap is still in it."""
     frames = len(samples)
     for n in range(frames):
         history[write + n] = samples[n]
-        out[n] = tail[position + n]
+        out[n] = 0.0
+    for level in range(len(level_sizes)):
+        size = level_sizes[level]
+        ahead = tail_blocks[level, size + position % size : size + position % size + frames]
+        for n in range(frames):
+            out[n] += ahead[n]
     # y[n] = sum over k of h[k] x[n - k], added tap by tap over the whole chunk (four taps a
     # pass): the inner loop then runs along the samples, which the compiler vectorises.
     taps = len(head)
@@ -300,6 +519,149 @@ def _convolve_chunk(
         delayed = history[write - last_k : write - last_k + frames]
         for n in range(frames):
             out[n] += head[last_k] * delayed[n]
+
+
+@kernel
+def _level_partition(
+    window: np.ndarray,
+    line_real: np.ndarray,
+    line_imag: np.ndarray,
+    row: np.ndarray,
+    ir_real: np.ndarray,
+    ir_imag: np.ndarray,
+    sum_real: np.ndarray,
+    sum_imag: np.ndarray,
+    spectrum: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
+    bit_reversed: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
+    real_twiddles: np.ndarray,
+    tail_block: np.ndarray,
+) -> None:
+    """A level's partition boundary, whole: the spectrum of ``window`` (the last 2P
+    input samples) enters the delay line, the multiply-accumulate over all the level's
+    partitions gives the next output's spectrum, and its inverse FFT the next P samples."""
+    _real_fft(window, spectrum, work_real, work_imag, bit_reversed, twiddle_real, twiddle_imag, real_twiddles)
+    count = len(ir_real)
+    newest = row[0] - 1 if row[0] > 0 else count - 1
+    row[0] = newest
+    for index in range(len(spectrum)):
+        line_real[newest, index] = line_real[newest + count, index] = spectrum[index].real
+        line_imag[newest, index] = line_imag[newest + count, index] = spectrum[index].imag
+    _multiply_accumulate(
+        line_real, line_imag, newest, ir_real, ir_imag, 0, 0, len(spectrum), sum_real, sum_imag
+    )
+    # Overlap-save: the last P samples of the circular convolution are the linear ones.
+    size = len(spectrum) - 1
+    _inverse_real_fft_second_half(
+        sum_real,
+        sum_imag,
+        tail_block[size:],
+        work_real,
+        work_imag,
+        bit_reversed,
+        twiddle_real,
+        twiddle_imag,
+        real_twiddles,
+    )
+
+
+@kernel
+def _real_fft(
+    signal: np.ndarray,
+    spectrum: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
+    bit_reversed: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
+    real_twiddles: np.ndarray,
+) -> None:
+    """Bins 0 .. N/2 of the FFT of the N real ``signal`` samples, as numpy's rfft, by a complex
+    FFT of half the size: z[m] = x[2m] + i x[2m + 1] has Z[k] = E[k] + i O[k], the spectra of
+    the even and the odd samples, and X[k] = E[k] + exp(-2 pi i k / N) O[k]."""
+    half = len(work_real)
+    for m in range(half):
+        work_real[bit_reversed[m]] = signal[2 * m]
+        work_imag[bit_reversed[m]] = signal[2 * m + 1]
+    _fft(work_real, work_imag, twiddle_real, twiddle_imag)
+    for k in range(half + 1):
+        z = complex(work_real[k % half], work_imag[k % half])
+        mirror = complex(work_real[(half - k) % half], -work_imag[(half - k) % half])
+        even = 0.5 * (z + mirror)
+        odd = -0.5j * (z - mirror)
+        spectrum[k] = even + real_twiddles[k] * odd
+
+
+@kernel
+def _inverse_real_fft_second_half(
+    spectrum_real: np.ndarray,
+    spectrum_imag: np.ndarray,
+    out: np.ndarray,
+    work_real: np.ndarray,
+    work_imag: np.ndarray,
+    bit_reversed: np.ndarray,
+    twiddle_real: np.ndarray,
+    twiddle_imag: np.ndarray,
+    real_twiddles: np.ndarray,
+) -> None:
+    """The second half of numpy's irfft of bins 0 .. N/2 (their real and imaginary planes), by
+    ``_real_fft`` backwards: Z[k] = E[k] + i O[k] from E[k] = (X[k] + conj X[N/2 - k]) / 2 and
+    O[k] = (X[k] - conj X[N/2 - k]) exp(2 pi i k / N) / 2, then an inverse FFT of half the size
+    (the conjugate of the FFT of the conjugate) gives x[2m] + i x[2m + 1]. The imaginary parts
+    of bins 0 and N/2 are left out, as irfft does."""
+    half = len(work_real)
+    for k in range(half):
+        value = complex(spectrum_real[k], spectrum_imag[k] if k else 0.0)
+        mirror = complex(spectrum_real[half - k], -spectrum_imag[half - k] if k else 0.0)
+        even = 0.5 * (value + mirror)
+        odd = 0.5 * (value - mirror) * real_twiddles[k].conjugate()
+        both = even + 1j * odd
+        work_real[bit_reversed[k]] = both.real
+        work_imag[bit_reversed[k]] = -both.imag
+    _fft(work_real, work_imag, twiddle_real, twiddle_imag)
+    for m in range(half // 2, half):
+        out[2 * m - half] = work_real[m] / half
+        out[2 * m + 1 - half] = -work_imag[m] / half
+
+
+@kernel
+def _fft(real: np.ndarray, imag: np.ndarray, twiddle_real: np.ndarray, twiddle_imag: np.ndarray) -> None:
+    """In-place radix-2 FFT (decimation in time) of a power-of-two length whose input is in
+    bit-reversed order, the textbook's: butterflies over spans 1, 2, 4, ... (``_fft_tables``;
+    spans 1 and 2, whose twiddles are 1 and -i, written out).
+    Real and imaginary parts in arrays of their own, so that the butterflies of a span vectorise."""
+    size = len(real)
+    for start in range(0, size - 1, 2):  # span 1: its twiddle is 1
+        a_real, a_imag, b_real, b_imag = real[start], imag[start], real[start + 1], imag[start + 1]
+        real[start], imag[start] = a_real + b_real, a_imag + b_imag
+        real[start + 1], imag[start + 1] = a_real - b_real, a_imag - b_imag
+    for start in range(0, size - 3, 4):  # span 2: its twiddles are 1 and -i
+        a_real, a_imag, b_real, b_imag = real[start], imag[start], real[start + 2], imag[start + 2]
+        real[start], imag[start] = a_real + b_real, a_imag + b_imag
+        real[start + 2], imag[start + 2] = a_real - b_real, a_imag - b_imag
+        a_real, a_imag, b_real, b_imag = real[start + 1], imag[start + 1], real[start + 3], imag[start + 3]
+        real[start + 1], imag[start + 1] = a_real + b_imag, a_imag - b_real  # a + (-i) b
+        real[start + 3], imag[start + 3] = a_real - b_imag, a_imag + b_real
+    half = 4
+    while half < size:
+        w_real, w_imag = twiddle_real[half - 1 : 2 * half - 1], twiddle_imag[half - 1 : 2 * half - 1]
+        for start in range(0, size, 2 * half):
+            low_real, low_imag = real[start : start + half], imag[start : start + half]
+            high_real, high_imag = (
+                real[start + half : start + 2 * half],
+                imag[start + half : start + 2 * half],
+            )
+            for k in range(half):
+                turned_real = w_real[k] * high_real[k] - w_imag[k] * high_imag[k]
+                turned_imag = w_real[k] * high_imag[k] + w_imag[k] * high_real[k]
+                high_real[k] = low_real[k] - turned_real
+                high_imag[k] = low_imag[k] - turned_imag
+                low_real[k] = low_real[k] + turned_real
+                low_imag[k] = low_imag[k] + turned_imag
+        half *= 2
 
 
 @kernel
@@ -334,8 +696,7 @@ def _multiply_accumulate(
 
 
 @kernel
-def _push_partition(
-    history: np.ndarray,
+def _push_spectrum(
     spectrum: np.ndarray,
     line_real: np.ndarray,
     line_imag: np.ndarray,
@@ -347,19 +708,22 @@ def _push_partition(
     total: np.ndarray,
 ) -> None:
     """A partition is complete and ``spectrum`` is its FFT: it enters the delay line at
-    ``row`` (and its mirror), and ``total`` becomes the next tail's spectrum. The partition
-    then becomes the previous one in ``history``."""
+    ``row`` (and its mirror), and ``total`` becomes the next output's spectrum."""
     count = line_real.shape[0] // 2
-    if count:
-        for index in range(len(spectrum)):
-            real, imag = spectrum[index].real, spectrum[index].imag
-            line_real[row, index] = line_real[row + count, index] = real
-            line_imag[row, index] = line_imag[row + count, index] = imag
-            # The newest spectrum meets the tail's first partition; the older ones' terms were
-            # summed ahead (zero while there is only one tail partition).
-            total[index] = spectrum[index] * complex(tail_real[0, index], tail_imag[0, index]) + complex(
-                ahead_real[index], ahead_imag[index]
-            )
+    for index in range(len(spectrum)):
+        real, imag = spectrum[index].real, spectrum[index].imag
+        line_real[row, index] = line_real[row + count, index] = real
+        line_imag[row, index] = line_imag[row + count, index] = imag
+        # The newest spectrum meets the level's first partition; the older ones' terms were
+        # summed ahead (zero while the level has only one partition).
+        total[index] = spectrum[index] * complex(tail_real[0, index], tail_imag[0, index]) + complex(
+            ahead_real[index], ahead_imag[index]
+        )
+
+
+@kernel
+def _shift_history(history: np.ndarray) -> None:
+    """The current partition becomes the previous one."""
     size = len(history) // 2
     for n in range(size):
         history[n] = history[size + n]
@@ -368,17 +732,20 @@ def _push_partition(
 class Convolver(Node):
     """Convolution reverb with zero latency at any block size.
 
-    The IR is split at ``PARTITION_SIZE`` (512) samples: a direct FIR for the head and
-    uniformly partitioned overlap-save FFT convolution for the rest; latency is zero samples.
-    On one core a 2 s IR at 48 kHz runs about 80 times faster than real time at blocks 64 and
-    256. Most of that time is the tail's FFTs (numpy's pocketfft) and multiply-accumulate (a
-    kernel; for a long IR it waits on memory: 3 MB of spectra per partition at 2 s); the head's
-    FIR and the bookkeeping are kernels too, which took a fifth off a block at block 64. The tail's
-    work is spread evenly over each partition's blocks, so at block 64 the slowest block in a
-    hundred costs under three times the mean (six times when every 8th block did it all). An IR
-    changed offline (``param_changed``) keeps the input history, so the new IR takes over at
-    once without a gap; live, the new IR's convolver is built off the audio thread and starts
-    from silence, and the engine glides the output across the change.
+    The IR is cut at 128, 1024 and 8192 samples (``PARTITION_SIZES``): a direct FIR for the
+    first 128 taps, then overlap-save FFT convolution in partitions of 128, 1024 and 8192
+    samples for the rest (see the module doc); latency is zero samples. On one core a 2 s IR
+    at 48 kHz costs about 12 µs a block at block 64, 37 µs at 256 and 135 µs at 1024, under
+    half of what one level of 512-sample partitions cost (25, 88 and 316 µs): the tail's
+    complex multiply-adds per sample fell from 187 to 25, the head's FIR from 512 taps to 128,
+    and the two smaller levels run whole inside the head's kernel, FFTs included. The largest
+    level's multiply-accumulate is spread evenly over its partition's blocks; what is left at
+    its boundary, two 16384-point FFTs every 8192 samples, makes that one block in 128 at block
+    64 cost about 330 µs, a quarter of the block's 1333 µs (one level of 512 had a block in 8
+    of about 60 µs). An IR changed offline
+    (``param_changed``) keeps the input history, so the new IR takes over at once without a
+    gap; live, the new IR's convolver is built off the audio thread and starts from silence,
+    and the engine glides the output across the change.
     ``impulse_response`` holds the IR in use (at the engine's rate, after normalisation).
     """
 

@@ -270,8 +270,17 @@ def warm_up_kernels() -> None:
         patch.connect(f"{node_id}.{cls.READ_OUTPUTS[0]}", f"{back}.in")
         patch.connect(f"{back}.out", f"{node_id}.{cls.INPUTS[0]}")
         patch.connect(f"{node_id}.{cls.OUTPUTS[0]}", "sink.left")
-    for block_size in (64, 65):  # a convolver's partition (512) ends in the render
+    for block_size in (64, 65):  # the first partitions of a convolver's level of 128 end
         Engine(patch, block_size=block_size).render(0.015)
+    # A convolver alone, long enough for its larger levels' partitions (1024, 8192) to end.
+    room = Patch()
+    room.add_node("noise", "drive")
+    room.add_node("convolver", "room", room_length_s=0.2)
+    room.add_node("output", "sink")
+    room.connect("drive.out", "room.in")
+    room.connect("room.out", "sink.left")
+    for block_size in (64, 65):
+        Engine(room, block_size=block_size).render(0.2)
 
 
 def render_in_child(patch: Patch, path: str, seconds: float | None, updates: Any) -> None:

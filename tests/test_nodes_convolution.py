@@ -13,7 +13,7 @@ from scipy.signal import fftconvolve, resample_poly
 
 from nodes.convolution import (
     NORMALIZE_MODES,
-    PARTITION_SIZE,
+    PARTITION_SIZES,
     Convolver,
     PartitionedConvolver,
     normalize_impulse_response,
@@ -23,8 +23,8 @@ from patcher import spec
 from tests.nodetools import probe_signal, run_node
 from tests.reference_nodes.convolution import ReferenceConvolver, ReferencePartitionedConvolver
 
-P = PARTITION_SIZE
-IR_LENGTHS = (1, 100, P - 1, P, P + 1, 3 * P + 17)
+HEAD, P, TOP = PARTITION_SIZES  # the head's length, the middle level's and the last level's partitions
+IR_LENGTHS = (1, HEAD - 1, HEAD, HEAD + 1, 100, P - 1, P, P + 1, 3 * P + 17, TOP, TOP + 1, 2 * TOP + 300)
 
 
 def _write_ir(directory: Path, impulse_response: np.ndarray, sample_rate: int = 48000) -> str:
@@ -43,21 +43,22 @@ def _convolve_in_blocks(convolver: PartitionedConvolver, signal: np.ndarray, blo
 @pytest.mark.parametrize("block", [1, 64, 65, 256, 1024])
 def test_node_matches_fftconvolve(tmp_path: Path, length: int, block: int) -> None:
     impulse_response = np.random.default_rng(length).standard_normal(length) / np.sqrt(length)
-    signal = probe_signal(4 * P + 300)
+    signal = probe_signal(3 * TOP + 300)
     params = {"source": "file", "file": _write_ir(tmp_path, impulse_response), "normalize": "none"}
     result = run_node("convolver", params, {"in": signal}, block=block, patch_dir=str(tmp_path))["out"]
     reference = fftconvolve(signal, impulse_response)[: len(signal)]
     np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("partition_size", [4, 16, 128])
+@pytest.mark.parametrize("partition_sizes", [(4,), (16,), (128,), (1, 2, 8), (4, 16, 64), (8, 16, 64, 128)])
 @pytest.mark.parametrize("block", [1, 3, 16, 17, 100])
-def test_other_partition_sizes_match_fftconvolve(partition_size: int, block: int) -> None:
-    rng = np.random.default_rng(partition_size + block)
-    signal = rng.standard_normal(9 * partition_size + 5)
-    for length in (1, partition_size, partition_size + 1, 5 * partition_size + 3):
+def test_other_partition_sizes_match_fftconvolve(partition_sizes: tuple[int, ...], block: int) -> None:
+    rng = np.random.default_rng(sum(partition_sizes) + block)
+    first, last = partition_sizes[0], partition_sizes[-1]
+    signal = rng.standard_normal(9 * last + 5)
+    for length in (1, first, first + 1, last, last + 1, 5 * last + 3):
         impulse_response = rng.standard_normal(length)
-        convolver = PartitionedConvolver(impulse_response, partition_size)
+        convolver = PartitionedConvolver(impulse_response, partition_sizes)
         reference = fftconvolve(signal, impulse_response)[: len(signal)]
         result = _convolve_in_blocks(convolver, signal, block)
         np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9, err_msg=f"IR of {length}")
@@ -218,6 +219,22 @@ def test_changing_the_ir_while_running_keeps_the_history(new_length_s: float) ->
     np.testing.assert_allclose(out[change_at:], reference[change_at:], rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("block", [1, 64, 100])
+def test_an_ir_grown_within_the_history_is_exact_at_once(block: int) -> None:
+    """An IR change refills every level from the input history (its last 8192 samples and
+    more): an IR grown from 300 to 6000 samples hears all the input it reaches."""
+    rng = np.random.default_rng(block)
+    signal = rng.standard_normal(20000)
+    short, long = rng.standard_normal(300), rng.standard_normal(6000) / 50
+    convolver = PartitionedConvolver(short)
+    change_at = 12345
+    before = _convolve_in_blocks(convolver, signal[:change_at], block)
+    convolver.set_impulse_response(long)
+    after = _convolve_in_blocks(convolver, signal[change_at:], block)
+    np.testing.assert_allclose(before, fftconvolve(signal, short)[:change_at], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(after, fftconvolve(signal, long)[change_at:20000], rtol=0, atol=1e-9)
+
+
 def test_reset_clears_the_tail() -> None:
     node = Convolver({"room_length_s": 0.2})
     node.prepare(48000, 256)
@@ -228,26 +245,42 @@ def test_reset_clears_the_tail() -> None:
     assert np.all(out == 0.0)
 
 
-def test_the_tail_work_is_spread_over_the_blocks_of_a_partition() -> None:
-    """At block 64, no block pays for a whole partition's multiply-accumulate: each computes
-    one slice of the next tail's bins (the bench shows the p99 block halve)."""
-    convolver = PartitionedConvolver(np.random.default_rng(0).standard_normal(20 * P))
-    sliced_bins: list[int] = []
-    original = convolver._multiply_accumulate
+def test_the_levels_work_is_spread_over_the_blocks_of_a_partition(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At block 64, no block pays for a whole partition's multiply-accumulate: each computes at
+    most one slice of each numpy-FFT level's next output bins (the bench shows the p99 block
+    halve)."""
+    import nodes.convolution
 
-    def counting(first_partition: int, low: int, high: int) -> None:
-        sliced_bins.append(int(high - low))
-        original(first_partition, low, high)
+    convolver = PartitionedConvolver(np.random.default_rng(0).standard_normal(20 * TOP))
+    assert [level.size for level in convolver.fft_levels] == [TOP]
+    sliced_bins: dict[int, list[int]] = {level.size: [] for level in convolver.fft_levels}
+    original = nodes.convolution._multiply_accumulate
 
-    convolver._multiply_accumulate = counting
+    def counting(line_real: np.ndarray, *args: Any) -> None:
+        level = next(level for level in convolver.fft_levels if level.line_real is line_real)
+        low, high = args[5:7]
+        sliced_bins[level.size].append(int(high - low))
+        original(line_real, *args)
+
+    monkeypatch.setattr(nodes.convolution, "_multiply_accumulate", counting)
+    signal = probe_signal(2 * TOP)
     out = np.zeros(64)
-    per_block = []
-    for start in range(0, 4 * P, 64):
-        before = sum(sliced_bins)
-        convolver.process(probe_signal(4 * P)[start : start + 64], out)
-        per_block.append(sum(sliced_bins) - before)
-    assert max(per_block) <= max(np.diff(convolver.bin_bounds))  # one slice of bins at most
-    assert sum(sliced_bins) == 4 * (P + 1)  # every bin of the four tails, once each
+    per_block: dict[int, list[int]] = {size: [] for size in sliced_bins}
+    for start in range(0, 2 * TOP, 64):
+        before = {size: sum(bins) for size, bins in sliced_bins.items()}
+        convolver.process(signal[start : start + 64], out)
+        for size, bins in sliced_bins.items():
+            per_block[size].append(sum(bins) - before[size])
+    for level in convolver.fft_levels:
+        assert max(per_block[level.size]) <= max(np.diff(level.bin_bounds))  # one slice of bins at most
+        # every bin of each of the level's next outputs, once each
+        assert sum(sliced_bins[level.size]) == (2 * TOP // level.size) * (level.size + 1)
+
+
+def test_partition_sizes_are_checked() -> None:
+    for sizes in ((), (3,), (64, 96), (64, 64), (64, 32)):
+        with pytest.raises(ValueError, match="partition sizes"):
+            PartitionedConvolver(np.ones(10), sizes)
 
 
 def test_an_ir_file_edited_elsewhere_and_chosen_again_is_read_again(tmp_path: Path) -> None:
@@ -283,7 +316,7 @@ def _run_with_reference(
 def test_kernels_match_the_numpy_convolver(
     monkeypatch: pytest.MonkeyPatch, sample_rate: int, block: int
 ) -> None:
-    signal = probe_signal(5 * P + 123, seed=sample_rate)
+    signal = probe_signal(2 * TOP + 123, seed=sample_rate)
     room = {"room_length_s": 0.15, "decay_s": 0.1, "damping": 0.3, "seed": block}
     for params in ({**room, "mix": 0.3, "output_db": -4.0}, {**room, "mix": 1.0, "output_db": 12.0}):
         result, reference = _run_with_reference(
@@ -298,7 +331,7 @@ def test_kernels_match_the_numpy_convolver_with_mix_and_level_modulated(
     monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
     rng = np.random.default_rng(block)
-    frames = 3 * P + 50
+    frames = TOP + 3 * P + 50
     inputs = {
         "in": probe_signal(frames),
         "mix": rng.uniform(0.0, 1.0, frames),  # added to the set value 0
@@ -347,7 +380,8 @@ def _stream_with_changes(node: Convolver, signal: np.ndarray, block: int, change
 @pytest.mark.parametrize("block", [1, 64, 100, 1024])
 def test_kernels_match_the_numpy_convolver_across_ir_changes_and_resets(block: int) -> None:
     """Offline IR changes keep the history (and change the partition count), live ones start
-    the new IR from silence, a reset clears: the kernels follow the numpy convolver in all."""
+    the new IR from silence, a reset clears: the kernels follow the numpy convolver in all, but
+    where the numpy one forgot input the kernels' still hold."""
     signal = probe_signal(12000, seed=4)
     changes = {
         1500: ("offline", "room_length_s", 0.25),  # more tail partitions
@@ -362,7 +396,17 @@ def test_kernels_match_the_numpy_convolver_across_ir_changes_and_resets(block: i
     result = _stream_with_changes(Convolver(room), signal, block, changes)
     reference = _stream_with_changes(ReferenceConvolver(room), signal, block, changes)
     assert np.max(np.abs(reference[9900:])) > 0.1
-    np.testing.assert_allclose(result, reference, rtol=0, atol=1e-9)
+    # At 6200 the IR grows from 240 to 3840 samples: the kernels' convolver fills its new delay
+    # lines from the input history, exactly; the numpy one hears the input it did not keep as
+    # silence (all but the last 1024 samples).
+    grown = Convolver({**room, "seed": 7, "room_length_s": 0.08})
+    grown.prepare(48000, block)
+    heard = np.where(np.arange(len(signal)) < 3333, 0.0, signal)  # the live change starts anew
+    exact = fftconvolve(heard, grown.impulse_response)[: len(signal)]
+    np.testing.assert_allclose(result[6200:8000], exact[6200:8000], rtol=0, atol=1e-9)
+    assert np.max(np.abs(reference[6200:8000] - exact[6200:8000])) > 0.1
+    np.testing.assert_allclose(result[:6200], reference[:6200], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(result[8000:], reference[8000:], rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("partition_size", [4, 16, 128])
@@ -372,7 +416,7 @@ def test_other_partition_sizes_match_the_numpy_convolver(partition_size: int) ->
     # The second IR is all head, of a length the FIR's four-taps-a-pass loop does not divide.
     first, second = rng.standard_normal(6 * partition_size + 3), rng.standard_normal(partition_size - 1)
     convolvers = (
-        PartitionedConvolver(first, partition_size),
+        PartitionedConvolver(first, (partition_size,)),
         ReferencePartitionedConvolver(first, partition_size),
     )
     outputs = []

@@ -11,17 +11,23 @@ from typing import Any
 
 import numpy as np
 
-from nodes.convolution import PARTITION_SIZE, TAIL_SLICES, Convolver
+from nodes.convolution import Convolver
 from patcher.spec import Node
 
 Signals = Mapping[str, np.ndarray]
 
+#: The convolver's one partition size then: the head's FIR length and the tail's FFT hop.
+PARTITION_SIZE = 512
+#: The tail's multiply-accumulate was spread over this many slices per partition.
+TAIL_SLICES = 8
+
 
 class ReferencePartitionedConvolver:
-    """PartitionedConvolver as it was before its kernels (numpy): direct-FIR head, FFT tail.
+    """PartitionedConvolver as it was before its kernels (numpy), with one uniformly partitioned
+    FFT tail after a direct-FIR head of one partition (the kernels' has levels of partitions).
 
-    ``process`` may be called with any number of samples; the result equals
-    ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``.
+        ``process`` may be called with any number of samples; the result equals
+        ``scipy.signal.fftconvolve(stream, impulse_response)[:len(stream)]``.
     """
 
     def __init__(self, impulse_response: np.ndarray, partition_size: int = PARTITION_SIZE) -> None:
