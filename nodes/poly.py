@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from nodes.subpatch import interface_spec
-from patcher.events import NOTE_OFF, NOTE_ON, EventBlock
+from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, EventBlock
 from patcher.kernels import kernel
 from patcher.plan import BlockPlan
 from patcher.spec import Node, Param
@@ -200,8 +200,8 @@ class Poly(Node):
         self.peaks = [0.0 for _ in slots]
         self.pending = [(-1, 0, 0.0) for _ in slots]  # a stolen copy's next note: note, channel, velocity
         self.stolen_at = [-1 for _ in slots]  # the sample it was last stolen on (from the start)
-        #: The last value of each wheel and controller: (kind, channel, number) -> value.
-        self.controls: dict[tuple[int, int, int], float] = {}
+        #: Each channel's pitch wheel, the one moved last at the end: what a waking copy hears.
+        self.bends: dict[int, float] = {}
         #: Copies run, one per copy per block (or part of one): what idle copies save shows here.
         self.voice_runs = 0
         self.reset()
@@ -290,7 +290,7 @@ class Poly(Node):
         self.cursor = 0
         self.in_block = 0
         self.notes = 0  # notes played: their order decides which copy is stolen
-        self.controls.clear()
+        self.bends.clear()
 
     def _clear(self, slot: int) -> None:
         self.active[slot], self.held[slot], self.run_from[slot] = False, -1, -1
@@ -381,16 +381,20 @@ class Poly(Node):
             index = self.cursor
             self.cursor += 1
             kind, event_channel = int(events.kinds[index]), int(events.channels[index])
-            if channel and event_channel != channel:
-                continue
             at = max(int(events.offsets[index]) - self.in_block, 0)
             number, value = int(events.numbers[index]), float(events.values[index])
-            if kind == NOTE_ON and value > 0.0:
-                self._note_on(at, length, event_channel, number, value, count)
-            elif kind in (NOTE_ON, NOTE_OFF):
+            releases = kind == NOTE_OFF or (kind == NOTE_ON and value <= 0.0)
+            if releases:  # whatever the channel now: a key held before it changed is let go
                 self._note_off(at, event_channel, number, count)
-            else:  # the wheel, a CC: every copy's, now and for the copies that wake later
-                self.controls[(kind, event_channel, number)] = value
+            elif channel and event_channel != channel:
+                continue
+            elif kind == NOTE_ON:
+                self._note_on(at, length, event_channel, number, value, count)
+            elif kind == PITCH_BEND:  # every copy's, now and for the copies that wake later
+                # (CCs stay out: the patch's mappings play them, and a burst of them would
+                # fill the copies' event blocks and drop a note off)
+                self.bends.pop(event_channel, None)  # the newest last, as a waking copy hears them
+                self.bends[event_channel] = value
                 for slot in range(count):
                     if self.run_from[slot] >= 0:
                         self._send(slot, at, kind, event_channel, number, value)
@@ -423,8 +427,8 @@ class Poly(Node):
             if not self.active[slot]:
                 self.voice_list[slot].reset()
                 self.active[slot], self.peaks[slot], self.run_from[slot] = True, 0.0, at
-                for (kind, channel, number), value in self.controls.items():
-                    self._send(slot, at, kind, channel, number, value)
+                for channel, value in self.bends.items():
+                    self._send(slot, at, PITCH_BEND, channel, 0, value)
                 return slot
         oldest = -1
         for slot in range(count):

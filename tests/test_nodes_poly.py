@@ -366,3 +366,38 @@ def test_a_mapping_into_a_voice_is_refused_naming_the_poly() -> None:
         patcher.loads(json.dumps(document))
     document["mappings"] = [{"param": "synth.release", "midi_cc": 74}]
     assert patcher.loads(json.dumps(document)).mappings[0].param == "synth.release"
+
+
+def test_a_key_held_while_the_channel_changes_is_let_go_on_its_note_off() -> None:
+    """Set channel 2 while a channel-1 key is held: its note off still ends the note."""
+    engine = Engine(poly_patch(voices=2), RATE, 64)
+    engine.play_events(EventTimeline([on(0, MIDDLE)]))
+    engine.render(0.2)
+    engine.set_param("synth", "channel", 2)
+    engine.play_events(EventTimeline([off(0, MIDDLE)]))
+    tail = engine.render(0.3)[:, 0]
+    assert level(window(tail, 0.1, 0.2), MIDDLE) < 0.001
+
+
+@pytest.mark.parametrize("block", [64, 1024])
+def test_a_burst_of_ccs_drops_no_note_off(block: int) -> None:
+    """CCs are the patch's mappings' to play: the copies are not sent them, so hundreds of them
+    in one block do not fill a copy's events and lose the note off after them."""
+    from patcher.events import CONTROL
+
+    burst = [Event(100 + i, CONTROL, 1, 74, (i % 128) / 127) for i in range(300)]
+    out, _engine = play(poly_patch(voices=2), [on(0, MIDDLE), *burst, off(500, MIDDLE)], 0.5, block)
+    assert level(window(out, 0.2, 0.25), MIDDLE) < 0.001
+
+
+def test_a_fresh_copy_hears_the_wheel_of_its_own_channel_as_last_moved() -> None:
+    """The wheel of channel 1 moved up, channel 2's down, channel 1's back to the centre: a
+    note played next on channel 1 starts unbent."""
+    bends = [
+        Event(10, PITCH_BEND, 1, 0, 1.0),
+        Event(20, PITCH_BEND, 2, 0, -1.0),
+        Event(30, PITCH_BEND, 1, 0, 0.0),
+    ]
+    out, _engine = play(poly_patch(voices=2), [on(0, LOW), *bends, on(100, MIDDLE)], 0.4)
+    heard = window(out, 0.1)
+    assert level(heard, MIDDLE) > 0.2  # G4 as G4, not bent down to F4 by channel 2's wheel
