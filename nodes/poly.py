@@ -45,7 +45,7 @@ from nodes.subpatch import interface_spec
 from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, EventBlock
 from patcher.kernels import kernel
 from patcher.plan import BlockPlan
-from patcher.spec import Node, Param
+from patcher.spec import Node, Param, Ramp
 from patcher.text import quote
 
 Signals = Mapping[str, np.ndarray]
@@ -227,6 +227,7 @@ class Poly(Node):
             _nesting.depth = depth
 
     def _target(self, name: str) -> tuple[str, str]:
+        """Where a published param lives in a copy: (node id, param)."""
         from patcher.flatten import flat_param
         from patcher.model import NodeData, Patch
 
@@ -314,7 +315,48 @@ class Poly(Node):
                 changes.append((node, inner_name, node.prepare_change(inner_name, value, inner_params)))
         return changes
 
+    def prepare_voice_change(self, path: str, name: str, value: Any, ramp_samples: int) -> list[Any]:
+        """Caller's thread: a param of the node at ``path`` inside the voice (an editor's
+        slider in the opened voice), for every copy: what ``install_change`` takes under the
+        name ``path.name``. A number that can glide glides ``ramp_samples`` in each copy.
+        Raises ValueError for a value the node cannot take."""
+        node_id, inner_name = self._target_of(path, name)
+        owner, data = self.inner.owner(path)  # the voice as this poly holds it: an edit
+        owner.set_param(data.id, name, value)  # elsewhere then finds it as edited, and keeps it
+        changes = []
+        for voice in self.voice_list:
+            node = voice.schedule.nodes.get(node_id)
+            if node is None:  # pruned: nothing in the copy hears it
+                continue
+            prepared = node.prepare_change(inner_name, value, {**node.params, inner_name: value})
+            glides = node.PARAMS[inner_name].modulatable and ramp_samples > 0
+            ramp = Ramp(0.0, value, ramp_samples) if glides else None
+            changes.append((voice, node, inner_name, prepared, ramp))
+        return changes
+
+    def _target_of(self, path: str, name: str) -> tuple[str, str]:
+        from patcher.flatten import flat_param
+        from patcher.model import NodeData, Patch
+
+        holder = Patch(base_dir=Path(self.patch_dir))
+        holder.nodes[VOICE] = NodeData(VOICE, "subpatch", {}, inner=self.inner)
+        return flat_param(holder, f"{VOICE}/{path}", name)
+
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
+        if "." in name:  # inside the voice (``prepare_voice_change``), as the engine applies one
+            for voice, node, inner_name, inner_prepared, ramp in prepared:
+                if ramp is None:
+                    node.ramps.pop(inner_name, None)
+                    node.install_change(inner_name, value, inner_prepared)
+                else:
+                    ramp.follow(node.ramps.get(inner_name), node.params[inner_name])
+                    if inner_prepared is not None:
+                        node.install_change(inner_name, value, inner_prepared)
+                    node.params[inner_name] = value
+                    node.params_serial += 1
+                    node.ramps[inner_name] = ramp
+                voice.plan.touch(node)
+            return
         if name == "voices":
             for slot in range(len(prepared), MAX_VOICES):  # copies gone (or never run) start clear
                 self._clear(slot)

@@ -249,6 +249,10 @@ class Engine:
         flat_id, flat_name = flat_param(self.patch, node_id, name)
         params = {**self.promised.get(flat_id, {}), flat_name: value}
         node = self.latest.nodes.get(flat_id)
+        if node is None:
+            voices = self._voice_change(flat_id, flat_name, value, ramp_s if param.modulatable else 0.0)
+            if voices is not None:
+                return voices
         prepared = None
         if node is not None:  # even a ramped change may need room made for it (a longer delay)
             try:
@@ -261,6 +265,23 @@ class Engine:
             ramp = Ramp(0.0, value, round(ramp_s * self.sample_rate), delay)
             return ParamChange(node, flat_name, value, ramp, prepared)
         return ParamChange(node, flat_name, value, None, prepared, node in self.latest.heard.nodes)
+
+    def _voice_change(self, flat_id: str, name: str, value: Any, ramp_s: float) -> ParamChange | None:
+        """A param inside a poly's voice (``synth/osc``), changed in every copy of it; None
+        when no running poly holds ``flat_id``."""
+        parts = flat_id.split("/")
+        for cut in range(len(parts) - 1, 0, -1):
+            holder = self.latest.nodes.get("/".join(parts[:cut]))
+            if holder is not None and hasattr(holder, "prepare_voice_change"):
+                path = "/".join(parts[cut:])
+                try:
+                    prepared = holder.prepare_voice_change(
+                        path, name, value, round(ramp_s * self.sample_rate)
+                    )
+                except (OSError, ValueError) as error:
+                    raise PatchError(f"node {flat_id!r}: {error}") from None
+                return ParamChange(holder, f"{path}.{name}", value, None, prepared, audible=ramp_s <= 0)
+        return None
 
     def prepare_preset(self, name: str, glide_s: float = 0.0) -> list[ParamChange]:
         """The changes that recall the preset ``name`` (raises PatchError for an unknown one),

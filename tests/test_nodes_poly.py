@@ -401,3 +401,27 @@ def test_a_fresh_copy_hears_the_wheel_of_its_own_channel_as_last_moved() -> None
     out, _engine = play(poly_patch(voices=2), [on(0, LOW), *bends, on(100, MIDDLE)], 0.4)
     heard = window(out, 0.1)
     assert level(heard, MIDDLE) > 0.2  # G4 as G4, not bent down to F4 by channel 2's wheel
+
+
+def test_a_param_inside_the_voice_changes_in_every_sounding_copy_live() -> None:
+    """The editor's slider in an opened voice sets ``synth/env``'s sustain: every copy glides
+    there; an edit elsewhere afterwards keeps the notes playing (the poly is kept)."""
+    import copy
+
+    engine = Engine(poly_patch(voices=2), RATE, 64)
+    engine.play_events(EventTimeline([on(0, LOW), on(0, HIGH)]))
+    before = engine.render(0.2)[:, 0]
+    engine.set_param("synth/env", "sustain", 0.2)
+    after = engine.render(0.2)[:, 0]
+    assert level(window(before, 0.05, 0.1), LOW) == pytest.approx(0.25, abs=0.01)
+    assert level(window(after, 0.05, 0.1), LOW) == pytest.approx(0.05, abs=0.01)
+    assert level(window(after, 0.05, 0.1), HIGH) == pytest.approx(0.05, abs=0.01)
+    # A glide: no step larger than the sines' own motion before the change.
+    assert np.max(np.abs(np.diff(after[:400]))) <= np.max(np.abs(np.diff(before[-400:])))
+    poly = engine.schedule.nodes["synth"]
+    edited = copy.deepcopy(engine.patch)
+    edited.add_node("gain", "spare")
+    engine.update_patch(edited)
+    assert engine.schedule.nodes["synth"] is poly
+    still = engine.render(0.1)[:, 0]
+    assert level(window(still, 0.02, 0.05), LOW) == pytest.approx(0.05, abs=0.01)
