@@ -719,26 +719,11 @@ def mapped_param_problem(patch: Patch, target: Any, unusable: set[str] = frozens
         _owner, node = patch.owner(node_id)
     except PatchError:
         return f"no node {quote(node_id)}{did_you_mean(node_id, patch.nodes)} for {quote(target)}"
-    poly = _poly_on_the_way(patch, node_id)
-    if poly is not None:
-        return (
-            f"{quote(target)} is inside the voice of poly {quote(poly)}: map a param the voice "
-            f"publishes ({quote(poly + '.name')}), which every voice takes"
-        )
     param = node.spec.PARAMS.get(name)
     if param is None:
         return f"node {quote(node_id)} ({node.label}): {unknown_param_problem(node.spec, name)}"
     if param.kind not in MAPPABLE_KINDS:
         return f"param {quote(target)} is not a number: only numbers can be mapped to a CC or an OSC address"
-    return None
-
-
-def _poly_on_the_way(patch: Patch, path: str) -> str | None:
-    """The poly node the path ``path`` passes through into its voice, if any."""
-    parts = path.split("/")
-    for depth in range(1, len(parts)):
-        if patch.find("/".join(parts[:depth])).type == "poly":
-            return "/".join(parts[:depth])
     return None
 
 

@@ -12,7 +12,7 @@ import pytest
 import patcher
 from patcher.engine import Engine
 from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, Event, EventTimeline
-from patcher.model import Patch, PatchError
+from patcher.model import ControlMapping, Patch, PatchError
 
 RATE = 8000
 #: Three notes an octave apart, so each has a bin of its own: C3, C4, C5.
@@ -359,13 +359,20 @@ def test_a_voice_count_out_of_range_and_a_published_channel_are_refused(tmp_path
         patcher.load(tmp_path / "song.json")
 
 
-def test_a_mapping_into_a_voice_is_refused_naming_the_poly() -> None:
-    document = json.loads(patcher.dumps(poly_patch()))
-    document["mappings"] = [{"param": "synth/env.release_ms", "midi_cc": 74}]
-    with pytest.raises(PatchError, match=r"'synth/env\.release_ms' is inside the voice of poly 'synth'"):
-        patcher.loads(json.dumps(document))
-    document["mappings"] = [{"param": "synth.release", "midi_cc": 74}]
-    assert patcher.loads(json.dumps(document)).mappings[0].param == "synth.release"
+def test_a_cc_mapped_into_the_voice_moves_that_param_in_every_copy() -> None:
+    """A mapping may name a param inside the voice (what MIDI learn in the opened voice
+    makes), as well as one the voice publishes: CC 74 at 0 takes every copy's sustain down."""
+    from patcher.events import CONTROL
+
+    patch = poly_patch(voices=2)
+    patch.mappings.append(ControlMapping("synth/env.sustain", 74))
+    reloaded = patcher.loads(patcher.dumps(patch))
+    assert reloaded.mappings[0].param == "synth/env.sustain"
+    events = [on(0, LOW), on(0, HIGH), Event(round(0.2 * RATE), CONTROL, 1, 74, 0.0)]
+    out, engine = play(reloaded, events, 0.5)
+    assert level(window(out, 0.05, 0.1), LOW) == pytest.approx(0.25, abs=0.01)
+    assert level(window(out, 0.35, 0.1), LOW) < 0.01 and level(window(out, 0.35, 0.1), HIGH) < 0.01
+    assert engine.take_reports() == []
 
 
 def test_a_key_held_while_the_channel_changes_is_let_go_on_its_note_off() -> None:
