@@ -157,6 +157,24 @@ def test_inside_a_subpatch_the_mapping_names_the_path(editor: EditorModel) -> No
     assert editor.patch.nodes["lp"].params["cutoff_hz"] == 300.0
 
 
+def test_mappings_follow_a_rename_or_a_delete_inside_a_subpatch_and_undo(editor: EditorModel) -> None:
+    """The document's mappings name nodes inside a subpatch by path: renaming one there
+    renames the mapping, deleting one drops it (the file still opens), undo brings it back."""
+    editor.select(["lp", "hp"])
+    assert editor.group_selection()
+    (group,) = [node_id for node_id, node in editor.root.nodes.items() if node.inner is not None]
+    assert editor.open_subpatch(group)
+    assert editor.rename_node("hp", "hp9")
+    assert editor.root.mappings == [ControlMapping(f"{group}/hp9.cutoff_hz", 74, None)]
+    editor.select(["hp9"])
+    assert editor.delete_selection()
+    assert editor.root.mappings == []
+    assert editor.save()
+    assert load(editor.path).mappings == []
+    assert editor.undo() and editor.undo()
+    assert editor.root.mappings == [ControlMapping(f"{group}/hp.cutoff_hz", 74, None)]
+
+
 def test_the_ports_chosen_are_told_to_every_engine_and_remembered(tmp_path: Path) -> None:
     model = EditorModel(state_dir=tmp_path / "state", player_factory=LivePlayer)
     assert model.live.osc_port == DEFAULT_OSC_PORT and not model.live.osc_on

@@ -29,6 +29,9 @@ class Command:
     #: The path of node ids from the top-level patch to the patch the edit applies to, set by
     #: the editor when it runs the command: undo takes it back there, wherever the canvas is.
     where: tuple[str, ...] = ()
+    #: For an edit inside a subpatch: the document's mappings before it (they may name what
+    #: the edit renamed or removed, by its path), put back by undo.
+    root_mappings: list[Any] | None = None
 
     def apply(self, patch: Patch) -> None:
         raise NotImplementedError

@@ -78,6 +78,7 @@ from patcher.model import (
     link_problem,
     unknown_param_problem,
 )
+from patcher.patchfile import mapped_param_problem
 from patcher.spec import Node, registry
 from patcher.text import closest, did_you_mean, quote, safe_lines
 
@@ -335,10 +336,32 @@ class EditorModel(CompositionEdits):
         return patch
 
     def _apply(self, command: Command) -> None:
+        if command.where:
+            command.root_mappings = copy.deepcopy(self.root.mappings)
         command.apply(self._level(command.where))
+        if command.where:
+            self._follow_inner_edit(command)
 
     def _revert(self, command: Command) -> None:
         command.revert(self._level(command.where))
+        if command.where and command.root_mappings is not None:
+            self.root.mappings = copy.deepcopy(command.root_mappings)
+
+    def _follow_inner_edit(self, command: Command) -> None:
+        """The document's mappings follow an edit inside a subpatch, as they follow one at
+        the top: a renamed node's by its new path; those of a node or a published param
+        removed go (a file naming what it has not cannot be opened)."""
+        prefix = "".join(f"{node_id}/" for node_id in command.where)
+        mappings = self.root.mappings
+        if isinstance(command, RenameNode):
+            old, new = prefix + command.old, prefix + command.new
+            mappings = [
+                dataclasses.replace(m, param=new + m.param[len(old) :])
+                if m.node == old or m.node.startswith(old + "/")
+                else m
+                for m in mappings
+            ]
+        self.root.mappings = [m for m in mappings if mapped_param_problem(self.root, m.param) is None]
 
     def _go_to(self, where: tuple[str, ...]) -> None:
         """Show the patch at ``where`` (undo goes back where the edit was made)."""
