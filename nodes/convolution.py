@@ -120,12 +120,10 @@ class PartitionedConvolver:
         self, impulse_response: np.ndarray, partition_sizes: Sequence[int] = PARTITION_SIZES
     ) -> None:
         sizes = tuple(int(size) for size in partition_sizes)
-        first = sizes[0] if sizes else 0
-        steps = itertools.pairwise(sizes)
-        if first < 1 or first & (first - 1) or any(high <= low or high % low for low, high in steps):
-            raise ValueError(
-                f"partition sizes {sizes}: give a power of two first, then sizes that each divide "
-                "the next and are larger"
+        powers = sizes and all(size >= 1 and not size & (size - 1) for size in sizes)
+        if not powers or any(high <= low for low, high in itertools.pairwise(sizes)):
+            raise ValueError(  # the in-kernel FFT is radix 2; a level's FFT is twice its size
+                f"partition sizes {sizes}: give powers of two, each larger than the one before"
             )
         self.partition_sizes = sizes
         #: The largest partition: [previous | current] partition of that size is the input
@@ -139,10 +137,12 @@ class PartitionedConvolver:
     def set_impulse_response(self, impulse_response: np.ndarray) -> None:
         """Swap the IR without losing the input history: the next sample uses the new IR.
 
-        Each level's delay line is filled from the input history where it reaches (the last
-        ``2 x PARTITION_SIZES[-1]`` samples at most), and beyond that from the same level under
-        the old IR; input older than both counts as silence (an IR grown longer than 8192
-        samples and than the old IR does not hear all of it)."""
+        Each level but the largest has its delay line filled from the input history where it
+        reaches (the last ``2 x PARTITION_SIZES[-1]`` samples), and beyond that from the same
+        level under the old IR; the largest level keeps its own lines (its spectra need more
+        history than is kept), and input older than both counts as silence: an IR grown beyond
+        the old one's levels does not hear the input before the change until the largest
+        level's next boundary."""
         old_by_size = {level.size: level for level in self.levels}
         self._load(impulse_response)
         for level in self.levels:

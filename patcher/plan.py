@@ -150,8 +150,10 @@ class BlockPlan:
         if group.loop_nodes or gliding or node.fault is not None:
             return functools.partial(_checked, self._check, functools.partial(group.run, self.block_size))
         step.use_whole_buffers()
-        self.guards[index] = node.IS_SINK
-        calls: list[Callable[[], None]] = [self._check] if node.IS_SINK else []
+        # A poly too: what it reads goes into its voices, whose checks leave its inlets out.
+        guarded = node.IS_SINK or bool(node.inner_nodes())
+        self.guards[index] = guarded
+        calls: list[Callable[[], None]] = [self._check] if guarded else []
         for _port, sources, summed in step.summed_inputs:  # fan-in: summed first
             calls.append(functools.partial(np.copyto, summed, sources[0]))
             calls.extend(functools.partial(_add, summed, source, summed) for source in sources[1:])

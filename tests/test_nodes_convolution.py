@@ -278,7 +278,7 @@ def test_the_levels_work_is_spread_over_the_blocks_of_a_partition(monkeypatch: p
 
 
 def test_partition_sizes_are_checked() -> None:
-    for sizes in ((), (3,), (64, 96), (64, 64), (64, 32)):
+    for sizes in ((), (3,), (64, 96), (64, 64), (64, 32), (128, 384, 3072)):  # 384: not radix 2
         with pytest.raises(ValueError, match="partition sizes"):
             PartitionedConvolver(np.ones(10), sizes)
 

@@ -178,3 +178,44 @@ def test_changes_while_the_plan_does_not_run_are_remembered_in_bounded_room() ->
     engine.metering = False
     engine.process_block()
     assert engine.schedule.nodes["level"].block_params["gain_db"][0] == -float(999 % 40)
+
+
+def test_nan_into_a_poly_is_blamed_on_its_maker_not_on_the_voices() -> None:
+    """A poly copies its input into its voices, whose checks leave those inlets out: NaN is
+    looked for before it, so the voices never read it."""
+    from patcher.events import NOTE_ON, Event, EventTimeline
+
+    voice = patcher.Patch()
+    voice.add_node("note", "keys")
+    voice.add_node("adsr", "env", attack_ms=1.0)
+    voice.add_node("inlet", "sig")
+    voice.add_node("filter", "lp", cutoff_hz=3000.0)
+    voice.add_node("math", "vca", op="multiply", b=0.0)
+    voice.add_node("outlet", "out")
+    for source, target in [
+        ("keys.gate", "env.gate"),
+        ("sig.out", "lp.in"),
+        ("lp.out", "vca.a"),
+        ("env.out", "vca.b"),
+        ("vca.out", "out.in"),
+    ]:
+        voice.connect(source, target)
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc", frequency_hz=220.0)
+    patch.add_node("gain", "g")
+    patch.add_subpatch(voice, "synth", type_name="poly", voices=2)
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "g.in")
+    patch.connect("g.out", "synth.sig")
+    patch.connect("synth.out", "out.left")
+    engine = patcher.Engine(patch, block_size=64)
+    engine.play_events(EventTimeline([Event(0, NOTE_ON, 1, 60, 1.0), Event(0, NOTE_ON, 1, 64, 1.0)]))
+    for _ in range(5):
+        engine.process_block()
+    gain = engine.schedule.nodes["g"]
+    original = gain.process
+    poison(gain)
+    out = engine.process_block()
+    gain.process = original
+    assert engine.take_reports() == ["node 'g' (gain) produced NaN or infinity: silenced and reset"]
+    assert np.count_nonzero(out[0]) >= 62  # the bad sample lost, the voices' filters not reset
