@@ -454,8 +454,21 @@ def _render(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {_shown(output)}: {error}") from None
     for warning in report.warnings:
         _print_lines(f"patcher: warning: {warning}", sys.stderr)
-    print(f"wrote {_shown(output)} ({seconds:g} s, {report.sample_rate} Hz, {report.peak_text()})")
+    if report.peak == 0.0 and events is None and _takes_notes(patch):
+        print(
+            f"patcher: note: {_shown(args.patch)} plays notes, and none were given: "
+            "render it with --midi FILE.mid, or play it with --midi PORT",
+            file=sys.stderr,
+        )
+    length = f"{seconds:.3f}".rstrip("0").rstrip(".")
+    print(f"wrote {_shown(output)} ({length} s, {report.sample_rate} Hz, {report.peak_text()})")
     return 0
+
+
+def _takes_notes(patch: Any) -> bool:
+    from patcher.flatten import flatten
+
+    return any(node.spec.TAKES_EVENTS for node in flatten(patch).nodes.values())
 
 
 def _read_midi(path: Path, sample_rate: int) -> Any:

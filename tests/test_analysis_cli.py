@@ -211,10 +211,11 @@ def test_a_patch_without_output_node_suggests_one_of_its_own_ports(
 
 
 def test_the_port_to_measure_suggested_is_one_the_signal_from_from_reaches(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Review of issue 18: with a filter a -> gain b and, apart, an lfo -> scope, the
     suggestion for `--from a.in` was `--to lfo.out`, which the signal never reaches."""
+    monkeypatch.chdir(tmp_path)  # the analysis it makes goes into the current folder
     patch = patcher.Patch()
     patch.add_node("filter", "a")
     patch.add_node("gain", "b")

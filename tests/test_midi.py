@@ -138,6 +138,17 @@ def test_render_midi_on_the_command_line_lasts_the_file_and_a_tail(tmp_path: Pat
     audio, rate = soundfile.read(tmp_path / "out.wav")
     assert len(audio) == 72000 + 2 * rate
     assert np.flatnonzero(np.diff(audio[:, 1])).tolist()[:2] == [23999, 35999]
+    assert "plays notes" not in result.stderr
+
+
+def test_a_patch_that_plays_notes_rendered_without_any_says_how_to_give_them(tmp_path: Path) -> None:
+    """Silence is what a synth gives without notes: the render says where notes come from."""
+    patch = tmp_path / "synth.json"
+    patchfile.save(synth(), patch)
+    result = run_cli("render", patch, "--seconds", "0.3", "-o", tmp_path / "out.wav")
+    assert result.returncode == 0, result.stderr
+    assert "silence" in result.stdout
+    assert "plays notes, and none were given: render it with --midi FILE.mid" in result.stderr
 
 
 @pytest.mark.parametrize(
