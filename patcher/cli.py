@@ -19,6 +19,7 @@ import numpy as np
 
 from patcher.atomic import special_kind
 from patcher.files import ALLOW_FLAG, ALLOW_HELP
+from patcher.interrupts import request_stop
 from patcher.model import Patch, PatchError
 from patcher.text import PATH_LIMIT, excerpt, first_few, paragraph, quote, safe_lines
 
@@ -73,6 +74,7 @@ def _terminate_as_interrupt() -> Any:
     being written is removed, not left half-written. The handler it replaced, or None."""
 
     def interrupt(_signal: int, _frame: Any) -> None:
+        request_stop()  # in case the exception below is lost (raised inside a C callback)
         raise KeyboardInterrupt
 
     try:

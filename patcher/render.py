@@ -23,6 +23,7 @@ import numpy as np
 from patcher.audiofile import FLOAT32_MAX
 from patcher.engine import Engine
 from patcher.events import EventTimeline
+from patcher.interrupts import request_stop, stop_requested
 from patcher.model import Patch
 from patcher.protection import OutputProtection, all_finite, scrub
 
@@ -98,6 +99,8 @@ class _ProtectedBlocks:
         engine, report = self.engine, self.report
         total = round(report.seconds * engine.sample_rate)
         for start in range(0, total, engine.block_size):
+            if stop_requested():  # a signal whose KeyboardInterrupt was lost
+                raise KeyboardInterrupt
             block = engine.process_block(min(engine.block_size, total - start))
             if self.protection is not None:
                 self.protection.process(block, engine.schedule)
@@ -291,6 +294,7 @@ def render_in_child(patch: Patch, path: str, seconds: float | None, updates: Any
     import time
 
     def cancelled(_signal: int, _frame: Any) -> None:
+        request_stop()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, cancelled)
