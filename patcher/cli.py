@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     run = getattr(args, "run", _main_job)
-    previous = _terminate_as_interrupt()
+    previous = _interrupt_handlers()
     try:
         return run(args) or 0
     except PatchError as error:
@@ -64,23 +64,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"out of memory{detail}: the patch's files and delay lines need more than is free")
         return EXIT_USER_ERROR
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return EXIT_USER_ERROR
 
 
-def _terminate_as_interrupt() -> Any:
+def _interrupt_handlers() -> dict[int, Any]:
     """SIGTERM (a kill, a closed terminal's job control) ends a command as Ctrl+C does: a file
-    being written is removed, not left half-written. The handler it replaced, or None."""
+    being written is removed, not left half-written. Both also ask the render to stop, in
+    case their KeyboardInterrupt is lost (raised inside a C callback, as numba's compiler
+    makes). Returns the handlers replaced, to put back."""
 
     def interrupt(_signal: int, _frame: Any) -> None:
-        request_stop()  # in case the exception below is lost (raised inside a C callback)
+        request_stop()
         raise KeyboardInterrupt
 
+    sys.unraisablehook = _quiet_when_interrupted
+    replaced = {}
     try:
-        return signal.signal(signal.SIGTERM, interrupt)
+        replaced[signal.SIGTERM] = signal.signal(signal.SIGTERM, interrupt)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored (a
+            replaced[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)  # background job)
     except ValueError:  # not the main thread (an embedding program): leave signals alone
-        return None
+        pass
+    return replaced
+
+
+def _quiet_when_interrupted(unraisable: Any) -> None:
+    """A KeyboardInterrupt Python could not raise (inside a C callback: numba loading a kernel)
+    is not printed as a traceback: the stop it stands for is seen anyway (see above)."""
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _fail(message: str) -> None:

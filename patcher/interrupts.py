@@ -1,8 +1,8 @@
 """A stop asked for by a signal (SIGTERM, Ctrl+C), seen even where its exception is lost.
 
 A signal handler that raises KeyboardInterrupt loses it when the signal lands in a callback
-from C: numba compiling a kernel calls one ("Exception ignored on calling ctypes callback
-function"), and the render went on. So the handler also sets a flag here, and a render looks
+from C: numba loading or compiling a kernel calls one ("Exception ignored on calling ctypes
+callback function"), and the render went on. So the handler also sets a flag here, and a render looks
 at it before each block (it then stops, and removes its half-written file).
 """
 

@@ -44,9 +44,10 @@ def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path: Path) -> No
     assert len(lines) == 1 and lines[0].startswith("patcher: error: out of memory"), result.stderr
 
 
-def test_a_render_killed_with_sigterm_leaves_no_file_behind(tmp_path: Path) -> None:
-    """As with Ctrl+C, a render ended by a kill removes what it had written (it used to leave a
-    hidden temporary file as large as the render)."""
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGINT])
+def test_a_render_killed_with_sigterm_leaves_no_file_behind(tmp_path: Path, ending: int) -> None:
+    """As with Ctrl+C (SIGINT), a render ended by a kill removes what it had written (it used
+    to leave a hidden temporary file as large as the render)."""
     output = tmp_path / "long.wav"
     command = [sys.executable, "-m", "patcher", "render", "patches/default.json", "-o", str(output)]
     render = subprocess.Popen(
@@ -58,7 +59,7 @@ def test_a_render_killed_with_sigterm_leaves_no_file_behind(tmp_path: Path) -> N
             assert render.poll() is None, render.stderr.read()
             time.sleep(0.05)
         assert list(tmp_path.glob(".long.wav.*")), "the render never started writing"
-        render.send_signal(signal.SIGTERM)  # by its own process id
+        render.send_signal(ending)  # by its own process id
         _out, errors = render.communicate(timeout=60)
     finally:
         if render.poll() is None:
