@@ -61,7 +61,18 @@ def _time_param(default: float, high: float, doc: str) -> Param:
     return Param(default, 0.0, high, "ms", doc)
 
 
-class Follower(Node):
+class _Smoothing(Node):
+    """A node whose memory is one smoothed level (its kernel's ``state``)."""
+
+    def prepare(self, sample_rate: int, max_block: int) -> None:
+        self.state = np.zeros(1)
+        super().prepare(sample_rate, max_block)
+
+    def reset(self) -> None:
+        self.state[0] = 0.0
+
+
+class Follower(_Smoothing):
     TYPE = "follower"
     FAMILY = "dynamics"
     DOC = "Envelope follower: the input's amplitude (peak or RMS), smoothed by attack and release."
@@ -78,13 +89,6 @@ class Follower(Node):
             "takes the root (A / sqrt 2 with equal attack and release).",
         ),
     }
-
-    def prepare(self, sample_rate: int, max_block: int) -> None:
-        self.state = np.zeros(1)
-        super().prepare(sample_rate, max_block)
-
-    def reset(self) -> None:
-        self.state[0] = 0.0
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         rate = float(self.sample_rate)
@@ -139,7 +143,7 @@ def _compressor_kernel(
     state[0] = reduction
 
 
-class Compressor(Node):
+class Compressor(_Smoothing):
     TYPE = "compressor"
     FAMILY = "dynamics"
     DOC = (
@@ -182,13 +186,6 @@ class Compressor(Node):
             for level in np.asarray(level_db, dtype=float)
         ]
         return np.asarray(curve) + values["makeup_db"]
-
-    def prepare(self, sample_rate: int, max_block: int) -> None:
-        self.state = np.zeros(1)
-        super().prepare(sample_rate, max_block)
-
-    def reset(self) -> None:
-        self.state[0] = 0.0
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         rate = float(self.sample_rate)
