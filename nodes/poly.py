@@ -346,15 +346,9 @@ class Poly(Node):
         if "." in name:  # inside the voice (``prepare_voice_change``), as the engine applies one
             for voice, node, inner_name, inner_prepared, ramp in prepared:
                 if ramp is None:
-                    node.ramps.pop(inner_name, None)
-                    node.install_change(inner_name, value, inner_prepared)
+                    node.switch_to(inner_name, value, inner_prepared)
                 else:
-                    ramp.follow(node.ramps.get(inner_name), node.params[inner_name])
-                    if inner_prepared is not None:
-                        node.install_change(inner_name, value, inner_prepared)
-                    node.params[inner_name] = value
-                    node.params_serial += 1
-                    node.ramps[inner_name] = ramp
+                    node.glide_to(inner_name, value, ramp, inner_prepared)
                 voice.plan.touch(node)
             return
         if name == "voices":
@@ -363,8 +357,7 @@ class Poly(Node):
             self.voice_list = prepared
         elif prepared is not None:
             for node, inner_name, inner_prepared in prepared:
-                node.ramps.pop(inner_name, None)
-                node.install_change(inner_name, value, inner_prepared)
+                node.switch_to(inner_name, value, inner_prepared)
             for voice in self.voice_list:
                 voice.plan.dirty = True
         self.param_changed(name, value)

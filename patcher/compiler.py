@@ -109,11 +109,12 @@ class Step:
                 node.nonfinite_blocks += 1
                 node.reset()
 
-    def fail(self, error: Exception, outputs: Iterable[np.ndarray] | None = None) -> None:
-        """The node raised: mute it (silent outputs) until an edit replaces it."""
+    def fail(self, error: Exception, outputs: Iterable[np.ndarray] | None = None, count: bool = True) -> None:
+        """The node raised: mute it (silent outputs) until an edit replaces it; ``count`` it
+        (for the report) unless its other step in a loop did."""
         node = self.node
         node.fault = node.last_fault = error
-        node.fault_count += 1
+        node.fault_count += count
         for output in self.output_arrays if outputs is None else outputs:
             output[: len(output)] = 0.0
 
@@ -242,9 +243,7 @@ class Group:
         though a delay has two steps in it)."""
         counted: set[int] = set()
         for step in self.steps:
-            step.fail(error)
-            if id(step.node) in counted:
-                step.node.fault_count -= 1
+            step.fail(error, count=id(step.node) not in counted)
             counted.add(id(step.node))
 
     def chunk_length(self) -> int:

@@ -313,13 +313,9 @@ class Engine:
             # A step (a new IR, file, oversampling, shape or level): glide where the output jumps.
             self.glide_next_block |= change.audible
             return
-        change.ramp.follow(node.ramps.get(change.name), node.params[change.name])
-        if change.prepared is not None:  # what the glide needs in place first (a longer line)
+        if change.prepared is not None:  # what it replaces is freed on the caller's thread
             self.retired.append(dict(vars(node)))
-            node.install_change(change.name, change.value, change.prepared)
-        node.params[change.name] = change.value
-        node.params_serial += 1
-        node.ramps[change.name] = change.ramp
+        node.glide_to(change.name, change.value, change.ramp, change.prepared)
 
     def set_param(
         self, node_id: str, name: str, value: Any, ramp_s: float = DEFAULT_RAMP_S, delay: int = 0
@@ -372,8 +368,7 @@ class Engine:
         if prepared is not None:
             self.retired.append(dict(vars(node)))
         self._replan(node)
-        node.ramps.pop(name, None)  # a ramp queued before the edit must not carry on past it
-        node.install_change(name, value, prepared)
+        node.switch_to(name, value, prepared)
 
     def _replan(self, node: Node) -> None:
         """``node``'s params are about to change: its calls in the whole-block plans are made

@@ -326,6 +326,21 @@ class Node:
         """Audio thread, at a block boundary: take the change in with cheap reference swaps."""
         self.param_changed(name, value)
 
+    def switch_to(self, name: str, value: Any, prepared: Any) -> None:
+        """Audio thread: the param takes ``value`` now (a glide under way stops)."""
+        self.ramps.pop(name, None)  # a ramp queued before the change must not carry on past it
+        self.install_change(name, value, prepared)
+
+    def glide_to(self, name: str, value: Any, ramp: Ramp, prepared: Any) -> None:
+        """Audio thread: the param glides to ``value`` along ``ramp``, from where it is (a
+        glide under way, or its set value); what the glide needs first is installed."""
+        ramp.follow(self.ramps.get(name), self.params[name])
+        if prepared is not None:  # what the glide needs in place first (a longer line)
+            self.install_change(name, value, prepared)
+        self.params[name] = value
+        self.params_serial += 1
+        self.ramps[name] = ramp
+
     def param_changed(self, name: str, value: Any) -> None:
         """A param got a new value (offline, all at once); nodes that derive cheap state from
         it (a random generator) override this, nodes with slow state the pair above."""
