@@ -97,7 +97,7 @@ class BlockPlan:
             self.check_at_end = True
         if self.made < len(self.groups):
             self._make_next()
-        if self.touched or self.ramping:
+        if self.touched or self._glide_ended():
             self._make_touched()
         call = None
         try:
@@ -120,6 +120,14 @@ class BlockPlan:
             self.calls[index] = self._call(index)
         self.made = stop
         self._after_making()
+
+    def _glide_ended(self) -> bool:
+        """Whether a node gliding when its call was made has arrived (asked every block while
+        one glides: nothing is made, or allocated, until then)."""
+        for node in self.ramping:  # noqa: SIM110  (no generator made every block)
+            if not node.ramps:
+                return True
+        return False
 
     def _make_touched(self) -> None:
         """Only the calls of the nodes touched, or whose glides ended (a glide may go on)."""
