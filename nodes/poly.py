@@ -226,14 +226,15 @@ class Poly(Node):
         finally:
             _nesting.depth = depth
 
-    def _target(self, name: str) -> tuple[str, str]:
-        """Where a published param lives in a copy: (node id, param)."""
+    def _target(self, name: str, path: str = "") -> tuple[str, str]:
+        """Where a param lives in a copy, as (node id, param): one the voice publishes, or
+        (with ``path``) one of the node at ``path`` inside the voice."""
         from patcher.flatten import flat_param
         from patcher.model import NodeData, Patch
 
         holder = Patch(base_dir=Path(self.patch_dir))
         holder.nodes[VOICE] = NodeData(VOICE, "subpatch", {}, inner=self.inner)
-        return flat_param(holder, VOICE, name)
+        return flat_param(holder, f"{VOICE}/{path}" if path else VOICE, name)
 
     def _wrapper(self, params: Mapping[str, Any]) -> Any:
         """The voice as a patch of its own, flattened: an inlet for each input port and each
@@ -320,7 +321,7 @@ class Poly(Node):
         slider in the opened voice), for every copy: what ``install_change`` takes under the
         name ``path.name``. A number that can glide glides ``ramp_samples`` in each copy.
         Raises ValueError for a value the node cannot take."""
-        node_id, inner_name = self._target_of(path, name)
+        node_id, inner_name = self._target(name, path)
         owner, data = self.inner.owner(path)  # the voice as this poly holds it: an edit
         owner.set_param(data.id, name, value)  # elsewhere then finds it as edited, and keeps it
         changes = []
@@ -333,14 +334,6 @@ class Poly(Node):
             ramp = Ramp(0.0, value, ramp_samples) if glides else None
             changes.append((voice, node, inner_name, prepared, ramp))
         return changes
-
-    def _target_of(self, path: str, name: str) -> tuple[str, str]:
-        from patcher.flatten import flat_param
-        from patcher.model import NodeData, Patch
-
-        holder = Patch(base_dir=Path(self.patch_dir))
-        holder.nodes[VOICE] = NodeData(VOICE, "subpatch", {}, inner=self.inner)
-        return flat_param(holder, f"{VOICE}/{path}", name)
 
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
         if "." in name:  # inside the voice (``prepare_voice_change``), as the engine applies one
