@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -58,6 +59,25 @@ def _copy_recent(old: np.ndarray, new: np.ndarray, written: int) -> None:
         count = min(written - position, len(old) - old_slot, len(new) - new_slot)
         new[new_slot : new_slot + count] = old[old_slot : old_slot + count]
         position += count
+
+
+@entry
+def _delay_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _delay_line(
+        arrays[0],
+        arrays[1].view(np.int64),
+        arrays[2],
+        arrays[3],
+        arrays[4],
+        arrays[5],
+        floats[0],
+        floats[1],
+        ints[0] != 0,
+        floats[2],
+        arrays[6],
+        arrays[7],
+        arrays[8],
+    )
 
 
 class Delay(Node):
@@ -102,6 +122,12 @@ class Delay(Node):
 
     #: ``params_serial`` when ``longest`` was last brought up to the params (-1: never).
     _longest_serial = -1
+    ENTRY = _delay_entry
+
+    @property
+    def written(self) -> int:
+        """Samples written since the last reset: where the ring's next write goes."""
+        return int(self.counter[0])
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         #: The longest delay read, in samples (a longer one is held here): what the line was
@@ -116,12 +142,14 @@ class Delay(Node):
         self._tap = self._returned = self.tap_scratch
         self.returned = np.zeros(max_block)
         self.damping_state = np.zeros(1)
+        #: Samples written since the last reset (an array: the compiled kernel advances it).
+        self.counter = np.zeros(1, dtype=np.int64)
         super().prepare(sample_rate, max_block)
         self._tune_damping()
 
     def reset(self) -> None:
         self.line.fill(0.0)
-        self.written = 0
+        self.counter[0] = 0
         self.damping_state.fill(0.0)
         self._chunk_minimum = float(MIN_DELAY_SAMPLES)
         # The engine's NaN scrub may reset a delay in a loop between its read and its write of
@@ -219,16 +247,20 @@ class Delay(Node):
             params["mix"],
             out,
         )
-        self.written += len(out)
+        self.counter[0] += len(out)
 
     # -- one call per block (no loop through this node) -----------------------------------
     def process(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
-        out = outputs["out"]
-        _delay_line(
+        _delay_line(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
+    ) -> tuple[Any, ...]:
+        return (
             self.line,
-            self.written,
+            self.counter,
             inputs["in"],
             params["time_ms"],
             params["feedback"],
@@ -239,16 +271,15 @@ class Delay(Node):
             self.pole,
             self.damping_state,
             outputs["tap"],
-            out,
+            outputs["out"],
         )
-        self.written += len(out)
 
 
 # -- the kernels: one sample at a time, the line a ring indexed by samples written -----------
 @kernel
 def _delay_line(
     line: np.ndarray,
-    written: int,
+    counter: np.ndarray,
     signal: np.ndarray,
     time_ms: np.ndarray,
     feedback: np.ndarray,
@@ -263,13 +294,16 @@ def _delay_line(
 ) -> None:
     """A block: each sample reads the line ``time_ms`` behind, then writes the input plus the
     damped tap times ``feedback``. A read reaches back 2 samples or more, so it never needs
-    what its own sample writes (the same as reading the whole block first, chunk by chunk)."""
+    what its own sample writes (the same as reading the whole block first, chunk by chunk).
+    ``counter`` holds the samples written before this block; it is advanced by the block."""
+    written = counter[0]
     for i in range(len(signal)):
         delay = _delay_samples(time_ms[i], samples_per_ms, MIN_DELAY_SAMPLES, longest)
         tap[i] = _catmull_rom(line, written + i - delay)
         returned = _one_pole(tap[i], pole, damping_state) if damping else tap[i]
         line[(written + i) & (len(line) - 1)] = _fed(signal[i], feedback[i], returned)
         out[i] = _dry_wet(signal[i], tap[i], mix[i])
+    counter[0] = written + len(signal)
 
 
 @kernel

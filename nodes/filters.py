@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -202,6 +203,13 @@ def _biquad_kernel(
     state[TO_GRID] = to_grid
 
 
+@entry
+def _biquad_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _biquad_kernel(
+        arrays[0], arrays[1], arrays[2], arrays[3], ints[0], floats[0], arrays[4], arrays[5], arrays[6]
+    )
+
+
 class Filter(Node):
     TYPE = "filter"
     FAMILY = "filters"
@@ -269,11 +277,15 @@ class Filter(Node):
         if name == "type":
             self.type_code = _type_code(value)
 
-    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+    ENTRY = _biquad_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
         signal = inputs["in"]
         if signal.dtype != np.float64:
             signal = signal.astype(np.float64)  # one compiled kernel: float64 throughout
-        _biquad_kernel(
+        return (
             signal,
             params["cutoff_hz"],
             params["q"],
@@ -284,3 +296,6 @@ class Filter(Node):
             self.state,
             outputs["out"],
         )
+
+    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        _biquad_kernel(*self.kernel_arguments(inputs, params, outputs))

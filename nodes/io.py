@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from patcher.audiofile import read_audio
+from patcher.compiled import entry
 from patcher.kernels import decibels_to_factor, kernel
 from patcher.spec import Node, Param
 
@@ -122,6 +123,11 @@ def _play_live(device: np.ndarray, gain: float, out: np.ndarray, left: np.ndarra
         out[i] = left[i] = right[i] = device[i] * gain
 
 
+@entry
+def _output_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _output(arrays[0], arrays[1], arrays[2], arrays[3].reshape((2, -1)))
+
+
 class Output(Node):
     TYPE = "output"
     FAMILY = "io"
@@ -129,6 +135,7 @@ class Output(Node):
     INPUTS = ("left", "right")
     PARAMS = {"level_db": Param(0.0, -60.0, 12.0, "dB", "Master level.", modulatable=True)}
     IS_SINK = True
+    ENTRY = _output_entry
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         #: What the engine adds to its mix: this block's left and right.
@@ -141,9 +148,14 @@ class Output(Node):
     def process(
         self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
     ) -> None:
+        _output(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any], outputs: Mapping[str, np.ndarray]
+    ) -> tuple[Any, ...]:
         left = inputs["left"]
         right = inputs["right"] if "right" in self.linked or "left" not in self.linked else left
-        _output(left, right, params["level_db"], self.stereo)
+        return left, right, params["level_db"], self.stereo
 
 
 @kernel

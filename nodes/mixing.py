@@ -12,10 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import decibels_to_factor, kernel
 from patcher.spec import Node, Param
 
 Signals = Mapping[str, np.ndarray]
+
+
+@entry
+def _gain_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _gain(arrays[0], arrays[1], arrays[2])
 
 
 class Gain(Node):
@@ -25,9 +31,15 @@ class Gain(Node):
     INPUTS = ("in",)
     OUTPUTS = ("out",)
     PARAMS = {"gain_db": Param(0.0, -90.0, 24.0, "dB", "Level change (a signal adds dB).", modulatable=True)}
+    ENTRY = _gain_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        return inputs["in"], params["gain_db"], outputs["out"]
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        _gain(inputs["in"], params["gain_db"], outputs["out"])
+        _gain(*self.kernel_arguments(inputs, params, outputs))
 
 
 @kernel
@@ -37,6 +49,25 @@ def _gain(signal: np.ndarray, gain_db: np.ndarray, out: np.ndarray) -> None:
         if gain_db[i] != factor_db:  # a new level: its factor, once
             factor, factor_db = decibels_to_factor(gain_db[i]), gain_db[i]
         out[i] = factor * signal[i]
+
+
+@entry
+def _mix_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _mix(
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
+        arrays[4],
+        arrays[5],
+        arrays[6],
+        arrays[7],
+        ints[0] != 0,
+        ints[1] != 0,
+        ints[2] != 0,
+        ints[3] != 0,
+        arrays[8],
+    )
 
 
 class Mix(Node):
@@ -50,11 +81,18 @@ class Mix(Node):
         for index in range(1, 5)
     }
 
+    ENTRY = _mix_entry
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        _mix(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
         # Unlinked inputs are silence and are skipped: the kernel is handed ``out`` in their
         # place (never read), so it is compiled once, not once per combination of silences.
         linked, out = self.linked, outputs["out"]
-        _mix(
+        return (
             inputs["in1"] if "in1" in linked else out,
             inputs["in2"] if "in2" in linked else out,
             inputs["in3"] if "in3" in linked else out,
@@ -100,6 +138,11 @@ def _mix(
         out[i] = total
 
 
+@entry
+def _pan_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _pan(arrays[0], arrays[1], arrays[2], arrays[3])
+
+
 class Pan(Node):
     TYPE = "pan"
     FAMILY = "mixing"
@@ -110,8 +153,15 @@ class Pan(Node):
         "pan": Param(0.0, -1.0, 1.0, "", "-1 is hard left, 0 the centre, 1 hard right.", modulatable=True)
     }
 
+    ENTRY = _pan_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        return inputs["in"], params["pan"], outputs["left"], outputs["right"]
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        _pan(inputs["in"], params["pan"], outputs["left"], outputs["right"])
+        _pan(*self.kernel_arguments(inputs, params, outputs))
 
 
 @kernel
@@ -145,6 +195,11 @@ DIVIDE, DB_TO_GAIN, GAIN_TO_DB = range(7, len(OPERATIONS))
 FLOOR_DB = -200.0
 #: db_to_gain holds 'a' at most this high: 10^(6000/20) is near the largest float.
 MAX_DB = 6000.0
+
+
+@entry
+def _math_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _math(ints[0], arrays[0], arrays[1], arrays[2])
 
 
 class Math(Node):
@@ -181,8 +236,15 @@ class Math(Node):
         if name == "op":
             self.operation = OPERATIONS.index(value)
 
+    ENTRY = _math_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        return self.operation, inputs["a"], params["b"], outputs["out"]
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        _math(self.operation, inputs["a"], params["b"], outputs["out"])
+        _math(*self.kernel_arguments(inputs, params, outputs))
 
 
 @kernel

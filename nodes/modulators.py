@@ -26,6 +26,7 @@ from nodes.sources import (
     naive_wave,
     phase_step,
 )
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -84,6 +85,14 @@ def _lfo_kernel(
         last_step = step
         phase = (phase + step) & PHASE_MASK
     state[0], state[1], state[2] = phase, last_step, used
+
+
+@entry
+def _lfo_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    phase_state = arrays[3].view(np.int64)
+    _lfo_kernel(
+        ints[0], ints[1] != 0, arrays[0], arrays[1], arrays[2], floats[0], phase_state, arrays[4], arrays[5]
+    )
 
 
 class Lfo(Node):
@@ -190,13 +199,18 @@ class Lfo(Node):
             wave = (wave + 1.0) / 2.0
         return values["offset"] + values["depth"] * wave
 
-    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        out = outputs["out"]
-        frames = len(out)
-        if self.shape == SAMPLE_AND_HOLD and len(self.draws) - self.phase_state[2] < frames:
-            self._draw_ahead()
-        constants = self.constants
-        _lfo_kernel(
+    ENTRY = _lfo_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...] | None:
+        if self.shape == SAMPLE_AND_HOLD:  # its draws are refilled from Python
+            return None
+        return self._arguments(params, outputs["out"])
+
+    def _arguments(self, params: Mapping[str, Any], out: np.ndarray) -> tuple[Any, ...]:
+        frames, constants = len(out), self.constants
+        return (
             self.shape,
             self.unipolar,
             as_signal(params["rate_hz"], constants[0], frames),
@@ -207,3 +221,9 @@ class Lfo(Node):
             self.draws,
             out,
         )
+
+    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        out = outputs["out"]
+        if self.shape == SAMPLE_AND_HOLD and len(self.draws) - self.phase_state[2] < len(out):
+            self._draw_ahead()
+        _lfo_kernel(*self._arguments(params, out))

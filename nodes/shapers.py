@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -185,6 +186,27 @@ def _shape_kernel(
         block[n] *= output_gain
 
 
+@kernel
+def _shape_at_base_rate(
+    signal: np.ndarray,
+    drive_db: np.ndarray,
+    bias: float,
+    shape: int,
+    points: np.ndarray,
+    positions: np.ndarray,
+    offset: float,
+    output_gain: float,
+    out: np.ndarray,
+) -> None:
+    """A block, not oversampled: drive, the curve (tanh from the C library: within an ulp of
+    numpy's), the output level."""
+    _drive_kernel(signal, drive_db, bias, out)
+    if shape == TANH:
+        for n in range(len(out)):
+            out[n] = math.tanh(out[n])
+    _shape_kernel(shape, points, positions, offset, output_gain, out)
+
+
 # -- oversampled ------------------------------------------------------------------------------
 @kernel
 def _add_fir(coefficients: np.ndarray, signal: np.ndarray, history: int, out: np.ndarray) -> None:
@@ -289,6 +311,13 @@ def bias_offset(name: str, bias: float, table: np.ndarray | None = None) -> floa
     return float(at_rest[0] - at_rest[1])
 
 
+@entry
+def _shaper_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _shape_at_base_rate(
+        arrays[0], arrays[1], floats[0], ints[0], arrays[2], arrays[3], floats[1], floats[2], arrays[4]
+    )
+
+
 class Waveshaper(Node):
     TYPE = "waveshaper"
     FAMILY = "shapers"
@@ -338,15 +367,31 @@ class Waveshaper(Node):
         if self.oversampler is not None:
             self.oversampler.reset()  # clear its history; its filters and buffers stay
 
+    ENTRY = _shaper_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...] | None:
+        if self.oversampler is not None:  # its filters' tables and rows: through ``process``
+            return None
+        return (
+            inputs["in"],
+            params["drive_db"],
+            self.bias,
+            self.shape_code,
+            self.curve_points,
+            self.curve_positions,
+            self.offset,
+            self.output_gain,
+            outputs["out"],
+        )
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         signal, drive_db, out = inputs["in"], params["drive_db"], outputs["out"]
         shape_code, points, positions = self.shape_code, self.curve_points, self.curve_positions
         oversampler = self.oversampler
         if oversampler is None:
-            _drive_kernel(signal, drive_db, self.bias, out)
-            if shape_code == TANH:
-                np.tanh(out, out=out)
-            _shape_kernel(shape_code, points, positions, self.offset, self.output_gain, out)
+            _shape_at_base_rate(*self.kernel_arguments(inputs, params, outputs))
             return
         frames = len(signal)
         if frames > oversampler.max_block:  # the engine promised otherwise; keep the state, grow

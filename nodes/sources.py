@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param, ParamValue
 
@@ -236,6 +237,24 @@ def as_signal(value: ParamValue, scratch: np.ndarray, frames: int) -> np.ndarray
     return signal
 
 
+@entry
+def _oscillator_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    residual = arrays[3].reshape((BLEP_OVERSAMPLE + 1, BLEP_TAPS))
+    phase_state = arrays[4].view(np.int64)
+    _oscillator_kernel(
+        ints[0],
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        floats[0],
+        floats[1],
+        residual,
+        phase_state,
+        arrays[5],
+        arrays[6],
+    )
+
+
 class Oscillator(Node):
     TYPE = "oscillator"
     FAMILY = "sources"
@@ -302,11 +321,18 @@ class Oscillator(Node):
         phase = np.arange(points) / points + values["phase_deg"] / 360.0
         return values["amplitude"] * naive_wave(values["waveform"], phase, values["pulse_width"])
 
+    ENTRY = _oscillator_entry
+
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        _oscillator_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
         out = outputs["out"]
         frames = len(out)
         constants = self.constants
-        _oscillator_kernel(
+        return (
             self.waveform,
             as_signal(params["frequency_hz"], constants[0], frames),
             as_signal(params["amplitude"], constants[1], frames),
@@ -344,13 +370,65 @@ def pink_filter(sample_rate: int) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(sections, dtype=float), float(gain)
 
 
+#: PCG64's multiplier (O'Neill's 128-bit LCG constant), as numpy's generator uses it, in halves.
+_PCG_MULTIPLIER_HIGH = np.uint64(0x2360ED051FC65DA4)
+_PCG_MULTIPLIER_LOW = np.uint64(0x4385DF649FCCF645)
+_LOW_32 = np.uint64(0xFFFFFFFF)
+
+
+def random_state(seed: int) -> np.ndarray:
+    """numpy's ``default_rng(seed)`` as four int64 words (state high, low; increment high, low):
+    the compiled draws below continue its sequence exactly."""
+    bits = np.random.default_rng(seed).bit_generator.state["state"]
+    words = [bits["state"] >> 64, bits["state"], bits["inc"] >> 64, bits["inc"]]
+    return np.array([word & (2**64 - 1) for word in words], dtype=np.uint64).view(np.int64)
+
+
+@kernel
+def _multiply_64(a: np.uint64, b: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """The 128-bit product of two 64-bit words, as (high, low)."""
+    thirty_two = np.uint64(32)
+    a_low, a_high, b_low, b_high = a & _LOW_32, a >> thirty_two, b & _LOW_32, b >> thirty_two
+    low_low, low_high, high_low = a_low * b_low, a_low * b_high, a_high * b_low
+    middle = (low_low >> thirty_two) + (low_high & _LOW_32) + (high_low & _LOW_32)
+    low = (low_low & _LOW_32) | (middle << thirty_two)
+    high = a_high * b_high + (low_high >> thirty_two) + (high_low >> thirty_two) + (middle >> thirty_two)
+    return high, low
+
+
+@kernel
+def _draw_uniform(random: np.ndarray, out: np.ndarray) -> None:
+    """``out`` filled as numpy's ``Generator.random(out=out)`` fills it from a PCG64 in the same
+    state (``random``, four words), the state advanced: the LCG steps (mod 2^128), its XSL-RR
+    output's top 53 bits make a double in [0, 1)."""
+    words = random.view(np.uint64)
+    high, low, increment_high, increment_low = words[0], words[1], words[2], words[3]
+    one, rotation_bits, mantissa_shift = np.uint64(1), np.uint64(58), np.uint64(11)
+    for i in range(len(out)):
+        product_high, product_low = _multiply_64(low, _PCG_MULTIPLIER_LOW)
+        product_high += high * _PCG_MULTIPLIER_LOW + low * _PCG_MULTIPLIER_HIGH
+        low = product_low + increment_low
+        high = product_high + increment_high + (one if low < product_low else np.uint64(0))
+        folded, rotation = high ^ low, high >> rotation_bits
+        output = (folded >> rotation) | (folded << ((np.uint64(64) - rotation) & np.uint64(63)))
+        out[i] = float(output >> mantissa_shift) * (1.0 / 9007199254740992.0)
+    words[0], words[1] = high, low
+
+
 @kernel
 def _noise_kernel(
-    pink: bool, sections: np.ndarray, gain: float, state: np.ndarray, amplitude: np.ndarray, out: np.ndarray
+    random: np.ndarray,
+    pink: bool,
+    sections: np.ndarray,
+    gain: float,
+    state: np.ndarray,
+    amplitude: np.ndarray,
+    out: np.ndarray,
 ) -> None:
-    """Uniform draws in ``out`` (0 to 1) made white noise (-1 to 1) or, with ``pink``,
-    filtered by second-order ``sections`` (``state`` their memory) and scaled by ``gain``;
-    then by ``amplitude``."""
+    """Uniform draws (0 to 1, from the generator state ``random``) made white noise (-1 to 1)
+    or, with ``pink``, filtered by second-order ``sections`` (``state`` their memory) and
+    scaled by ``gain``; then by ``amplitude``."""
+    _draw_uniform(random, out)
     for i in range(len(out)):
         sample = out[i] * 2.0 - 1.0
         if pink:
@@ -364,6 +442,12 @@ def _noise_kernel(
                 sample = filtered
             sample *= gain
         out[i] = sample * amplitude[i]
+
+
+@entry
+def _noise_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    sections, state = arrays[1].reshape((-1, 6)), arrays[2].reshape((-1, 2))
+    _noise_kernel(arrays[0].view(np.int64), ints[0] != 0, sections, floats[0], state, arrays[3], arrays[4])
 
 
 class Noise(Node):
@@ -389,10 +473,11 @@ class Noise(Node):
         if self.pink:
             self.sections, self.pink_gain, self.pink_state = self._pink_filter(sample_rate)
         self.constants = np.zeros(max_block)  # amplitude, when passed as a number
+        self.random = np.zeros(4, dtype=np.int64)  # the generator's state (see random_state)
         super().prepare(sample_rate, max_block)
 
     def reset(self) -> None:
-        self.generator = np.random.default_rng(int(self.params["seed"]))
+        self.random[:] = random_state(int(self.params["seed"]))
         self.pink_state.fill(0.0)
 
     def prepare_change(self, name: str, value: Any, params: Mapping[str, Any]) -> Any:
@@ -408,7 +493,7 @@ class Noise(Node):
     def param_changed(self, name: str, value: Any) -> None:
         super().param_changed(name, value)
         if name == "seed":
-            self.generator = np.random.default_rng(int(value))
+            self.random[:] = random_state(int(value))
         elif name == "color":
             self.pink = value == "pink"
             if self.pink and not len(self.sections):  # offline: design it here and now
@@ -420,9 +505,15 @@ class Noise(Node):
         sections, gain = pink_filter(int(sample_rate))
         return sections, gain, np.zeros((len(sections), 2))
 
-    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+    ENTRY = _noise_entry
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
         out = outputs["out"]
-        # Generator.random draws one double per sample, so chunking never changes the stream.
-        self.generator.random(out=out)
         amplitude = as_signal(params["amplitude"], self.constants, len(out))
-        _noise_kernel(self.pink, self.sections, self.pink_gain, self.pink_state, amplitude, out)
+        # Each sample is the generator's next draw, so chunking never changes the stream.
+        return self.random, self.pink, self.sections, self.pink_gain, self.pink_state, amplitude, out
+
+    def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        _noise_kernel(*self.kernel_arguments(inputs, params, outputs))

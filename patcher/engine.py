@@ -20,7 +20,7 @@ from patcher.flatten import flat_param, flatten
 from patcher.kernels import kernel
 from patcher.model import Patch, PatchError
 from patcher.node_loads import NodeLoads
-from patcher.protection import all_finite, scrub
+from patcher.protection import scrub
 from patcher.spec import Node, Ramp
 
 DECLICK_S = 0.003
@@ -167,10 +167,10 @@ class Engine:
             if node.fault is not None:  # muted: not its last block, over and over
                 continue
             stereo = node.stereo if whole else node.stereo[:, :frames]
-            if not all_finite(stereo):  # a sink has no output port for its step to check
+            if not _add_if_finite(stereo, mix):  # a sink has no output port for its step to check
                 scrub(stereo)
                 node.nonfinite_blocks += 1
-            mix += stereo
+                mix += stereo
         if self.glide_next_block:
             self.glide_next_block = False
             self._start_glide(mix)
@@ -412,6 +412,22 @@ class Engine:
             if progress is not None:
                 progress(frames)
         return result
+
+
+@kernel
+def _add_if_finite(stereo: np.ndarray, mix: np.ndarray) -> bool:
+    """``mix += stereo`` if every sample of ``stereo`` is finite (one pass each); else False,
+    and ``mix`` untouched."""
+    total = 0.0
+    for channel in range(2):
+        for index in range(mix.shape[1]):
+            total += stereo[channel, index] * 0.0  # 0 for a finite sample, NaN for any other
+    if total != 0.0:
+        return False
+    for channel in range(2):
+        for index in range(mix.shape[1]):
+            mix[channel, index] += stereo[channel, index]
+    return True
 
 
 @kernel

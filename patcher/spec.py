@@ -212,6 +212,11 @@ class Node:
     #: A node that plays events (notes): the engine sets ``events`` to its
     #: :class:`patcher.events.EventBlock`, whose offsets count from the block's first sample.
     TAKES_EVENTS: ClassVar[bool] = False
+    #: The node's compiled entry (:mod:`patcher.compiled`): a kernel of ``(arrays, ints,
+    #: floats)`` that calls the node's kernel with ``kernel_arguments``' arrays, integers and
+    #: floats, each kind in its order. Whole blocks then run inside the block plan's compiled
+    #: program; None: they run through ``process``.
+    ENTRY: ClassVar[Any] = None
     #: A node that holds a patch (a poly's voice, :class:`patcher.model.Patch`): the compiler
     #: sets it, a copy of the model's, before ``prepare``; None for every other node.
     inner: Any = None
@@ -289,6 +294,20 @@ class Node:
         outputs: Mapping[str, np.ndarray],
     ) -> None:
         raise NotImplementedError
+
+    def kernel_arguments(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        params: Mapping[str, Any],
+        outputs: Mapping[str, np.ndarray],
+    ) -> tuple[Any, ...] | None:
+        """What ``process`` hands its kernel for these buffers, in order (a node with an
+        ``ENTRY``): the arrays must be the ones the kernel reads and writes every block (a
+        copy made here would be read once and never again), and every value that changes
+        between blocks must live in an array, as the compiled program keeps the numbers it was
+        given until this node's params change. None: this block goes through ``process``
+        (a mode the entry does not run)."""
+        return None
 
     def inner_nodes(self) -> list[tuple[str, Node]]:
         """The nodes this node runs itself (a poly's voices), each with what follows this

@@ -108,3 +108,20 @@ def run_node_class(
         if start >= frames:
             break
     return results
+
+
+def swap_process(plan: Any, node: Any, process: Any = None) -> None:
+    """Give ``node`` another ``process`` from the next block (None: its own again), as a test's
+    failing node. ``plan`` is the block plan running it (``engine.schedule.fast``): the plan
+    runs a node's compiled entry rather than its ``process`` where it can, so it is made
+    afresh (a flag the audio thread reads: safe from another thread while a stream plays)."""
+    if process is None:
+        node.__dict__.pop("process", None)
+    else:
+        node.process = process
+    plan.dirty = True
+
+
+def raises(inputs: Any, params: Any, outputs: Any) -> None:
+    """A node's ``process`` that fails (for :func:`swap_process`)."""
+    raise TypeError("a node's process that raises")

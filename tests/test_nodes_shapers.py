@@ -42,7 +42,8 @@ def test_at_rest_the_output_is_exactly_the_curve(shape: str) -> None:
 
 def test_curves_follow_their_formulas() -> None:
     x = np.linspace(-4.0, 4.0, 8001)
-    np.testing.assert_array_equal(_shaped({"shape": "tanh"}, x), np.tanh(x))
+    # the C library's tanh (the kernel's, at 1x): within two ulps of numpy's
+    np.testing.assert_array_max_ulp(_shaped({"shape": "tanh"}, x), np.tanh(x), maxulp=2)
     np.testing.assert_array_equal(_shaped({"shape": "hard_clip"}, x), np.clip(x, -1.0, 1.0))
     cubic = np.where(np.abs(x) <= 1.0, 1.5 * x - 0.5 * x**3, np.sign(x))
     np.testing.assert_allclose(_shaped({"shape": "soft_clip"}, x), cubic, rtol=0, atol=1e-15)
@@ -232,9 +233,10 @@ def test_the_kernels_match_the_reference(shape: str, oversampling: str) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the reference's mod of inf
-@pytest.mark.parametrize("shape", [name for name in SHAPES if name != "asymmetric"])
+@pytest.mark.parametrize("shape", [name for name in SHAPES if name not in ("asymmetric", "tanh")])
 def test_at_rest_the_kernels_give_the_references_bits(shape: str) -> None:
-    """No drive, no bias, 1x: the curve alone, bit for bit (asymmetric's expm1 is libm's)."""
+    """No drive, no bias, 1x: the curve alone, bit for bit (asymmetric's expm1 and tanh at 1x
+    are libm's: within ulps, tested above)."""
     from tests.reference_nodes.shapers import ReferenceWaveshaper
 
     signal = np.concatenate(

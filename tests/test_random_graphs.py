@@ -73,6 +73,7 @@ def test_the_check_names_a_node_that_raises_and_how_to_find_the_graph_again(monk
         raise ZeroDivisionError("injected")
 
     monkeypatch.setattr(Gain, "process", raising)
+    monkeypatch.setattr(Gain, "ENTRY", None)  # whole blocks through it too, not the compiled kernel
     graph = _tone_through_a_gain()
     verdict = check_graph(graph)
     problems = verdict.problems
@@ -90,6 +91,7 @@ def test_the_check_catches_a_warning_printed_while_the_engine_runs(monkeypatch) 
         outputs["out"][:] = inputs["in"]
 
     monkeypatch.setattr(Gain, "process", warning)
+    monkeypatch.setattr(Gain, "ENTRY", None)  # whole blocks through it too, not the compiled kernel
     problems = check_graph(_tone_through_a_gain()).problems
     assert problems[0].startswith("offline at block 64: the engine printed a warning: plan.py"), problems
     assert problems[0].endswith("RuntimeWarning: injected"), problems
@@ -102,6 +104,7 @@ def test_the_check_catches_output_that_depends_on_the_block_size(monkeypatch) ->
         np.multiply(inputs["in"], 1.0 + len(outputs["out"]) / 1000, out=outputs["out"])
 
     monkeypatch.setattr(Gain, "process", by_block_length)
+    monkeypatch.setattr(Gain, "ENTRY", None)  # whole blocks through it too, not the compiled kernel
     verdict = check_graph(_tone_through_a_gain())
     assert verdict.blocks_compared
     problems = verdict.problems

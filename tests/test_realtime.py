@@ -26,6 +26,7 @@ import patcher
 from patcher.player import Player
 from patcher.server import EngineProcess
 from tests.jack_server import realtime_available
+from tests.nodetools import raises, swap_process
 from tests.test_engine import dc_patch
 
 RATE, BLOCK = 48000, 256
@@ -170,7 +171,7 @@ def test_a_node_that_raises_mid_stream_is_muted_and_the_stream_lives_on(jack, bu
 
     def break_node(p: Player) -> None:
         wait_for_blocks(p, 0.3)
-        p.engine.schedule.nodes["level"].process = None  # calling it raises TypeError
+        swap_process(p.engine.schedule.fast, p.engine.schedule.nodes["level"], raises)
         at_fault.append(p.callbacks)
         wait_for_blocks(p, 0.3)
         assert p.stream is not None and p.stream.active
@@ -190,7 +191,9 @@ def test_nan_mid_stream_never_reaches_the_device(jack, buffer_ms: float) -> None
     def poison(p: Player) -> None:
         wait_for_blocks(p, 0.3)
         node = p.engine.schedule.nodes["level"]
-        node.process = lambda inputs, params, outputs: outputs["out"].fill(np.inf)
+        swap_process(
+            p.engine.schedule.fast, node, lambda inputs, params, outputs: outputs["out"].fill(np.inf)
+        )
         poisoned_at.append(p.recorded)
         wait_for_blocks(p, 0.3)
 
@@ -361,12 +364,12 @@ def test_a_stalled_engine_is_counted_as_underruns_and_the_stream_plays_on(jack, 
         process = node.process
 
         def slow(inputs, params, outputs):
-            node.process = process
+            del node.process  # its own again from the next call (the plan's steps call it so)
             time.sleep(STALL_S)
             process(inputs, params, outputs)
 
-        node.process = slow
-        wait_until(lambda: node.process is process, "the stall")
+        swap_process(p.engine.schedule.fast, node, slow)
+        wait_until(lambda: "process" not in vars(node), "the stall")
         wait_for_blocks(p, 0.3)  # the stream goes on, and a late flag has time to come
 
     play(player, 1.0, stall_once)

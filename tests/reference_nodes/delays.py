@@ -20,6 +20,8 @@ class ReferenceDelay(Delay):
     """Delay as it was before its kernel (numpy), for tests/test_nodes_delays.py."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
+    written = 0  # a plain count here (the node keeps it in an array for its kernel)
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         #: The longest delay read, in samples (a longer one is held here): what the line was

@@ -124,6 +124,7 @@ class ReferenceFilter(Filter):
     tests/test_nodes_filters.py."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def reset(self) -> None:
         self.position = 0  # absolute sample count: places the control grid

@@ -59,6 +59,7 @@ class ReferenceOutput(Output):
     """Output as it was before its kernel (numpy)."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def reset(self) -> None:
         self.stereo = np.zeros((2, self.max_block))

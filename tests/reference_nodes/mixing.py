@@ -17,6 +17,7 @@ class ReferenceGain(Gain):
     """Gain as it was before its kernel (numpy), for tests/test_nodes_mixing.py."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
@@ -28,6 +29,7 @@ class ReferenceMix(Mix):
     """Mix as it was before its kernel (numpy)."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]
@@ -41,6 +43,7 @@ class ReferencePan(Pan):
     """Pan as it was before its kernel (numpy)."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         angle = (np.clip(params["pan"], -1.0, 1.0) + 1.0) * (np.pi / 4.0)
@@ -52,6 +55,7 @@ class ReferenceMath(Math):
     """Math as it was before its kernel (numpy), choosing the operation by name every block."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         a, b, out = inputs["a"], params["b"], outputs["out"]

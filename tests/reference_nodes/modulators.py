@@ -24,6 +24,7 @@ class ReferenceLfo(Lfo):
     """The LFO as it was before its kernel (numpy), for tests/test_nodes_modulators.py."""
 
     TYPE = ""  # a stand-in for the node type, not a type of its own: not registered
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.accumulator = PhaseAccumulator()

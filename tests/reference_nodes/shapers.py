@@ -68,6 +68,7 @@ class ReferenceWaveshaper(Waveshaper):
     """Waveshaper as it was before its kernels (numpy), for tests/test_nodes_shapers.py."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def reset(self) -> None:
         if self.oversampler is not None:

@@ -365,6 +365,7 @@ class ReferenceOscillator(Oscillator):
     """The oscillator as it was before its kernel (numpy), for tests/test_nodes_sources.py."""
 
     TYPE = ""  # a stand-in for the node type, not a type of its own: not registered
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.accumulator = PhaseAccumulator()
@@ -543,6 +544,7 @@ class ReferenceNoise(Noise):
     """The noise as it was before its kernel (numpy), for tests/test_nodes_sources.py."""
 
     TYPE = ""  # a stand-in for the node type, not a type of its own: not registered
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.sections, self.pink_gain = pink_filter(int(sample_rate))
@@ -551,6 +553,11 @@ class ReferenceNoise(Noise):
     def reset(self) -> None:
         self.generator = np.random.default_rng(int(self.params["seed"]))
         self.pink_state = np.zeros((len(self.sections), 2))
+
+    def param_changed(self, name: str, value: Any) -> None:
+        Node.param_changed(self, name, value)
+        if name == "seed":
+            self.generator = np.random.default_rng(int(value))
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
         out = outputs["out"]

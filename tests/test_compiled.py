@@ -1,0 +1,171 @@
+"""The compiled program: nodes with an entry run inside it, and sound as through ``process``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import patcher
+from nodes.sources import random_state
+from patcher.compiled import CHECK, COMPILED, SKIP, STOP, Program, entry, split
+from patcher.spec import node_class, registry
+from tests.test_plan import by_steps
+
+#: Node types that run compiled, and the settings each is tried in (every mode its entry runs).
+VARIANTS = {
+    "gain": [{}],
+    "mix": [{}],
+    "pan": [{}],
+    "math": [{"op": op} for op in ("multiply", "divide", "gain_to_db")],
+    "filter": [{"type": kind} for kind in ("lowpass", "peak", "highshelf")],
+    "lfo": [
+        {"shape": shape, "polarity": polarity}
+        for shape in ("sine", "square")
+        for polarity in ("bipolar", "unipolar")
+    ],
+    "oscillator": [{"waveform": waveform} for waveform in ("sine", "saw", "square", "triangle")],
+    "noise": [{"color": "white"}, {"color": "pink"}],
+    "delay": [{"time_ms": 3.0, "feedback": 0.7, "damping_hz": 3000.0}, {"time_ms": 40.0}],
+    "waveshaper": [{"shape": shape} for shape in ("tanh", "soft_clip", "curve", "asymmetric")],
+    "output": [{}],
+}
+
+
+def test_every_node_type_with_an_entry_is_tried_here() -> None:
+    compiled = {name for name, cls in registry().items() if cls.ENTRY is not None}
+    assert compiled == set(VARIANTS)
+
+
+def node_under_test(type_name: str, params: dict) -> patcher.Patch:
+    """The node with noise into every input and a sine LFO into every modulatable param
+    (a tenth of its range either way), its outputs summed to the output."""
+    cls = node_class(type_name)
+    patch = patcher.Patch()
+    patch.add_node(type_name, "node", **params)
+    for index, port in enumerate(cls.INPUTS):
+        patch.add_node("noise", f"source{index}", seed=index + 1, amplitude=0.8)
+        patch.connect(f"source{index}.out", f"node.{port}")
+    for name, param in cls.PARAMS.items():
+        if param.modulatable:
+            depth = 0.1 * (param.max - param.min)
+            patch.add_node("lfo", f"moves_{name}", rate_hz=7.0, depth=depth)
+            patch.connect(f"moves_{name}.out", f"node.{name}")
+    if not cls.IS_SINK:
+        patch.add_node("output", "out")
+        for port in cls.OUTPUTS:
+            patch.connect(f"node.{port}", "out.left")
+    return patch
+
+
+def perform(engine: patcher.Engine, type_name: str) -> np.ndarray:
+    """Blocks with a change of each modulatable param between them (a step, then a glide),
+    a short block and a reset."""
+    blocks = [engine.process_block().copy() for _ in range(4)]
+    for name, param in node_class(type_name).PARAMS.items():
+        if param.modulatable:
+            value = param.min + 0.3 * (param.max - param.min)
+            engine.set_param("node", name, value, ramp_s=0.0)
+            blocks += [engine.process_block().copy() for _ in range(2)]
+            engine.set_param("node", name, param.default, ramp_s=0.005)
+            blocks += [engine.process_block().copy() for _ in range(8)]
+    blocks.append(engine.process_block(17).copy())
+    blocks += [engine.process_block().copy() for _ in range(3)]
+    engine.reset()
+    blocks += [engine.process_block().copy() for _ in range(3)]
+    return np.concatenate(blocks, axis=1)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "params"), [(name, params) for name, variants in VARIANTS.items() for params in variants]
+)
+def test_a_node_runs_compiled_and_sounds_exactly_as_through_process(
+    type_name: str, params: dict, monkeypatch
+) -> None:
+    """Every input and param moving, changes stepped and gliding, a short block and a reset:
+    the compiled program computes what the node's ``process`` computes, sample for sample."""
+    patch = node_under_test(type_name, params)
+    engine = patcher.Engine(patch, block_size=64)
+    planned = [engine.process_block().copy() for _ in range(3)]  # made by the third block
+    plan = engine.schedule.fast
+    (index,) = plan.places[engine.schedule.nodes["node"]]
+    kinds = plan.program.kinds[plan.first_slots[index] : plan.end_slots[index]]
+    assert set(kinds) <= {COMPILED, CHECK} and COMPILED in kinds, "the node does not run compiled"
+    planned.append(perform(engine, type_name))
+    by_steps(monkeypatch)
+    stepped = patcher.Engine(patch, block_size=64)
+    expected = [stepped.process_block().copy() for _ in range(3)] + [perform(stepped, type_name)]
+    np.testing.assert_array_equal(np.concatenate(planned, axis=1), np.concatenate(expected, axis=1))
+    assert np.abs(np.concatenate(planned, axis=1)).max() > 1e-3
+
+
+def test_a_node_in_a_mode_its_entry_does_not_run_goes_through_process() -> None:
+    """A sample-and-hold LFO refills its draws from Python: it runs by its call, not compiled."""
+    engine = patcher.Engine(node_under_test("lfo", {"shape": "sample_and_hold"}), block_size=64)
+    for _ in range(3):
+        engine.process_block()
+    plan = engine.schedule.fast
+    (index,) = plan.places[engine.schedule.nodes["node"]]
+    assert plan.program.kinds[plan.first_slots[index]] == STOP
+    engine.set_param("node", "shape", "sine")
+    engine.process_block()
+    assert plan.program.kinds[plan.first_slots[index]] == COMPILED
+
+
+@entry
+def _double(arrays, ints, floats) -> None:
+    for i in range(len(arrays[1])):
+        arrays[1][i] = 2.0 * arrays[0][i] + floats[0] + ints[0]
+
+
+def test_a_program_runs_its_entries_in_order_and_stops_where_python_runs() -> None:
+    program = Program(4)
+    a, b, c = np.arange(4.0), np.zeros(4), np.zeros(4)
+    program.set(0, _double, *split((a, b, 0.5, 1)))  # b = 2a + 1.5
+    program.set(2, _double, *split((b, c, 0.0, 0)))  # c = 2b
+    assert program.run(0) == 1  # slot 1 has not been made: a stop
+    np.testing.assert_array_equal(b, 2 * a + 1.5)
+    assert not c.any()
+    assert program.run(2) == 3
+    np.testing.assert_array_equal(c, 2 * b)
+    program.kinds[1] = program.kinds[3] = SKIP
+    c[:] = 0.0
+    assert program.run(0) == 4
+    np.testing.assert_array_equal(c, 2 * b)
+
+
+def test_a_check_stops_the_program_only_when_it_finds_nan_or_infinity() -> None:
+    program = Program(2)
+    outputs, out = np.zeros(8), np.zeros(3)
+    program.set_check(0, outputs)
+    program.set(1, _double, *split((np.ones(3), out, 0.0, 0)))
+    assert program.run(0) == 2 and out.tolist() == [2.0, 2.0, 2.0]
+    outputs[5] = np.inf
+    out[:] = 0.0
+    assert program.run(0) == 0 and not out.any()
+    assert program.run(1) == 2 and out.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_split_sorts_arguments_and_refuses_what_an_entry_cannot_take() -> None:
+    counters, table = np.array([3, -1], dtype=np.int64), np.arange(6.0).reshape(2, 3)
+    arrays, ints, floats = split((counters, 2.5, True, table, 7, np.float64(0.25)))
+    assert arrays[0].view(np.int64).tolist() == [3, -1]  # int64 travels as its bits
+    assert arrays[0].base is not None and np.shares_memory(arrays[0], counters)
+    assert arrays[1].tolist() == list(range(6)) and np.shares_memory(arrays[1], table)
+    assert ints.tolist() == [1, 7] and floats.tolist() == [2.5, 0.25]
+    read_only = np.zeros(3)
+    read_only.flags.writeable = False
+    for refused in ("a string", np.zeros(3, dtype=np.float32), np.zeros(6)[::2], read_only, None):
+        assert split((np.zeros(3), refused)) is None
+
+
+def test_the_noise_generator_continues_numpys_sequence_exactly() -> None:
+    """The noise draws in its kernel what numpy's default_rng(seed).random() draws, across calls."""
+    from nodes.sources import _draw_uniform
+
+    for seed in (0, 1, 2**31 - 1):
+        state, first, second = random_state(seed), np.zeros(100), np.zeros(37)
+        _draw_uniform(state, first)
+        _draw_uniform(state, second)
+        np.testing.assert_array_equal(
+            np.concatenate([first, second]), np.random.default_rng(seed).random(137)
+        )
