@@ -12,6 +12,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import patcher  # noqa: E402
+from patcher.compiled import SKIP, Program, split  # noqa: E402
 from patcher.compiler import compile_patch  # noqa: E402
 from patcher.spec import registry  # noqa: E402
 from tests.nodetools import probe_signal  # noqa: E402
@@ -71,21 +73,27 @@ def compile_times() -> None:
 def node_costs(repeats: int) -> None:
     rate = 48000
     print("\n## Cost of one block per node, µs (% of the block's budget at 48000 Hz)\n")
-    print("static: params at their defaults; modulated: every modulatable param driven by a signal\n")
+    print("static: params at their defaults; modulated: every modulatable param driven by a signal;")
+    print("through process (as a step runs it), and as an entry of the compiled program (as a")
+    print("whole block runs it; - for a node that has none)\n")
     header = "".join(f"{f'{label} {block}':>18}" for block in (64, 256) for label in ("static", "modulated"))
-    print(f"{'node':<12}{header}")
+    compiled = "".join(f"{f'program {block}':>13}" for block in (64, 256))
+    print(f"{'node':<12}{header}{compiled}")
     for type_name, cls in sorted(registry().items()):
         cells = []
         for block in (64, 256):
             for modulated in (False, True):
                 cost = _block_cost(cls, block, rate, repeats, modulated)
                 cells.append(f"{cost * 1e6:>9.1f} ({cost / (block / rate):>5.1%})")
+        for block in (64, 256):
+            cost = _program_cost(cls, block, rate, repeats)
+            cells.append(f"{'-' if cost is None else f'{cost * 1e6:.2f}':>13}")
         print(f"{type_name:<12}" + "".join(cells))
 
 
-def _block_cost(cls: type, block: int, rate: int, repeats: int, modulated: bool) -> float:
-    """Seconds per process() call, inputs fed with a test signal; a modulatable param arrives
-    as an array (the engine's contract), of its set value when static."""
+def _node_with_buffers(cls: type, block: int, rate: int, modulated: bool) -> tuple[Any, dict, dict, dict]:
+    """A prepared node, its inputs fed with a test signal, its outputs, and its params: a
+    modulatable one as an array (the engine's contract), of its set value when static."""
     node = cls()
     node.linked = frozenset(cls.input_ports() if modulated else cls.INPUTS)
     node.prepare(rate, block)
@@ -97,11 +105,37 @@ def _block_cost(cls: type, block: int, rate: int, repeats: int, modulated: bool)
         if param.modulatable:
             value = float(node.params[name])
             params[name] = value * (1.0 + wobble) + wobble if modulated else np.full(block, value)
+    return node, inputs, params, outputs
+
+
+def _block_cost(cls: type, block: int, rate: int, repeats: int, modulated: bool) -> float:
+    """Seconds per process() call."""
+    node, inputs, params, outputs = _node_with_buffers(cls, block, rate, modulated)
     node.process(inputs, params, outputs)  # warm up caches
     started = time.perf_counter()
     for _ in range(repeats):
         node.process(inputs, params, outputs)
     return (time.perf_counter() - started) / repeats
+
+
+def _program_cost(cls: type, block: int, rate: int, repeats: int) -> float | None:
+    """Seconds a static node's entry adds to a compiled program's block (None: no entry)."""
+    node, inputs, params, outputs = _node_with_buffers(cls, block, rate, False)
+    arguments = node.kernel_arguments(inputs, params, outputs) if cls.ENTRY is not None else None
+    bound = split(arguments) if arguments is not None else None
+    if bound is None:
+        return None
+    program, empty = Program(1), Program(1)
+    program.set(0, cls.ENTRY, *bound)
+    empty.kinds[0] = SKIP
+    times = []
+    for runner in (program, empty):
+        runner.run(0)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            runner.run(0)
+        times.append((time.perf_counter() - started) / repeats)
+    return max(times[0] - times[1], 0.0)
 
 
 def callback_allocations(blocks: int) -> None:

@@ -50,6 +50,8 @@ COMPILED, STOP, SKIP, CHECK = 0, 1, 2, 3
 entry = kernel
 
 Argument = np.ndarray | int | float | bool
+#: The most arrays an entry takes (a kernel with more is called through ``process``).
+MAX_ARRAYS = 12
 NO_INTS = np.zeros(0, dtype=np.int64)
 NO_FLOATS = np.zeros(0)
 
@@ -102,7 +104,8 @@ FUNCTIONS = _Functions()
 def split(arguments: Iterable[Argument]) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray] | None:
     """A kernel's arguments as an entry takes them: its arrays, integers (a bool is 0 or 1) and
     floats, each kind in order; None if one is of another kind (a string, a read-only or
-    strided array): that node is called through ``process``.
+    strided array) or there are more than ``MAX_ARRAYS`` arrays: that node is called through
+    ``process``.
 
     Every array travels as a flat float64 array: one of int64 as its bits (the entry views it
     back, ``.view(np.int64)``), one of more dimensions flat (the entry reshapes it)."""
@@ -121,6 +124,8 @@ def split(arguments: Iterable[Argument]) -> tuple[tuple[np.ndarray, ...], np.nda
             floats.append(float(argument))
         else:
             return None
+    if len(arrays) > MAX_ARRAYS:
+        return None
     return tuple(arrays), np.array(ints, dtype=np.int64), np.array(floats, dtype=np.float64)
 
 
@@ -130,9 +135,14 @@ _ARRAY_TYPES = (np.dtype(np.float64), np.dtype(np.int64))
 class Program:
     """A fixed number of slots, each an entry to run, a stop (Python runs something there, and
     the program goes on after it) or nothing. Slots change in place: a program is made once
-    per schedule."""
+    per schedule, off the audio thread (where its compiled parts are loaded, so that making a
+    slot on the audio thread costs microseconds)."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, functions: Iterable[Any] = ()) -> None:
+        """``slots`` slots, each a stop until it is set; ``functions``: the entries it may be
+        given (each loaded now, not when the audio thread first makes a slot of it)."""
+        for function in functions:
+            FUNCTIONS.number(function)
         self.slots = slots
         self.entries = _new_entries(FUNCTIONS.functions, slots)
         self.kinds = np.full(slots, STOP, dtype=np.int8)
@@ -145,13 +155,19 @@ class Program:
     ) -> None:
         """Slot ``slot`` runs ``function`` with these (made by :func:`split`)."""
         number = FUNCTIONS.number(function)
-        _set_entry(self.entries, FUNCTIONS.functions, slot, number, arrays, ints, floats)
+        padded = arrays + _PADDING[len(arrays) :]
+        _set_entry(self.entries, FUNCTIONS.functions, slot, number, padded, len(arrays), ints, floats)
         self.kinds[slot] = COMPILED
 
     def set_check(self, slot: int, values: np.ndarray) -> None:
         """Slot ``slot`` stops the program if ``values`` (1-D) holds NaN or infinity."""
-        _set_entry(self.entries, FUNCTIONS.functions, slot, 0, (values,), NO_INTS, NO_FLOATS)
+        self.set(slot, _nothing, (values,), NO_INTS, NO_FLOATS)
         self.kinds[slot] = CHECK
+
+
+#: What fills an entry's arrays beyond its own (the arrays travel as one tuple of this many:
+#: one compiled way to make a slot, whatever the entry).
+_PADDING = (np.zeros(0),) * MAX_ARRAYS
 
 
 # -- the compiled side -------------------------------------------------------------------------
@@ -181,12 +197,13 @@ def _set_entry(
     slot: int,
     number: int,
     arrays: tuple[np.ndarray, ...],
+    count: int,
     ints: np.ndarray,
     floats: np.ndarray,
 ) -> None:
     bound = List.empty_list(ARRAY)
-    for array in arrays:
-        bound.append(array)
+    for index in range(count):
+        bound.append(arrays[index])
     entries[slot] = (functions[number], bound, ints, floats)
 
 

@@ -62,6 +62,7 @@ class Engine:
         self.promised = _params_of(flat)
         self.schedule = compile_patch(flat, sample_rate, block_size)
         self.schedule.loads = NodeLoads(self.schedule)
+        self.schedule.fast  # noqa: B018  (its block plan made here: the audio thread only runs it)
         self.schedule.activate(self._install)
         #: The per-node CPU meter (set from any thread); each turn on starts a new epoch.
         self._metering = False
@@ -339,6 +340,7 @@ class Engine:
         changed = any(node in heard.nodes for node, *_ in schedule.changes)
         schedule.audible_swap = changed or heard != self.latest.heard
         schedule.loads = NodeLoads(schedule)
+        schedule.fast  # noqa: B018  (its block plan made here: the audio thread only runs it)
         self._connect_device_input(schedule)
         self.patch = patch  # the model follows at once; the audio thread swaps the schedule
         self.controls = ControlMap(patch)

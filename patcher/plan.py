@@ -76,7 +76,8 @@ class BlockPlan:
             self.first_slots.append(len(self.slot_groups))
             self.slot_groups.extend([index] * _slots(group))
         self.end_slots = [*self.first_slots[1:], len(self.slot_groups)]
-        self.program = Program(len(self.slot_groups))
+        entries = {type(node).ENTRY for node in self.places} - {None}
+        self.program = Program(len(self.slot_groups), [*entries, *PLAN_ENTRIES])
         #: The program's kinds while every group runs by its step (a stop at each group's first slot).
         self.stepped_kinds = np.full(len(self.slot_groups), SKIP, dtype=np.int8)
         self.stepped_kinds[self.first_slots] = STOP
@@ -331,6 +332,10 @@ def _add_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
 @entry
 def _add_value_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _add_value(arrays[0], floats[0], arrays[1])
+
+
+#: The plan's own entries: a fan-in's first source copied, a source added, a value added.
+PLAN_ENTRIES = (_copy_entry, _add_entry, _add_value_entry)
 
 
 @kernel

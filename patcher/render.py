@@ -274,7 +274,10 @@ def warm_up_kernels() -> None:
         patch.connect(f"{back}.out", f"{node_id}.{cls.INPUTS[0]}")
         patch.connect(f"{node_id}.{cls.OUTPUTS[0]}", "sink.left")
     for block_size in (64, 65):  # the first partitions of a convolver's level of 128 end
-        Engine(patch, block_size=block_size).render(0.015)
+        engine = Engine(patch, block_size=block_size)
+        engine.render(0.015)
+        while engine.schedule.fast.made < len(engine.schedule.fast.groups):  # every compiled entry
+            engine.process_block()
     # A convolver alone, long enough for its larger levels' partitions (1024, 8192) to end.
     room = Patch()
     room.add_node("noise", "drive")
