@@ -35,7 +35,7 @@ def voices_patch(count: int) -> patcher.Patch:
     gains = []
     for voice in range(count):
         osc = patch.add_node("oscillator", waveform="saw", frequency_hz=55.0 * (1 + voice % 48) ** 0.5)
-        lowpass = patch.add_node("filter", type="lowpass", cutoff_hz=1000.0 + 10 * voice)
+        lowpass = patch.add_node("filter", type="lowpass", cutoff_hz=1000.0 + 10 * (voice % 1000))
         gain = patch.add_node("gain", gain_db=-60.0)
         patch.connect(f"{osc}.out", f"{lowpass}.in")
         patch.connect(f"{lowpass}.out", f"{gain}.in")

@@ -221,7 +221,7 @@ class Delay(Node):
         minimum = min(self._loop_minimum(), self._chunk_minimum)
         _read_line(
             self.line,
-            self.written,
+            self.counter,
             params["time_ms"],
             self.samples_per_ms,
             minimum,
@@ -239,7 +239,7 @@ class Delay(Node):
         out = outputs["out"]
         _write_line(
             self.line,
-            self.written,
+            self.counter,
             inputs["in"],
             params["feedback"],
             self._returned,
@@ -247,7 +247,6 @@ class Delay(Node):
             params["mix"],
             out,
         )
-        self.counter[0] += len(out)
 
     # -- one call per block (no loop through this node) -----------------------------------
     def process(
@@ -309,7 +308,7 @@ def _delay_line(
 @kernel
 def _read_line(
     line: np.ndarray,
-    written: int,
+    counter: np.ndarray,
     time_ms: np.ndarray,
     samples_per_ms: float,
     minimum: float,
@@ -321,7 +320,8 @@ def _read_line(
     returned: np.ndarray,
 ) -> None:
     """A loop's first phase: the tap of a chunk no longer than its shortest delay, and the tap
-    as it is fed back (damped), for the write."""
+    as it is fed back (damped), for the write (``counter``: the samples written so far)."""
+    written = counter[0]
     for i in range(len(tap)):
         delay = _delay_samples(time_ms[i], samples_per_ms, minimum, longest)
         tap[i] = _catmull_rom(line, written + i - delay)
@@ -331,7 +331,7 @@ def _read_line(
 @kernel
 def _write_line(
     line: np.ndarray,
-    written: int,
+    counter: np.ndarray,
     signal: np.ndarray,
     feedback: np.ndarray,
     returned: np.ndarray,
@@ -340,10 +340,12 @@ def _write_line(
     out: np.ndarray,
 ) -> None:
     """A loop's second phase: write the chunk's input (the loop's return in it) plus the
-    internal feedback, and mix."""
+    internal feedback, and mix; ``counter`` advanced by the chunk."""
+    written = counter[0]
     for i in range(len(signal)):
         line[(written + i) & (len(line) - 1)] = _fed(signal[i], feedback[i], returned[i])
         out[i] = _dry_wet(signal[i], tap[i], mix[i])
+    counter[0] = written + len(signal)
 
 
 @kernel
