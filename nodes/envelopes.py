@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -145,6 +146,24 @@ def _time_param(default: float, doc: str) -> Param:
     return Param(default, 0.0, MAX_TIME_MS, "ms", doc, modulatable=True)
 
 
+@entry
+def _adsr_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _adsr_kernel(
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
+        arrays[4],
+        arrays[5],
+        ints[0] != 0,
+        ints[1] != 0,
+        floats[0],
+        arrays[6].view(np.int64),
+        arrays[7],
+        arrays[8],
+    )
+
+
 class Adsr(Node):
     TYPE = "adsr"
     FAMILY = "envelopes"
@@ -179,6 +198,7 @@ class Adsr(Node):
             doc="A new trigger starts the attack from the level now (no click), or from 0.",
         ),
     }
+    ENTRY = _adsr_entry
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.state = np.zeros(4, dtype=np.int64)
@@ -199,7 +219,12 @@ class Adsr(Node):
         self._choose(self.params)
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        _adsr_kernel(
+        _adsr_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        return (
             inputs["gate"],
             params["attack_ms"],
             params["decay_ms"],

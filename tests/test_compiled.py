@@ -28,6 +28,7 @@ VARIANTS = {
     "delay": [{"time_ms": 3.0, "feedback": 0.7, "damping_hz": 3000.0}, {"time_ms": 40.0}],
     "waveshaper": [{"shape": shape} for shape in ("tanh", "soft_clip", "curve", "asymmetric")],
     "output": [{}],
+    "adsr": [{"curve": "exponential"}, {"curve": "linear", "retrigger": "from_zero"}],
 }
 
 
