@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.kernels import decibels_to_factor, kernel
 from patcher.spec import Node, Param
 
@@ -72,6 +73,11 @@ class _Smoothing(Node):
         self.state[0] = 0.0
 
 
+@entry
+def _follower_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _follower_kernel(arrays[0], floats[0], floats[1], ints[0] != 0, arrays[1], arrays[2])
+
+
 class Follower(_Smoothing):
     TYPE = "follower"
     FAMILY = "dynamics"
@@ -89,10 +95,16 @@ class Follower(_Smoothing):
             "takes the root (A / sqrt 2 with equal attack and release).",
         ),
     }
+    ENTRY = _follower_entry
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        _follower_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
         rate = float(self.sample_rate)
-        _follower_kernel(
+        return (
             inputs["in"],
             smoothing_coefficient(float(params["attack_ms"]), rate),
             smoothing_coefficient(float(params["release_ms"]), rate),
@@ -143,6 +155,23 @@ def _compressor_kernel(
     state[0] = reduction
 
 
+@entry
+def _compressor_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _compressor_kernel(
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
+        floats[0],
+        floats[1],
+        floats[2],
+        floats[3],
+        arrays[4],
+        arrays[5],
+        arrays[6],
+    )
+
+
 class Compressor(_Smoothing):
     TYPE = "compressor"
     FAMILY = "dynamics"
@@ -174,6 +203,7 @@ class Compressor(_Smoothing):
         "release_ms": _time_param(100.0, 5000.0, "Time constant of the gain coming back up."),
         "makeup_db": Param(0.0, -24.0, 48.0, "dB", "Gain added after compression.", modulatable=True),
     }
+    ENTRY = _compressor_entry
 
     @classmethod
     def static_curve(cls, params: Mapping[str, Any], level_db: np.ndarray) -> np.ndarray:
@@ -188,8 +218,13 @@ class Compressor(_Smoothing):
         return np.asarray(curve) + values["makeup_db"]
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
+        _compressor_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
         rate = float(self.sample_rate)
-        _compressor_kernel(
+        return (
             inputs["in"],
             inputs["sidechain"] if "sidechain" in self.linked else inputs["in"],
             params["threshold_db"],

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nodes.envelopes import GATE_THRESHOLD, gate_is_on
+from patcher.compiled import entry
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
 
@@ -85,6 +86,13 @@ def _clock_kernel(
     state[PHASE], state[SECOND] = phase, second
 
 
+@entry
+def _clock_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    _clock_kernel(
+        arrays[0], ints[0], ints[1], ints[2], ints[3], ints[4], arrays[1].view(np.int64), arrays[2], arrays[3]
+    )
+
+
 class Clock(Node):
     TYPE = "clock"
     FAMILY = "sequencing"
@@ -118,6 +126,7 @@ class Clock(Node):
         ),
         "gate_pct": Param(50.0, 1.0, 95.0, "%", "Gate length in % of its step (a swung step's own length)."),
     }
+    ENTRY = _clock_entry
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.state = np.zeros(2, dtype=np.int64)
@@ -145,7 +154,12 @@ class Clock(Node):
             self.state[PHASE] = int(self.state[PHASE]) * self.step // before  # Python ints: no overflow
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        _clock_kernel(
+        _clock_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        return (
             params["bpm"],
             self.denominator,
             self.step,
@@ -195,6 +209,14 @@ def _sequencer_kernel(
     state[INDEX], state[CLOCK_WAS_ON], state[RESET_WAS_ON] = index, clock_was_on, reset_was_on
 
 
+@entry
+def _sequencer_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    state = arrays[4].view(np.int64)
+    _sequencer_kernel(
+        arrays[0], arrays[1], ints[0], arrays[2], arrays[3], state, arrays[5], arrays[6], arrays[7]
+    )
+
+
 class Sequencer(Node):
     TYPE = "sequencer"
     FAMILY = "sequencing"
@@ -223,6 +245,7 @@ class Sequencer(Node):
             doc="Each step's gate: on above 0.5 (the clock's gate passes), off at 0 (a rest).",
         ),
     }
+    ENTRY = _sequencer_entry
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         self.state = np.zeros(3, dtype=np.int64)
@@ -246,7 +269,12 @@ class Sequencer(Node):
             self.tables[name] = _table(value)
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        _sequencer_kernel(
+        _sequencer_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        return (
             inputs["clock"],
             inputs["reset"],
             int(self.params["steps"]),

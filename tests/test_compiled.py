@@ -29,6 +29,10 @@ VARIANTS = {
     "waveshaper": [{"shape": shape} for shape in ("tanh", "soft_clip", "curve", "asymmetric")],
     "output": [{}],
     "adsr": [{"curve": "exponential"}, {"curve": "linear", "retrigger": "from_zero"}],
+    "clock": [{}, {"division": "1/16", "swing_pct": 30.0}],
+    "sequencer": [{"steps": 5}],
+    "follower": [{"detector": "peak"}, {"detector": "rms"}],
+    "compressor": [{"knee_db": 0.0}, {"ratio": 100.0}],
 }
 
 
