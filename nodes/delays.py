@@ -61,7 +61,7 @@ def _copy_recent(old: np.ndarray, new: np.ndarray, written: int) -> None:
         position += count
 
 
-@entry
+@entry(arrays=9, ints=1, floats=3)
 def _delay_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _delay_line(
         arrays[0],

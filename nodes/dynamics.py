@@ -73,7 +73,7 @@ class _Smoothing(Node):
         self.state[0] = 0.0
 
 
-@entry
+@entry(arrays=3, ints=1, floats=2)
 def _follower_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _follower_kernel(arrays[0], floats[0], floats[1], ints[0] != 0, arrays[1], arrays[2])
 
@@ -155,7 +155,7 @@ def _compressor_kernel(
     state[0] = reduction
 
 
-@entry
+@entry(arrays=7, floats=4)
 def _compressor_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _compressor_kernel(
         arrays[0],

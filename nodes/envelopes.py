@@ -146,7 +146,7 @@ def _time_param(default: float, doc: str) -> Param:
     return Param(default, 0.0, MAX_TIME_MS, "ms", doc, modulatable=True)
 
 
-@entry
+@entry(arrays=9, ints=2, floats=1)
 def _adsr_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _adsr_kernel(
         arrays[0],

@@ -203,7 +203,7 @@ def _biquad_kernel(
     state[TO_GRID] = to_grid
 
 
-@entry
+@entry(arrays=7, ints=1, floats=1)
 def _biquad_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _biquad_kernel(
         arrays[0], arrays[1], arrays[2], arrays[3], ints[0], floats[0], arrays[4], arrays[5], arrays[6]

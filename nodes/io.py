@@ -123,7 +123,7 @@ def _play_live(device: np.ndarray, gain: float, out: np.ndarray, left: np.ndarra
         out[i] = left[i] = right[i] = device[i] * gain
 
 
-@entry
+@entry(arrays=4)
 def _output_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _output(arrays[0], arrays[1], arrays[2], arrays[3].reshape((2, -1)))
 

@@ -19,7 +19,7 @@ from patcher.spec import Node, Param
 Signals = Mapping[str, np.ndarray]
 
 
-@entry
+@entry(arrays=3)
 def _gain_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _gain(arrays[0], arrays[1], arrays[2])
 
@@ -51,7 +51,7 @@ def _gain(signal: np.ndarray, gain_db: np.ndarray, out: np.ndarray) -> None:
         out[i] = factor * signal[i]
 
 
-@entry
+@entry(arrays=9, ints=4)
 def _mix_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _mix(
         arrays[0],
@@ -138,7 +138,7 @@ def _mix(
         out[i] = total
 
 
-@entry
+@entry(arrays=4)
 def _pan_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _pan(arrays[0], arrays[1], arrays[2], arrays[3])
 
@@ -197,7 +197,7 @@ FLOOR_DB = -200.0
 MAX_DB = 6000.0
 
 
-@entry
+@entry(arrays=3, ints=1)
 def _math_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _math(ints[0], arrays[0], arrays[1], arrays[2])
 

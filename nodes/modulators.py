@@ -87,7 +87,7 @@ def _lfo_kernel(
     state[0], state[1], state[2] = phase, last_step, used
 
 
-@entry
+@entry(arrays=6, ints=2, floats=1)
 def _lfo_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     phase_state = arrays[3].view(np.int64)
     _lfo_kernel(

@@ -86,7 +86,7 @@ def _clock_kernel(
     state[PHASE], state[SECOND] = phase, second
 
 
-@entry
+@entry(arrays=4, ints=5)
 def _clock_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _clock_kernel(
         arrays[0], ints[0], ints[1], ints[2], ints[3], ints[4], arrays[1].view(np.int64), arrays[2], arrays[3]
@@ -209,7 +209,7 @@ def _sequencer_kernel(
     state[INDEX], state[CLOCK_WAS_ON], state[RESET_WAS_ON] = index, clock_was_on, reset_was_on
 
 
-@entry
+@entry(arrays=8, ints=1)
 def _sequencer_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     state = arrays[4].view(np.int64)
     _sequencer_kernel(

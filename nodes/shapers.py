@@ -311,7 +311,7 @@ def bias_offset(name: str, bias: float, table: np.ndarray | None = None) -> floa
     return float(at_rest[0] - at_rest[1])
 
 
-@entry
+@entry(arrays=5, ints=1, floats=3)
 def _shaper_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _shape_at_base_rate(
         arrays[0], arrays[1], floats[0], ints[0], arrays[2], arrays[3], floats[1], floats[2], arrays[4]

@@ -237,7 +237,7 @@ def as_signal(value: ParamValue, scratch: np.ndarray, frames: int) -> np.ndarray
     return signal
 
 
-@entry
+@entry(arrays=7, ints=1, floats=2)
 def _oscillator_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     residual = arrays[3].reshape((BLEP_OVERSAMPLE + 1, BLEP_TAPS))
     phase_state = arrays[4].view(np.int64)
@@ -444,7 +444,7 @@ def _noise_kernel(
         out[i] = sample * amplitude[i]
 
 
-@entry
+@entry(arrays=5, ints=1, floats=1)
 def _noise_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     sections, state = arrays[1].reshape((-1, 6)), arrays[2].reshape((-1, 2))
     _noise_kernel(arrays[0].view(np.int64), ints[0] != 0, sections, floats[0], state, arrays[3], arrays[4])

@@ -17,9 +17,11 @@ changing state in those arrays, never in Python attributes, so running it here o
 
 from __future__ import annotations
 
+import collections
 import functools
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numba
@@ -46,8 +48,19 @@ ENTRY = types.Tuple((FUNCTION, ARRAYS, types.int64[::1], types.float64[::1]))
 #: (Python then finds the culprit, and the program goes on after it).
 COMPILED, STOP, SKIP, CHECK = 0, 1, 2, 3
 
-#: A compiled kernel of the entry signature (``arrays``, ``ints``, ``floats``).
-entry = kernel
+
+def entry(arrays: int, ints: int = 0, floats: int = 0) -> Callable[[Callable[..., None]], Any]:
+    """A compiled kernel of the entry signature (``arrays``, ``ints``, ``floats``), taking that
+    many of each: a node's arguments that split otherwise (a float setting that came as an
+    int, say) run through ``process``, never an entry reading past what it was given."""
+
+    def compile_entry(function: Callable[..., None]) -> Any:
+        compiled = kernel(function)
+        compiled.counts = (arrays, ints, floats)
+        return compiled
+
+    return compile_entry
+
 
 Argument = np.ndarray | int | float | bool
 #: The most arrays an entry takes (a kernel with more is called through ``process``).
@@ -56,7 +69,7 @@ NO_INTS = np.zeros(0, dtype=np.int64)
 NO_FLOATS = np.zeros(0)
 
 
-@entry
+@entry(arrays=1)
 def _nothing(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     """A slot's entry before it is made."""
 
@@ -81,20 +94,27 @@ class _Functions:
     def __init__(self) -> None:
         self.numbers: dict[Any, int] = {}
         self._functions: Any = None
+        self.adding = threading.RLock()
 
     @property
     def functions(self) -> Any:
         """The compiled list, made on first use (``_nothing`` is its first)."""
         if self._functions is None:
-            self._functions = _new_functions()
-            self.number(_nothing)
+            with self.adding:
+                if self._functions is None:
+                    self._functions = _new_functions()
+                    self.number(_nothing)
         return self._functions
 
     def number(self, function: Any) -> int:
         number = self.numbers.get(function)
         if number is None:
-            _append_function(self.functions, _Address(function))
-            number = self.numbers[function] = len(self.numbers)
+            with self.adding:  # one at a time: a number is the function's place in the list
+                number = self.numbers.get(function)
+                if number is None:
+                    functions = self.functions
+                    _append_function(functions, _Address(function))
+                    number = self.numbers[function] = len(self.numbers)
         return number
 
 
@@ -132,6 +152,11 @@ def split(arguments: Iterable[Argument]) -> tuple[tuple[np.ndarray, ...], np.nda
 _ARRAY_TYPES = (np.dtype(np.float64), np.dtype(np.int64))
 
 
+def takes(function: Any, arrays: tuple[np.ndarray, ...], ints: np.ndarray, floats: np.ndarray) -> bool:
+    """Whether the entry ``function`` takes as many arrays, integers and floats as these."""
+    return bool(function.counts == (len(arrays), len(ints), len(floats)))
+
+
 class Program:
     """A fixed number of slots, each an entry to run, a stop (Python runs something there, and
     the program goes on after it) or nothing. Slots change in place: a program is made once
@@ -146,6 +171,8 @@ class Program:
         self.slots = slots
         self.entries = _new_entries(FUNCTIONS.functions, slots)
         self.kinds = np.full(slots, STOP, dtype=np.int8)
+        #: Each slot's arrays, as it holds them.
+        self.held: list[tuple[np.ndarray, ...]] = [()] * slots
         #: ``run(start)``: run the entries from slot ``start`` to the next stop; return that
         #: stop's slot (or the number of slots at the end). Bound: no Python frame in between.
         self.run = functools.partial(_run, self.entries, self.kinds)
@@ -153,16 +180,42 @@ class Program:
     def set(
         self, slot: int, function: Any, arrays: tuple[np.ndarray, ...], ints: np.ndarray, floats: np.ndarray
     ) -> None:
-        """Slot ``slot`` runs ``function`` with these (made by :func:`split`)."""
+        """Slot ``slot`` runs ``function`` with these (made by :func:`split`; as many of each
+        as it takes: see :func:`takes`)."""
         number = FUNCTIONS.number(function)
         padded = arrays + _PADDING[len(arrays) :]
         _set_entry(self.entries, FUNCTIONS.functions, slot, number, padded, len(arrays), ints, floats)
         self.kinds[slot] = COMPILED
+        self._retire(slot, arrays)
+
+    def _retire(self, slot: int, arrays: tuple[np.ndarray, ...]) -> None:
+        """The slot's last arrays, if it held memory the new ones do not (a delay line just
+        replaced by a longer one): kept in ``RETIRED`` for the caller's thread to free, not
+        freed here, on the audio thread, as the slot lets go of them."""
+        held, self.held[slot] = self.held[slot], arrays
+        owners = {id(_owner(array)) for array in arrays}
+        if any(id(_owner(array)) not in owners for array in held):
+            RETIRED.append(held)
 
     def set_check(self, slot: int, values: np.ndarray) -> None:
         """Slot ``slot`` stops the program if ``values`` (1-D) holds NaN or infinity."""
         self.set(slot, _nothing, (values,), NO_INTS, NO_FLOATS)
         self.kinds[slot] = CHECK
+
+
+#: Arrays programs let go of on the audio thread, freed by :func:`release_retired`.
+RETIRED: collections.deque[tuple[np.ndarray, ...]] = collections.deque()
+
+
+def release_retired() -> None:
+    """Caller's thread: free the arrays programs let go of."""
+    while RETIRED:
+        RETIRED.popleft()
+
+
+def _owner(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (numpy's base of a view is its owner)."""
+    return array if array.base is None else array.base
 
 
 #: What fills an entry's arrays beyond its own (the arrays travel as one tuple of this many:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher import compiled
 from patcher.compiler import Schedule, compile_patch, resolved_params
 from patcher.control import ControlMap
 from patcher.events import CONTROL, EventBlock, EventTimeline
@@ -386,6 +387,7 @@ class Engine:
         """Caller's thread: free what the audio thread replaced."""
         while self.retired:
             self.retired.popleft()
+        compiled.release_retired()
 
     def take_reports(self) -> list[str]:
         """New warnings about muted or NaN-producing nodes (call from outside the audio thread)."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from patcher.compiled import CHECK, NO_FLOATS, NO_INTS, SKIP, STOP, Program, entry, split
+from patcher.compiled import CHECK, NO_FLOATS, NO_INTS, SKIP, STOP, Program, entry, split, takes
 from patcher.kernels import all_finite, all_finite_flat, kernel
 from patcher.protection import scrub
 
@@ -174,8 +174,13 @@ class BlockPlan:
         self.check_at_end = not done or not any(self.guards[self.last_with_outputs + 1 :])
 
     def _make(self, index: int) -> None:
-        """Group ``index``'s block: its compiled entries, else a Python call."""
-        if not self._compile(index):
+        """Group ``index``'s block: its compiled entries, else a Python call (also when making
+        its entries failed: the audio goes on, through ``process``)."""
+        try:
+            compiled = self._compile(index)
+        except Exception:
+            compiled = False
+        if not compiled:
             self.calls[index] = self._call(index)
             first, end = self.first_slots[index], self.end_slots[index]
             self.program.kinds[first] = STOP
@@ -198,7 +203,7 @@ class BlockPlan:
         step.use_whole_buffers()
         arguments = node.kernel_arguments(step.whole_inputs, step.params, step.whole_outputs)
         bound = split(arguments) if arguments is not None else None
-        if bound is None:
+        if bound is None or not takes(type(node).ENTRY, *bound):
             return False
         program, slot = self.program, self.first_slots[index]
         if node.IS_SINK:  # it keeps what it reads: every output so far is looked at first
@@ -319,17 +324,17 @@ def _process(node: Node, inputs: Signals, params: Mapping[str, Any], outputs: Si
     node.process(inputs, params, outputs)
 
 
-@entry
+@entry(arrays=2)
 def _copy_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     arrays[1][:] = arrays[0]
 
 
-@entry
+@entry(arrays=3)
 def _add_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _add(arrays[0], arrays[1], arrays[2])
 
 
-@entry
+@entry(arrays=2, floats=1)
 def _add_value_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _add_value(arrays[0], floats[0], arrays[1])
 

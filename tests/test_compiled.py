@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -11,29 +14,40 @@ from patcher.compiled import CHECK, COMPILED, SKIP, STOP, Program, entry, split
 from patcher.spec import node_class, registry
 from tests.test_plan import by_steps
 
-#: Node types that run compiled, and the settings each is tried in (every mode its entry runs).
+#: Node types that run compiled, and the settings each is tried in (every mode its entry runs,
+#: every setting it passes its kernel away from its default); "unlinked": inputs left silent.
 VARIANTS = {
     "gain": [{}],
-    "mix": [{}],
-    "pan": [{}],
+    "mix": [{}, {"unlinked": ("in2", "in4"), "level3": 2.0}],
+    "pan": [{"pan": 0.4}],
     "math": [{"op": op} for op in ("multiply", "divide", "gain_to_db")],
     "filter": [{"type": kind} for kind in ("lowpass", "peak", "highshelf")],
     "lfo": [
-        {"shape": shape, "polarity": polarity}
+        {"shape": shape, "polarity": polarity, "offset": 0.2}
         for shape in ("sine", "square")
         for polarity in ("bipolar", "unipolar")
     ],
     "oscillator": [{"waveform": waveform} for waveform in ("sine", "saw", "square", "triangle")],
-    "noise": [{"color": "white"}, {"color": "pink"}],
-    "delay": [{"time_ms": 3.0, "feedback": 0.7, "damping_hz": 3000.0}, {"time_ms": 40.0}],
-    "waveshaper": [{"shape": shape} for shape in ("tanh", "soft_clip", "curve", "asymmetric")],
-    "output": [{}],
+    "noise": [{"color": "white", "seed": 7}, {"color": "pink"}],
+    "delay": [
+        {"time_ms": 3.0, "feedback": 0.7, "damping_hz": 3000.0},
+        {"time_ms": 40.0, "feedback": 0.5, "mix": 0.7},
+    ],
+    "waveshaper": [
+        {"shape": "tanh", "drive_db": 6.0, "bias": 0.3, "output_db": -6.0},
+        {"shape": "soft_clip", "bias": -0.2},
+        {"shape": "curve", "curve": [0.0, 0.9, -0.4, 0.7, 1.0], "output_db": 3.0},
+        {"shape": "asymmetric"},
+    ],
+    "output": [{"level_db": -3.0}, {"unlinked": ("right",)}],
     "adsr": [{"curve": "exponential"}, {"curve": "linear", "retrigger": "from_zero"}],
     "clock": [{}, {"division": "1/16", "swing_pct": 30.0}],
     "sequencer": [{"steps": 5}],
-    "follower": [{"detector": "peak"}, {"detector": "rms"}],
-    "compressor": [{"knee_db": 0.0}, {"ratio": 100.0}],
+    "follower": [{"detector": "peak"}, {"detector": "rms", "attack_ms": 2.0}],
+    "compressor": [{"knee_db": 0.0}, {"ratio": 100.0, "threshold_db": -30.0}],
 }
+#: Settings changed while the node runs to a value of their own (the rest: see ``changed``).
+CHANGES = {("waveshaper", "curve"): [0.0, 0.5, 1.0]}
 
 
 def test_every_node_type_with_an_entry_is_tried_here() -> None:
@@ -41,18 +55,22 @@ def test_every_node_type_with_an_entry_is_tried_here() -> None:
     assert compiled == set(VARIANTS)
 
 
-def node_under_test(type_name: str, params: dict) -> patcher.Patch:
-    """The node with noise into every input and a sine LFO into every modulatable param
-    (a tenth of its range either way), its outputs summed to the output."""
+def node_under_test(type_name: str, settings: dict) -> patcher.Patch:
+    """The node with noise into every input (but those ``unlinked``) and an LFO into every
+    modulatable param (half its value or a tenth of its range either way), its outputs summed
+    to the output."""
     cls = node_class(type_name)
+    params = {name: value for name, value in settings.items() if name != "unlinked"}
     patch = patcher.Patch()
     patch.add_node(type_name, "node", **params)
     for index, port in enumerate(cls.INPUTS):
-        patch.add_node("noise", f"source{index}", seed=index + 1, amplitude=0.8)
-        patch.connect(f"source{index}.out", f"node.{port}")
+        if port not in settings.get("unlinked", ()):
+            patch.add_node("noise", f"source{index}", seed=index + 1, amplitude=0.8)
+            patch.connect(f"source{index}.out", f"node.{port}")
     for name, param in cls.PARAMS.items():
         if param.modulatable:
-            depth = 0.1 * (param.max - param.min)
+            value = params.get(name, param.default)
+            depth = 0.5 * abs(value) if value else 0.1 * (param.max - param.min)
             patch.add_node("lfo", f"moves_{name}", rate_hz=7.0, depth=depth)
             patch.connect(f"moves_{name}.out", f"node.{name}")
     if not cls.IS_SINK:
@@ -62,17 +80,35 @@ def node_under_test(type_name: str, params: dict) -> patcher.Patch:
     return patch
 
 
+def changed(param: Any, value: Any) -> Any:
+    """Another value for a setting (None: one this test leaves alone)."""
+    if param.kind == "choice":
+        return next(choice for choice in param.choices if choice != value)
+    if param.kind in ("float", "int"):
+        other = param.min + 0.3 * (param.max - param.min)
+        return int(other) if param.kind == "int" else other
+    return None
+
+
 def perform(engine: patcher.Engine, type_name: str) -> np.ndarray:
-    """Blocks with a change of each modulatable param between them (a step, then a glide),
-    a short block and a reset."""
+    """Blocks with a change of each modulatable param between them (a step, then a glide back),
+    of each other setting, a short block and a reset."""
+    node = engine.schedule.nodes["node"]
     blocks = [engine.process_block().copy() for _ in range(4)]
     for name, param in node_class(type_name).PARAMS.items():
+        start = node.params[name]
         if param.modulatable:
-            value = param.min + 0.3 * (param.max - param.min)
-            engine.set_param("node", name, value, ramp_s=0.0)
+            engine.set_param(
+                "node", name, 0.7 * start if start else param.min + 0.3 * (param.max - param.min), 0.0
+            )
             blocks += [engine.process_block().copy() for _ in range(2)]
-            engine.set_param("node", name, param.default, ramp_s=0.005)
+            engine.set_param("node", name, start, ramp_s=0.005)
             blocks += [engine.process_block().copy() for _ in range(8)]
+        elif name != "oversampling":  # (an oversampled shaper runs by Python: not this test's)
+            value = CHANGES.get((type_name, name), changed(param, start))
+            if value is not None:
+                engine.set_param("node", name, value)
+                blocks += [engine.process_block().copy() for _ in range(3)]
     blocks.append(engine.process_block(17).copy())
     blocks += [engine.process_block().copy() for _ in range(3)]
     engine.reset()
@@ -97,7 +133,7 @@ def test_a_node_runs_compiled_and_sounds_exactly_as_through_process(
     assert set(kinds) <= {COMPILED, CHECK} and COMPILED in kinds, "the node does not run compiled"
     planned.append(perform(engine, type_name))
     by_steps(monkeypatch)
-    stepped = patcher.Engine(patch, block_size=64)
+    stepped = patcher.Engine(node_under_test(type_name, params), block_size=64)  # (perform edits the patch)
     expected = [stepped.process_block().copy() for _ in range(3)] + [perform(stepped, type_name)]
     np.testing.assert_array_equal(np.concatenate(planned, axis=1), np.concatenate(expected, axis=1))
     assert np.abs(np.concatenate(planned, axis=1)).max() > 1e-3
@@ -116,7 +152,7 @@ def test_a_node_in_a_mode_its_entry_does_not_run_goes_through_process() -> None:
     assert plan.program.kinds[plan.first_slots[index]] == COMPILED
 
 
-@entry
+@entry(arrays=2, ints=1, floats=1)
 def _double(arrays, ints, floats) -> None:
     for i in range(len(arrays[1])):
         arrays[1][i] = 2.0 * arrays[0][i] + floats[0] + ints[0]
@@ -174,3 +210,54 @@ def test_the_noise_generator_continues_numpys_sequence_exactly() -> None:
         np.testing.assert_array_equal(
             np.concatenate([first, second]), np.random.default_rng(seed).random(137)
         )
+
+
+def test_a_delay_line_a_glide_replaced_is_freed_by_the_callers_thread_not_the_audio_thread() -> None:
+    """A glide to a time beyond the line installs a longer one; the program's slot held the
+    old one until the glide ended and the slot was made again (on the audio thread): it is
+    kept for ``release_retired`` (the caller's thread) to free, as the engine's own."""
+    patch = patcher.Patch()
+    patch.add_node("oscillator", "osc")
+    patch.add_node("delay", "echo", time_ms=100.0, max_time_ms=1000.0)
+    patch.add_node("output", "out")
+    patch.connect("osc.out", "echo.in")
+    patch.connect("echo.out", "out.left")
+    engine = patcher.Engine(patch, block_size=64)
+    for _ in range(4):
+        engine.process_block()
+    echo = engine.schedule.nodes["echo"]
+    old_line = weakref.ref(echo.line)
+    engine.apply(engine.prepare_param_change("echo", "time_ms", 5000.0, ramp_s=0.05))
+    engine.process_block()
+    engine.release_retired()  # as the player does now and then: the program still holds it
+    for _ in range(60):  # the glide ends, and the delay's slot is made again
+        engine.process_block()
+    assert not echo.ramps and len(echo.line) > 48000 * 5
+    (index,) = engine.schedule.fast.places[echo]
+    assert engine.schedule.fast.program.kinds[engine.schedule.fast.first_slots[index]] == COMPILED
+    assert old_line() is not None  # not freed on the audio thread
+    engine.release_retired()
+    assert old_line() is None
+
+
+def test_a_node_whose_entry_cannot_be_made_runs_through_process(monkeypatch) -> None:
+    """Making an entry that raises (none does) must not stop the block: the node is called
+    through its process, and sounds as it would."""
+    import patcher.plan
+
+    def broken(*_arguments: Any) -> bool:
+        raise RuntimeError("no entry today")
+
+    patch = node_under_test("filter", {})
+    monkeypatch.setattr(patcher.plan, "takes", broken)
+    planned = patcher.Engine(patch, block_size=64)
+    heard = np.concatenate([planned.process_block().copy() for _ in range(6)], axis=1)
+    plan = planned.schedule.fast
+    (index,) = plan.places[planned.schedule.nodes["node"]]
+    assert plan.made == len(plan.groups) and plan.program.kinds[plan.first_slots[index]] == STOP
+    assert planned.take_reports() == []
+    by_steps(monkeypatch)
+    stepped = patcher.Engine(patch, block_size=64)
+    np.testing.assert_array_equal(
+        heard, np.concatenate([stepped.process_block().copy() for _ in range(6)], axis=1)
+    )
