@@ -170,6 +170,8 @@ class Program:
             FUNCTIONS.number(function)
         self.slots = slots
         self.entries = _new_entries(FUNCTIONS.functions, slots)
+        if slots:  # the setter loaded here too, not on the audio thread's first slot
+            _set_entry(self.entries, FUNCTIONS.functions, 0, 0, _PADDING, 0, NO_INTS, NO_FLOATS)
         self.kinds = np.full(slots, STOP, dtype=np.int8)
         #: Each slot's arrays, as it holds them.
         self.held: list[tuple[np.ndarray, ...]] = [()] * slots
