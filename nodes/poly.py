@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from nodes.subpatch import interface_spec
+from patcher import compiled
 from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, EventBlock
 from patcher.kernels import kernel
 from patcher.plan import BlockPlan
@@ -92,6 +93,13 @@ def _copy_span(source: np.ndarray, start: int, target: np.ndarray, frames: int) 
 
 def _bare_outlet(step: Any) -> bool:
     return step.node_id.startswith(OUTPUT) and not step.summed_inputs
+
+
+def _retire_state(node: Node, prepared: Any) -> None:
+    """Before a copy's node takes in new state (a longer delay line), keep its old state for
+    the caller's thread to free (as the engine keeps a node's own), not this, the audio thread."""
+    if prepared is not None:
+        compiled.RETIRED.append(dict(vars(node)))
 
 
 class Voice:
@@ -338,6 +346,7 @@ class Poly(Node):
     def install_change(self, name: str, value: Any, prepared: Any) -> None:
         if "." in name:  # inside the voice (``prepare_voice_change``), as the engine applies one
             for voice, node, inner_name, inner_prepared, ramp in prepared:
+                _retire_state(node, inner_prepared)
                 if ramp is None:
                     node.switch_to(inner_name, value, inner_prepared)
                 else:
@@ -350,6 +359,7 @@ class Poly(Node):
             self.voice_list = prepared
         elif prepared is not None:
             for node, inner_name, inner_prepared in prepared:
+                _retire_state(node, inner_prepared)
                 node.switch_to(inner_name, value, inner_prepared)
             for voice in self.voice_list:
                 voice.plan.dirty = True

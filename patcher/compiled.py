@@ -101,9 +101,11 @@ class _Functions:
         """The compiled list, made on first use (``_nothing`` is its first)."""
         if self._functions is None:
             with self.adding:
-                if self._functions is None:
-                    self._functions = _new_functions()
-                    self.number(_nothing)
+                if self._functions is None:  # published whole: another thread reads it unlocked
+                    functions = _new_functions()
+                    _append_function(functions, _Address(_nothing))
+                    self.numbers[_nothing] = 0
+                    self._functions = functions
         return self._functions
 
     def number(self, function: Any) -> int:
@@ -170,7 +172,7 @@ class Program:
             FUNCTIONS.number(function)
         self.slots = slots
         self.entries = _new_entries(FUNCTIONS.functions, slots)
-        if slots:  # the setter loaded here too, not on the audio thread's first slot
+        if slots:  # the setter and the runner loaded here too, not on the audio thread
             _set_entry(self.entries, FUNCTIONS.functions, 0, 0, _PADDING, 0, NO_INTS, NO_FLOATS)
         self.kinds = np.full(slots, STOP, dtype=np.int8)
         #: Each slot's arrays, as it holds them.
@@ -178,6 +180,7 @@ class Program:
         #: ``run(start)``: run the entries from slot ``start`` to the next stop; return that
         #: stop's slot (or the number of slots at the end). Bound: no Python frame in between.
         self.run = functools.partial(_run, self.entries, self.kinds)
+        self.run(0)  # every slot a stop: runs nothing
 
     def set(
         self, slot: int, function: Any, arrays: tuple[np.ndarray, ...], ints: np.ndarray, floats: np.ndarray
@@ -205,12 +208,13 @@ class Program:
         self.kinds[slot] = CHECK
 
 
-#: Arrays programs let go of on the audio thread, freed by :func:`release_retired`.
-RETIRED: collections.deque[tuple[np.ndarray, ...]] = collections.deque()
+#: What the audio thread lets go of (arrays a program's slot held, a poly copy's node's
+#: replaced state), for :func:`release_retired` to free on the caller's thread.
+RETIRED: collections.deque[Any] = collections.deque()
 
 
 def release_retired() -> None:
-    """Caller's thread: free the arrays programs let go of."""
+    """Caller's thread: free what the audio thread let go of."""
     while RETIRED:
         RETIRED.popleft()
 

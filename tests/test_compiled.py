@@ -41,13 +41,21 @@ VARIANTS = {
     ],
     "output": [{"level_db": -3.0}, {"unlinked": ("right",)}],
     "adsr": [{"curve": "exponential"}, {"curve": "linear", "retrigger": "from_zero"}],
-    "clock": [{}, {"division": "1/16", "swing_pct": 30.0}],
+    "clock": [{}, {"bpm": 900.0, "division": "1/16", "swing_pct": 30.0, "gate_pct": 30.0}],
     "sequencer": [{"steps": 5}],
     "follower": [{"detector": "peak"}, {"detector": "rms", "attack_ms": 2.0}],
-    "compressor": [{"knee_db": 0.0}, {"ratio": 100.0, "threshold_db": -30.0}],
+    "compressor": [
+        {"knee_db": 0.0},
+        {"ratio": 100.0, "threshold_db": -30.0},
+        {"unlinked": ("sidechain",), "threshold_db": -20.0},
+    ],
 }
 #: Settings changed while the node runs to a value of their own (the rest: see ``changed``).
-CHANGES = {("waveshaper", "curve"): [0.0, 0.5, 1.0]}
+CHANGES = {
+    ("waveshaper", "curve"): [0.0, 0.5, 1.0],
+    ("sequencer", "values"): [220.0, 330.0, 110.0],
+    ("sequencer", "gates"): [1.0, 1.0, 0.0, 1.0],
+}
 
 
 def test_every_node_type_with_an_entry_is_tried_here() -> None:

@@ -70,6 +70,14 @@ def test_every_node_type_has_its_numpy_reference() -> None:
     assert set(reference_registry()) == set(registry())
 
 
+def test_every_reference_runs_its_own_process() -> None:
+    """A reference subclasses its node: it must not inherit the node's compiled entry, which
+    the block plan would run instead of the reference's process."""
+    from tests.reference_nodes import reference_registry
+
+    assert [name for name, cls in reference_registry().items() if cls.ENTRY is not None] == []
+
+
 def test_example_sounds_as_it_did_before_the_compiled_kernels(example: patcher.Patch, monkeypatch) -> None:
     """Every node's kernel against the numpy code it replaced, in the whole example at once."""
     from patcher import spec

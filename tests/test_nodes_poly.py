@@ -432,3 +432,30 @@ def test_a_param_inside_the_voice_changes_in_every_sounding_copy_live() -> None:
     assert engine.schedule.nodes["synth"] is poly
     still = engine.render(0.1)[:, 0]
     assert level(window(still, 0.02, 0.05), LOW) == pytest.approx(0.05, abs=0.01)
+
+
+def test_state_a_copy_replaces_is_freed_by_the_callers_thread_not_the_audio_thread() -> None:
+    """A longer delay line in each copy (its max time raised, inside the voice): the lines
+    replaced are kept for ``release_retired``, as the engine keeps a node's own."""
+    import weakref
+
+    inner = voice()
+    inner.add_node("delay", "line", time_ms=5.0, max_time_ms=100.0, mix=0.5)
+    inner.disconnect("vca.out", "out.in")
+    inner.connect("vca.out", "line.in")
+    inner.connect("line.out", "out.in")
+    patch = Patch()
+    patch.add_subpatch(inner, "synth", type_name="poly", voices=2)
+    patch.add_node("output", "out")
+    patch.connect("synth.out", "out.left")
+    engine = Engine(patch, RATE, 64)
+    engine.play_events(EventTimeline([on(0, LOW)]))
+    engine.render(0.05)
+    copies = [copy.schedule.nodes["voice/line"] for copy in engine.schedule.nodes["synth"].voice_list]
+    old_lines = [weakref.ref(node.line) for node in copies]
+    engine.apply(engine.prepare_param_change("synth/line", "max_time_ms", 5000.0))
+    engine.render(0.05)
+    assert all(len(node.line) > RATE * 5 for node in copies)
+    assert all(line() is not None for line in old_lines)  # not freed on the audio thread
+    engine.release_retired()
+    assert all(line() is None for line in old_lines)

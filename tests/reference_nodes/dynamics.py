@@ -37,6 +37,7 @@ def giannoulis_curve(level_db: Any, threshold_db: float, ratio: float, knee_db: 
 
 class ReferenceFollower(Follower):
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         Node.prepare(self, sample_rate, max_block)
@@ -57,6 +58,7 @@ class ReferenceFollower(Follower):
 
 class ReferenceCompressor(Compressor):
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         Node.prepare(self, sample_rate, max_block)

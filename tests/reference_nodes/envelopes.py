@@ -28,6 +28,7 @@ class ReferenceAdsr(Adsr):
     """The envelope as a list of segments (stage, start level, length) in Python."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         Node.prepare(self, sample_rate, max_block)

@@ -19,6 +19,7 @@ Signals = Mapping[str, np.ndarray]
 
 class ReferenceClock(Clock):
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def reset(self) -> None:
         self.total, self.playing = 0, -1
@@ -43,6 +44,7 @@ class ReferenceClock(Clock):
 
 class ReferenceSequencer(Sequencer):
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def prepare(self, sample_rate: int, max_block: int) -> None:
         Node.prepare(self, sample_rate, max_block)
