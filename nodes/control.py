@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from patcher.compiled import entry
 from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, EventBlock
 from patcher.kernels import kernel
 from patcher.spec import Node, Param
@@ -39,7 +40,7 @@ def _note_kernel(
     channels: np.ndarray,
     numbers: np.ndarray,
     values: np.ndarray,
-    count: int,
+    tally: np.ndarray,
     channel: int,
     retrigger: bool,
     glide_coefficient: float,
@@ -61,7 +62,11 @@ def _note_kernel(
     velocity stay those of the last note (an envelope's release keeps its pitch). The pitch
     glides in semitones towards the note, one pole: ``gliding += (note - gliding) * c``; the
     pitch wheel adds ``bend x bend_semitones`` from its event's sample on (not to ``note``).
+    ``tally`` holds the block's event count and serial: a new serial starts from its first.
     """
+    count = tally[0]
+    if state[SERIAL] != tally[1]:  # a new block: its events from the first
+        state[SERIAL], state[POSITION], state[CURSOR] = tally[1], 0.0, 0.0
     position, cursor, held_count = int(state[POSITION]), int(state[CURSOR]), int(state[HELD])
     gliding, played = state[GLIDING], state[PLAYED]
     last_note, last_velocity, bend = state[LAST_NOTE], state[LAST_VELOCITY], state[BEND]
@@ -110,6 +115,31 @@ def _note_kernel(
     )
 
 
+@entry(arrays=13, ints=2, floats=2)
+def _note_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
+    as_ints = arrays[0].view(np.int64), arrays[1].view(np.int64), arrays[2].view(np.int64)
+    numbers, tally, held = arrays[3].view(np.int64), arrays[5].view(np.int64), arrays[6].view(np.int64)
+    _note_kernel(
+        as_ints[0],
+        as_ints[1],
+        as_ints[2],
+        numbers,
+        arrays[4],
+        tally,
+        ints[0],
+        ints[1] != 0,
+        floats[0],
+        floats[1],
+        held,
+        arrays[7],
+        arrays[8],
+        arrays[9],
+        arrays[10],
+        arrays[11],
+        arrays[12],
+    )
+
+
 class Note(Node):
     TYPE = "note"
     FAMILY = "control"
@@ -146,6 +176,7 @@ class Note(Node):
             "starts again); off, the gate stays up (legato).",
         ),
     }
+    ENTRY = _note_entry
 
     def __init__(self, params: Mapping[str, Any] | None = None, patch_dir: str = ".") -> None:
         super().__init__(params, patch_dir)
@@ -169,23 +200,26 @@ class Note(Node):
         return 1.0 - math.exp(-1000.0 / (glide_ms * self.sample_rate))
 
     def process(self, inputs: Signals, params: Mapping[str, Any], outputs: Signals) -> None:
-        events, state = self.events, self.state
-        if state[SERIAL] != events.serial:  # a new block: its events from the first
-            state[SERIAL], state[POSITION], state[CURSOR] = events.serial, 0.0, 0.0
-        _note_kernel(
+        _note_kernel(*self.kernel_arguments(inputs, params, outputs))
+
+    def kernel_arguments(
+        self, inputs: Signals, params: Mapping[str, Any], outputs: Signals
+    ) -> tuple[Any, ...]:
+        events = self.events
+        return (
             events.offsets,
             events.kinds,
             events.channels,
             events.numbers,
             events.values,
-            events.count,
+            events.tally,
             int(params["channel"]),
             bool(params["retrigger"]),
             self.glide_coefficient(float(params["glide_ms"])),
             float(params["bend_semitones"]),
             self.held,
             self.held_velocities,
-            state,
+            self.state,
             outputs["gate"],
             outputs["pitch_hz"],
             outputs["note"],

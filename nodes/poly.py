@@ -415,7 +415,8 @@ class Poly(Node):
     def _route(self, length: int, channel: int, count: int) -> None:
         """The engine's note events in this segment, each to its copy."""
         events, stop = self.events, self.in_block + length
-        while self.cursor < events.count and events.offsets[self.cursor] < stop:
+        held = events.count  # (read once: an array's item)
+        while self.cursor < held and events.offsets[self.cursor] < stop:
             index = self.cursor
             self.cursor += 1
             kind, event_channel = int(events.kinds[index]), int(events.channels[index])

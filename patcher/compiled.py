@@ -64,7 +64,7 @@ def entry(arrays: int, ints: int = 0, floats: int = 0) -> Callable[[Callable[...
 
 Argument = np.ndarray | int | float | bool
 #: The most arrays an entry takes (a kernel with more is called through ``process``).
-MAX_ARRAYS = 12
+MAX_ARRAYS = 16
 NO_INTS = np.zeros(0, dtype=np.int64)
 NO_FLOATS = np.zeros(0)
 

@@ -41,12 +41,31 @@ class EventBlock:
         self.channels = np.zeros(capacity, dtype=np.int64)
         self.numbers = np.zeros(capacity, dtype=np.int64)
         self.values = np.zeros(capacity)
-        self.count = 0
-        #: Counts blocks: a node run in several chunks of one block (in a feedback loop) sees
-        #: the same serial and goes on from where its last chunk ended.
-        self.serial = 0
+        #: How many events this block holds, and the block's serial (``count``, ``serial``),
+        #: also in an array: a compiled node reads them there as they change, block after block.
+        self.tally = np.zeros(2, dtype=np.int64)
+        self._count = self._serial = 0
         #: Events that found the block full (the player reports them).
         self.dropped = 0
+
+    @property
+    def count(self) -> int:
+        """How many events this block holds."""
+        return self._count
+
+    @count.setter
+    def count(self, count: int) -> None:
+        self._count = self.tally[0] = count
+
+    @property
+    def serial(self) -> int:
+        """Counts blocks: a node run in several chunks of one block (in a feedback loop) sees
+        the same serial and goes on from where its last chunk ended."""
+        return self._serial
+
+    @serial.setter
+    def serial(self, serial: int) -> None:
+        self._serial = self.tally[1] = serial
 
     def add(self, offset: int, kind: int, channel: int, number: int, value: float) -> None:
         """Insert an event at ``offset`` after those at the same or an earlier offset."""
@@ -67,8 +86,9 @@ class EventBlock:
 
     def next_block(self) -> None:
         """After a block: empty, and a new serial."""
-        self.count = 0
-        self.serial += 1
+        self._count, self._serial = 0, self._serial + 1  # (asked of every copy of a poly, every block)
+        tally = self.tally
+        tally[0], tally[1] = 0, self._serial
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 import patcher
 from nodes.sources import random_state
 from patcher.compiled import CHECK, COMPILED, SKIP, STOP, Program, entry, split
+from patcher.events import NOTE_OFF, NOTE_ON, PITCH_BEND, Event, EventTimeline
 from patcher.spec import node_class, registry
 from tests.test_plan import by_steps
 
@@ -44,6 +45,7 @@ VARIANTS = {
     "clock": [{}, {"bpm": 900.0, "division": "1/16", "swing_pct": 30.0, "gate_pct": 30.0}],
     "sequencer": [{"steps": 5}],
     "follower": [{"detector": "peak"}, {"detector": "rms", "attack_ms": 2.0}],
+    "note": [{}, {"glide_ms": 30.0, "retrigger": True, "channel": 1, "bend_semitones": 7.0}],
     "compressor": [
         {"knee_db": 0.0},
         {"ratio": 100.0, "threshold_db": -30.0},
@@ -86,6 +88,28 @@ def node_under_test(type_name: str, settings: dict) -> patcher.Patch:
         for port in cls.OUTPUTS:
             patch.connect(f"node.{port}", "out.left")
     return patch
+
+
+def engine_for(type_name: str, settings: dict) -> patcher.Engine:
+    """An engine of ``node_under_test`` at block 64; a node that takes events gets a score:
+    overlapping notes on two channels, a pitch bend, the notes off (some within one block)."""
+    engine = patcher.Engine(node_under_test(type_name, settings), block_size=64)
+    if node_class(type_name).TAKES_EVENTS:
+        engine.play_events(
+            EventTimeline(
+                [
+                    Event(10, NOTE_ON, 1, 60, 0.8),
+                    Event(130, NOTE_ON, 2, 67, 0.5),
+                    Event(131, NOTE_ON, 1, 64, 1.0),
+                    Event(300, PITCH_BEND, 1, 0, 0.5),
+                    Event(700, NOTE_OFF, 1, 64, 0.0),
+                    Event(701, NOTE_ON, 1, 72, 0.9),
+                    Event(1500, NOTE_OFF, 1, 72, 0.0),
+                    Event(1500, NOTE_OFF, 1, 60, 0.0),
+                ]
+            )
+        )
+    return engine
 
 
 def changed(param: Any, value: Any) -> Any:
@@ -132,8 +156,7 @@ def test_a_node_runs_compiled_and_sounds_exactly_as_through_process(
 ) -> None:
     """Every input and param moving, changes stepped and gliding, a short block and a reset:
     the compiled program computes what the node's ``process`` computes, sample for sample."""
-    patch = node_under_test(type_name, params)
-    engine = patcher.Engine(patch, block_size=64)
+    engine = engine_for(type_name, params)
     planned = [engine.process_block().copy() for _ in range(3)]  # made by the third block
     plan = engine.schedule.fast
     (index,) = plan.places[engine.schedule.nodes["node"]]
@@ -141,7 +164,8 @@ def test_a_node_runs_compiled_and_sounds_exactly_as_through_process(
     assert set(kinds) <= {COMPILED, CHECK} and COMPILED in kinds, "the node does not run compiled"
     planned.append(perform(engine, type_name))
     by_steps(monkeypatch)
-    stepped = patcher.Engine(node_under_test(type_name, params), block_size=64)  # (perform edits the patch)
+    stepped = engine_for(type_name, params)  # anew: perform edits the patch
+
     expected = [stepped.process_block().copy() for _ in range(3)] + [perform(stepped, type_name)]
     np.testing.assert_array_equal(np.concatenate(planned, axis=1), np.concatenate(expected, axis=1))
     assert np.abs(np.concatenate(planned, axis=1)).max() > 1e-3

@@ -18,6 +18,7 @@ class ReferenceNote(Note):
     """A list of held notes (newest last), looked at sample by sample."""
 
     TYPE = ""  # not registered: the tests and reference renders use it by name
+    ENTRY = None  # its own process runs, not the node's compiled kernel
 
     def reset(self) -> None:
         super().reset()
