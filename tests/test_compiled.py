@@ -293,3 +293,23 @@ def test_a_node_whose_entry_cannot_be_made_runs_through_process(monkeypatch) -> 
     np.testing.assert_array_equal(
         heard, np.concatenate([stepped.process_block().copy() for _ in range(6)], axis=1)
     )
+
+
+def test_a_compiled_note_reads_the_events_its_engine_fills_after_an_edit_too() -> None:
+    """The note's slot binds its event block's arrays when it is made: they must be the
+    engine's own block, which every edit keeps (a node's ``events`` is never another one)."""
+    engine = engine_for("note", {})
+    for _ in range(3):
+        engine.process_block()
+    edited = node_under_test("note", {})
+    edited.add_node("gain", "spare")
+    edited.connect("node.gate", "spare.in")
+    edited.connect("spare.out", "out.right")
+    engine.swap(engine.prepare_patch(edited))
+    for _ in range(3):
+        engine.process_block()
+    plan, note = engine.schedule.fast, engine.schedule.nodes["node"]
+    (index,) = plan.places[note]
+    slot = plan.first_slots[index]
+    assert note.events is engine.events and plan.program.kinds[slot] == COMPILED
+    assert any(np.shares_memory(array, engine.events.tally) for array in plan.program.held[slot])
