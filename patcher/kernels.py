@@ -82,7 +82,13 @@ def decibels_to_factor(decibels: float) -> float:
 
 
 # -- the first run's notice -------------------------------------------------------------------
-_SOURCES = [Path(__file__), *sorted((Path(__file__).resolve().parent.parent / "nodes").glob("*.py"))]
+_PACKAGE = Path(__file__).resolve().parent
+#: Every module that defines kernels (a change to any of them compiles again).
+_SOURCES = [
+    Path(__file__),
+    *(_PACKAGE / name for name in ("compiled.py", "plan.py", "engine.py")),
+    *sorted((_PACKAGE.parent / "nodes").glob("*.py")),
+]
 
 
 def _stamp() -> Path:

@@ -101,3 +101,18 @@ def test_after_the_warm_up_no_patch_loads_or_compiles_a_kernel() -> None:
         if len(kernel.signatures) != before[name] and name not in CALLED_BY_PREPARE
     }
     assert not grown, f"first called after the warm-up: {sorted(grown)}"
+
+
+def test_the_compiling_notice_follows_every_module_that_defines_kernels() -> None:
+    """An update to any module with kernels compiles them again: the notice must know it."""
+    import re
+
+    from patcher import kernels
+
+    package = Path(kernels.__file__).resolve().parent
+    defining = {
+        path.resolve()
+        for path in [*package.glob("*.py"), *(package.parent / "nodes").glob("*.py")]
+        if re.search(r"^@(kernel|entry\(|numba\.njit)", path.read_text(), re.MULTILINE)
+    }
+    assert defining <= {path.resolve() for path in kernels._SOURCES}
