@@ -43,7 +43,10 @@ class UserError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said with the command's usage, not the top level's
+        command = parser.commands.choices.get(args.command, parser) if args.command else parser
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     run = getattr(args, "run", _main_job)
     previous = _interrupt_handlers()
     try:
@@ -126,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"patcher {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = commands  # type: ignore[attr-defined]  (main reports a command's usage)
 
     render = commands.add_parser("render", help="render a patch offline to WAV or FLAC")
     render.add_argument("patch", type=Path)
@@ -538,13 +542,15 @@ def _play(args: argparse.Namespace) -> int:
         print(f"patcher: warning: {_shown(args.patch)} has no output node; it plays silence", file=sys.stderr)
     player = Player(patch, args.device, args.input_device, block_size=args.block, buffer_ms=args.buffer)
     quiet_interpreter()
+    # Before the stream: looking for a MIDI port takes long enough to make the first blocks late.
+    live = _open_live_inputs(player, args)
     try:
         player.start()
     except AudioDeviceError as error:
+        live.close()
         raise UserError(str(error)) from None
     until = "" if args.seconds else " (Ctrl+C stops)"
     print(f"playing {_shown(args.patch)} on {player.device_name}{until}")
-    live = _open_live_inputs(player, args)
     try:
         # A safety buffer is measured before the engine feeds it: --seconds count from then.
         player.playing.wait(timeout=5.0 + 3.0 * args.buffer / 1000.0)

@@ -109,14 +109,19 @@ def compile_notice() -> str | None:
             return None
     except OSError:
         return None
-    return "compiling the DSP kernels (once after an install or an update: up to half a minute)..."
+    return "compiling the DSP kernels (once after an install or an update: up to a minute)..."
 
 
 def kernels_compiled() -> None:
-    """Note that the kernels are compiled and cached, so later runs say nothing."""
+    """Note that the kernels are compiled and cached, so later runs say nothing; the stamps
+    of this checkout's earlier sources go (they name the checkout they were made for)."""
     try:
         stamp = _stamp()
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.touch()
+        checkout = str(_SOURCES[0].resolve())
+        for old in stamp.parent.glob("kernels-*"):
+            if old != stamp and old.read_text(errors="replace") == checkout:
+                old.unlink()
+        stamp.write_text(checkout)
     except OSError:
         pass  # a read-only home: the notice is shown again, nothing worse

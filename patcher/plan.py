@@ -339,6 +339,14 @@ def _add_value_entry(arrays: Any, ints: np.ndarray, floats: np.ndarray) -> None:
     _add_value(arrays[0], floats[0], arrays[1])
 
 
+def warm_up() -> None:
+    """Compile (or load) the sums a Python call makes (a node without an entry reading a
+    fan-in or a modulated param): a patch's compiled entries make them in their own code."""
+    block = np.zeros(1)
+    _add(block, block, block)
+    _add_value(block, 0.0, block)
+
+
 #: The plan's own entries: a fan-in's first source copied, a source added, a value added.
 PLAN_ENTRIES = (_copy_entry, _add_entry, _add_value_entry)
 

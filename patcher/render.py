@@ -244,8 +244,10 @@ def warm_up_kernels() -> None:
     """Run every node type once, its inputs and modulatable params driven and not, and every
     two-phase node in a feedback loop, so that each kernel is compiled (and cached) and loaded
     now rather than in the middle of some later patch (in an audio callback, after an edit)."""
+    from patcher import plan
     from patcher.spec import registry
 
+    plan.warm_up()
     patch = Patch()
     patch.add_node("noise", "drive")
     patch.add_node("output", "sink")

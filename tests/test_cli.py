@@ -103,11 +103,14 @@ def test_version_is_the_installed_package_version() -> None:
         (["--block", "0"], "0 is out of range [1, 8192]"),
         (["--seconds", "-1"], "must be a number of seconds in (0, 3600]"),
         (["--sample-rate", "fast"], "is not a whole number"),
+        (["--bogus"], "patcher render: error: unrecognized arguments: --bogus"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(patch_file: Path, tmp_path: Path, arguments, message) -> None:
+    """And with the command's usage first, not the top level's."""
     result = run_cli("render", patch_file, "-o", tmp_path / "x.wav", *arguments)
     assert_user_error(result, message, code=2)
+    assert result.stderr.startswith("usage: patcher render ")
 
 
 def test_unknown_output_format_is_refused_before_rendering(patch_file: Path, tmp_path: Path) -> None:

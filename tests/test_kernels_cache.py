@@ -116,3 +116,20 @@ def test_the_compiling_notice_follows_every_module_that_defines_kernels() -> Non
         if re.search(r"^@(kernel|entry\(|numba\.njit)", path.read_text(), re.MULTILINE)
     }
     assert defining <= {path.resolve() for path in kernels._SOURCES}
+
+
+def test_a_new_stamp_replaces_this_checkouts_old_ones_and_leaves_others(tmp_path: Path, monkeypatch) -> None:
+    from patcher import kernels
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "patcher"
+    folder.mkdir()
+    checkout = str(kernels._SOURCES[0].resolve())
+    (folder / "kernels-0000000000000000").write_text(checkout)  # this checkout, older sources
+    (folder / "kernels-1111111111111111").write_text("/elsewhere/patcher/kernels.py")
+    assert kernels.compile_notice() is not None
+    kernels.kernels_compiled()
+    assert kernels.compile_notice() is None
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        ["kernels-1111111111111111", kernels._stamp().name]
+    )
