@@ -619,13 +619,26 @@ def link_text(link: Link) -> str:
     return f"{excerpt(link.source)} -> {excerpt(link.target)}"
 
 
+def missing_ends(patch: Patch, link: Link, reported: Iterable[str] = ()) -> list[str]:
+    """What is wrong with ``link``'s ends that do not exist (those ``reported`` aside)."""
+    return [
+        _no_node(end, ref)
+        for end, ref in (("source", link.source), ("target", link.target))
+        if ref.node not in patch.nodes and ref.node not in reported
+    ]
+
+
+def _no_node(end: str, ref: PortRef) -> str:
+    return f"its {end} node {quote(ref.node)} does not exist"
+
+
 def link_problem(patch: Patch, link: Link) -> str | None:
     """Why ``link`` cannot exist in ``patch`` (ports and direction only), or None."""
     problems = []
     for end, ref in (("source", link.source), ("target", link.target)):
         node = patch.nodes.get(ref.node)
         if node is None:
-            problems.append(f"its {end} node {quote(ref.node)} does not exist")
+            problems.append(_no_node(end, ref))
             continue
         if node_class(node.type) is None:
             continue  # the unknown type is reported on the node itself

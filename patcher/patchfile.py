@@ -71,6 +71,8 @@ from patcher.model import (
     collector_paused,
     comment_problem,
     link_problem,
+    link_text,
+    missing_ends,
     preset_name_problem,
     publish_problem,
     unknown_param_problem,
@@ -569,8 +571,13 @@ def _read_links(raw: Any, patch: Patch, problems: list[str], unusable: set[str])
         return
     for index, entry in enumerate(raw):
         link = _read_link(index, entry, problems)
-        if link is None or {link.source.node, link.target.node} & unusable:
-            continue  # a link of a node already reported is not reported again
+        if link is None:
+            continue
+        if {link.source.node, link.target.node} & unusable:  # that node's problem is listed:
+            missing = missing_ends(patch, link, unusable)  # only a missing other end is news
+            if missing:
+                problems.append(f"link {link_text(link)}: " + "; ".join(missing))
+            continue
         problem = link_problem(patch, link)
         if problem:
             problems.append(problem)

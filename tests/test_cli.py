@@ -449,3 +449,17 @@ def test_render_of_a_patch_with_only_a_scope_warns_it_is_silent(tmp_path: Path) 
     result = run_cli("render", tmp_path / "watch.json", "-o", tmp_path / "out.wav", "--seconds", "0.1")
     assert result.returncode == 0, result.stderr
     assert "has no output node" in result.stderr
+
+
+def test_a_link_from_an_unknown_type_to_a_missing_node_is_reported_too(tmp_path: Path) -> None:
+    """The unknown type is one problem; the link's other end, missing, is another (the link
+    is not reported for the unknown type again)."""
+    document = json.loads(json.dumps(VALID))
+    document["nodes"].append({"id": "odd", "type": "nosuch"})
+    document["links"].append({"from": "odd.out", "to": "gone.left"})
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("check", path)
+    assert_user_error(
+        result, "2 problems", "unknown node type 'nosuch'", "its target node 'gone' does not exist"
+    )
