@@ -234,12 +234,20 @@ def input_signal(patch: Patch, frames: int) -> np.ndarray | None:
     return None
 
 
+def rendered(patch: Patch, patch_path: Path) -> tuple[np.ndarray, Path | None]:
+    """What the gallery draws of ``patch``: its render (up to ``MAX_SECONDS``), played from
+    the MIDI file beside it when it has one (returned too)."""
+    score = patch_path.with_suffix(".mid")
+    events = patcher.read_midi_file(score, patch.settings.sample_rate) if score.is_file() else None
+    seconds = min(patch.settings.duration_s, MAX_SECONDS)
+    return patcher.render(patch, seconds, events=events), score if events is not None else None
+
+
 def gallery_image(patch_path: Path, image_path: Path) -> None:
     """Render ``patch_path`` and write its gallery PNG to ``image_path``."""
     patch = patcher.load(patch_path)
     sample_rate = patch.settings.sample_rate
-    seconds = min(patch.settings.duration_s, MAX_SECONDS)
-    output = patcher.render(patch, seconds)
+    output, score = rendered(patch, patch_path)
     stereo = not np.allclose(output[:, 0], output[:, 1], atol=1e-6)
     figure = plt.figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     grid = GridSpec(
@@ -250,9 +258,8 @@ def gallery_image(patch_path: Path, image_path: Path) -> None:
     dry = input_signal(patch, len(output))
     input_axes = figure.add_subplot(grid[:, 1])
     if dry is None:
-        input_axes.text(
-            0.5, 0.5, "no input:\nthe patch makes its own sound", ha="center", va="center", fontsize=7
-        )
+        made = f"played from {score.name}" if score is not None else "the patch makes its own sound"
+        input_axes.text(0.5, 0.5, f"no input:\n{made}", ha="center", va="center", fontsize=7)
         input_axes.set_xticks([])
         input_axes.set_yticks([])
         input_axes.set_title("input", fontsize=7, pad=2)

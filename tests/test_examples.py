@@ -92,3 +92,13 @@ def test_example_sounds_as_it_did_before_the_compiled_kernels(example: patcher.P
         for node in patcher.Engine(example).schedule.nodes.values()
     )
     np.testing.assert_allclose(kernels, before, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["midi_synth", "poly_synth"])
+def test_the_gallery_plays_an_example_from_its_midi_file(name: str) -> None:
+    """Its picture showed silence: the examples played from MIDI were rendered without it."""
+    from patcher.gallery import PATCHES_DIR, rendered
+
+    path = PATCHES_DIR / f"{name}.json"
+    output, score = rendered(patcher.load(path), path)
+    assert score == path.with_suffix(".mid") and np.abs(output).max() > 0.05
