@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import gc
 import json
+import math
 import os
 import sys
 import threading
@@ -46,6 +47,8 @@ TAP_SLOTS = 8  # node outputs a front end can watch at once (scopes)
 REALTIME_PRIORITY = 1  # SCHED_FIFO, for the buffered engine thread: JACK's clients run at 5+
 MAKE_WAY_POLL_S = 0.0001
 MAKE_WAY_LIMIT_S = 0.05  # a block never takes this long; a stuck flag must not stall an edit
+#: How long the FIFO's free space must hold still to be taken as its size (buffered play).
+STEADY_S = 0.1
 
 
 def quiet_interpreter() -> None:
@@ -531,10 +534,13 @@ class Player:
         (PortAudio's JACK layer starts it full of silence; other host APIs start it empty)."""
         period = self.engine.block_size / self.engine.sample_rate
         free, steady = stream.write_available, 0
+        # Steady for a tenth of a second (at least 3 periods), not 3 periods alone: a sound
+        # server held up that long on a busy machine looked drained (29184 of 32768 frames).
+        enough = max(3, math.ceil(STEADY_S / period))
         # The initial silence drains in the FIFO's length, which the host API may round up to
         # the next power of two: allow twice the buffer asked for.
-        deadline = time.perf_counter() + 0.5 + 2.0 * self.buffer_frames / self.engine.sample_rate
-        while steady < 3 and time.perf_counter() < deadline and self._feeding:
+        deadline = time.perf_counter() + 0.5 + STEADY_S + 2.0 * self.buffer_frames / self.engine.sample_rate
+        while steady < enough and time.perf_counter() < deadline and self._feeding:
             time.sleep(period)
             now = stream.write_available
             steady = steady + 1 if now == free else 0

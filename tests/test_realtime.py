@@ -601,3 +601,19 @@ def test_engine_process_node_view_shows_a_scope_and_a_spectrum_peaked_at_the_sin
     assert view_frequencies(len(spectrum), RATE)[peak] == pytest.approx(frequency)
     assert spectrum[peak] == pytest.approx(20 * np.log10(0.5), abs=0.1)
     assert shorter is not None and len(shorter) == 240
+
+
+def test_the_fifo_is_measured_past_a_sound_server_that_stalls_while_it_drains() -> None:
+    """CI once measured 29184 of JACK's 32768 frames: the server, held up on a busy machine,
+    stopped draining for a few periods, and three equal readings looked like the end. A
+    stream whose free space stalls for 10 readings mid-drain is measured whole."""
+    player = Player(dc_patch(0.5), buffer_ms=500.0)
+    player._feeding = True
+    readings = [*range(0, 29184, 2048), *[29184] * 10, 30208, 31232, 32256, 32768]
+
+    class Draining:
+        @property
+        def write_available(self) -> int:
+            return readings.pop(0) if len(readings) > 1 else readings[0]
+
+    assert player._fifo_frames(Draining()) == 32768
