@@ -131,8 +131,10 @@ def load(path: str | Path, allow_outside_files: bool = False) -> Patch:
         raise PatchError(f"{shown} is a folder, not a patch file") from None
     except OSError as error:
         raise PatchError(f"cannot read {shown}: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise PatchError(f"cannot read {shown}: {error}") from None
+    except UnicodeDecodeError as error:  # a WAV, a picture: bytes, not a patch's text
+        raise PatchError(
+            f"{shown} is not a patch file (a patch is JSON text; this is not text, at byte {error.start})"
+        ) from None
     reading = _Reading(((path.resolve(), str(path)),), allow_outside_files)
     patch = loads(text, str(path), path.resolve().parent, allow_outside_files, _reading=reading)
     patch.path = path.resolve()

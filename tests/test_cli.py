@@ -463,3 +463,10 @@ def test_a_link_from_an_unknown_type_to_a_missing_node_is_reported_too(tmp_path:
     assert_user_error(
         result, "2 problems", "unknown node type 'nosuch'", "its target node 'gone' does not exist"
     )
+
+
+def test_checking_a_sound_file_says_it_is_not_a_patch() -> None:
+    """The README walk: a WAV given where a patch goes was "'utf-8' codec can't decode ..."."""
+    result = run_cli("check", Path(__file__).resolve().parent.parent / "patches" / "media" / "drums.wav")
+    assert_user_error(result, "drums.wav is not a patch file (a patch is JSON text")
+    assert "codec" not in result.stderr
