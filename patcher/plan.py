@@ -20,7 +20,7 @@ memory holds it), without being blamed."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from patcher.kernels import all_finite, all_finite_flat, kernel
 from patcher.protection import scrub
 
 if TYPE_CHECKING:
-    from patcher.compiler import Group, Schedule
+    from patcher.compiler import Group, Schedule, Step
     from patcher.spec import Node
 
 Signals = Mapping[str, np.ndarray]
@@ -209,19 +209,10 @@ class BlockPlan:
         if node.IS_SINK:  # it keeps what it reads: every output so far is looked at first
             program.set_check(slot, self._check.outputs)
             slot += 1
-        for _port, sources, summed in step.summed_inputs:  # fan-in: summed first
-            program.set(slot, _copy_entry, (sources[0], summed), NO_INTS, NO_FLOATS)
+        for kind, arrays, value in _sums(step):
+            floats = np.array([value]) if kind is _OFFSET else NO_FLOATS
+            program.set(slot, _SUM_ENTRIES[kind], arrays, NO_INTS, floats)
             slot += 1
-            for source in sources[1:]:
-                program.set(slot, _add_entry, (summed, source, summed), NO_INTS, NO_FLOATS)
-                slot += 1
-        for name, sources, buffer in step.driven_params:  # the set value plus the signals
-            value = np.array([float(node.params[name])])
-            program.set(slot, _add_value_entry, (sources[0], buffer), NO_INTS, value)
-            slot += 1
-            for source in sources[1:]:
-                program.set(slot, _add_entry, (buffer, source, buffer), NO_INTS, NO_FLOATS)
-                slot += 1
         program.set(slot, type(node).ENTRY, *bound)
         self.guards[index] = node.IS_SINK
         return True
@@ -245,12 +236,7 @@ class BlockPlan:
         guarded = node.IS_SINK or bool(node.inner_nodes())
         self.guards[index] = guarded
         calls: list[Callable[[], None]] = [self._check] if guarded else []
-        for _port, sources, summed in step.summed_inputs:  # fan-in: summed first
-            calls.append(functools.partial(np.copyto, summed, sources[0]))
-            calls.extend(functools.partial(_add, summed, source, summed) for source in sources[1:])
-        for name, sources, buffer in step.driven_params:  # the set value plus the signals
-            calls.append(functools.partial(_add_value, sources[0], float(node.params[name]), buffer))
-            calls.extend(functools.partial(_add, buffer, source, buffer) for source in sources[1:])
+        calls.extend(_sum_call(kind, arrays, value) for kind, arrays, value in _sums(step))
         calls.append(functools.partial(_process, node, step.whole_inputs, step.params, step.whole_outputs))
         return functools.partial(_in_turn, tuple(calls)) if len(calls) > 1 else calls[0]
 
@@ -272,10 +258,35 @@ def _slots(group: Group) -> int:
     node = group.steps[0].node
     if group.loop_nodes or type(node).ENTRY is None:
         return 1
-    step = group.steps[0]
-    sums = sum(len(sources) for _port, sources, _summed in step.summed_inputs)
-    offsets = sum(len(sources) for _name, sources, _buffer in step.driven_params)
-    return node.IS_SINK + sums + offsets + 1
+    return node.IS_SINK + len(list(_sums(group.steps[0]))) + 1
+
+
+#: What a group computes before its node runs (see ``_sums``).
+_COPY, _ADD, _OFFSET = "copy", "add", "offset"
+
+
+def _sums(step: Step) -> Iterator[tuple[str, tuple[np.ndarray, ...], float]]:
+    """What a whole block computes before ``step``'s node runs, in order, as (kind, arrays,
+    value): each fan-in's first source copied (``_COPY``: source, sum), the rest added
+    (``_ADD``: sum, source, sum); each modulated param's set value plus its first signal
+    (``_OFFSET``: signal, buffer), its other signals added."""
+    for _port, sources, summed in step.summed_inputs:
+        yield _COPY, (sources[0], summed), 0.0
+        for source in sources[1:]:
+            yield _ADD, (summed, source, summed), 0.0
+    for name, sources, buffer in step.driven_params:
+        yield _OFFSET, (sources[0], buffer), float(step.node.params[name])
+        for source in sources[1:]:
+            yield _ADD, (buffer, source, buffer), 0.0
+
+
+def _sum_call(kind: str, arrays: tuple[np.ndarray, ...], value: float) -> Callable[[], None]:
+    """One of ``_sums`` as a Python call (for a group its program stops at)."""
+    if kind is _COPY:
+        return functools.partial(np.copyto, arrays[1], arrays[0])
+    if kind is _ADD:
+        return functools.partial(_add, *arrays)
+    return functools.partial(_add_value, arrays[0], value, arrays[1])
 
 
 class NanCheck:
@@ -347,8 +358,9 @@ def warm_up() -> None:
     _add_value(block, 0.0, block)
 
 
-#: The plan's own entries: a fan-in's first source copied, a source added, a value added.
-PLAN_ENTRIES = (_copy_entry, _add_entry, _add_value_entry)
+#: The plan's own entries, for each kind of ``_sums``.
+_SUM_ENTRIES = {_COPY: _copy_entry, _ADD: _add_entry, _OFFSET: _add_value_entry}
+PLAN_ENTRIES = tuple(_SUM_ENTRIES.values())
 
 
 @kernel
